@@ -1,0 +1,1 @@
+namespace Edge.Generators; public class G {}

@@ -1,0 +1,1 @@
+namespace Edge.Models; public static class P {}

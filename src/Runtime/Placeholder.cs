@@ -1,0 +1,1 @@
+namespace Edge; public static class Placeholder {}
