@@ -1,1 +1,0 @@
-namespace Edge.Models; public static class P {}

@@ -1,0 +1,1 @@
+namespace Edge.Models; internal static class Placeholder {}

@@ -1,1 +1,0 @@
-namespace Edge; public static class Placeholder {}
