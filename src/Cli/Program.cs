@@ -1,1 +1,29 @@
-System.Console.WriteLine("hi");
+using Edge;
+using Edge.Cli;
+
+// edge: one binary, a sub-command per job. Input errors are one line on stderr and a non-zero exit code:
+// 1 for bad input (files, data), 2 for a bad command line, 3 for an internal error.
+try
+{
+    return Commands.Run(args);
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"edge: {e.Message}");
+    return 2;
+}
+catch (EdgeException e)
+{
+    Console.Error.WriteLine($"edge: {e.Message}");
+    return 1;
+}
+catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+{
+    Console.Error.WriteLine($"edge: {e.Message}");
+    return 1;
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"edge: internal error: {e.GetType().Name}: {e.Message}");
+    return 3;
+}

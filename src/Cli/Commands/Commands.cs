@@ -1,0 +1,47 @@
+namespace Edge.Cli;
+
+/// <summary>The sub-commands of `edge` and the top-level help.</summary>
+static class Commands
+{
+    public const string Usage = """
+        edge: train and run small language models on the CPU.
+
+        Usage: edge COMMAND [options]      (edge COMMAND --help for its options)
+
+        Commands:
+          models     list the declared models with their parameter counts
+          train      train a model and write a checkpoint (built-in corpus unless --data)
+          generate   sample text (or names) from a checkpoint
+          eval       loss and perplexity of a checkpoint on a text file
+
+        Example:
+          edge train char-mlp --steps 2000
+          edge generate --model models/char-mlp/model.safetensors --tokens 300
+        """;
+
+    public static int Run(string[] argv)
+    {
+        if (argv.Length == 0 || argv[0] is "--help" or "-h" or "help")
+        {
+            Console.WriteLine(Usage);
+            return argv.Length == 0 ? 2 : 0;
+        }
+        var rest = argv.AsSpan(1);
+        return argv[0] switch
+        {
+            "models" => ModelsCommand.Run(Args.Parse("models", rest)),
+            "train" => TrainCommand.Run(Args.Parse("train", rest, "quiet")),
+            "generate" => GenerateCommand.Run(Args.Parse("generate", rest)),
+            "eval" => EvalCommand.Run(Args.Parse("eval", rest)),
+            _ => throw new UsageException($"unknown command '{argv[0]}' (commands: models, train, generate, eval; see 'edge --help')"),
+        };
+    }
+
+    /// <summary>Prints a command's help and returns true when --help was given.</summary>
+    public static bool ShowHelp(Args args, string help)
+    {
+        if (!args.Help) return false;
+        Console.WriteLine(help);
+        return true;
+    }
+}

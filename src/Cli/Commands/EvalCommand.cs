@@ -1,0 +1,41 @@
+using Edge.Data;
+using Edge.Models;
+using Edge.Training;
+
+namespace Edge.Cli;
+
+static class EvalCommand
+{
+    const string Help = """
+        edge eval: the loss (mean negative log-likelihood, nats per character) and perplexity of a checkpoint on a file.
+
+        Usage: edge eval --model FILE --data FILE [--layout text|lines]
+
+        Every example of the file is scored (no split). The layout defaults to the one the model was trained with.
+
+        Example:
+          edge eval --model models/names-mlp/model.safetensors --data ../shared/data/names.txt
+        """;
+
+    public static int Run(Args args)
+    {
+        if (Commands.ShowHelp(args, Help)) return 0;
+        var modelPath = args.String("model") ?? throw new UsageException("--model FILE is required");
+        var dataPath = args.String("data") ?? throw new UsageException("--data FILE is required");
+        var layoutOption = args.String("layout");
+        args.RejectUnknown(0);
+
+        var loaded = Checkpoint.Load(modelPath, ModelCatalog.All, maxBatch: 256);
+        using var model = loaded.Model;
+        var layout = layoutOption is null
+            ? (loaded.Metadata.TryGetValue("edge.data_layout", out var l) && l == "lines" ? DataLayout.Lines : loaded.Info.Data)
+            : layoutOption switch { "text" => DataLayout.Text, "lines" => DataLayout.Lines, _ => throw new UsageException($"option --layout: expected text or lines, got '{layoutOption}'") };
+        var text = TextCorpus.Read(dataPath);
+        ExampleSet examples;
+        try { examples = TrainingData.All(text, loaded.Tokenizer, loaded.Info, layout); }
+        catch (EdgeException e) { throw new EdgeException($"{dataPath}: {e.Message}"); }
+        double loss = Trainer.Evaluate(model, examples, batch: 256);
+        Console.WriteLine($"{Path.GetFileName(dataPath)}: {examples.Count:N0} examples  loss {loss:0.0000}  perplexity {Math.Exp(loss):0.00}");
+        return 0;
+    }
+}

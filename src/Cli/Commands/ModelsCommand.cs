@@ -1,0 +1,26 @@
+using Edge.Models;
+
+namespace Edge.Cli;
+
+static class ModelsCommand
+{
+    const string Help = """
+        edge models: list the declared models.
+
+        Usage: edge models [--vocab V]
+
+        Parameter counts depend on the vocabulary, which comes from the training data;
+        they are shown for V tokens (default 65, Tiny Shakespeare's character count).
+        """;
+
+    public static int Run(Args args)
+    {
+        if (Commands.ShowHelp(args, Help)) return 0;
+        int vocab = args.Int("vocab", 65, min: 1, max: 1_000_000);
+        args.RejectUnknown(0);
+        Console.WriteLine($"{"model",-15} {"params (V=" + vocab + ")",14}  {"context",7}  {"data",-5}  description");
+        foreach (var m in ModelCatalog.All)
+            Console.WriteLine($"{m.Name,-15} {m.ParameterCount(vocab),14:N0}  {m.Context,7}  {m.Data.ToString().ToLowerInvariant(),-5}  {m.Description}");
+        return 0;
+    }
+}

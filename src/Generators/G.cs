@@ -1,1 +1,0 @@
-namespace Edge.Generators; public class G {}

@@ -1,1 +1,0 @@
-namespace Edge.Models; internal static class Placeholder {}

@@ -1,0 +1,89 @@
+namespace Edge;
+
+// The attributes a developer puts on a `partial class` to declare a language model. Edge.Generators reads
+// them (by name, in source order: the order of the attributes is the order of the layers) and emits the
+// other half of the class. They carry no behaviour; everything they describe is checked at compile time.
+
+/// <summary>How a training corpus is cut into examples.</summary>
+public enum DataLayout
+{
+    /// <summary>Running text: contiguous windows; first 90% train, last 10% validation.</summary>
+    Text,
+    /// <summary>One example per line (names.txt): a start/end marker '.' around each line; shuffled 80/10/10.</summary>
+    Lines,
+}
+
+/// <summary>The non-linearity after a dense layer.</summary>
+public enum Activation { None, Tanh, Relu }
+
+/// <summary>The optimiser a training recipe uses.</summary>
+public enum OptimizerKind { Sgd, AdamW }
+
+/// <summary>Marks a partial class as a language model; the first attribute of every declaration.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class LanguageModelAttribute(string name) : Attribute
+{
+    /// <summary>The name users type (`edge train NAME`): lower case, digits and dashes.</summary>
+    public string Name { get; } = name;
+    /// <summary>How many previous tokens the model sees.</summary>
+    public int Context { get; set; } = 1;
+    /// <summary>The default way to cut a corpus for this model.</summary>
+    public DataLayout Data { get; set; } = DataLayout.Text;
+    /// <summary>One line for `edge models`.</summary>
+    public string Description { get; set; } = "";
+}
+
+/// <summary>A learned table of token vectors [V, Dim]; the first layer of a neural model.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class TokenEmbeddingAttribute(int dim) : Attribute
+{
+    public int Dim { get; } = dim;
+}
+
+/// <summary>Concatenates the context's embeddings into one vector: [B, Context, Dim] -> [B, Context * Dim].</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class FlattenAttribute : Attribute;
+
+/// <summary>A fully connected layer y = act(x W + b) with W stored [in, out]. Repeat it for deeper models.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+public sealed class DenseAttribute(int width, Activation activation = Activation.None) : Attribute
+{
+    public int Width { get; } = width;
+    public Activation Activation { get; } = activation;
+    /// <summary>The tensor name prefix in checkpoints (default fc1, fc2, ...).</summary>
+    public string? Name { get; set; }
+}
+
+/// <summary>
+/// The bigram model: logits are the row of a [V, V] table picked by the previous token. With
+/// <see cref="Counting"/> the table is not trained but filled with log-probabilities from smoothed counts.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class BigramTableAttribute : Attribute
+{
+    public bool Counting { get; set; }
+    /// <summary>Add-k smoothing for the counting version (1 = add-one).</summary>
+    public double Smoothing { get; set; } = 1;
+}
+
+/// <summary>The output layer: a projection to vocabulary logits, trained with softmax cross-entropy.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class OutputHeadAttribute : Attribute
+{
+    public bool Bias { get; set; } = true;
+}
+
+/// <summary>The training defaults `edge train` uses for this model; every value can be overridden on the command line.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class TrainingRecipeAttribute : Attribute
+{
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.AdamW;
+    public double LearningRate { get; set; } = 1e-3;
+    public int Batch { get; set; } = 32;
+    public int Steps { get; set; } = 2000;
+    /// <summary>Step schedule: multiply the rate by <see cref="DecayFactor"/> from this step on (0 = never).</summary>
+    public int DecayStep { get; set; }
+    public double DecayFactor { get; set; } = 0.1;
+    public double WeightDecay { get; set; }
+    public int EvalInterval { get; set; } = 500;
+}

@@ -1,0 +1,28 @@
+namespace Edge;
+
+/// <summary>Training defaults declared with [TrainingRecipe]; the CLI's options override them.</summary>
+public sealed record TrainingRecipe(
+    OptimizerKind Optimizer, double LearningRate, int Batch, int Steps,
+    int DecayStep, double DecayFactor, double WeightDecay, int EvalInterval);
+
+/// <summary>
+/// What the CLI knows about a declared model without building one: the generator emits one of these per
+/// model into a registry, so listing and constructing models needs no reflection.
+/// </summary>
+/// <param name="SequenceTargets">True when every input position has a target (transformers); false when one target follows the window.</param>
+/// <param name="Describe">The layout for a vocabulary size and a largest batch (no memory allocated).</param>
+/// <param name="Create">Builds the model for a vocabulary size and a largest batch.</param>
+public sealed record ModelInfo(
+    string Name,
+    string Description,
+    int Context,
+    DataLayout Data,
+    bool SequenceTargets,
+    bool FitsByCounting,
+    TrainingRecipe Recipe,
+    Func<int, int, ModelLayout> Describe,
+    Func<int, int, LanguageModel> Create)
+{
+    /// <summary>Parameter count for a vocabulary size .</summary>
+    public long ParameterCount(int vocabSize) => Describe(vocabSize, 1).ParameterCount;
+}

@@ -1,0 +1,67 @@
+using Edge.Kernels;
+
+namespace Edge.Training;
+
+/// <summary>
+/// An optimiser updates every parameter tensor from its gradient. Generated code calls <see cref="Update"/>
+/// once per tensor (straight-line, with the tensor's decay flag as a constant); state such as Adam's moments
+/// lives in buffers with the same layout as the weights, allocated once on the first step.
+/// </summary>
+public abstract class Optimizer : IDisposable
+{
+    /// <summary>The rate for the next update; the trainer sets it from the schedule before each step.</summary>
+    public float LearningRate { get; set; }
+    public float WeightDecay { get; set; }
+    /// <summary>Updates taken so far (Adam's bias correction needs it; checkpoints store it).</summary>
+    public int StepCount { get; protected set; }
+
+    /// <summary>Called by <see cref="LanguageModel.Step"/> before the per-tensor updates of one step.</summary>
+    public virtual void Begin(LanguageModel model) => StepCount++;
+
+    /// <summary>w, g: one parameter tensor and its gradient; offset: where it starts in the weight layout.</summary>
+    public abstract void Update(Span<float> w, ReadOnlySpan<float> g, int offset, bool decay);
+
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+}
+
+/// <summary>Plain stochastic gradient descent, with optional (coupled) weight decay on matrices.</summary>
+public sealed class SgdOptimizer : Optimizer
+{
+    public override void Update(Span<float> w, ReadOnlySpan<float> g, int offset, bool decay) =>
+        Sgd.Update(w, g, LearningRate, decay ? WeightDecay : 0f);
+}
+
+/// <summary>AdamW (decoupled weight decay, on matrices only) with PyTorch's defaults for betas and epsilon.</summary>
+public sealed class AdamWOptimizer : Optimizer
+{
+    NativeBuffer? _m, _v;
+
+    public float Beta1 { get; set; } = 0.9f;
+    public float Beta2 { get; set; } = 0.999f;
+    public float Epsilon { get; set; } = 1e-8f;
+
+    /// <summary>First and second moments, same layout as the weights (for checkpoints).</summary>
+    public Span<float> FirstMoments => _m is null ? default : _m.Span;
+    public Span<float> SecondMoments => _v is null ? default : _v.Span;
+
+    public override void Begin(LanguageModel model)
+    {
+        base.Begin(model);
+        if (_m is null || _m.Length != model.Layout.WeightLength)
+        {
+            _m?.Dispose(); _v?.Dispose();
+            _m = new NativeBuffer(model.Layout.WeightLength);
+            _v = new NativeBuffer(model.Layout.WeightLength);
+        }
+    }
+
+    public override void Update(Span<float> w, ReadOnlySpan<float> g, int offset, bool decay) =>
+        AdamW.Update(w, g, _m!.Span.Slice(offset, w.Length), _v!.Span.Slice(offset, w.Length),
+            LearningRate, Beta1, Beta2, Epsilon, decay ? WeightDecay : 0f, StepCount);
+
+    public override void Dispose()
+    {
+        _m?.Dispose(); _v?.Dispose();
+        base.Dispose();
+    }
+}

@@ -1,0 +1,36 @@
+using System.Text;
+using Edge.Data;
+using Edge.Text;
+
+namespace Edge.Training;
+
+/// <summary>Turns a corpus into a tokenizer and examples the way a model's data layout says.</summary>
+public static class TrainingData
+{
+    /// <summary>The start/end marker of line data (makemore's '.').</summary>
+    public static readonly Rune Marker = new('.');
+
+    /// <summary>A tokenizer built from the corpus: its characters, plus the marker for line data.</summary>
+    public static CharTokenizer BuildTokenizer(string text, DataLayout layout) =>
+        layout == DataLayout.Lines
+            ? CharTokenizer.FromText(string.Concat(CorpusLines.Split(text)), Marker)
+            : CharTokenizer.FromText(text);
+
+    /// <summary>Train/val(/test) splits: contiguous 90/10 for text; lines shuffled with <paramref name="splitSeed"/>, 80/10/10.</summary>
+    public static DataSplits Split(string text, CharTokenizer tokenizer, ModelInfo model, DataLayout layout, ulong splitSeed) =>
+        layout == DataLayout.Lines
+            ? DataSplits.FromLines(EncodeLines(text, tokenizer), model.Context, tokenizer.MarkerId ?? throw MissingMarker(), splitSeed)
+            : DataSplits.FromText(tokenizer.Encode(text), model.Context, model.SequenceTargets);
+
+    /// <summary>Every example of a corpus, unsplit (for evaluating a trained model on a file).</summary>
+    public static ExampleSet All(string text, CharTokenizer tokenizer, ModelInfo model, DataLayout layout) =>
+        layout == DataLayout.Lines
+            ? ExampleSet.FromLines(EncodeLines(text, tokenizer), model.Context, tokenizer.MarkerId ?? throw MissingMarker())
+            : ExampleSet.FromStream(tokenizer.Encode(text), model.Context, model.SequenceTargets);
+
+    static List<int[]> EncodeLines(string text, CharTokenizer tokenizer) =>
+        CorpusLines.Split(text).Select(tokenizer.Encode).ToList();
+
+    static EdgeException MissingMarker() =>
+        new("line data needs a tokenizer with a start/end marker; this model was trained on running text (use --layout text)");
+}
