@@ -1,1 +1,0 @@
-namespace Edge.Tests; public class T { [Xunit.Fact] public void A() => Xunit.Assert.True(true); }
