@@ -133,7 +133,7 @@ namespace Edge.Generators.Parsing
             }
 
             // Walk the layers tracking the shape of the current activation: positions per example x width.
-            bool haveVectors = false, flattened = contextLength == 1;
+            bool haveVectors = false, flattened = contextLength == 1, shapeReported = false;
             var seen = new HashSet<LayerKind>();
             var names = new HashSet<string>();
             for (int i = 0; i < layers.Count; i++)
@@ -154,8 +154,9 @@ namespace Edge.Generators.Parsing
                     case LayerKind.Dense:
                     case LayerKind.OutputHead:
                         var attr = AttributeName(layer.Kind);
-                        if (!haveVectors) report(Diagnostics.MissingEmbedding, at[i], model, attr);
-                        else if (!flattened) report(Diagnostics.NeedsFlatten, at[i], model, attr, contextLength);
+                        // One shape error per model: the layers after the first bad one would repeat it.
+                        if (!shapeReported && !haveVectors) { report(Diagnostics.MissingEmbedding, at[i], model, attr); shapeReported = true; }
+                        else if (!shapeReported && !flattened) { report(Diagnostics.NeedsFlatten, at[i], model, attr, contextLength); shapeReported = true; }
                         if (layer.Kind == LayerKind.Dense)
                         {
                             if (layer.Width <= 0) report(Diagnostics.NonPositive, at[i], model, $"the width of dense layer '{layer.Name}'", layer.Width);

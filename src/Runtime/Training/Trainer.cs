@@ -14,7 +14,7 @@ public sealed record TrainOptions
     public double Beta2 { get; init; } = 0.999;
     /// <summary>Evaluate on the validation split every this many steps (and after the last step).</summary>
     public int EvalInterval { get; init; } = 500;
-    /// <summary>Periodic evaluations use at most this many validation examples, evenly spread; the final one uses all.</summary>
+    /// <summary>Evaluations use at most this many validation examples, evenly spread over the split (`edge eval` scores every one).</summary>
     public int EvalExamples { get; init; } = 16384;
     public ulong Seed { get; init; } = 1337;
 }
@@ -113,7 +113,7 @@ public sealed class Trainer : IDisposable
         if (_model.FitsByCounting)
         {
             _model.FitCounts(_data.Train);
-            double train = Evaluate(_data.Train), val = Evaluate(_data.Val);
+            double train = Evaluate(_data.Train, _options.EvalExamples), val = Evaluate(_data.Val, _options.EvalExamples);
             last = new EvalResult(0, train, val, 0, clock.Elapsed.TotalSeconds);
             onEval?.Invoke(last, true);
             return last;
@@ -130,7 +130,7 @@ public sealed class Trainer : IDisposable
             bool final = Step == _options.Steps;
             if (Step % _options.EvalInterval == 0 || final)
             {
-                double val = Evaluate(_data.Val, final ? int.MaxValue : _options.EvalExamples);
+                double val = Evaluate(_data.Val, _options.EvalExamples);
                 last = new EvalResult(Step, sinceEval / stepsSinceEval, val, _options.Schedule.At(Step - 1), clock.Elapsed.TotalSeconds);
                 bool improved = val < best;
                 if (improved) best = val;

@@ -22,8 +22,8 @@ static class GeneratorHarness
             [CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest), path: "Models.cs")],
             References,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
-        var driver = CSharpGeneratorDriver.Create(new ModelGenerator());
-        driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
+        GeneratorDriver driver = CSharpGeneratorDriver.Create(new ModelGenerator());
+        driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
         var run = driver.GetRunResult();
         return new Result(generatorDiagnostics, output.GetDiagnostics(),
             run.GeneratedTrees.Select(t => t.GetText().ToString()).ToImmutableArray());

@@ -1,0 +1,120 @@
+using Edge.Data;
+using Edge.Generation;
+using Edge.Models;
+using Edge.Text;
+using Edge.Training;
+using Xunit;
+
+namespace Edge.Tests.Training;
+
+public class TrainerTests
+{
+    const string Text = """
+        KEEPER:
+        The lamp is lit and the sea is loud tonight.
+        BAKER:
+        Then bring the bread in before the rain comes.
+        KEEPER:
+        The bread is in, the boats are out, the bell is ringing.
+        """;
+
+    static (CharTokenizer, DataSplits) Data(ModelInfo info)
+    {
+        var text = string.Concat(Enumerable.Repeat(Text, 8));
+        var tokenizer = TrainingData.BuildTokenizer(text, DataLayout.Text);
+        return (tokenizer, TrainingData.Split(text, tokenizer, info, DataLayout.Text, splitSeed: 42));
+    }
+
+    static TrainOptions Options(int steps, ulong seed) => new()
+    {
+        Steps = steps, Batch = 8, EvalInterval = 10, Seed = seed, Optimizer = OptimizerKind.AdamW,
+        Schedule = LearningRateSchedule.Step(3e-3, 20, 0.5),
+    };
+
+    static List<float> Curve(ulong seed, out string sample)
+    {
+        var info = CharMlp.Descriptor;
+        var (tokenizer, splits) = Data(info);
+        using var model = info.Create(tokenizer.VocabSize, 8);
+        model.Initialize(seed);
+        var losses = new List<float>();
+        using (var trainer = new Trainer(model, splits, Options(30, seed)))
+            trainer.Run(onStep: (_, loss) => losses.Add(loss));
+        var writer = new StringWriter();
+        new TextGenerator(model, tokenizer).Generate(tokenizer.Encode("KEEPER:\n"), 60, new Sampler(tokenizer.VocabSize, seed), writer);
+        sample = writer.ToString();
+        return losses;
+    }
+
+    [Fact]
+    public void SameSeed_GivesSameLossCurveAndSamples()
+    {
+        var a = Curve(5, out var sampleA);
+        var b = Curve(5, out var sampleB);
+        var c = Curve(6, out var sampleC);
+        Assert.Equal(a, b);
+        Assert.Equal(sampleA, sampleB);
+        Assert.Equal(60, sampleA.Length);
+        Assert.NotEqual(a, c);
+        Assert.NotEqual(sampleA, sampleC);
+    }
+
+    [Fact]
+    public void Training_LowersTheLoss()
+    {
+        var losses = Curve(1, out _);
+        Assert.True(losses.Skip(25).Average() < losses.Take(5).Average() - 0.5,
+            $"loss went from {losses.Take(5).Average():0.00} to {losses.Skip(25).Average():0.00}");
+    }
+
+    [Theory]
+    [InlineData(OptimizerKind.AdamW)]
+    [InlineData(OptimizerKind.Sgd)]
+    public void TrainingStep_AllocatesNothingAfterWarmUp(OptimizerKind optimizer)
+    {
+        var info = CharMlp.Descriptor;
+        var (tokenizer, splits) = Data(info);
+        using var model = info.Create(tokenizer.VocabSize, 8);
+        model.Initialize(1);
+        using var trainer = new Trainer(model, splits, Options(1000, 1) with { Optimizer = optimizer });
+        for (int i = 0; i < 3; i++) trainer.TrainStep();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) trainer.TrainStep();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void SampledToken_AllocatesNothingAfterWarmUp()
+    {
+        var info = NamesMlp.Descriptor;
+        using var model = info.Create(27, 1);
+        model.Initialize(1);
+        var tokenizer = CharTokenizer.FromText("abcdefghijklmnopqrstuvwxyz", new System.Text.Rune('.'));
+        var generator = new TextGenerator(model, tokenizer);
+        var sampler = new Sampler(27, 3, temperature: 0.9f, topK: 5);
+        generator.Reset([]);
+        for (int i = 0; i < 3; i++) generator.Next(sampler);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 200; i++) generator.Next(sampler);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void StepSchedule_DropsTheRateAtTheDecayStep()
+    {
+        var s = LearningRateSchedule.Step(0.1, 100, 0.1);
+        Assert.Equal(0.1, s.At(0));
+        Assert.Equal(0.1, s.At(99));
+        Assert.Equal(0.01, s.At(100), 12);
+    }
+
+    [Fact]
+    public void CosineSchedule_WarmsUpThenDecaysToTheMinimum()
+    {
+        var s = LearningRateSchedule.Cosine(1e-3, warmup: 10, totalSteps: 110, minRate: 1e-4);
+        Assert.Equal(1e-4, s.At(0), 12);
+        Assert.Equal(1e-3, s.At(9), 12);
+        Assert.Equal(0.55e-3, s.At(60), 12);
+        Assert.Equal(1e-4, s.At(110), 12);
+    }
+}
