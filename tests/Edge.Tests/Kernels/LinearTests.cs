@@ -1,0 +1,91 @@
+using Edge.Kernels;
+using Xunit;
+
+namespace Edge.Tests.Kernels;
+
+[Collection(SimdWidthCollection.Name)]
+public class LinearTests
+{
+    // n covers one row, a partial block of 4, and blocks plus a remainder; In and Out cover every vector tail.
+    static readonly int[] Rows = [1, 3, 7, 17];
+    static readonly int[] Ins = [1, 3, 33, 130];
+    static readonly int[] Outs = [1, 7, 17, 31, 65];
+
+    static IEnumerable<(int N, int In, int Out)> Shapes() =>
+        from n in Rows from i in Ins from o in Outs select (n, i, o);
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void LinearForward_MatchesScalarReference_OnEveryWidth(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(10);
+        foreach (var (n, inDim, outDim) in Shapes())
+            foreach (bool bias in new[] { true, false })
+            {
+                float[] x = Data.Gaussian(ref rng, n * inDim), w = Data.Gaussian(ref rng, inDim * outDim, 0.3f);
+                float[] b = bias ? Data.Gaussian(ref rng, outDim) : [];
+                // y is sized for one more row than used, and stale: the kernel overwrites its rows and nothing past them.
+                float[] y = Data.Gaussian(ref rng, (n + 1) * outDim);
+                float[] past = y[(n * outDim)..];
+                Linear.Forward(x, w, b, y, n, inDim, outDim);
+                Expect.Close(ScalarReference.LinearForward(x, w, b, n, inDim, outDim), y.AsSpan(0, n * outDim), $"y n={n} in={inDim} out={outDim} bias={bias}");
+                Assert.Equal(past, y[(n * outDim)..]);
+            }
+    }
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void LinearBackward_MatchesScalarReference_OnEveryWidth(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(11);
+        foreach (var (n, inDim, outDim) in Shapes())
+        {
+            float[] x = Data.Gaussian(ref rng, n * inDim), w = Data.Gaussian(ref rng, inDim * outDim, 0.3f), dy = Data.Gaussian(ref rng, n * outDim);
+            // Non-zero starting gradients: Backward must add to them, not overwrite.
+            float[] dx = Data.Gaussian(ref rng, n * inDim), dw = Data.Gaussian(ref rng, inDim * outDim), db = Data.Gaussian(ref rng, outDim);
+            var (edx, edw, edb) = ScalarReference.LinearBackward(x, w, dy, dx, dw, db, n, inDim, outDim);
+            Linear.Backward(x, w, dy, dx, dw, db, n, inDim, outDim);
+            string shape = $"n={n} in={inDim} out={outDim}";
+            Expect.Close(edx, dx, $"dx {shape}");
+            Expect.Close(edw, dw, $"dw {shape}");
+            Expect.Close(edb, db, $"db {shape}");
+        }
+    }
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void LinearBackward_SkipsEmptyDxAndDb(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(12);
+        const int n = 7, inDim = 33, outDim = 17;
+        float[] x = Data.Gaussian(ref rng, n * inDim), w = Data.Gaussian(ref rng, inDim * outDim), dy = Data.Gaussian(ref rng, n * outDim);
+        float[] dw = Data.Gaussian(ref rng, inDim * outDim);
+        var (_, edw, _) = ScalarReference.LinearBackward(x, w, dy, [], dw, [], n, inDim, outDim);
+        Linear.Backward(x, w, dy, [], dw, [], n, inDim, outDim);
+        Expect.Close(edw, dw, "dw");
+    }
+
+    [Fact]
+    public void Linear_RejectsWrongShapes()
+    {
+        Assert.Throws<ArgumentException>(() => Linear.Forward(new float[6], new float[5], [], new float[6], 2, 3, 2)); // w is 3x2 = 6
+        Assert.Throws<ArgumentException>(() => Linear.Forward(new float[5], new float[6], [], new float[4], 2, 3, 2)); // x needs 2x3
+        Assert.Throws<ArgumentException>(() => Linear.Forward(new float[6], new float[6], new float[3], new float[4], 2, 3, 2)); // b is [Out]
+        Assert.Throws<ArgumentException>(() => Linear.Backward(new float[6], new float[6], new float[4], new float[5], new float[6], [], 2, 3, 2)); // dx needs 2x3
+    }
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void Linear_AllocatesNothing(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(13);
+        const int n = 17, inDim = 33, outDim = 65;
+        float[] x = Data.Gaussian(ref rng, n * inDim), w = Data.Gaussian(ref rng, inDim * outDim), b = Data.Gaussian(ref rng, outDim);
+        float[] y = new float[n * outDim], dx = new float[n * inDim], dw = new float[inDim * outDim], db = new float[outDim];
+        Expect.AllocatesNothing(() =>
+        {
+            Linear.Forward(x, w, b, y, n, inDim, outDim);
+            Linear.Backward(x, w, y, dx, dw, db, n, inDim, outDim);
+        }, "Linear");
+    }
+}
