@@ -20,14 +20,17 @@ public static class Simd
     /// <summary>The width the kernels use now.</summary>
     public static int Bits => _bits;
 
-    /// <summary>Widths this machine can run: the ones a test should cover.</summary>
-    public static int[] SupportedBits() =>
-        new[] { 512, 256, 128, 0 }.Where(b => b <= MachineBits).ToArray();
+    /// <summary>
+    /// Every width a kernel has a path for. All of them run on any machine: a width the hardware lacks is
+    /// emulated by the runtime (Vector512 as two 256-bit halves), slowly but with the same results, so tests
+    /// check every path everywhere.
+    /// </summary>
+    public static readonly int[] AllBits = [512, 256, 128, 0];
 
-    /// <summary>Use a narrower width (or 0 for scalar) until the returned scope is disposed. Not thread-safe: tests only.</summary>
+    /// <summary>Use <paramref name="bits"/> (512, 256, 128 or 0 for scalar) until the returned scope is disposed. Process-wide: tests only.</summary>
     public static Scope Force(int bits)
     {
-        if (bits > MachineBits) throw new ArgumentOutOfRangeException(nameof(bits), $"this machine accelerates at most {MachineBits}-bit vectors");
+        if (Array.IndexOf(AllBits, bits) < 0) throw new ArgumentOutOfRangeException(nameof(bits), "expected 512, 256, 128 or 0");
         var previous = _bits;
         _bits = bits;
         return new Scope(previous);

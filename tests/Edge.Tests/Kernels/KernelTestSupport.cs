@@ -1,4 +1,3 @@
-using System.Reflection;
 using Edge.Kernels;
 using Xunit;
 
@@ -14,42 +13,21 @@ public sealed class SimdWidthCollection
     public const string Name = "Simd width";
 }
 
-/// <summary>The vector widths a kernel test runs at.</summary>
+/// <summary>The vector widths a kernel test runs at: every path, emulated where the hardware lacks it.</summary>
 public static class Widths
 {
-    /// <summary>
-    /// Every width in Simd.SupportedBits(); on a machine without AVX-512 also 512, emulated: Vector512 works on every
-    /// machine (in software, on two 256-bit halves), so the 512-bit instantiation of each kernel still gets checked.
-    /// </summary>
     public static TheoryData<int> All
     {
         get
         {
             var data = new TheoryData<int>();
-            foreach (var bits in Simd.SupportedBits()) data.Add(bits);
-            if (Simd.MachineBits < 512) data.Add(512);
+            foreach (var bits in Simd.AllBits) data.Add(bits);
             return data;
         }
     }
 
     /// <summary>Runs the kernels at <paramref name="bits"/> until disposed.</summary>
-    public static IDisposable Use(int bits) => bits <= Simd.MachineBits ? Simd.Force(bits) : new Emulated(bits);
-
-    /// <summary>Simd.Force refuses widths the hardware lacks, so emulation sets the width field directly.</summary>
-    sealed class Emulated : IDisposable
-    {
-        static readonly FieldInfo Field = typeof(Simd).GetField("_bits", BindingFlags.NonPublic | BindingFlags.Static)
-            ?? throw new InvalidOperationException("Simd no longer keeps its width in a static field _bits: update Widths.Emulated");
-        readonly object? _previous;
-
-        public Emulated(int bits)
-        {
-            _previous = Field.GetValue(null);
-            Field.SetValue(null, bits);
-        }
-
-        public void Dispose() => Field.SetValue(null, _previous);
-    }
+    public static IDisposable Use(int bits) => Simd.Force(bits);
 }
 
 /// <summary>Awkward sizes (hit every vector tail) and random inputs.</summary>
