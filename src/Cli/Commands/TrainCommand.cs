@@ -46,6 +46,8 @@ static class TrainCommand
         var info = Resolve(args.Positionals);
         var r = info.Recipe;
         var dataPath = args.String("data");
+        // The built-in corpus is small (13 KB): a long run only memorises it, so its defaults are short.
+        if (dataPath is null) r = r with { Steps = Math.Min(r.Steps, 600), EvalInterval = Math.Min(r.EvalInterval, 100) };
         var layout = args.Choice("layout", info.Data, ("text", DataLayout.Text), ("lines", DataLayout.Lines));
         int steps = args.Int("steps", r.Steps, min: 1, max: 100_000_000);
         int batch = args.Int("batch", r.Batch, min: 1, max: 65_536);
@@ -112,12 +114,22 @@ static class TrainCommand
                 AtomicFile.WriteAllText(logPath, log.ToString());
             });
         progress.Clear();
-        Console.WriteLine($"saved {checkpointPath} (best val {best.ValLoss:0.0000} at step {best.Step:N0}), log {logPath}, {final.Seconds:0.0}s");
+        Console.WriteLine($"saved {checkpointPath} ({(model.FitsByCounting ? "fitted by counting" : $"best val at step {best.Step:N0}")}), log {logPath}, {final.Seconds:0.0}s");
+
+        // The saved (best) checkpoint on every example of the held-out splits, not the sample used during training.
+        var loaded = Checkpoint.Load(checkpointPath, ModelCatalog.All, maxBatch: 256);
+        using var savedModel = loaded.Model;
+        double fullVal = Trainer.Evaluate(savedModel, splits.Val, 256);
+        Console.Write($"best checkpoint: val {fullVal:0.0000} (ppl {Math.Exp(fullVal):0.00}, all {splits.Val.Count:N0} examples)");
+        if (splits.Test is { } test)
+        {
+            double fullTest = Trainer.Evaluate(savedModel, test, 256);
+            Console.Write($", test {fullTest:0.0000} (ppl {Math.Exp(fullTest):0.00}, {test.Count:N0} examples)");
+        }
+        Console.WriteLine();
 
         if (sample > 0)
         {
-            var loaded = Checkpoint.Load(checkpointPath, ModelCatalog.All);
-            using var sampleModel = loaded.Model;
             Console.WriteLine($"--- sample (seed {seed}) ---");
             Sample(loaded, layout, sample, new Sampler(tokenizer.VocabSize, seed), "", Console.Out);
             Console.WriteLine();

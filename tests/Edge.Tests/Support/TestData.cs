@@ -26,7 +26,7 @@ static class TestData
 }
 
 /// <summary>A temporary folder, deleted on dispose.</summary>
-sealed class TempDir : IDisposable
+public sealed class TempDir : IDisposable
 {
     public string Path { get; } = System.IO.Directory.CreateTempSubdirectory("edge-test-").FullName;
     public string File(string name) => System.IO.Path.Combine(Path, name);

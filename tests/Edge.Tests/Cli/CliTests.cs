@@ -1,0 +1,179 @@
+using Edge.Tests.Support;
+using Xunit;
+
+namespace Edge.Tests.Cli;
+
+/// <summary>A checkpoint trained once by the real CLI on the built-in corpus, shared by the tests that read it.</summary>
+public sealed class TrainedCharModel : IDisposable
+{
+    public TempDir Dir { get; } = new();
+    public EdgeProcess.Result Train { get; }
+    public string Checkpoint => Dir.File("out/model.safetensors");
+
+    public TrainedCharModel() =>
+        Train = EdgeProcess.Run(Dir.Path, "train", "char-mlp", "--steps", "40", "--eval-interval", "20", "--out", "out", "--sample", "80", "--seed", "3");
+
+    public void Dispose() => Dir.Dispose();
+}
+
+public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel>
+{
+    static void AssertOneLineError(EdgeProcess.Result r, int exitCode, string contains)
+    {
+        Assert.True(r.ExitCode == exitCode, r.ToString());
+        var line = Assert.Single(r.ErrorLines);
+        Assert.StartsWith("edge: ", line);
+        Assert.Contains(contains, line);
+        Assert.DoesNotContain("   at ", r.Stderr); // never a stack trace
+    }
+
+    [Fact]
+    public void Train_OnBuiltInCorpus_WritesCheckpointAndLog_AndPrintsASample()
+    {
+        var r = trained.Train;
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("built-in corpus", r.Stdout);
+        Assert.Contains("step       40", r.Stdout);
+        Assert.Contains("--- sample (seed 3) ---", r.Stdout);
+        Assert.True(File.Exists(trained.Checkpoint));
+        var log = File.ReadAllLines(trained.Dir.File("out/log.csv"));
+        Assert.Equal("step,train_loss,val_loss,val_perplexity,lr,seconds", log[0]);
+        Assert.Equal(3, log.Length); // header + evaluations at steps 20 and 40
+        Assert.Empty(Directory.GetFiles(trained.Dir.File("out"), ".*")); // no temporary files left behind
+    }
+
+    [Fact]
+    public void Generate_SameSeed_SameText_DifferentSeed_DifferentText()
+    {
+        var a = EdgeProcess.Run(trained.Dir.Path, "generate", "--model", trained.Checkpoint, "--tokens", "120", "--seed", "5", "--prompt", "KEEPER:");
+        var b = EdgeProcess.Run(trained.Dir.Path, "generate", "--model", trained.Checkpoint, "--tokens", "120", "--seed", "5", "--prompt", "KEEPER:");
+        var c = EdgeProcess.Run(trained.Dir.Path, "generate", "--model", trained.Checkpoint, "--tokens", "120", "--seed", "6", "--prompt", "KEEPER:");
+        Assert.True(a.ExitCode == 0, a.ToString());
+        Assert.StartsWith("KEEPER:", a.Stdout);
+        Assert.Equal(a.Stdout, b.Stdout);
+        Assert.NotEqual(a.Stdout, c.Stdout);
+        Assert.Equal("KEEPER:".Length + 120 + 1, a.Stdout.Length); // prompt, 120 ASCII characters, final newline
+    }
+
+    [Fact]
+    public void Generate_Greedy_IsDeterministicWithoutASeed()
+    {
+        var a = EdgeProcess.Run(trained.Dir.Path, "generate", "--model", trained.Checkpoint, "--tokens", "50", "--temperature", "0", "--seed", "1");
+        var b = EdgeProcess.Run(trained.Dir.Path, "generate", "--model", trained.Checkpoint, "--tokens", "50", "--temperature", "0", "--seed", "2");
+        Assert.True(a.ExitCode == 0, a.ToString());
+        Assert.Equal(a.Stdout, b.Stdout);
+    }
+
+    [Fact]
+    public void Eval_PrintsLossAndPerplexity()
+    {
+        var data = trained.Dir.File("eval.txt");
+        File.WriteAllText(data, "KEEPER:\nThe lamp is lit and the sea is loud tonight, and the bread is in.\n");
+        var r = EdgeProcess.Run(trained.Dir.Path, "eval", "--model", trained.Checkpoint, "--data", data);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Matches(@"eval\.txt: \d+ examples  loss \d+\.\d{4}  perplexity \d+\.\d{2}", r.Stdout);
+    }
+
+    [Fact]
+    public void Generate_PromptOutsideVocabulary_IsOneClearLine()
+    {
+        var r = EdgeProcess.Run(trained.Dir.Path, "generate", "--model", trained.Checkpoint, "--prompt", "snow \u2603");
+        AssertOneLineError(r, 1, "not in the model's vocabulary");
+        Assert.Equal("", r.Stdout);
+    }
+
+    [Fact]
+    public void Generate_FileThatIsNotACheckpoint_IsRefused()
+    {
+        var notModel = trained.Dir.File("notes.txt");
+        File.WriteAllText(notModel, "just some notes, not weights");
+        AssertOneLineError(EdgeProcess.Run(trained.Dir.Path, "generate", "--model", notModel), 1, "not a safetensors file");
+        AssertOneLineError(EdgeProcess.Run(trained.Dir.Path, "generate", "--model", trained.Dir.File("missing.safetensors")), 1, "not found");
+    }
+
+    [Theory]
+    [InlineData("--temperature", "-1", "out of range")]
+    [InlineData("--tokens", "lots", "expected an integer")]
+    [InlineData("--top-k", "-3", "out of range")]
+    [InlineData("--colour", "red", "unknown option --colour")]
+    public void Generate_BadOption_IsAUsageError(string option, string value, string message)
+    {
+        var r = EdgeProcess.Run(trained.Dir.Path, "generate", "--model", trained.Checkpoint, option, value);
+        AssertOneLineError(r, 2, message);
+    }
+
+    [Fact]
+    public void Train_UnknownModel_ListsTheKnownOnes()
+    {
+        using var dir = new TempDir();
+        var r = EdgeProcess.Run(dir.Path, "train", "gpt-9");
+        AssertOneLineError(r, 2, "unknown model 'gpt-9' (models: bigram, bigram-counts");
+    }
+
+    [Theory]
+    [InlineData("missing", "file not found")]
+    [InlineData("empty", "empty")]
+    [InlineData("binary", "NUL")]
+    public void Train_BadData_IsRefused_AndWritesNothing(string kind, string message)
+    {
+        using var dir = new TempDir();
+        var data = dir.File("data.txt");
+        if (kind == "empty") File.WriteAllText(data, "");
+        if (kind == "binary") File.WriteAllBytes(data, [0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x00, 0x00]);
+        var r = EdgeProcess.Run(dir.Path, "train", "char-mlp", "--data", data, "--out", "out");
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.Contains(message, r.Stderr, StringComparison.OrdinalIgnoreCase);
+        Assert.Single(r.ErrorLines);
+        Assert.False(Directory.Exists(dir.File("out")), "no output folder for a run that never started");
+    }
+
+    [Fact]
+    public void NamesMlp_TrainsOnLines_AndGeneratesOneNamePerLine()
+    {
+        using var dir = new TempDir();
+        var names = new[] { "emma", "olivia", "ava", "isabella", "sophia", "mia", "amelia", "harper", "evelyn", "abigail" };
+        File.WriteAllLines(dir.File("names.txt"), Enumerable.Range(0, 30).SelectMany(_ => names));
+        var train = EdgeProcess.Run(dir.Path, "train", "names-mlp", "--data", "names.txt", "--steps", "300", "--out", "out", "--sample", "0");
+        Assert.True(train.ExitCode == 0, train.ToString());
+        Assert.Contains("lines", train.Stdout);
+        var r = EdgeProcess.Run(dir.Path, "generate", "--model", "out/model.safetensors", "--count", "7", "--seed", "1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(7, lines.Length);
+        Assert.All(lines, l => Assert.Matches("^[a-z]+$", l)); // the '.' marker ends a name and is never printed
+    }
+
+    [Fact]
+    public void Models_ListsEveryModelWithItsParameterCount()
+    {
+        using var dir = new TempDir();
+        var r = EdgeProcess.Run(dir.Path, "models", "--vocab", "27");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        // makemore part 2's MLP has 11,897 parameters with 27 characters.
+        Assert.Matches(@"names-mlp\s+11,897\s+3\s+lines", r.Stdout);
+        foreach (var name in new[] { "bigram ", "bigram-counts", "char-mlp" }) Assert.Contains(name, r.Stdout);
+    }
+
+    [Theory]
+    [InlineData("train")]
+    [InlineData("generate")]
+    [InlineData("eval")]
+    [InlineData("models")]
+    public void EveryCommand_HasHelp(string command)
+    {
+        using var dir = new TempDir();
+        var r = EdgeProcess.Run(dir.Path, command, "--help");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains($"Usage: edge {command}", r.Stdout);
+    }
+
+    [Fact]
+    public void NoCommand_PrintsUsage_AndExits2()
+    {
+        using var dir = new TempDir();
+        var r = EdgeProcess.Run(dir.Path);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("Usage: edge COMMAND", r.Stdout);
+        AssertOneLineError(EdgeProcess.Run(dir.Path, "fly"), 2, "unknown command 'fly'");
+    }
+}

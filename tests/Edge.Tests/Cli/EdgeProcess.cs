@@ -1,0 +1,37 @@
+using System.Diagnostics;
+
+namespace Edge.Tests.Cli;
+
+/// <summary>Runs the real `edge` program (edge.dll, built beside the tests) as a child process.</summary>
+public static class EdgeProcess
+{
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        public string[] ErrorLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        public override string ToString() => $"exit {ExitCode}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
+    }
+
+    public static Result Run(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edge.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(120_000))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("edge " + string.Join(' ', args) + " did not finish in 120 s");
+        }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
