@@ -14,6 +14,7 @@ sealed class Args
     readonly string _command;
     readonly List<string> _positionals = [];
     readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
+    readonly List<(string Name, string? Value)> _all = [];
     readonly HashSet<string> _used = [];
 
     Args(string command) => _command = command;
@@ -44,8 +45,18 @@ sealed class Args
                 value = argv[++i];
             }
             args._options[name] = value;
+            args._all.Add((name, value));
         }
         return args;
+    }
+
+    /// <summary>Every value of a repeatable option, in order.</summary>
+    public IReadOnlyList<string> Strings(string name)
+    {
+        _used.Add(name);
+        var values = _all.Where(o => o.Name == name).Select(o => o.Value ?? "").ToList();
+        if (values.Any(v => v.Length == 0)) throw new UsageException($"option --{name} needs a value");
+        return values;
     }
 
     public bool Flag(string name)

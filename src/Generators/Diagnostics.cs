@@ -67,13 +67,25 @@ namespace Edge.Generators
             "Invalid training recipe",
             "Model '{0}': training recipe {1} must be {2}, got {3}");
 
+        public static readonly DiagnosticDescriptor HeadsDoNotDivide = Error("EDGE015",
+            "Heads must divide the width",
+            "Model '{0}': {1} attention heads do not divide the width {2}");
+
+        public static readonly DiagnosticDescriptor TiedWidth = Error("EDGE016",
+            "Tied head width differs from the embedding",
+            "Model '{0}': the output head is tied to the embedding, but it sees vectors of width {1} and the embedding has width {2}");
+
+        public static readonly DiagnosticDescriptor NotWithTransformer = Error("EDGE017",
+            "Layer cannot be combined with transformer blocks",
+            "Model '{0}': [{1}] cannot be used in a model with [TransformerBlocks] (it works on windows, not sequences)");
+
         static readonly Dictionary<string, DiagnosticDescriptor> ById = new();
 
         static Diagnostics()
         {
             foreach (var d in new[] { NotPartial, NotTopLevel, HasBaseClass, MissingOutput, LayerAfterOutput, NonPositive,
                          MissingEmbedding, BigramNotAlone, NeedsFlatten, DuplicateLayer, DuplicateName, BadModelName,
-                         BigramContext, BadRecipe })
+                         BigramContext, BadRecipe, HeadsDoNotDivide, TiedWidth, NotWithTransformer })
                 ById[d.Id] = d;
         }
 

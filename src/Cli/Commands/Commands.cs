@@ -12,6 +12,7 @@ static class Commands
           models     list the declared models with their parameter counts
           train      train a model and write a checkpoint (built-in corpus unless --data)
           generate   sample text (or names) from a checkpoint
+          chat       an interactive prompt over a checkpoint (also reads piped input)
           eval       loss and perplexity of a checkpoint on a text file
 
         Example:
@@ -30,10 +31,11 @@ static class Commands
         return argv[0] switch
         {
             "models" => ModelsCommand.Run(Args.Parse("models", rest)),
-            "train" => TrainCommand.Run(Args.Parse("train", rest, "quiet")),
+            "train" => TrainCommand.Run(Args.Parse("train", rest, "quiet", "resume")),
             "generate" => GenerateCommand.Run(Args.Parse("generate", rest)),
             "eval" => EvalCommand.Run(Args.Parse("eval", rest)),
-            _ => throw new UsageException($"unknown command '{argv[0]}' (commands: models, train, generate, eval; see 'edge --help')"),
+            "chat" => ChatCommand.Run(Args.Parse("chat", rest)),
+            _ => throw new UsageException($"unknown command '{argv[0]}' (commands: models, train, generate, chat, eval; see 'edge --help')"),
         };
     }
 

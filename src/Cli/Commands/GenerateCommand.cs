@@ -6,21 +6,22 @@ namespace Edge.Cli;
 static class GenerateCommand
 {
     const string Help = """
-        edge generate: sample from a trained model, streaming characters as they are produced.
+        edge generate: sample from a trained model, streaming text as it is produced.
 
         Usage: edge generate --model FILE [options]
 
         Options:
-          --model FILE         a checkpoint written by 'edge train' (model.safetensors)
-          --prompt TEXT        text to continue (every character must be in the model's vocabulary)
-          --tokens N           characters to generate for running-text models (default 500)
-          --count N            names to generate for line models such as names-mlp (default 10)
-          --temperature T      0 = greedy (always the most likely), 1 = the model's distribution (default 1)
-          --top-k K            sample only among the K most likely characters (default 0: all)
-          --seed S             the same seed gives the same text (default 1337)
+          --model FILE             a checkpoint written by 'edge train' (model.safetensors)
+          --prompt TEXT            text to continue (every character must be in the model's vocabulary)
+          --tokens N               tokens to generate for running-text models (default 500)
+          --count N                names to generate for line models such as names-mlp (default 10)
+        """ + SamplingOptions.Help + """
+
+        Transformers decode with a KV cache: the prompt is processed in one pass, then each token costs one
+        position. Past the context, the newest three quarters of it are kept and decoding continues.
 
         Examples:
-          edge generate --model models/char-mlp/model.safetensors --prompt "KEEPER:" --tokens 200
+          edge generate --model models/baby-gpt/model.safetensors --prompt "ROMEO:" --tokens 300 --top-p 0.9
           edge generate --model models/names-mlp/model.safetensors --count 20 --temperature 0.8
         """;
 
@@ -31,17 +32,17 @@ static class GenerateCommand
         var prompt = args.Text("prompt") ?? "";
         int tokens = args.Int("tokens", 500, min: 0, max: 10_000_000);
         int count = args.Int("count", 10, min: 0, max: 1_000_000);
-        double temperature = args.Double("temperature", 1.0, min: 0, max: 100);
-        int topK = args.Int("top-k", 0, min: 0);
-        ulong seed = args.ULong("seed", 1337);
+        var sampling = SamplingOptions.Parse(args);
         args.RejectUnknown(0);
 
         var loaded = Checkpoint.Load(path, ModelCatalog.All);
         using var model = loaded.Model;
         loaded.Tokenizer.Encode(prompt); // refuses characters outside the vocabulary before anything is printed
-        var sampler = new Sampler(loaded.Tokenizer.VocabSize, seed, (float)temperature, topK);
+        var sampler = sampling.CreateSampler(loaded.Tokenizer.VocabSize);
+        var stops = sampling.Stops.Count > 0 ? new StopSequences(sampling.Stops) : null;
         bool lines = loaded.Tokenizer.MarkerId is not null && loaded.Info.Data == DataLayout.Lines;
-        TrainCommand.Sample(loaded, lines ? DataLayout.Lines : DataLayout.Text, lines ? count : tokens, sampler, prompt, Console.Out);
+        using var cancel = Interrupt.OnCtrlC();
+        TrainCommand.Sample(loaded, lines ? DataLayout.Lines : DataLayout.Text, lines ? count : tokens, sampler, prompt, Console.Out, stops, cancel.Token);
         if (!lines) Console.WriteLine();
         return 0;
     }

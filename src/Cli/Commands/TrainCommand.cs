@@ -20,24 +20,35 @@ static class TrainCommand
           --layout text|lines    running text (90/10 split) or one example per line (80/10/10, '.' marker)
           --steps N              optimisation steps
           --batch B              examples per step
-          --lr X                 learning rate
+          --lr X                 learning rate (the peak rate for the cosine schedule)
           --optimizer sgd|adamw
+          --schedule step|cosine step: x --decay-factor from --decay-step; cosine: --warmup, then down to --min-lr
           --decay-step N         multiply the rate by --decay-factor from step N on (0: never)
           --decay-factor F
-          --weight-decay W       decay on matrices only
+          --warmup N             cosine: steps of linear warm-up
+          --min-lr X             cosine: the rate at the last step
+          --weight-decay W       AdamW decay on matrices and embeddings only (not biases or norms)
+          --beta2 B              AdamW's second-moment decay
+          --grad-clip G          scale gradients down to global norm G (0: off)
+          --accumulate K         average the gradients of K batches per step
+          --dropout P            dropout in training (transformers; 0 switches it off)
           --eval-interval N      evaluate on the validation split every N steps
-          --seed S               initialisation and batch order (default 1337)
+          --eval-iters M         evaluate on M batches of validation examples, evenly spread (default: up to 16384 examples)
+          --resume               continue the run saved in DIR/last.safetensors, exactly as if it had not stopped
+          --seed S               initialisation, batch order and dropout (default 1337)
           --split-seed S         shuffle of line data before the split (default 42)
           --out DIR              where the checkpoint and log go (default models/MODEL)
           --sample N             characters (text) or names (lines) to print at the end (default 300 / 10)
           --quiet                no progress bar
 
-        Writes DIR/model.safetensors (the best validation loss so far) and DIR/log.csv.
+        Writes DIR/model.safetensors (the best validation loss so far), DIR/last.safetensors (the latest
+        evaluation, with optimiser state, for --resume) and DIR/log.csv.
 
         Examples:
           edge train char-mlp
           edge train names-mlp --data ../shared/data/names.txt
           edge train bigram-counts --data ../shared/data/names.txt
+          edge train baby-gpt --data ../shared/data/tinyshakespeare.txt
         """;
 
     public static int Run(Args args)
@@ -53,10 +64,19 @@ static class TrainCommand
         int batch = args.Int("batch", r.Batch, min: 1, max: 65_536);
         double lr = args.Double("lr", r.LearningRate, min: 0, max: 1e4);
         var optimizer = args.Choice("optimizer", r.Optimizer, ("sgd", OptimizerKind.Sgd), ("adamw", OptimizerKind.AdamW));
+        var scheduleKind = args.Choice("schedule", r.Schedule, ("step", ScheduleKind.Step), ("cosine", ScheduleKind.Cosine));
         int decayStep = args.Int("decay-step", r.DecayStep, min: 0);
         double decayFactor = args.Double("decay-factor", r.DecayFactor, min: 0, max: 1e4);
+        int warmup = args.Int("warmup", r.Warmup, min: 0);
+        double minLr = args.Double("min-lr", r.MinLearningRate, min: 0, max: 1e4);
         double weightDecay = args.Double("weight-decay", r.WeightDecay, min: 0, max: 1e4);
+        double beta2 = args.Double("beta2", r.Beta2, min: 0, max: 0.999999);
+        double gradClip = args.Double("grad-clip", r.GradClip, min: 0, max: 1e6);
+        int accumulate = args.Int("accumulate", 1, min: 1, max: 10_000);
+        double dropout = args.Double("dropout", r.Dropout, min: 0, max: 0.95);
         int evalInterval = args.Int("eval-interval", Math.Min(r.EvalInterval, steps), min: 1);
+        int evalIters = args.Int("eval-iters", 0, min: 0, max: 1_000_000);
+        bool resume = args.Flag("resume");
         ulong seed = args.ULong("seed", 1337);
         ulong splitSeed = args.ULong("split-seed", 42);
         string outDir = args.String("out") ?? Path.Combine("models", info.Name);
@@ -70,26 +90,62 @@ static class TrainCommand
         var tokenizer = TrainingData.BuildTokenizer(text, layout);
         var splits = TrainingData.Split(text, tokenizer, info, layout, splitSeed);
         if (File.Exists(outDir)) throw new EdgeException($"--out {outDir}: is a file, expected a folder");
-        Directory.CreateDirectory(outDir);
         string checkpointPath = Path.Combine(outDir, "model.safetensors");
+        string lastPath = Path.Combine(outDir, "last.safetensors");
         string logPath = Path.Combine(outDir, "log.csv");
 
-        using var model = info.Create(tokenizer.VocabSize, batch);
-        model.Initialize(seed);
+        Checkpoint.Resumable? resumed = null;
+        if (resume)
+        {
+            if (!File.Exists(lastPath)) throw new EdgeException($"--resume: {lastPath} not found (nothing to resume in {outDir})");
+            resumed = Checkpoint.LoadForResume(lastPath, ModelCatalog.All, batch);
+            if (resumed.Checkpoint.Info.Name != info.Name)
+                throw new EdgeException($"--resume: {lastPath} is a '{resumed.Checkpoint.Info.Name}' run, not '{info.Name}'");
+            if (resumed.Checkpoint.Tokenizer.ToJson() != tokenizer.ToJson())
+                throw new EdgeException($"--resume: {lastPath} was trained on data with a different vocabulary; pass the same --data");
+            if (resumed.State.Step >= steps)
+                throw new EdgeException($"--resume: the run already reached step {resumed.State.Step}; ask for more --steps");
+        }
+        Directory.CreateDirectory(outDir);
+
+        using var model = resumed?.Checkpoint.Model ?? info.Create(tokenizer.VocabSize, batch);
+        if (resumed is null) model.Initialize(seed);
+        model.DropoutRate = (float)dropout;
+        var schedule = scheduleKind == ScheduleKind.Cosine
+            ? LearningRateSchedule.Cosine(lr, warmup, steps, minLr)
+            : LearningRateSchedule.Step(lr, decayStep, decayFactor);
         var options = new TrainOptions
         {
-            Steps = steps, Batch = batch, Optimizer = optimizer, WeightDecay = weightDecay,
-            Schedule = LearningRateSchedule.Step(lr, decayStep, decayFactor), EvalInterval = evalInterval, Seed = seed,
+            Steps = steps, Batch = batch, Optimizer = optimizer, WeightDecay = weightDecay, Beta2 = beta2,
+            GradClip = gradClip, Accumulate = accumulate, Schedule = schedule, EvalInterval = evalInterval, Seed = seed,
+            EvalExamples = evalIters > 0 ? evalIters * batch : 16384,
         };
         Console.WriteLine($"{info.Name}: {model.ParameterCount:N0} parameters, vocabulary {tokenizer.VocabSize}, " +
                           $"data {dataName} ({splits.Train.Count:N0} train / {splits.Val.Count:N0} val examples, {layout.ToString().ToLowerInvariant()})");
         if (!model.FitsByCounting)
-            Console.WriteLine($"{optimizer.ToString().ToLowerInvariant()} lr {lr:G4}{(decayStep > 0 ? $" (x{decayFactor:G3} from step {decayStep})" : "")}, batch {batch}, {steps:N0} steps, seed {seed}");
+            Console.WriteLine($"{optimizer.ToString().ToLowerInvariant()} lr {lr:G4}" +
+                (scheduleKind == ScheduleKind.Cosine ? $" (warm-up {warmup}, cosine to {minLr:G3})" : decayStep > 0 ? $" (x{decayFactor:G3} from step {decayStep})" : "") +
+                $", batch {batch}{(accumulate > 1 ? $" x {accumulate}" : "")}, {steps:N0} steps{(dropout > 0 ? $", dropout {dropout:G3}" : "")}{(gradClip > 0 ? $", clip {gradClip:G3}" : "")}, seed {seed}" +
+                (resumed is null ? "" : $", resuming at step {resumed.State.Step:N0}"));
 
-        var log = new StringBuilder("step,train_loss,val_loss,val_perplexity,lr,seconds\n");
+        var log = new StringBuilder(resumed is not null && File.Exists(logPath)
+            ? TruncateLog(File.ReadAllText(logPath), resumed.State.Step)
+            : "step,train_loss,val_loss,val_perplexity,lr,seconds\n");
         var progress = new ProgressBar(steps, "steps", quiet || model.FitsByCounting);
         EvalResult best = default;
         using var trainer = new Trainer(model, splits, options);
+        if (resumed is not null)
+        {
+            trainer.Restore(resumed.State);
+            trainer.Optimizer.Restore(model, resumed.State.OptimizerSteps, resumed.FirstMoments, resumed.SecondMoments);
+            best = new EvalResult(resumed.State.Step, 0, resumed.State.BestVal, 0, 0);
+        }
+        var metadata = new Dictionary<string, string>
+        {
+            ["edge.seed"] = seed.ToString(CultureInfo.InvariantCulture),
+            ["edge.data"] = Path.GetFileName(dataName),
+            ["edge.data_layout"] = layout.ToString().ToLowerInvariant(),
+        };
         var final = trainer.Run(
             onStep: (step, loss) => progress.Report(step, $"loss {loss:0.0000}"),
             onEval: (e, improved) =>
@@ -99,18 +155,14 @@ static class TrainCommand
                     ? $"fitted by counting: train {e.TrainLoss:0.0000}  val {e.ValLoss:0.0000}  ppl {e.ValPerplexity:0.00}"
                     : $"step {e.Step,8:N0}  train {e.TrainLoss:0.0000}  val {e.ValLoss:0.0000}  ppl {e.ValPerplexity,7:0.00}  lr {e.LearningRate:0.0e+00}  {e.Seconds,6:0.0}s{(improved ? "  *" : "")}");
                 log.Append(CultureInfo.InvariantCulture, $"{e.Step},{e.TrainLoss:R},{e.ValLoss:R},{e.ValPerplexity:R},{e.LearningRate:R},{e.Seconds:R}\n");
+                metadata[Checkpoint.StepKey] = e.Step.ToString(CultureInfo.InvariantCulture);
+                metadata[Checkpoint.ValLossKey] = e.ValLoss.ToString("R", CultureInfo.InvariantCulture);
                 if (improved)
                 {
                     best = e;
-                    Checkpoint.Save(checkpointPath, model, tokenizer, new Dictionary<string, string>
-                    {
-                        [Checkpoint.StepKey] = e.Step.ToString(CultureInfo.InvariantCulture),
-                        [Checkpoint.ValLossKey] = e.ValLoss.ToString("R", CultureInfo.InvariantCulture),
-                        ["edge.seed"] = seed.ToString(CultureInfo.InvariantCulture),
-                        ["edge.data"] = Path.GetFileName(dataName),
-                        ["edge.data_layout"] = layout.ToString().ToLowerInvariant(),
-                    });
+                    Checkpoint.Save(checkpointPath, model, tokenizer, metadata);
                 }
+                if (!model.FitsByCounting) Checkpoint.SaveForResume(lastPath, model, tokenizer, trainer, metadata);
                 AtomicFile.WriteAllText(logPath, log.ToString());
             });
         progress.Clear();
@@ -120,11 +172,11 @@ static class TrainCommand
         var loaded = Checkpoint.Load(checkpointPath, ModelCatalog.All, maxBatch: 256);
         using var savedModel = loaded.Model;
         double fullVal = Trainer.Evaluate(savedModel, splits.Val, 256);
-        Console.Write($"best checkpoint: val {fullVal:0.0000} (ppl {Math.Exp(fullVal):0.00}, all {splits.Val.Count:N0} examples)");
+        Console.Write($"best checkpoint: val {fullVal:0.0000} (ppl {Math.Exp(fullVal):0.00}, the whole val split)");
         if (splits.Test is { } test)
         {
             double fullTest = Trainer.Evaluate(savedModel, test, 256);
-            Console.Write($", test {fullTest:0.0000} (ppl {Math.Exp(fullTest):0.00}, {test.Count:N0} examples)");
+            Console.Write($", test {fullTest:0.0000} (ppl {Math.Exp(fullTest):0.00})");
         }
         Console.WriteLine();
 
@@ -138,25 +190,35 @@ static class TrainCommand
     }
 
     /// <summary>Names for line data (each ends at the marker), or a stream of characters for running text.</summary>
-    public static void Sample(Checkpoint.Loaded loaded, DataLayout layout, int count, Sampler sampler, string prompt, TextWriter output)
+    public static void Sample(Checkpoint.Loaded loaded, DataLayout layout, int count, Sampler sampler, string prompt, TextWriter output,
+        StopSequences? stops = null, CancellationToken cancel = default)
     {
         var generator = new TextGenerator(loaded.Model, loaded.Tokenizer);
         var promptIds = loaded.Tokenizer.Encode(prompt);
         if (layout == DataLayout.Lines && loaded.Tokenizer.MarkerId is int marker)
         {
-            for (int i = 0; i < count; i++)
+            for (int i = 0; i < count && !cancel.IsCancellationRequested; i++)
             {
                 output.Write(prompt);
-                generator.Generate(promptIds, maxTokens: 64, sampler, output, stopToken: marker);
+                generator.Generate(promptIds, maxTokens: 64, sampler, output, stopToken: marker, stops, cancel);
                 output.WriteLine();
             }
         }
         else
         {
             output.Write(prompt);
-            generator.Generate(promptIds, count, sampler, output);
+            generator.Generate(promptIds, count, sampler, output, stops: stops, cancel: cancel);
         }
         output.Flush();
+    }
+
+    /// <summary>The log of a resumed run keeps the evaluations up to the resumed step.</summary>
+    static string TruncateLog(string log, int step)
+    {
+        var lines = log.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var kept = lines.Take(1).Concat(lines.Skip(1).Where(l =>
+            int.TryParse(l.AsSpan(0, Math.Max(0, l.IndexOf(','))), NumberStyles.Integer, CultureInfo.InvariantCulture, out int s) && s <= step));
+        return string.Join('\n', kept) + "\n";
     }
 
     static ModelInfo Resolve(IReadOnlyList<string> positionals)

@@ -28,7 +28,8 @@ namespace Edge.Generators.Emitting
             EmitForward(w, plan);
             EmitBackward(w, plan);
             EmitStep(w, plan);
-            EmitSampling(w, model);
+            if (plan.Sequence) EmitDecode(w, plan);
+            EmitSampling(w, model, plan);
             if (plan.CountingTable is { } table) EmitCounting(w, plan, table);
             w.Close();
 
@@ -48,9 +49,11 @@ namespace Edge.Generators.Emitting
             w.Line($"    Description: {Str(m.Description)},");
             w.Line($"    Context: {m.Context},");
             w.Line($"    Data: global::Edge.DataLayout.{(m.DataLayout == 1 ? "Lines" : "Text")},");
-            w.Line("    SequenceTargets: false,");
+            w.Line($"    SequenceTargets: {(m.Layers.Any(l => l.Kind == LayerKind.TransformerBlocks) ? "true" : "false")},");
             w.Line($"    FitsByCounting: {(m.Layers.Any(l => l.Kind == LayerKind.BigramTable && l.Flag) ? "true" : "false")},");
-            w.Line($"    Recipe: new global::Edge.TrainingRecipe(global::Edge.OptimizerKind.{(r.Optimizer == 0 ? "Sgd" : "AdamW")}, {D(r.LearningRate)}, {r.Batch}, {r.Steps}, {r.DecayStep}, {D(r.DecayFactor)}, {D(r.WeightDecay)}, {r.EvalInterval}),");
+            double dropout = m.Layers.Where(l => l.Kind == LayerKind.TransformerBlocks).Select(l => l.Number).FirstOrDefault();
+            w.Line($"    Recipe: new global::Edge.TrainingRecipe(global::Edge.OptimizerKind.{(r.Optimizer == 0 ? "Sgd" : "AdamW")}, {D(r.LearningRate)}, {r.Batch}, {r.Steps}, {r.DecayStep}, {D(r.DecayFactor)}, {D(r.WeightDecay)}, {r.EvalInterval},");
+            w.Line($"        global::Edge.ScheduleKind.{(r.Schedule == 1 ? "Cosine" : "Step")}, {r.Warmup}, {D(r.MinLearningRate)}, {D(r.Beta2)}, {D(r.GradClip)}, {D(dropout)}),");
             w.Line("    Describe: Describe,");
             w.Line($"    Create: static (vocabSize, maxBatch) => new {m.ClassName}(vocabSize, maxBatch));");
             w.Line();
@@ -63,6 +66,12 @@ namespace Edge.Generators.Emitting
             w.Line("// Offsets of the parameters in Weights/Gradients and of the activations in the arena; fixed at construction.");
             w.Line($"readonly int {string.Join(", ", plan.Parameters.Select(p => p.Field))};");
             w.Line($"readonly int {string.Join(", ", plan.Activations.Select(a => a.Field))};");
+            if (plan.Sequence)
+            {
+                w.Line();
+                w.Line("// Whether the last training forward applied dropout (its backward must apply the same masks).");
+                w.Line("bool _dropped;");
+            }
             w.Line();
             w.Line("/// <param name=\"vocabSize\">V, from the tokenizer.</param>");
             w.Line("/// <param name=\"maxBatch\">The largest batch a call will see; activations are sized for it.</param>");
@@ -71,11 +80,13 @@ namespace Edge.Generators.Emitting
             w.Line("var x = Layout.Activations;");
             for (int i = 0; i < plan.Parameters.Count; i++) w.Line($"{plan.Parameters[i].Field} = p[{i}].Offset;");
             for (int i = 0; i < plan.Activations.Count; i++) w.Line($"{plan.Activations[i].Field} = x[{i}].Offset;");
+            if (plan.Dropout > 0) w.Line($"DropoutRate = {plan.Dropout.ToString("R", CultureInfo.InvariantCulture)}f;");
             w.Close();
             w.Line();
             w.Line("/// <summary>The parameter and activation layout for vocabulary V and batch B (allocates no tensors).</summary>");
             w.Open("public static global::Edge.ModelLayout Describe(int V, int B)");
-            w.Line($"var layout = new global::Edge.ModelLayout({Str(m.ModelName)}, V, B, inputLength: {m.Context}, targetLength: 1);");
+            if (plan.Sequence) w.Line("int T = Context; // activations are sized for the longest sequence");
+            w.Line($"var layout = new global::Edge.ModelLayout({Str(m.ModelName)}, V, B, inputLength: {m.Context}, targetLength: {(plan.Sequence ? "Context" : "1")});");
             foreach (var p in plan.Parameters)
                 w.Line($"layout.Parameter({Str(p.Name)}, new[] {{ {string.Join(", ", p.Shape)} }}, decay: {(p.Decay ? "true" : "false")});");
             foreach (var a in plan.Activations)
@@ -97,8 +108,10 @@ namespace Edge.Generators.Emitting
 
         static void EmitForward(CodeWriter w, ModelPlan plan)
         {
-            w.Line("/// <summary>tokens [B, Context] -> logits [B, V]; every layer in order.</summary>");
-            w.Open("void RunLayers(global::System.ReadOnlySpan<int> tokens, int B)");
+            w.Line(plan.Sequence
+                ? "/// <summary>tokens [B, T] -> logits [B, T, V]; every layer in order.</summary>"
+                : "/// <summary>tokens [B, Context] -> logits [B, V]; every layer in order.</summary>");
+            w.Open("void RunLayers(global::System.ReadOnlySpan<int> tokens, int B, int T, bool dropout)");
             w.Line("int V = VocabSize;");
             w.Line("var w = Weights;");
             w.Line("var a = Activations;");
@@ -110,18 +123,19 @@ namespace Edge.Generators.Emitting
             }
             w.Close();
             w.Line();
-            w.Open("protected override float ForwardCore(global::System.ReadOnlySpan<int> tokens, global::System.ReadOnlySpan<int> targets, int B)");
+            w.Open("protected override float ForwardCore(global::System.ReadOnlySpan<int> tokens, global::System.ReadOnlySpan<int> targets, int B, int T, bool dropout)");
             w.Line("int V = VocabSize;");
             w.Line("var a = Activations;");
-            w.Line("RunLayers(tokens, B);");
-            w.Line("// loss: logits [B, V] -> probs [B, V]; mean of -log probs[b, targets[b]]");
+            if (plan.Sequence) w.Line("_dropped = dropout;");
+            w.Line("RunLayers(tokens, B, T, dropout);");
+            w.Line($"// loss: logits [{plan.Rows}, V] -> probs; mean over rows of -log probs[row, target]");
             w.Line(plan.LossStatement);
             w.Close();
             w.Line();
-            w.Open("protected override global::System.ReadOnlySpan<float> LogitsCore(global::System.ReadOnlySpan<int> tokens, int B)");
+            w.Open("protected override global::System.ReadOnlySpan<float> LogitsCore(global::System.ReadOnlySpan<int> tokens, int B, int T)");
             w.Line("int V = VocabSize;");
             w.Line("var a = Activations;");
-            w.Line("RunLayers(tokens, B);");
+            w.Line("RunLayers(tokens, B, T, dropout: false);");
             w.Line($"return {plan.LogitsSlice};");
             w.Close();
             w.Line();
@@ -130,7 +144,7 @@ namespace Edge.Generators.Emitting
         static void EmitBackward(CodeWriter w, ModelPlan plan)
         {
             w.Line("/// <summary>Every layer's backward, last layer first; gradients accumulate into g (parameters) and da (activations).</summary>");
-            w.Open("protected override void BackwardCore(int B)");
+            w.Open("protected override void BackwardCore(int B, int T)");
             w.Line("int V = VocabSize;");
             w.Line("var w = Weights;");
             w.Line("var g = Gradients;");
@@ -161,12 +175,49 @@ namespace Edge.Generators.Emitting
             w.Line();
         }
 
-        static void EmitSampling(CodeWriter w, ModelSpec m)
+        static void EmitDecode(CodeWriter w, ModelPlan plan)
         {
-            w.Line($"/// <summary>Draws the token that follows <paramref name=\"context\"/> (the last {m.Context} token ids).</summary>");
-            w.Open("public int SampleNext(global::System.ReadOnlySpan<int> context, global::Edge.Generation.Sampler sampler)");
-            w.Line("var logits = Logits(context.Slice(context.Length - Context), 1);");
-            w.Line("return sampler.Sample(logits);");
+            w.Line("/// <summary>Incremental decoding: the layers on one new token at <paramref name=\"position\"/>, attending over the KV cache.</summary>");
+            w.Open("protected override global::System.ReadOnlySpan<float> DecodeCore(int token, int position)");
+            w.Line("int V = VocabSize;");
+            w.Line("var w = Weights;");
+            w.Line("var a = Activations;");
+            foreach (var (comment, code) in plan.Decode)
+            {
+                w.Line();
+                w.Line("// " + comment);
+                foreach (var s in code) w.Line(s);
+            }
+            w.Line($"return {plan.DecodeLogits};");
+            w.Close();
+            w.Line();
+            w.Line("/// <summary>After a batch-1 forward over T prompt tokens: copies every layer's keys and values into the KV cache.</summary>");
+            w.Open("protected override void PrefillCacheCore(int T)");
+            w.Line("var a = Activations;");
+            w.Open("for (int t = 0; t < T; t++)");
+            foreach (var s in plan.Prefill) w.Line(s);
+            w.Close();
+            w.Close();
+            w.Line();
+        }
+
+        static void EmitSampling(CodeWriter w, ModelSpec m, ModelPlan plan)
+        {
+            if (plan.Sequence)
+            {
+                w.Line($"/// <summary>Draws the token that follows <paramref name=\"context\"/> (its last {m.Context} token ids at most).</summary>");
+                w.Open("public int SampleNext(global::System.ReadOnlySpan<int> context, global::Edge.Generation.Sampler sampler)");
+                w.Line("if (context.Length > Context) context = context.Slice(context.Length - Context);");
+                w.Line("var logits = Logits(context, 1, context.Length);");
+                w.Line("return sampler.Sample(logits.Slice(logits.Length - VocabSize));");
+            }
+            else
+            {
+                w.Line($"/// <summary>Draws the token that follows <paramref name=\"context\"/> (the last {m.Context} token ids).</summary>");
+                w.Open("public int SampleNext(global::System.ReadOnlySpan<int> context, global::Edge.Generation.Sampler sampler)");
+                w.Line("var logits = Logits(context.Slice(context.Length - Context), 1);");
+                w.Line("return sampler.Sample(logits);");
+            }
             w.Close();
         }
 

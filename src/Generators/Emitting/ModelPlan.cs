@@ -6,14 +6,17 @@ using Edge.Generators.Spec;
 
 namespace Edge.Generators.Emitting
 {
+    /// <summary>How a parameter starts: N(0, std²), zeros, or ones (LayerNorm scales).</summary>
+    internal enum InitKind { Normal, Zeros, Ones }
+
     /// <summary>A parameter tensor: checkpoint name, shape as C# expressions over V, and how to initialise it.</summary>
-    internal sealed record PlannedParameter(string Name, string[] Shape, bool Decay, float InitStd, string InitNote)
+    internal sealed record PlannedParameter(string Name, string[] Shape, bool Decay, InitKind Init, float InitStd, string InitNote)
     {
         public string Field => ModelPlan.FieldName(Name);
         public string Length => string.Join(" * ", Shape);
     }
 
-    /// <summary>An activation buffer: name and length as a C# expression over B and V.</summary>
+    /// <summary>An activation buffer: name and length as a C# expression over B, T and V.</summary>
     internal sealed record PlannedActivation(string Name, string Length)
     {
         public string Field => ModelPlan.FieldName(Name);
@@ -22,8 +25,9 @@ namespace Edge.Generators.Emitting
     /// <summary>
     /// The model turned into code-shaped pieces: tensors, activations, and per layer the forward and backward
     /// statements with a shape comment. The emitter only arranges these; all shape reasoning happens here.
-    /// Generated methods use these locals: V (vocabulary), B (batch), w/g (weights/gradients), a/da
-    /// (activations and their gradients), tokens/targets (this batch's ids).
+    /// Generated methods use these locals: V (vocabulary), B (batch), T (sequence length; sequence models),
+    /// w/g (weights/gradients), a/da (activations and their gradients), tokens/targets (this batch's ids),
+    /// dropout (a training pass with dropout on).
     /// </summary>
     internal sealed class ModelPlan
     {
@@ -34,9 +38,12 @@ namespace Edge.Generators.Emitting
         /// <summary>(shape comment, statements) per layer, in backward order.</summary>
         public readonly List<(string Comment, string[] Code)> Backward = new();
         public readonly List<string> Summary = new();
-        public string LogitsRows = "B";
         public PlannedParameter? CountingTable;
         public double Smoothing;
+        public bool Sequence;
+        public double Dropout;
+        /// <summary>Rows of the logits: B for window models, B * T for sequence models.</summary>
+        public string Rows = "B";
 
         public static string FieldName(string tensor)
         {
@@ -45,15 +52,18 @@ namespace Edge.Generators.Emitting
         }
 
         static string Num(float f) => f.ToString("0.0######", CultureInfo.InvariantCulture) + "f";
+        static string I(int i) => i.ToString(CultureInfo.InvariantCulture);
 
-        string P(PlannedParameter p) => $"w.Slice({p.Field}, {p.Length})";
-        string G(PlannedParameter p) => $"g.Slice({p.Field}, {p.Length})";
-        string A(PlannedActivation x) => $"a.Slice({x.Field}, {x.Length})";
-        string D(PlannedActivation x) => $"da.Slice({x.Field}, {x.Length})";
+        static string P(PlannedParameter p) => $"w.Slice({p.Field}, {p.Length})";
+        /// <summary>An optional parameter's slice, or `default` (an empty span: the kernel skips it).</summary>
+        static string Opt(PlannedParameter? p, Func<PlannedParameter, string> slice) => p is null ? "default" : slice(p);
+        static string G(PlannedParameter p) => $"g.Slice({p.Field}, {p.Length})";
+        static string A(PlannedActivation x) => $"a.Slice({x.Field}, {x.Length})";
+        static string D(PlannedActivation x) => $"da.Slice({x.Field}, {x.Length})";
 
-        PlannedParameter Param(string name, string[] shape, bool decay, float std, string note)
+        PlannedParameter Param(string name, string[] shape, bool decay, InitKind init, float std, string note)
         {
-            var p = new PlannedParameter(name, shape, decay, std, note);
+            var p = new PlannedParameter(name, shape, decay, init, std, note);
             Parameters.Add(p);
             return p;
         }
@@ -65,6 +75,9 @@ namespace Edge.Generators.Emitting
             return x;
         }
 
+        void Fwd(string comment, params string[] code) => Forward.Add((comment, code));
+        void Bwd(string comment, params string[] code) => Backward.Insert(0, (comment, code));
+
         public static ModelPlan Build(ModelSpec model)
         {
             var plan = new ModelPlan();
@@ -72,125 +85,352 @@ namespace Edge.Generators.Emitting
             return plan;
         }
 
+        // The current activation while walking the layers: [rows, width], rows a C# expression.
+        PlannedActivation? _x;
+        string _rows = "B";
+        int _width;
+        PlannedParameter? _wte;
+        int _embeddingWidth;
+        bool _bias = true; // transformer blocks (and the final LayerNorm after them) may drop every bias
+
         void Lay(ModelSpec model)
         {
             int c = model.Context;
-            PlannedActivation? current = null;
-            int width = 0, positions = c; // current activation: [B, positions, width]
-            Summary.Add($"tokens        [B, {c}]");
-
+            Sequence = model.Layers.Any(l => l.Kind == LayerKind.TransformerBlocks);
+            Summary.Add(Sequence ? "tokens        [B, T] (T <= " + I(c) + ")" : $"tokens        [B, {c}]");
             foreach (var layer in model.Layers)
             {
                 switch (layer.Kind)
                 {
-                    case LayerKind.TokenEmbedding:
-                    {
-                        int e = layer.Width;
-                        var table = Param("wte.weight", new[] { "V", I(e) }, decay: true, 1f, "N(0, 1), as in makemore");
-                        var emb = Act("emb", $"B * {c * e}");
-                        Summary.Add($"wte           embedding [V, {e}] -> emb [B, {c}, {e}]");
-                        Forward.Add(($"wte: tokens [B, {c}] -> emb [B, {c}, {e}]", new[]
-                        {
-                            $"K.Embedding.Forward(tokens, {P(table)}, {A(emb)}, B * {c}, {e});",
-                        }));
-                        Backward.Insert(0, ($"wte: demb [B, {c}, {e}] -> dwte [V, {e}] (scatter-add)", new[]
-                        {
-                            $"K.Embedding.Backward(tokens, {D(emb)}, {G(table)}, B * {c}, {e});",
-                        }));
-                        current = emb; width = e;
-                        break;
-                    }
-                    case LayerKind.Flatten:
-                        Summary.Add($"flatten       emb [B, {positions}, {width}] -> [B, {positions * width}]");
-                        Forward.Add(($"flatten: emb [B, {positions}, {width}] is [B, {positions * width}] in memory; no work", Array.Empty<string>()));
-                        width *= positions; positions = 1;
-                        break;
-                    case LayerKind.Dense:
-                    {
-                        int n = width, m = layer.Width;
-                        var (gain, gainNote) = layer.Activation switch
-                        {
-                            ActivationKind.Tanh => (5f / 3f, "tanh gain 5/3"),
-                            ActivationKind.Relu => ((float)Math.Sqrt(2), "ReLU gain sqrt(2)"),
-                            _ => (1f, "gain 1"),
-                        };
-                        var weight = Param(layer.Name + ".weight", new[] { I(n), I(m) }, decay: true,
-                            gain / (float)Math.Sqrt(n), $"N(0, ({gainNote}) / sqrt({n})): Kaiming");
-                        var bias = Param(layer.Name + ".bias", new[] { I(m) }, decay: false, 0f, "zeros");
-                        var x = current!;
-                        string act = layer.Activation switch { ActivationKind.Tanh => "Tanh", ActivationKind.Relu => "Relu", _ => "" };
-                        var pre = Act(act.Length > 0 ? layer.Name + ".pre" : layer.Name, $"B * {m}");
-                        var output = act.Length > 0 ? Act(layer.Name, $"B * {m}") : pre;
-                        string actText = act.Length > 0 ? $", {act.ToLowerInvariant()}" : "";
-                        Summary.Add($"{layer.Name,-13} dense [{n}, {m}]{actText} -> {output.Name} [B, {m}]");
-                        var fwd = new List<string>
-                        {
-                            $"K.Linear.Forward({A(x)}, {P(weight)}, {P(bias)}, {A(pre)}, B, {n}, {m});",
-                        };
-                        if (act.Length > 0) fwd.Add($"K.Activations.{act}Forward({A(pre)}, {A(output)});");
-                        Forward.Add(($"{layer.Name}: {x.Name} [B, {n}] @ {weight.Name} [{n}, {m}] + {bias.Name} [{m}] -> {pre.Name} [B, {m}]"
-                                     + (act.Length > 0 ? $"; {act.ToLowerInvariant()} -> {output.Name} [B, {m}]" : ""), fwd.ToArray()));
-                        var bwd = new List<string>();
-                        if (act.Length > 0) bwd.Add($"K.Activations.{act}Backward({A(output)}, {D(output)}, {D(pre)});");
-                        bwd.Add($"K.Linear.Backward({A(x)}, {P(weight)}, {D(pre)}, {D(x)}, {G(weight)}, {G(bias)}, B, {n}, {m});");
-                        Backward.Insert(0, ($"{layer.Name}: d{output.Name} [B, {m}] -> d{x.Name} [B, {n}], d{weight.Name}, d{bias.Name}", bwd.ToArray()));
-                        current = output; width = m;
-                        break;
-                    }
-                    case LayerKind.OutputHead:
-                    {
-                        int n = width;
-                        var weight = Param("lm_head.weight", new[] { I(n), "V" }, decay: true, 0.01f, "N(0, 0.01): near-uniform predictions at the start");
-                        var bias = layer.Flag ? Param("lm_head.bias", new[] { "V" }, decay: false, 0f, "zeros") : null;
-                        var x = current!;
-                        var logits = Act("logits", "B * V");
-                        Summary.Add($"lm_head       dense [{n}, V] -> logits [B, V]");
-                        Forward.Add(($"lm_head: {x.Name} [B, {n}] @ lm_head.weight [{n}, V]{(bias is null ? "" : " + lm_head.bias [V]")} -> logits [B, V]", new[]
-                        {
-                            $"K.Linear.Forward({A(x)}, {P(weight)}, {(bias is null ? "default" : P(bias))}, {A(logits)}, B, {n}, V);",
-                        }));
-                        Backward.Insert(0, ($"lm_head: dlogits [B, V] -> d{x.Name} [B, {n}], dlm_head", new[]
-                        {
-                            $"K.Linear.Backward({A(x)}, {P(weight)}, {D(logits)}, {D(x)}, {G(weight)}, {(bias is null ? "default" : G(bias))}, B, {n}, V);",
-                        }));
-                        break;
-                    }
-                    case LayerKind.BigramTable:
-                    {
-                        var table = Param("table.weight", new[] { "V", "V" }, decay: true, 0f, "zeros: uniform predictions at the start");
-                        var logits = Act("logits", "B * V");
-                        Summary.Add("table         bigram [V, V] -> logits [B, V]");
-                        Forward.Add(("table: the previous token's row is its logits: tokens [B, 1] -> logits [B, V]", new[]
-                        {
-                            $"K.Embedding.Forward(tokens, {P(table)}, {A(logits)}, B, V);",
-                        }));
-                        Backward.Insert(0, ("table: dlogits [B, V] -> dtable [V, V] (scatter-add into the rows used)", new[]
-                        {
-                            $"K.Embedding.Backward(tokens, {D(logits)}, {G(table)}, B, V);",
-                        }));
-                        if (layer.Flag) { CountingTable = table; Smoothing = layer.Number; }
-                        break;
-                    }
+                    case LayerKind.TokenEmbedding: LayEmbedding(layer, c); break;
+                    case LayerKind.Flatten: LayFlatten(); break;
+                    case LayerKind.Dense: LayDense(layer); break;
+                    case LayerKind.TransformerBlocks: LayBlocks(layer); break;
+                    case LayerKind.LayerNorm: LayLayerNorm("ln_f"); break;
+                    case LayerKind.OutputHead: LayHead(layer); break;
+                    case LayerKind.BigramTable: LayBigram(layer); break;
                 }
             }
-            var probs = Act("probs", "B * V");
-            Summary.Add("loss          softmax cross-entropy over logits [B, V]");
-            Backward.Insert(0, ("loss: dlogits [B, V] = (probs - onehot(targets)) / B", new[]
-            {
-                $"K.SoftmaxCrossEntropy.Backward({A(probs)}, targets, {D(Activations.First(x => x.Name == "logits"))}, B, V, 1f / B);",
-            }));
+            Rows = _rows;
+            var logits = Activations.First(x => x.Name == "logits");
+            var probs = Act("probs", $"{_rows} * V");
+            Summary.Add($"loss          softmax cross-entropy over logits [{_rows}, V]");
+            Bwd($"loss: dlogits [{_rows}, V] = (probs - onehot(targets)) / ({_rows})",
+                $"K.SoftmaxCrossEntropy.Backward({A(probs)}, targets, {D(logits)}, {_rows}, V, 1f / ({_rows}));");
+            LossStatement = $"return K.SoftmaxCrossEntropy.Forward({A(logits)}, targets, {A(probs)}, {_rows}, V);";
+            LogitsSlice = A(logits);
+            if (Sequence) LayDecode(model);
         }
 
-        public string LogitsSlice => A(Activations.First(x => x.Name == "logits"));
-        public string LossStatement =>
-            $"return K.SoftmaxCrossEntropy.Forward({LogitsSlice}, targets, {A(Activations.First(x => x.Name == "probs"))}, B, V);";
+        /// <summary>
+        /// The decoding path of a transformer: the same layers on one position, appending that position's key and
+        /// value to per-layer caches [Context, C] and attending over the cached positions.
+        /// </summary>
+        void LayDecode(ModelSpec model)
+        {
+            int ctx = model.Context;
+            var blocks = model.Layers.First(l => l.Kind == LayerKind.TransformerBlocks);
+            var embedding = model.Layers.First(l => l.Kind == LayerKind.TokenEmbedding);
+            var head = model.Layers.First(l => l.Kind == LayerKind.OutputHead);
+            int c = embedding.Width, heads = blocks.Heads, hidden = blocks.Ratio * c;
+            var x = Act("dec.x", I(c));
+            var ln = Act("dec.ln", I(c));
+            var stats = Act("dec.stats", "2");
+            var qkv = Act("dec.qkv", I(3 * c));
+            var y = Act("dec.y", I(c));
+            var proj = Act("dec.proj", I(c));
+            var fc = Act("dec.fc", I(hidden));
+            var gelu = Act("dec.gelu", I(hidden));
+            var scores = Act("dec.scores", I(ctx));
+            var logits = Act("dec.logits", "V");
+            string mean = "a.Slice(_decStats, 1)", rstd = "a.Slice(_decStats + 1, 1)";
+            string X = A(x), LN = A(ln), QKV = A(qkv), Y = A(y), PROJ = A(proj);
 
-        public static string InitStatement(PlannedParameter p) =>
-            p.InitStd == 0 ? $"// {p.Name} {ShapeText(p)}: {p.InitNote}"
-                           : $"global::Edge.Init.Normal(w.Slice({p.Field}, {p.Length}), ref rng, {Num(p.InitStd)}); // {p.Name} {ShapeText(p)}: {p.InitNote}";
+            var wte = Find("wte.weight");
+            var embed = new List<string> { $"w.Slice({wte.Field} + token * {c}, {c}).CopyTo({X});" };
+            if (embedding.Flag) embed.Add($"K.VectorMath.Add(w.Slice({Find("wpe.weight").Field} + position * {c}, {c}), {X});");
+            Decode.Add(($"wte[token]{(embedding.Flag ? " + wpe[position]" : "")} -> x [{c}]", embed.ToArray()));
+
+            for (int l = 0; l < blocks.Layers; l++)
+            {
+                string h = $"h.{l}";
+                var k = Act($"kv.{h}.k", $"{ctx} * {c}");
+                var v = Act($"kv.{h}.v", $"{ctx} * {c}");
+                Decode.Add(($"{h}: x += attn(ln_1(x)); this position's key and value go to the cache at row `position`", new[]
+                {
+                    $"K.LayerNorm.Forward({X}, {P(Find(h + ".ln_1.weight"))}, {Maybe(h + ".ln_1.bias")}, {LN}, {mean}, {rstd}, 1, {c});",
+                    $"K.Linear.Forward({LN}, {P(Find(h + ".attn.c_attn.weight"))}, {Maybe(h + ".attn.c_attn.bias")}, {QKV}, 1, {c}, {3 * c});",
+                    $"{QKV}.Slice({c}, {c}).CopyTo(a.Slice({k.Field} + position * {c}, {c}));",
+                    $"{QKV}.Slice({2 * c}, {c}).CopyTo(a.Slice({v.Field} + position * {c}, {c}));",
+                    $"K.AttentionDecode.Forward({QKV}, a.Slice({k.Field}, (position + 1) * {c}), a.Slice({v.Field}, (position + 1) * {c}), {Y}, {A(scores)}, position + 1, {c}, {heads});",
+                    $"K.Linear.Forward({Y}, {P(Find(h + ".attn.c_proj.weight"))}, {Maybe(h + ".attn.c_proj.bias")}, {PROJ}, 1, {c}, {c});",
+                    $"K.VectorMath.Add({PROJ}, {X});",
+                }));
+                Decode.Add(($"{h}: x += mlp(ln_2(x))", new[]
+                {
+                    $"K.LayerNorm.Forward({X}, {P(Find(h + ".ln_2.weight"))}, {Maybe(h + ".ln_2.bias")}, {LN}, {mean}, {rstd}, 1, {c});",
+                    $"K.Linear.Forward({LN}, {P(Find(h + ".mlp.c_fc.weight"))}, {Maybe(h + ".mlp.c_fc.bias")}, {A(fc)}, 1, {c}, {hidden});",
+                    $"K.Gelu.Forward({A(fc)}, {A(gelu)});",
+                    $"K.Linear.Forward({A(gelu)}, {P(Find(h + ".mlp.c_proj.weight"))}, {Maybe(h + ".mlp.c_proj.bias")}, {PROJ}, 1, {hidden}, {c});",
+                    $"K.VectorMath.Add({PROJ}, {X});",
+                }));
+                var fullQkv = Activations.First(a => a.Name == h + ".attn.qkv");
+                Prefill.Add($"a.Slice({fullQkv.Field} + t * {3 * c} + {c}, {c}).CopyTo(a.Slice({k.Field} + t * {c}, {c}));");
+                Prefill.Add($"a.Slice({fullQkv.Field} + t * {3 * c} + {2 * c}, {c}).CopyTo(a.Slice({v.Field} + t * {c}, {c}));");
+            }
+
+            var final = new List<string>();
+            string input = X;
+            if (Parameters.Any(p => p.Name == "ln_f.weight"))
+            {
+                final.Add($"K.LayerNorm.Forward({X}, {P(Find("ln_f.weight"))}, {Maybe("ln_f.bias")}, {LN}, {mean}, {rstd}, 1, {c});");
+                input = LN;
+            }
+            var bias = Parameters.FirstOrDefault(p => p.Name == "lm_head.bias");
+            final.Add(head.Tied
+                ? $"K.LinearRows.Forward({input}, {P(wte)}, {(bias is null ? "default" : P(bias))}, {A(logits)}, 1, {c}, V);"
+                : $"K.Linear.Forward({input}, {P(Find("lm_head.weight"))}, {(bias is null ? "default" : P(bias))}, {A(logits)}, 1, {c}, V);");
+            Decode.Add(("ln_f and the head -> logits [V]", final.ToArray()));
+            DecodeLogits = A(logits);
+        }
+
+        public string LossStatement = "";
+        public string LogitsSlice = "";
+        /// <summary>Sequence models: one-position decoding against the KV cache, and the cache fill after a prefill.</summary>
+        public readonly List<(string Comment, string[] Code)> Decode = new();
+        public readonly List<string> Prefill = new();
+        public string DecodeLogits = "";
+
+        PlannedParameter Find(string name) => Parameters.First(p => p.Name == name);
+        string Maybe(string name) => Parameters.FirstOrDefault(p => p.Name == name) is { } p ? P(p) : "default";
+
+        void LayEmbedding(LayerSpec layer, int c)
+        {
+            int e = layer.Width;
+            string positions = Sequence ? "T" : I(c);
+            _rows = Sequence ? "B * T" : $"B * {c}";
+            float std = Sequence ? 0.02f : 1f;
+            string note = Sequence ? "N(0, 0.02), GPT-2" : "N(0, 1), as in makemore";
+            _wte = Param("wte.weight", new[] { "V", I(e) }, decay: true, InitKind.Normal, std, note);
+            _embeddingWidth = e;
+            var emb = Act("emb", $"{_rows} * {e}");
+            Summary.Add($"wte           embedding [V, {e}]{(layer.Flag ? $" + wpe [{c}, {e}]" : "")} -> emb [B, {positions}, {e}]");
+            if (layer.Flag)
+            {
+                var wpe = Param("wpe.weight", new[] { I(c), I(e) }, decay: true, InitKind.Normal, std, note);
+                Fwd($"wte + wpe: tokens [B, {positions}] -> emb [B, {positions}, {e}] = wte[token] + wpe[position]",
+                    $"K.Embedding.Forward(tokens, {P(_wte)}, {A(emb)}, {_rows}, {e});",
+                    $"K.Embedding.AddPositions({A(emb)}, {P(wpe)}, B, {positions}, {e});");
+                Bwd($"wte + wpe: demb [B, {positions}, {e}] -> dwte [V, {e}] (scatter-add), dwpe [{c}, {e}]",
+                    $"K.Embedding.PositionsBackward({D(emb)}, {G(wpe)}, B, {positions}, {e});",
+                    $"K.Embedding.Backward(tokens, {D(emb)}, {G(_wte)}, {_rows}, {e});");
+            }
+            else
+            {
+                Fwd($"wte: tokens [B, {positions}] -> emb [B, {positions}, {e}]",
+                    $"K.Embedding.Forward(tokens, {P(_wte)}, {A(emb)}, {_rows}, {e});");
+                Bwd($"wte: demb [B, {positions}, {e}] -> dwte [V, {e}] (scatter-add)",
+                    $"K.Embedding.Backward(tokens, {D(emb)}, {G(_wte)}, {_rows}, {e});");
+            }
+            _x = emb;
+            _width = e;
+        }
+
+        void LayFlatten()
+        {
+            string positions = _rows.Substring("B * ".Length);
+            Summary.Add($"flatten       emb [B, {positions}, {_width}] -> [B, {int.Parse(positions) * _width}]");
+            Fwd($"flatten: emb [B, {positions}, {_width}] is [B, {int.Parse(positions) * _width}] in memory; no work");
+            _width *= int.Parse(positions);
+            _rows = "B";
+        }
+
+        void LayDense(LayerSpec layer)
+        {
+            int n = _width, m = layer.Width;
+            var (gain, gainNote) = layer.Activation switch
+            {
+                ActivationKind.Tanh => (5f / 3f, "tanh gain 5/3"),
+                ActivationKind.Relu => ((float)Math.Sqrt(2), "ReLU gain sqrt(2)"),
+                _ => (1f, "gain 1"),
+            };
+            var weight = Param(layer.Name + ".weight", new[] { I(n), I(m) }, decay: true, InitKind.Normal,
+                gain / (float)Math.Sqrt(n), $"N(0, ({gainNote}) / sqrt({n})): Kaiming");
+            var bias = Param(layer.Name + ".bias", new[] { I(m) }, decay: false, InitKind.Zeros, 0f, "zeros");
+            var x = _x!;
+            string act = layer.Activation switch { ActivationKind.Tanh => "Tanh", ActivationKind.Relu => "Relu", _ => "" };
+            var pre = Act(act.Length > 0 ? layer.Name + ".pre" : layer.Name, $"{_rows} * {m}");
+            var output = act.Length > 0 ? Act(layer.Name, $"{_rows} * {m}") : pre;
+            string actText = act.Length > 0 ? $", {act.ToLowerInvariant()}" : "";
+            Summary.Add($"{layer.Name,-13} dense [{n}, {m}]{actText} -> {output.Name} [B, {m}]");
+            var fwd = new List<string> { $"K.Linear.Forward({A(x)}, {P(weight)}, {P(bias)}, {A(pre)}, {_rows}, {n}, {m});" };
+            if (act.Length > 0) fwd.Add($"K.Activations.{act}Forward({A(pre)}, {A(output)});");
+            Fwd($"{layer.Name}: {x.Name} [B, {n}] @ {weight.Name} [{n}, {m}] + {bias.Name} [{m}] -> {pre.Name} [B, {m}]"
+                + (act.Length > 0 ? $"; {act.ToLowerInvariant()} -> {output.Name} [B, {m}]" : ""), fwd.ToArray());
+            var bwd = new List<string>();
+            if (act.Length > 0) bwd.Add($"K.Activations.{act}Backward({A(output)}, {D(output)}, {D(pre)});");
+            bwd.Add($"K.Linear.Backward({A(x)}, {P(weight)}, {D(pre)}, {D(x)}, {G(weight)}, {G(bias)}, {_rows}, {n}, {m});");
+            Bwd($"{layer.Name}: d{output.Name} [B, {m}] -> d{x.Name} [B, {n}], d{weight.Name}, d{bias.Name}", bwd.ToArray());
+            _x = output;
+            _width = m;
+        }
+
+        /// <summary>LayerNorm over the current activation's last dimension.</summary>
+        void LayLayerNorm(string name)
+        {
+            int c = _width;
+            var x = _x!;
+            var scale = Param(name + ".weight", new[] { I(c) }, decay: false, InitKind.Ones, 0f, "ones");
+            var shift = _bias ? Param(name + ".bias", new[] { I(c) }, decay: false, InitKind.Zeros, 0f, "zeros") : null;
+            var y = Act(name, $"{_rows} * {c}");
+            var mean = Act(name + ".mean", _rows);
+            var rstd = Act(name + ".rstd", _rows);
+            if (name == "ln_f") Summary.Add($"ln_f          layer norm [{c}] -> ln_f [{_rows}, {c}]");
+            Fwd($"{name}: {x.Name} [{_rows}, {c}] -> {name} [{_rows}, {c}] (mean and 1/std per row kept for backward)",
+                $"K.LayerNorm.Forward({A(x)}, {P(scale)}, {Opt(shift, P)}, {A(y)}, {A(mean)}, {A(rstd)}, {_rows}, {c});");
+            Bwd($"{name}: d{name} [{_rows}, {c}] -> d{x.Name}, d{scale.Name}{(shift is null ? "" : ", d" + shift.Name)}",
+                $"K.LayerNorm.Backward({D(y)}, {A(x)}, {P(scale)}, {A(mean)}, {A(rstd)}, {D(x)}, {G(scale)}, {Opt(shift, G)}, {_rows}, {c});");
+            _x = y;
+        }
+
+        /// <summary>out = x + dropout(branch): a residual connection around a sub-layer.</summary>
+        void Residual(string name, PlannedActivation x, PlannedActivation branch)
+        {
+            var dropped = Act(name + ".drop", $"{_rows} * {_width}");
+            var mask = Act(name + ".mask", $"{_rows} * {_width}");
+            var output = Act(name + ".out", $"{_rows} * {_width}");
+            string n = $"{_rows} * {_width}";
+            Fwd($"{name} residual: {output.Name} = {x.Name} + dropout({branch.Name}), [{_rows}, {_width}]",
+                $"if (dropout) {{ K.Dropout.Forward({A(branch)}, {A(dropped)}, {A(mask)}, {n}, DropoutRate, ref DropoutRng); K.VectorMath.AddTo({A(x)}, {A(dropped)}, {A(output)}, {n}); }}",
+                $"else K.VectorMath.AddTo({A(x)}, {A(branch)}, {A(output)}, {n});");
+            Bwd($"{name} residual: d{output.Name} flows to d{x.Name} and (through the dropout mask) d{branch.Name}",
+                $"K.VectorMath.Add({D(output)}, {D(x)});",
+                $"if (_dropped) K.Dropout.Backward({D(output)}, {A(mask)}, {D(branch)}, {n}); else K.VectorMath.Add({D(output)}, {D(branch)});");
+            _x = output;
+        }
+
+        void LayBlocks(LayerSpec layer)
+        {
+            int c = _width, heads = layer.Heads, hs = c / heads, hidden = layer.Ratio * c, layers = layer.Layers;
+            Dropout = layer.Number;
+            _bias = layer.Flag;
+            PlannedParameter? Bias(string name, int size) =>
+                _bias ? Param(name, new[] { I(size) }, decay: false, InitKind.Zeros, 0f, "zeros") : null;
+            float projStd = 0.02f / (float)Math.Sqrt(2 * layers);
+            string projNote = $"N(0, 0.02 / sqrt(2 * {layers})): GPT-2's scaled residual projections";
+
+            // Embedding dropout: x0 = dropout(emb).
+            var emb = _x!;
+            var embDrop = Act("emb.drop", $"{_rows} * {c}");
+            var embMask = Act("emb.mask", $"{_rows} * {c}");
+            Fwd($"dropout on the embeddings: emb -> emb.drop [B, T, {c}]",
+                $"if (dropout) K.Dropout.Forward({A(emb)}, {A(embDrop)}, {A(embMask)}, {_rows} * {c}, DropoutRate, ref DropoutRng);",
+                $"else {A(emb)}.CopyTo({A(embDrop)});");
+            Bwd($"dropout on the embeddings: demb.drop -> demb",
+                $"if (_dropped) K.Dropout.Backward({D(embDrop)}, {A(embMask)}, {D(emb)}, {_rows} * {c}); else K.VectorMath.Add({D(embDrop)}, {D(emb)});");
+            _x = embDrop;
+            Summary.Add($"h.0..{layers - 1}        {layers} x block: x += attn(ln_1(x)) ({heads} heads of {hs}); x += mlp(ln_2(x)) (gelu, {hidden}); dropout {Dropout.ToString(CultureInfo.InvariantCulture)}");
+
+            var scratch = Act("attn.scratch", "T");
+            for (int l = 0; l < layers; l++)
+            {
+                string h = $"h.{l}";
+                var input = _x!;
+
+                // x += attn(ln_1(x))
+                LayLayerNorm(h + ".ln_1");
+                var ln1 = _x!;
+                var wAttn = Param(h + ".attn.c_attn.weight", new[] { I(c), I(3 * c) }, decay: true, InitKind.Normal, 0.02f, "N(0, 0.02)");
+                var bAttn = Bias(h + ".attn.c_attn.bias", 3 * c);
+                var wProj = Param(h + ".attn.c_proj.weight", new[] { I(c), I(c) }, decay: true, InitKind.Normal, projStd, projNote);
+                var bProj = Bias(h + ".attn.c_proj.bias", c);
+                var qkv = Act(h + ".attn.qkv", $"{_rows} * {3 * c}");
+                var att = Act(h + ".attn.att", $"B * {heads} * T * T");
+                var y = Act(h + ".attn.y", $"{_rows} * {c}");
+                var proj = Act(h + ".attn.proj", $"{_rows} * {c}");
+                Fwd($"{h}.attn.c_attn: ln_1 [B, T, {c}] @ [{c}, {3 * c}] + [{3 * c}] -> qkv [B, T, {3 * c}]",
+                    $"K.Linear.Forward({A(ln1)}, {P(wAttn)}, {Opt(bAttn, P)}, {A(qkv)}, {_rows}, {c}, {3 * c});");
+                Bwd($"{h}.attn.c_attn: dqkv -> dln_1, dc_attn",
+                    $"K.Linear.Backward({A(ln1)}, {P(wAttn)}, {D(qkv)}, {D(ln1)}, {G(wAttn)}, {Opt(bAttn, G)}, {_rows}, {c}, {3 * c});");
+                Fwd($"{h}.attn: causal self-attention, {heads} heads of {hs}: qkv -> y [B, T, {c}] (probabilities att [B, {heads}, T, T] kept)",
+                    $"K.Attention.Forward({A(qkv)}, {A(y)}, {A(att)}, B, T, {c}, {heads});");
+                Bwd($"{h}.attn: dy -> dqkv",
+                    $"K.Attention.Backward({D(y)}, {A(qkv)}, {A(att)}, {D(qkv)}, {A(scratch)}, B, T, {c}, {heads});");
+                Fwd($"{h}.attn.c_proj: y [B, T, {c}] @ [{c}, {c}] + [{c}] -> proj [B, T, {c}]",
+                    $"K.Linear.Forward({A(y)}, {P(wProj)}, {Opt(bProj, P)}, {A(proj)}, {_rows}, {c}, {c});");
+                Bwd($"{h}.attn.c_proj: dproj -> dy, dc_proj",
+                    $"K.Linear.Backward({A(y)}, {P(wProj)}, {D(proj)}, {D(y)}, {G(wProj)}, {Opt(bProj, G)}, {_rows}, {c}, {c});");
+                Residual(h + ".attn", input, proj);
+                var afterAttn = _x!;
+
+                // x += mlp(ln_2(x))
+                LayLayerNorm(h + ".ln_2");
+                var ln2 = _x!;
+                var wFc = Param(h + ".mlp.c_fc.weight", new[] { I(c), I(hidden) }, decay: true, InitKind.Normal, 0.02f, "N(0, 0.02)");
+                var bFc = Bias(h + ".mlp.c_fc.bias", hidden);
+                var wOut = Param(h + ".mlp.c_proj.weight", new[] { I(hidden), I(c) }, decay: true, InitKind.Normal, projStd, projNote);
+                var bOut = Bias(h + ".mlp.c_proj.bias", c);
+                var fc = Act(h + ".mlp.fc", $"{_rows} * {hidden}");
+                var gelu = Act(h + ".mlp.gelu", $"{_rows} * {hidden}");
+                var mlpOut = Act(h + ".mlp.proj", $"{_rows} * {c}");
+                Fwd($"{h}.mlp: ln_2 [B, T, {c}] @ c_fc [{c}, {hidden}] -> gelu -> @ c_proj [{hidden}, {c}] -> proj [B, T, {c}]",
+                    $"K.Linear.Forward({A(ln2)}, {P(wFc)}, {Opt(bFc, P)}, {A(fc)}, {_rows}, {c}, {hidden});",
+                    $"K.Gelu.Forward({A(fc)}, {A(gelu)});",
+                    $"K.Linear.Forward({A(gelu)}, {P(wOut)}, {Opt(bOut, P)}, {A(mlpOut)}, {_rows}, {hidden}, {c});");
+                Bwd($"{h}.mlp: dproj -> dgelu -> dfc -> dln_2, dc_proj, dc_fc",
+                    $"K.Linear.Backward({A(gelu)}, {P(wOut)}, {D(mlpOut)}, {D(gelu)}, {G(wOut)}, {Opt(bOut, G)}, {_rows}, {hidden}, {c});",
+                    $"K.Gelu.Backward({A(fc)}, {D(gelu)}, {D(fc)});",
+                    $"K.Linear.Backward({A(ln2)}, {P(wFc)}, {D(fc)}, {D(ln2)}, {G(wFc)}, {Opt(bFc, G)}, {_rows}, {c}, {hidden});");
+                Residual(h + ".mlp", afterAttn, mlpOut);
+            }
+        }
+
+        void LayHead(LayerSpec layer)
+        {
+            int n = _width;
+            var x = _x!;
+            var logits = Act("logits", $"{_rows} * V");
+            if (layer.Tied)
+            {
+                var wte = _wte!;
+                var bias = layer.Flag ? Param("lm_head.bias", new[] { "V" }, decay: false, InitKind.Zeros, 0f, "zeros") : null;
+                Summary.Add($"lm_head       tied to wte: {x.Name} @ wte^T [{n}, V] -> logits [{_rows}, V]");
+                Fwd($"lm_head (tied): {x.Name} [{_rows}, {n}] @ wte^T [{n}, V] -> logits [{_rows}, V]",
+                    $"K.LinearRows.Forward({A(x)}, {P(wte)}, {(bias is null ? "default" : P(bias))}, {A(logits)}, {_rows}, {n}, V);");
+                Bwd($"lm_head (tied): dlogits -> d{x.Name}, and dwte gets the head's share (the embedding adds its own)",
+                    $"K.LinearRows.Backward({A(x)}, {P(wte)}, {D(logits)}, {D(x)}, {G(wte)}, {(bias is null ? "default" : G(bias))}, {_rows}, {n}, V);");
+                return;
+            }
+            float std = Sequence ? 0.02f : 0.01f;
+            var weight = Param("lm_head.weight", new[] { I(n), "V" }, decay: true, InitKind.Normal, std,
+                Sequence ? "N(0, 0.02)" : "N(0, 0.01): near-uniform predictions at the start");
+            var b = layer.Flag ? Param("lm_head.bias", new[] { "V" }, decay: false, InitKind.Zeros, 0f, "zeros") : null;
+            Summary.Add($"lm_head       dense [{n}, V] -> logits [{_rows}, V]");
+            Fwd($"lm_head: {x.Name} [{_rows}, {n}] @ lm_head.weight [{n}, V]{(b is null ? "" : " + lm_head.bias [V]")} -> logits [{_rows}, V]",
+                $"K.Linear.Forward({A(x)}, {P(weight)}, {(b is null ? "default" : P(b))}, {A(logits)}, {_rows}, {n}, V);");
+            Bwd($"lm_head: dlogits [{_rows}, V] -> d{x.Name} [{_rows}, {n}], dlm_head",
+                $"K.Linear.Backward({A(x)}, {P(weight)}, {D(logits)}, {D(x)}, {G(weight)}, {(b is null ? "default" : G(b))}, {_rows}, {n}, V);");
+        }
+
+        void LayBigram(LayerSpec layer)
+        {
+            var table = Param("table.weight", new[] { "V", "V" }, decay: true, InitKind.Zeros, 0f, "zeros: uniform predictions at the start");
+            var logits = Act("logits", "B * V");
+            Summary.Add("table         bigram [V, V] -> logits [B, V]");
+            Fwd("table: the previous token's row is its logits: tokens [B, 1] -> logits [B, V]",
+                $"K.Embedding.Forward(tokens, {P(table)}, {A(logits)}, B, V);");
+            Bwd("table: dlogits [B, V] -> dtable [V, V] (scatter-add into the rows used)",
+                $"K.Embedding.Backward(tokens, {D(logits)}, {G(table)}, B, V);");
+            if (layer.Flag) { CountingTable = table; Smoothing = layer.Number; }
+        }
+
+        public static string InitStatement(PlannedParameter p) => p.Init switch
+        {
+            InitKind.Normal => $"global::Edge.Init.Normal(w.Slice({p.Field}, {p.Length}), ref rng, {Num(p.InitStd)}); // {p.Name} {ShapeText(p)}: {p.InitNote}",
+            InitKind.Ones => $"w.Slice({p.Field}, {p.Length}).Fill(1f); // {p.Name} {ShapeText(p)}: ones",
+            _ => $"// {p.Name} {ShapeText(p)}: {p.InitNote}",
+        };
 
         public static string ShapeText(PlannedParameter p) => "[" + string.Join(", ", p.Shape) + "]";
-
-        static string I(int i) => i.ToString(CultureInfo.InvariantCulture);
     }
 }

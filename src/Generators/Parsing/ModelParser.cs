@@ -39,7 +39,8 @@ namespace Edge.Generators.Parsing
             string modelName = "", description = "";
             int contextLength = 1, dataLayout = 0;
             var layers = new List<LayerSpec>();
-            var recipe = new RecipeSpec(Optimizer: 1, LearningRate: 1e-3, Batch: 32, Steps: 2000, DecayStep: 0, DecayFactor: 0.1, WeightDecay: 0, EvalInterval: 500);
+            var recipe = new RecipeSpec(Optimizer: 1, LearningRate: 1e-3, Batch: 32, Steps: 2000, DecayStep: 0, DecayFactor: 0.1, WeightDecay: 0,
+                EvalInterval: 500, Schedule: 0, Warmup: 0, MinLearningRate: 0, Beta2: 0.999, GradClip: 0);
             Location? recipeLocation = null;
             var layerLocations = new List<Location>();
             int denseCount = 0;
@@ -64,7 +65,8 @@ namespace Edge.Generators.Parsing
                         if (contextLength <= 0) Report(Diagnostics.NonPositive, at, modelName, "Context", contextLength);
                         break;
                     case "TokenEmbeddingAttribute":
-                        layers.Add(new LayerSpec(LayerKind.TokenEmbedding, (int)ctor[0].Value!, ActivationKind.None, "wte", false, 0));
+                        layers.Add(new LayerSpec(LayerKind.TokenEmbedding, (int)ctor[0].Value!, ActivationKind.None, "wte",
+                            named.TryGetValue("Positional", out var pos) && pos.Value is true, 0));
                         layerLocations.Add(at ?? classLocation);
                         break;
                     case "FlattenAttribute":
@@ -84,7 +86,18 @@ namespace Edge.Generators.Parsing
                         break;
                     case "OutputHeadAttribute":
                         layers.Add(new LayerSpec(LayerKind.OutputHead, 0, ActivationKind.None, "lm_head",
-                            !named.TryGetValue("Bias", out var b) || b.Value is true, 0));
+                            !named.TryGetValue("Bias", out var b) || b.Value is true, 0,
+                            Tied: named.TryGetValue("TiedToEmbedding", out var tied) && tied.Value is true));
+                        layerLocations.Add(at ?? classLocation);
+                        break;
+                    case "TransformerBlocksAttribute":
+                        layers.Add(new LayerSpec(LayerKind.TransformerBlocks, 0, ActivationKind.None, "h",
+                            !named.TryGetValue("Bias", out var blockBias) || blockBias.Value is true, Double(named, "Dropout", 0),
+                            Layers: Int(named, "Layers", 1), Heads: Int(named, "Heads", 1), Ratio: Int(named, "MlpRatio", 4)));
+                        layerLocations.Add(at ?? classLocation);
+                        break;
+                    case "LayerNormAttribute":
+                        layers.Add(new LayerSpec(LayerKind.LayerNorm, 0, ActivationKind.None, "ln_f", false, 0));
                         layerLocations.Add(at ?? classLocation);
                         break;
                     case "TrainingRecipeAttribute":
@@ -93,7 +106,10 @@ namespace Edge.Generators.Parsing
                             Int(named, "Optimizer", recipe.Optimizer), Double(named, "LearningRate", recipe.LearningRate),
                             Int(named, "Batch", recipe.Batch), Int(named, "Steps", recipe.Steps),
                             Int(named, "DecayStep", recipe.DecayStep), Double(named, "DecayFactor", recipe.DecayFactor),
-                            Double(named, "WeightDecay", recipe.WeightDecay), Int(named, "EvalInterval", recipe.EvalInterval));
+                            Double(named, "WeightDecay", recipe.WeightDecay), Int(named, "EvalInterval", recipe.EvalInterval),
+                            Int(named, "Schedule", recipe.Schedule), Int(named, "Warmup", recipe.Warmup),
+                            Double(named, "MinLearningRate", recipe.MinLearningRate), Double(named, "Beta2", recipe.Beta2),
+                            Double(named, "GradClip", recipe.GradClip));
                         break;
                 }
             }
@@ -133,23 +149,41 @@ namespace Edge.Generators.Parsing
             }
 
             // Walk the layers tracking the shape of the current activation: positions per example x width.
-            bool haveVectors = false, flattened = contextLength == 1, shapeReported = false;
+            bool sequence = layers.Any(l => l.Kind == LayerKind.TransformerBlocks);
+            bool haveVectors = false, flattened = contextLength == 1 || sequence, shapeReported = false;
+            int width = 0, embeddingWidth = 0;
             var seen = new HashSet<LayerKind>();
             var names = new HashSet<string>();
             for (int i = 0; i < layers.Count; i++)
             {
                 var layer = layers[i];
-                if (layer.Kind is LayerKind.TokenEmbedding or LayerKind.Flatten or LayerKind.OutputHead && !seen.Add(layer.Kind))
+                if (layer.Kind is LayerKind.TokenEmbedding or LayerKind.Flatten or LayerKind.OutputHead or LayerKind.TransformerBlocks or LayerKind.LayerNorm
+                    && !seen.Add(layer.Kind))
                     report(Diagnostics.DuplicateLayer, at[i], model, AttributeName(layer.Kind));
+                if (sequence && layer.Kind is LayerKind.Flatten or LayerKind.Dense)
+                    report(Diagnostics.NotWithTransformer, at[i], model, AttributeName(layer.Kind));
                 switch (layer.Kind)
                 {
                     case LayerKind.TokenEmbedding:
                         if (layer.Width <= 0) report(Diagnostics.NonPositive, at[i], model, "the embedding size", layer.Width);
                         haveVectors = true;
+                        width = embeddingWidth = layer.Width;
                         break;
                     case LayerKind.Flatten:
                         if (!haveVectors) report(Diagnostics.MissingEmbedding, at[i], model, "Flatten");
                         flattened = true;
+                        width *= contextLength;
+                        break;
+                    case LayerKind.TransformerBlocks:
+                        if (!haveVectors && !shapeReported) { report(Diagnostics.MissingEmbedding, at[i], model, "TransformerBlocks"); shapeReported = true; }
+                        if (layer.Layers <= 0) report(Diagnostics.NonPositive, at[i], model, "Layers", layer.Layers);
+                        if (layer.Heads <= 0) report(Diagnostics.NonPositive, at[i], model, "Heads", layer.Heads);
+                        else if (width > 0 && width % layer.Heads != 0) report(Diagnostics.HeadsDoNotDivide, at[i], model, layer.Heads, width);
+                        if (layer.Ratio <= 0) report(Diagnostics.NonPositive, at[i], model, "MlpRatio", layer.Ratio);
+                        if (layer.Number < 0 || layer.Number >= 1) report(Diagnostics.BadRecipe, at[i], model, "Dropout", "in [0, 1)", layer.Number);
+                        break;
+                    case LayerKind.LayerNorm:
+                        if (!haveVectors && !shapeReported) { report(Diagnostics.MissingEmbedding, at[i], model, "LayerNorm"); shapeReported = true; }
                         break;
                     case LayerKind.Dense:
                     case LayerKind.OutputHead:
@@ -160,9 +194,12 @@ namespace Edge.Generators.Parsing
                         if (layer.Kind == LayerKind.Dense)
                         {
                             if (layer.Width <= 0) report(Diagnostics.NonPositive, at[i], model, $"the width of dense layer '{layer.Name}'", layer.Width);
-                            if (!names.Add(layer.Name) || layer.Name is "wte" or "lm_head")
+                            if (!names.Add(layer.Name) || layer.Name is "wte" or "wpe" or "lm_head" or "ln_f" or "h")
                                 report(Diagnostics.DuplicateName, at[i], "Layer name", layer.Name);
+                            width = layer.Width;
                         }
+                        else if (layer.Tied && haveVectors && width != embeddingWidth)
+                            report(Diagnostics.TiedWidth, at[i], model, width, embeddingWidth);
                         break;
                 }
             }
@@ -176,6 +213,10 @@ namespace Edge.Generators.Parsing
             if (r.DecayStep < 0) report(Diagnostics.BadRecipe, at, model, "DecayStep", "zero or positive", r.DecayStep);
             if (r.WeightDecay < 0) report(Diagnostics.BadRecipe, at, model, "WeightDecay", "zero or positive", r.WeightDecay);
             if (r.EvalInterval <= 0) report(Diagnostics.BadRecipe, at, model, "EvalInterval", "positive", r.EvalInterval);
+            if (r.Warmup < 0) report(Diagnostics.BadRecipe, at, model, "Warmup", "zero or positive", r.Warmup);
+            if (r.MinLearningRate < 0) report(Diagnostics.BadRecipe, at, model, "MinLearningRate", "zero or positive", r.MinLearningRate);
+            if (r.Beta2 <= 0 || r.Beta2 >= 1) report(Diagnostics.BadRecipe, at, model, "Beta2", "in (0, 1)", r.Beta2);
+            if (r.GradClip < 0) report(Diagnostics.BadRecipe, at, model, "GradClip", "zero or positive", r.GradClip);
         }
 
         static string AttributeName(LayerKind kind) => kind.ToString();

@@ -5,18 +5,24 @@ namespace Edge.Generators.Spec
     // The plain, equatable description of a declared model that the parser produces and the emitter reads.
     // No Roslyn symbols here: that is what lets the incremental pipeline cache it.
 
-    internal enum LayerKind { TokenEmbedding, Flatten, Dense, BigramTable, OutputHead }
+    internal enum LayerKind { TokenEmbedding, Flatten, Dense, BigramTable, OutputHead, TransformerBlocks, LayerNorm }
 
     /// <summary>Mirrors Edge.Activation (same numeric values).</summary>
     internal enum ActivationKind { None, Tanh, Relu }
 
     /// <param name="Width">Embedding dim (TokenEmbedding) or output width (Dense).</param>
     /// <param name="Name">Checkpoint tensor prefix (Dense: fc1, fc2, ... unless named).</param>
-    /// <param name="Flag">OutputHead: has a bias. BigramTable: fitted by counting.</param>
-    /// <param name="Number">BigramTable: add-k smoothing.</param>
-    internal sealed record LayerSpec(LayerKind Kind, int Width, ActivationKind Activation, string Name, bool Flag, double Number);
+    /// <param name="Flag">OutputHead: has a bias. BigramTable: fitted by counting. TokenEmbedding: positional.</param>
+    /// <param name="Number">BigramTable: add-k smoothing. TransformerBlocks: dropout.</param>
+    /// <param name="Layers">TransformerBlocks: how many blocks.</param>
+    /// <param name="Heads">TransformerBlocks: attention heads.</param>
+    /// <param name="Ratio">TransformerBlocks: MLP width as a multiple of the model width.</param>
+    /// <param name="Tied">OutputHead: the projection is the token embedding, transposed.</param>
+    internal sealed record LayerSpec(LayerKind Kind, int Width, ActivationKind Activation, string Name, bool Flag, double Number,
+        int Layers = 0, int Heads = 0, int Ratio = 0, bool Tied = false);
 
-    internal sealed record RecipeSpec(int Optimizer, double LearningRate, int Batch, int Steps, int DecayStep, double DecayFactor, double WeightDecay, int EvalInterval);
+    internal sealed record RecipeSpec(int Optimizer, double LearningRate, int Batch, int Steps, int DecayStep, double DecayFactor,
+        double WeightDecay, int EvalInterval, int Schedule, int Warmup, double MinLearningRate, double Beta2, double GradClip);
 
     /// <param name="Namespace">Empty for the global namespace.</param>
     /// <param name="DataLayout">Mirrors Edge.DataLayout: 0 text, 1 lines.</param>

@@ -19,6 +19,15 @@ public enum Activation { None, Tanh, Relu }
 /// <summary>The optimiser a training recipe uses.</summary>
 public enum OptimizerKind { Sgd, AdamW }
 
+/// <summary>How the learning rate changes over a run.</summary>
+public enum ScheduleKind
+{
+    /// <summary>The base rate, times DecayFactor from DecayStep on (makemore).</summary>
+    Step,
+    /// <summary>Linear warm-up, then cosine decay to the minimum rate at the last step (nanoGPT).</summary>
+    Cosine,
+}
+
 /// <summary>Marks a partial class as a language model; the first attribute of every declaration.</summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false)]
 public sealed class LanguageModelAttribute(string name) : Attribute
@@ -38,7 +47,30 @@ public sealed class LanguageModelAttribute(string name) : Attribute
 public sealed class TokenEmbeddingAttribute(int dim) : Attribute
 {
     public int Dim { get; } = dim;
+    /// <summary>Adds a learned position embedding wpe [Context, Dim] (GPT-2).</summary>
+    public bool Positional { get; set; }
 }
+
+/// <summary>
+/// A stack of GPT-2 decoder blocks over [B, T, C]: x += attn(ln_1(x)); x += mlp(ln_2(x)), with causal
+/// multi-head self-attention (fused QKV projection) and a GELU MLP of width MlpRatio * C. Makes the model a
+/// sequence model: it predicts the next token at every position.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class TransformerBlocksAttribute : Attribute
+{
+    public int Layers { get; set; } = 1;
+    public int Heads { get; set; } = 1;
+    public int MlpRatio { get; set; } = 4;
+    /// <summary>Dropout on the embeddings and on each residual branch, in training only.</summary>
+    public double Dropout { get; set; }
+    /// <summary>Biases in the linear layers and LayerNorms (GPT-2: true; nanoGPT's default: false, "a bit better and faster").</summary>
+    public bool Bias { get; set; } = true;
+}
+
+/// <summary>Layer normalisation over the last dimension, with a learned scale and shift (GPT-2's ln_f).</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class LayerNormAttribute : Attribute;
 
 /// <summary>Concatenates the context's embeddings into one vector: [B, Context, Dim] -> [B, Context * Dim].</summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false)]
@@ -71,6 +103,8 @@ public sealed class BigramTableAttribute : Attribute
 public sealed class OutputHeadAttribute : Attribute
 {
     public bool Bias { get; set; } = true;
+    /// <summary>Reuses the token embedding as the output projection: logits = x wte^T (GPT-2, nanoGPT).</summary>
+    public bool TiedToEmbedding { get; set; }
 }
 
 /// <summary>The training defaults `edge train` uses for this model; every value can be overridden on the command line.</summary>
@@ -86,4 +120,12 @@ public sealed class TrainingRecipeAttribute : Attribute
     public double DecayFactor { get; set; } = 0.1;
     public double WeightDecay { get; set; }
     public int EvalInterval { get; set; } = 500;
+    public ScheduleKind Schedule { get; set; } = ScheduleKind.Step;
+    /// <summary>Cosine schedule: steps of linear warm-up.</summary>
+    public int Warmup { get; set; }
+    /// <summary>Cosine schedule: the rate at the last step.</summary>
+    public double MinLearningRate { get; set; }
+    public double Beta2 { get; set; } = 0.999;
+    /// <summary>Global gradient-norm clipping threshold (0 = off).</summary>
+    public double GradClip { get; set; }
 }

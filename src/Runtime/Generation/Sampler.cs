@@ -1,53 +1,77 @@
 namespace Edge.Generation;
 
 /// <summary>
-/// Picks the next token from a row of logits: greedy when the temperature is 0, otherwise a draw from
-/// softmax(logits / temperature), optionally restricted to the k most likely tokens. Seeded, and
-/// allocation-free after construction (its scratch row is sized for the vocabulary once).
+/// Picks the next token from a row of logits, with the controls users expect, applied in this order:
+/// repetition penalty and no-repeat n-gram (both over the tokens in the model's window), temperature
+/// (0 means greedy: the arg-max, no division), top-k, top-p, then a seeded draw. Allocation-free after
+/// construction: its scratch rows are sized for the vocabulary once.
 /// </summary>
 public sealed class Sampler
 {
     readonly float[] _scratch;
     readonly float[] _select;
+    readonly int[] _order;
     Rng _rng;
 
-    public Sampler(int vocabSize, ulong seed, float temperature = 1f, int topK = 0)
+    public Sampler(int vocabSize, ulong seed, float temperature = 1f, int topK = 0, float topP = 1f)
     {
         if (vocabSize <= 0) throw new ArgumentOutOfRangeException(nameof(vocabSize));
         _scratch = new float[vocabSize];
         _select = new float[vocabSize];
+        _order = new int[vocabSize];
         _rng = new Rng(seed);
         Temperature = temperature;
         TopK = topK;
+        TopP = topP;
     }
 
     /// <summary>0 (or less) means greedy: always the arg-max.</summary>
     public float Temperature { get; set; }
     /// <summary>Keep only the k most likely tokens; 0 keeps all.</summary>
     public int TopK { get; set; }
+    /// <summary>Keep the smallest set of most likely tokens whose probabilities reach p; 1 keeps all.</summary>
+    public float TopP { get; set; } = 1f;
+    /// <summary>Divides positive logits (multiplies negative ones) of tokens already in the window; 1 is off.</summary>
+    public float RepetitionPenalty { get; set; } = 1f;
+    /// <summary>Never complete an n-gram of this size that already occurs in the window; 0 is off.</summary>
+    public int NoRepeatNgram { get; set; }
 
     public int VocabSize => _scratch.Length;
 
-    /// <summary>logits: [V], one row.</summary>
-    public int Sample(ReadOnlySpan<float> logits)
+    /// <summary>logits: [V], one row; history: the tokens before this one (for the repetition controls).</summary>
+    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history = default)
     {
         if (logits.Length != _scratch.Length)
             throw new ArgumentException($"expected {_scratch.Length} logits, got {logits.Length}");
-        if (Temperature <= 0f) return ArgMax(logits);
-
         var p = _scratch.AsSpan();
+        logits.CopyTo(p);
+        if (RepetitionPenalty != 1f)
+            foreach (var t in history)
+                if ((uint)t < (uint)p.Length && !float.IsNegativeInfinity(p[t]))
+                {
+                    // Each token once, however often it occurs: mark it by moving it past the penalty only once.
+                    float original = logits[t];
+                    if (p[t] == original) p[t] = original > 0 ? original / RepetitionPenalty : original * RepetitionPenalty;
+                }
+        if (NoRepeatNgram > 0) BanRepeatedNgrams(p, history, NoRepeatNgram);
+
+        if (Temperature <= 0f) return ArgMax(p);
+
         float inv = 1f / Temperature;
-        for (int i = 0; i < p.Length; i++) p[i] = logits[i] * inv;
+        for (int i = 0; i < p.Length; i++) p[i] *= inv;
         if (TopK > 0 && TopK < p.Length) KeepTopK(p, TopK);
 
         float max = float.NegativeInfinity;
         foreach (var v in p) max = MathF.Max(max, v);
+        if (float.IsNegativeInfinity(max)) return ArgMax(logits); // everything banned: fall back to the model's choice
         double sum = 0;
         for (int i = 0; i < p.Length; i++)
         {
             p[i] = float.IsNegativeInfinity(p[i]) ? 0f : MathF.Exp(p[i] - max);
             sum += p[i];
         }
+        if (TopP < 1f) sum = KeepTopP(p, sum, TopP);
+
         double r = _rng.NextDouble() * sum, cumulative = 0;
         int last = 0;
         for (int i = 0; i < p.Length; i++)
@@ -68,6 +92,21 @@ public sealed class Sampler
         return best;
     }
 
+    /// <summary>Bans every token that would complete an n-gram already present in the history.</summary>
+    static void BanRepeatedNgrams(Span<float> p, ReadOnlySpan<int> history, int n)
+    {
+        if (history.Length < n) return;
+        if (n == 1)
+        {
+            foreach (var t in history) if ((uint)t < (uint)p.Length) p[t] = float.NegativeInfinity;
+            return;
+        }
+        var prefix = history[^(n - 1)..];
+        for (int i = 0; i + n <= history.Length; i++)
+            if (history.Slice(i, n - 1).SequenceEqual(prefix) && (uint)history[i + n - 1] < (uint)p.Length)
+                p[history[i + n - 1]] = float.NegativeInfinity;
+    }
+
     /// <summary>Sets all but the k largest entries to -inf; ties at the boundary go to the lower token id.</summary>
     void KeepTopK(Span<float> p, int k)
     {
@@ -83,6 +122,24 @@ public sealed class Sampler
             if (p[i] == threshold && equalAllowed > 0) { equalAllowed--; continue; }
             p[i] = float.NegativeInfinity;
         }
+    }
+
+    /// <summary>
+    /// p: unnormalised probabilities summing to <paramref name="sum"/>. Zeroes all but the smallest set of
+    /// most likely tokens whose share reaches <paramref name="topP"/>; returns the new sum.
+    /// </summary>
+    double KeepTopP(Span<float> p, double sum, float topP)
+    {
+        var keys = _select.AsSpan();
+        var order = _order.AsSpan();
+        for (int i = 0; i < p.Length; i++) { keys[i] = -p[i]; order[i] = i; }
+        keys.Sort(order); // most likely first (ties: stable enough for a draw; the set reached is the same)
+        double target = topP * sum, cumulative = 0;
+        int kept = 0;
+        while (kept < order.Length && cumulative < target)
+            cumulative += p[order[kept++]];
+        for (int i = kept; i < order.Length; i++) p[order[i]] = 0f;
+        return cumulative;
     }
 
     /// <summary>The value that would sit at index <paramref name="n"/> if <paramref name="s"/> were sorted descending (quickselect, in place).</summary>

@@ -3,9 +3,12 @@ using Edge.Text;
 namespace Edge.Generation;
 
 /// <summary>
-/// Generates text with a model that predicts the next token from a fixed window of previous tokens. The
-/// window slides one token at a time; a prompt shorter than the window is padded on the left with the
-/// model's start marker (line data) or with <see cref="PaddingToken"/> (running text). Buffers are
+/// Generates text one token at a time. Window models (MLPs) always read a full window: a prompt shorter
+/// than the window is padded on the left with the start marker (line data) or <see cref="PaddingToken"/>
+/// (running text). Sequence models (transformers) decode incrementally: the prompt is processed in one
+/// batched pass that fills the KV cache (starting from <see cref="PaddingToken"/> when there is no prompt),
+/// then each new token costs one position. When the context is full, the window slides: the last three
+/// quarters of the context are kept and prefilled again, and decoding goes on from there. Buffers are
 /// allocated once, so producing a token allocates nothing.
 /// </summary>
 public sealed class TextGenerator
@@ -13,6 +16,8 @@ public sealed class TextGenerator
     readonly LanguageModel _model;
     readonly CharTokenizer _tokenizer;
     readonly int[] _window;
+    int _count; // tokens in the window (always full for window models)
+    bool _needsPrefill;
 
     public TextGenerator(LanguageModel model, CharTokenizer tokenizer)
     {
@@ -31,37 +36,74 @@ public sealed class TextGenerator
     public void Reset(ReadOnlySpan<int> prompt)
     {
         _window.AsSpan().Fill(PaddingToken);
+        _count = _model.IsSequenceModel ? 0 : _window.Length;
+        if (_model.IsSequenceModel && prompt.IsEmpty) Push(PaddingToken);
         foreach (var t in prompt) Push(t);
+        _needsPrefill = true;
     }
+
+    /// <summary>The tokens the model sees now, oldest first (at most the context).</summary>
+    public ReadOnlySpan<int> Window => _window.AsSpan(0, _count);
 
     /// <summary>Samples the next token, appends it to the window and returns it.</summary>
     public int Next(Sampler sampler)
     {
-        int token = sampler.Sample(_model.Logits(_window, 1));
+        ReadOnlySpan<float> logits;
+        if (!_model.IsSequenceModel)
+            logits = _model.Logits(_window, 1);
+        else if (_needsPrefill)
+            logits = _model.Prefill(Window);
+        else if (_model.CachedPositions >= _window.Length)
+        {
+            // Context full: keep the newest three quarters and rebuild the cache from them.
+            int keep = Math.Max(1, _window.Length - _window.Length / 4);
+            _window.AsSpan(_count - keep, keep).CopyTo(_window);
+            _count = keep;
+            logits = _model.Prefill(Window);
+        }
+        else
+            logits = _model.DecodeStep(_window[_count - 1]);
+        _needsPrefill = false;
+        int token = sampler.Sample(logits, Window);
         Push(token);
         return token;
     }
 
     void Push(int token)
     {
+        if (_count < _window.Length)
+        {
+            _window[_count++] = token;
+            return;
+        }
         _window.AsSpan(1).CopyTo(_window);
         _window[^1] = token;
     }
 
     /// <summary>
-    /// Streams up to <paramref name="maxTokens"/> tokens after the prompt to <paramref name="output"/>,
-    /// stopping early at <paramref name="stopToken"/> (not written). Returns the number of tokens produced.
+    /// Streams up to <paramref name="maxTokens"/> tokens after the prompt to <paramref name="output"/>, as they
+    /// are produced, stopping early at <paramref name="stopToken"/> or a stop sequence (neither is written).
+    /// <paramref name="cancel"/> ends generation after the current token (Ctrl-C). Returns the tokens produced.
     /// </summary>
-    public int Generate(ReadOnlySpan<int> prompt, int maxTokens, Sampler sampler, TextWriter output, int stopToken = -1)
+    public int Generate(ReadOnlySpan<int> prompt, int maxTokens, Sampler sampler, TextWriter output, int stopToken = -1,
+        StopSequences? stops = null, CancellationToken cancel = default)
     {
         Reset(prompt);
-        for (int i = 0; i < maxTokens; i++)
+        stops?.Reset();
+        int produced = 0;
+        while (produced < maxTokens && !cancel.IsCancellationRequested)
         {
             int token = Next(sampler);
-            if (token == stopToken) return i;
-            output.Write(_tokenizer.Symbol(token));
+            if (token == stopToken) break;
+            produced++;
+            var text = _tokenizer.Symbol(token);
+            if (stops is null) output.Write(text);
+            else if (stops.Append(text, output)) break;
+            output.Flush();
         }
-        return maxTokens;
+        stops?.Flush(output);
+        output.Flush();
+        return produced;
     }
 
     static int PickPadding(CharTokenizer t)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Edge.Formats;
 using Edge.Text;
+using Edge.Training;
 
 namespace Edge;
 
@@ -17,10 +18,29 @@ public static class Checkpoint
     public const string StepKey = "edge.step";
     public const string ValLossKey = "edge.val_loss";
 
+    public const string TrainStateKey = "edge.train_state";
+    const string FirstMomentsName = "optimizer.exp_avg", SecondMomentsName = "optimizer.exp_avg_sq";
+
     /// <summary>Writes the weights and metadata (crash-safe: the old file survives a failed write).</summary>
-    public static void Save(string path, LanguageModel model, CharTokenizer tokenizer, IReadOnlyDictionary<string, string>? extra = null)
+    public static void Save(string path, LanguageModel model, CharTokenizer tokenizer, IReadOnlyDictionary<string, string>? extra = null) =>
+        Write(path, model, tokenizer, extra, trainer: null);
+
+    /// <summary>
+    /// Writes the weights plus everything a resumed run needs: the optimiser's moments (AdamW's exp_avg and
+    /// exp_avg_sq, laid out like the weight buffer) and the trainer's state in the metadata.
+    /// </summary>
+    public static void SaveForResume(string path, LanguageModel model, CharTokenizer tokenizer, Trainer trainer, IReadOnlyDictionary<string, string>? extra = null) =>
+        Write(path, model, tokenizer, extra, trainer);
+
+    static void Write(string path, LanguageModel model, CharTokenizer tokenizer, IReadOnlyDictionary<string, string>? extra, Trainer? trainer)
     {
         var tensors = model.Parameters.Select(p => (p.Name, DType.F32, p.Shape.Select(d => (long)d).ToArray())).ToList();
+        var moments = trainer?.Optimizer is AdamWOptimizer adam && !adam.FirstMoments.IsEmpty ? adam : null;
+        if (moments is not null)
+        {
+            tensors.Add((FirstMomentsName, DType.F32, [model.Layout.WeightLength]));
+            tensors.Add((SecondMomentsName, DType.F32, [model.Layout.WeightLength]));
+        }
         var metadata = new Dictionary<string, string>
         {
             ["format"] = "pt",
@@ -31,9 +51,74 @@ public static class Checkpoint
         };
         if (extra is not null)
             foreach (var (k, v) in extra) metadata[k] = v;
+        if (trainer is not null) metadata[TrainStateKey] = FormatState(trainer.State);
+        int count = model.Parameters.Count;
         SafeTensorsWriter.Write(path, tensors,
-            i => MemoryMarshal.AsBytes((ReadOnlySpan<float>)model.Weights.Slice(model.Parameters[i].Offset, model.Parameters[i].Length)),
+            i => MemoryMarshal.AsBytes(i < count
+                ? (ReadOnlySpan<float>)model.Weights.Slice(model.Parameters[i].Offset, model.Parameters[i].Length)
+                : i == count ? moments!.FirstMoments : moments!.SecondMoments),
             metadata);
+    }
+
+    /// <summary>A run to continue: the loaded checkpoint, the trainer state, and the optimiser moments (empty for SGD).</summary>
+    public sealed record Resumable(Loaded Checkpoint, TrainingState State, float[] FirstMoments, float[] SecondMoments);
+
+    /// <summary>Reads a checkpoint written by <see cref="SaveForResume"/>.</summary>
+    public static Resumable LoadForResume(string path, IReadOnlyList<ModelInfo> models, int maxBatch)
+    {
+        var loaded = Load(path, models, maxBatch);
+        try
+        {
+            if (!loaded.Metadata.TryGetValue(TrainStateKey, out var json))
+                throw new EdgeException($"{path}: has no training state to resume from ('{TrainStateKey}' is missing)");
+            var state = ParseState(path, json);
+            float[] m = [], v = [];
+            using var file = SafeTensorsFile.Open(path);
+            if (file.Find(FirstMomentsName) is { } tm && file.Find(SecondMomentsName) is { } tv)
+            {
+                if (tm.ElementCount != loaded.Model.Layout.WeightLength || tv.ElementCount != loaded.Model.Layout.WeightLength)
+                    throw new EdgeException($"{path}: optimiser moments do not match the model's weight layout");
+                m = new float[tm.ElementCount];
+                v = new float[tv.ElementCount];
+                file.ReadFloats(tm, m);
+                file.ReadFloats(tv, v);
+            }
+            return new Resumable(loaded, state, m, v);
+        }
+        catch
+        {
+            loaded.Model.Dispose();
+            throw;
+        }
+    }
+
+    static string FormatState(TrainingState s)
+    {
+        static string R((ulong, ulong, ulong, ulong) r) => $"[\"{r.Item1}\",\"{r.Item2}\",\"{r.Item3}\",\"{r.Item4}\"]";
+        string best = double.IsFinite(s.BestVal) ? s.BestVal.ToString("R", CultureInfo.InvariantCulture) : "null";
+        return $"{{\"step\":{s.Step},\"batch_rng\":{R(s.BatchRng)},\"dropout_rng\":{R(s.DropoutRng)},\"optimizer_steps\":{s.OptimizerSteps},\"best_val\":{best}}}";
+    }
+
+    static TrainingState ParseState(string path, string json)
+    {
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            var root = doc.RootElement;
+            static (ulong, ulong, ulong, ulong) R(System.Text.Json.JsonElement e)
+            {
+                var v = e.EnumerateArray().Select(x => ulong.Parse(x.GetString()!, CultureInfo.InvariantCulture)).ToArray();
+                return (v[0], v[1], v[2], v[3]);
+            }
+            var best = root.GetProperty("best_val");
+            return new TrainingState(root.GetProperty("step").GetInt32(), R(root.GetProperty("batch_rng")), R(root.GetProperty("dropout_rng")),
+                root.GetProperty("optimizer_steps").GetInt32(),
+                best.ValueKind == System.Text.Json.JsonValueKind.Null ? double.PositiveInfinity : best.GetDouble());
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or FormatException or InvalidOperationException or KeyNotFoundException or IndexOutOfRangeException or OverflowException)
+        {
+            throw new EdgeException($"{path}: the training state in '{TrainStateKey}' is malformed");
+        }
     }
 
     /// <summary>A loaded checkpoint: the model (weights filled in), its tokenizer and the file's metadata.</summary>

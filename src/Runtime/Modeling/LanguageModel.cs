@@ -8,6 +8,10 @@ namespace Edge;
 /// enabled, so an inference-only model carries no gradient memory) and checks the arguments of the public
 /// entry points once per call; the generated subclass supplies the layer-by-layer code in the *Core methods,
 /// which run on pre-validated spans and allocate nothing.
+///
+/// Shapes: a call sees <c>batch</c> examples of <c>length</c> tokens. Window models (MLPs, bigram) always
+/// take <see cref="InputLength"/> tokens and predict one target; sequence models (transformers) take
+/// 1..<see cref="InputLength"/> tokens and predict a target at every position.
 /// </summary>
 public abstract class LanguageModel : IDisposable
 {
@@ -16,7 +20,8 @@ public abstract class LanguageModel : IDisposable
     NativeBuffer? _gradients;
     NativeBuffer? _activationGradients;
     readonly int[] _savedInputs, _savedTargets;
-    int _lastBatch;
+    int _lastBatch, _lastLength;
+    Rng _dropoutRng = new(0);
 
     protected LanguageModel(ModelLayout layout)
     {
@@ -32,10 +37,23 @@ public abstract class LanguageModel : IDisposable
     public string Name => Layout.ModelName;
     public int VocabSize => Layout.VocabSize;
     public int MaxBatch => Layout.MaxBatch;
+    /// <summary>Tokens per example (the context); sequence models accept fewer.</summary>
     public int InputLength => Layout.InputLength;
+    /// <summary>Targets per example at full length: 1 for window models, the context for sequence models.</summary>
     public int TargetLength => Layout.TargetLength;
+    public bool IsSequenceModel => Info.SequenceTargets;
     public IReadOnlyList<ParameterInfo> Parameters => Layout.Parameters;
     public long ParameterCount => Layout.ParameterCount;
+
+    /// <summary>The probability of zeroing an activation in training (0 switches dropout off); evaluation never drops.</summary>
+    public float DropoutRate { get; set; }
+
+    /// <summary>The dropout stream; part of a checkpoint's training state so a resumed run drops the same units.</summary>
+    public (ulong, ulong, ulong, ulong) DropoutState
+    {
+        get => _dropoutRng.State;
+        set => _dropoutRng = Rng.FromState(value);
+    }
 
     /// <summary>All parameters, laid out as <see cref="Parameters"/> says.</summary>
     public Span<float> Weights => _weights.Span;
@@ -48,10 +66,11 @@ public abstract class LanguageModel : IDisposable
     /// <summary>The activation arena: generated code slices it by the offsets in <see cref="Layout"/>.</summary>
     protected Span<float> Activations => _activations.Span;
     protected Span<float> ActivationGradients => _activationGradients!.Span;
+    protected ref Rng DropoutRng => ref _dropoutRng;
 
-    /// <summary>The last training batch's inputs [B, InputLength] and targets [B, TargetLength], for Backward.</summary>
-    protected ReadOnlySpan<int> SavedInputs => _savedInputs.AsSpan(0, _lastBatch * InputLength);
-    protected ReadOnlySpan<int> SavedTargets => _savedTargets.AsSpan(0, _lastBatch * TargetLength);
+    /// <summary>The last training batch's inputs [B, T] and targets, for Backward.</summary>
+    protected ReadOnlySpan<int> SavedInputs => _savedInputs.AsSpan(0, _lastBatch * (IsSequenceModel ? _lastLength : InputLength));
+    protected ReadOnlySpan<int> SavedTargets => _savedTargets.AsSpan(0, _lastBatch * (IsSequenceModel ? _lastLength : 1));
 
     /// <summary>Allocates gradient memory (once). Models used only for generation never call this.</summary>
     public void EnableTraining()
@@ -60,29 +79,33 @@ public abstract class LanguageModel : IDisposable
         _activationGradients ??= new NativeBuffer(Layout.ActivationLength);
     }
 
-    /// <summary>Fresh random weights, the same for the same seed.</summary>
+    /// <summary>Fresh random weights (and dropout stream), the same for the same seed.</summary>
     public void Initialize(ulong seed)
     {
         var rng = new Rng(seed);
         Weights.Clear();
         InitializeCore(ref rng);
+        _dropoutRng = new Rng(seed ^ 0xD0D0_0000_0000_0001UL);
     }
 
     /// <summary>
-    /// Runs the model on <paramref name="batch"/> examples and returns the mean cross-entropy loss.
-    /// inputs: [batch, InputLength] token ids; targets: [batch, TargetLength]. Keeps the activations that
-    /// <see cref="Backward"/> needs.
+    /// Runs the model on <paramref name="batch"/> examples of <paramref name="length"/> tokens (default: the
+    /// full context) and returns the mean cross-entropy loss. inputs: [batch, length] token ids; targets:
+    /// [batch, 1] for window models, [batch, length] for sequence models. With <paramref name="training"/>,
+    /// dropout is applied and the activations that <see cref="Backward"/> needs are kept.
     /// </summary>
-    public float Forward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batch)
+    public float Forward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batch, int length = 0, bool training = false)
     {
-        CheckBatch(inputs, batch);
-        if (targets.Length < batch * TargetLength)
-            throw new ArgumentException($"targets: expected {batch * TargetLength} ids, got {targets.Length}");
-        CheckTokens(targets[..(batch * TargetLength)], "target");
-        inputs[..(batch * InputLength)].CopyTo(_savedInputs);
-        targets[..(batch * TargetLength)].CopyTo(_savedTargets);
+        length = CheckBatch(inputs, batch, length);
+        int targetCount = batch * (IsSequenceModel ? length : 1);
+        if (targets.Length < targetCount)
+            throw new ArgumentException($"targets: expected {targetCount} ids, got {targets.Length}");
+        CheckTokens(targets[..targetCount], "target");
+        inputs[..(batch * length)].CopyTo(_savedInputs);
+        targets[..targetCount].CopyTo(_savedTargets);
         _lastBatch = batch;
-        return ForwardCore(inputs, targets, batch);
+        _lastLength = length;
+        return ForwardCore(inputs[..(batch * length)], targets[..targetCount], batch, length, training && DropoutRate > 0f);
     }
 
     /// <summary>
@@ -94,18 +117,56 @@ public abstract class LanguageModel : IDisposable
         if (_lastBatch == 0) throw new InvalidOperationException("Backward needs a Forward with targets first");
         _ = Gradients;
         ActivationGradients.Clear();
-        BackwardCore(_lastBatch);
+        BackwardCore(_lastBatch, _lastLength);
     }
 
     public void ZeroGradients() => Gradients.Clear();
 
-    /// <summary>Logits [batch, TargetLength, V] for inputs [batch, InputLength]; no loss, no gradients.</summary>
-    public ReadOnlySpan<float> Logits(ReadOnlySpan<int> inputs, int batch)
+    /// <summary>
+    /// Logits for inputs [batch, length]: [batch, V] for window models, [batch, length, V] for sequence
+    /// models. No loss, no dropout, no gradients.
+    /// </summary>
+    public ReadOnlySpan<float> Logits(ReadOnlySpan<int> inputs, int batch, int length = 0)
     {
-        CheckBatch(inputs, batch);
+        length = CheckBatch(inputs, batch, length);
         _lastBatch = 0;
-        return LogitsCore(inputs, batch);
+        return LogitsCore(inputs[..(batch * length)], batch, length);
     }
+
+    /// <summary>Positions held in the KV cache (sequence models): the next <see cref="DecodeStep"/> writes this one.</summary>
+    public int CachedPositions { get; private set; }
+
+    /// <summary>
+    /// Starts incremental decoding: one batched pass over the prompt (1..Context tokens) that also fills the
+    /// KV cache. Returns the logits [V] for the token after the prompt.
+    /// </summary>
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> prompt)
+    {
+        if (!IsSequenceModel) throw new InvalidOperationException($"{Name} has no KV cache: it reads a fixed window (use Logits)");
+        var logits = Logits(prompt, 1, prompt.Length);
+        PrefillCacheCore(prompt.Length);
+        CachedPositions = prompt.Length;
+        return logits[^VocabSize..];
+    }
+
+    /// <summary>
+    /// Feeds one token at the next position and returns the logits [V] for the token after it; costs one
+    /// position, not the whole context. Throws when the cache is full (the caller slides the window and
+    /// prefills again).
+    /// </summary>
+    public ReadOnlySpan<float> DecodeStep(int token)
+    {
+        if (!IsSequenceModel) throw new InvalidOperationException($"{Name} has no KV cache: it reads a fixed window (use Logits)");
+        if (CachedPositions == 0) throw new InvalidOperationException("call Prefill before DecodeStep");
+        if (CachedPositions >= InputLength) throw new InvalidOperationException($"the KV cache is full ({InputLength} positions): prefill a shorter window");
+        if ((uint)token >= (uint)VocabSize) throw new ArgumentOutOfRangeException(nameof(token), $"token id {token} is outside the vocabulary (size {VocabSize})");
+        var logits = DecodeCore(token, CachedPositions);
+        CachedPositions++;
+        return logits;
+    }
+
+    protected virtual ReadOnlySpan<float> DecodeCore(int token, int position) => throw new NotSupportedException();
+    protected virtual void PrefillCacheCore(int length) => throw new NotSupportedException();
 
     /// <summary>Applies one optimiser update to every parameter from <see cref="Gradients"/>.</summary>
     public void Step(Optimizer optimizer)
@@ -122,18 +183,24 @@ public abstract class LanguageModel : IDisposable
         throw new InvalidOperationException($"{Name} is trained by gradient descent, not by counting");
 
     protected abstract void InitializeCore(ref Rng rng);
-    protected abstract float ForwardCore(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batch);
-    protected abstract void BackwardCore(int batch);
-    protected abstract ReadOnlySpan<float> LogitsCore(ReadOnlySpan<int> inputs, int batch);
+    /// <param name="dropout">True when this is a training pass with a non-zero <see cref="DropoutRate"/>.</param>
+    protected abstract float ForwardCore(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int length, bool dropout);
+    protected abstract void BackwardCore(int batch, int length);
+    protected abstract ReadOnlySpan<float> LogitsCore(ReadOnlySpan<int> tokens, int batch, int length);
     protected abstract void StepCore(Optimizer optimizer);
 
-    void CheckBatch(ReadOnlySpan<int> inputs, int batch)
+    int CheckBatch(ReadOnlySpan<int> inputs, int batch, int length)
     {
         if (batch <= 0 || batch > MaxBatch)
             throw new ArgumentOutOfRangeException(nameof(batch), $"batch must be in 1..{MaxBatch}, got {batch}");
-        if (inputs.Length < batch * InputLength)
-            throw new ArgumentException($"inputs: expected {batch * InputLength} ids, got {inputs.Length}");
-        CheckTokens(inputs[..(batch * InputLength)], "input");
+        if (length == 0) length = InputLength;
+        if (IsSequenceModel ? length < 1 || length > InputLength : length != InputLength)
+            throw new ArgumentOutOfRangeException(nameof(length),
+                IsSequenceModel ? $"length must be in 1..{InputLength}, got {length}" : $"this model reads exactly {InputLength} tokens, got {length}");
+        if (inputs.Length < batch * length)
+            throw new ArgumentException($"inputs: expected {batch * length} ids, got {inputs.Length}");
+        CheckTokens(inputs[..(batch * length)], "input");
+        return length;
     }
 
     void CheckTokens(ReadOnlySpan<int> ids, string what)

@@ -3,7 +3,9 @@ namespace Edge;
 /// <summary>Training defaults declared with [TrainingRecipe]; the CLI's options override them.</summary>
 public sealed record TrainingRecipe(
     OptimizerKind Optimizer, double LearningRate, int Batch, int Steps,
-    int DecayStep, double DecayFactor, double WeightDecay, int EvalInterval);
+    int DecayStep, double DecayFactor, double WeightDecay, int EvalInterval,
+    ScheduleKind Schedule = ScheduleKind.Step, int Warmup = 0, double MinLearningRate = 0,
+    double Beta2 = 0.999, double GradClip = 0, double Dropout = 0);
 
 /// <summary>
 /// What the CLI knows about a declared model without building one: the generator emits one of these per

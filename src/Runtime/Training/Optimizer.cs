@@ -21,6 +21,10 @@ public abstract class Optimizer : IDisposable
     /// <summary>w, g: one parameter tensor and its gradient; offset: where it starts in the weight layout.</summary>
     public abstract void Update(Span<float> w, ReadOnlySpan<float> g, int offset, bool decay);
 
+    /// <summary>Restores the step count and any per-parameter state (a resumed run).</summary>
+    public virtual void Restore(LanguageModel model, int stepCount, ReadOnlySpan<float> firstMoments, ReadOnlySpan<float> secondMoments) =>
+        StepCount = stepCount;
+
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }
 
@@ -47,12 +51,25 @@ public sealed class AdamWOptimizer : Optimizer
     public override void Begin(LanguageModel model)
     {
         base.Begin(model);
+        Allocate(model);
+    }
+
+    void Allocate(LanguageModel model)
+    {
         if (_m is null || _m.Length != model.Layout.WeightLength)
         {
             _m?.Dispose(); _v?.Dispose();
             _m = new NativeBuffer(model.Layout.WeightLength);
             _v = new NativeBuffer(model.Layout.WeightLength);
         }
+    }
+
+    public override void Restore(LanguageModel model, int stepCount, ReadOnlySpan<float> firstMoments, ReadOnlySpan<float> secondMoments)
+    {
+        base.Restore(model, stepCount, firstMoments, secondMoments);
+        Allocate(model);
+        firstMoments.CopyTo(_m!.Span);
+        secondMoments.CopyTo(_v!.Span);
     }
 
     public override void Update(Span<float> w, ReadOnlySpan<float> g, int offset, bool decay) =>

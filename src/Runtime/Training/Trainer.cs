@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Edge.Data;
+using Edge.Kernels;
 
 namespace Edge.Training;
 
@@ -12,12 +13,19 @@ public sealed record TrainOptions
     public required LearningRateSchedule Schedule { get; init; }
     public double WeightDecay { get; init; }
     public double Beta2 { get; init; } = 0.999;
+    /// <summary>Scale the gradients down when their global L2 norm exceeds this (0 = off).</summary>
+    public double GradClip { get; init; }
+    /// <summary>Micro-batches whose gradients are averaged into one optimiser step.</summary>
+    public int Accumulate { get; init; } = 1;
     /// <summary>Evaluate on the validation split every this many steps (and after the last step).</summary>
     public int EvalInterval { get; init; } = 500;
     /// <summary>Evaluations use at most this many validation examples, evenly spread over the split (`edge eval` scores every one).</summary>
     public int EvalExamples { get; init; } = 16384;
     public ulong Seed { get; init; } = 1337;
 }
+
+/// <summary>The position of a run: step, the batch and dropout random streams, optimiser steps, best validation loss.</summary>
+public sealed record TrainingState(int Step, (ulong, ulong, ulong, ulong) BatchRng, (ulong, ulong, ulong, ulong) DropoutRng, int OptimizerSteps, double BestVal);
 
 /// <summary>One evaluation: the mean training loss since the previous one and the validation loss.</summary>
 public readonly record struct EvalResult(int Step, double TrainLoss, double ValLoss, double LearningRate, double Seconds)
@@ -57,24 +65,53 @@ public sealed class Trainer : IDisposable
     }
 
     public int Step { get; private set; }
+    double _best = double.PositiveInfinity;
 
-    /// <summary>One optimisation step on a random training batch; returns its loss.</summary>
+    public Optimizer Optimizer => _optimizer;
+
+    /// <summary>Everything besides weights and optimiser moments that a resumed run needs to continue exactly.</summary>
+    public TrainingState State => new(Step, _batchRng.State, _model.DropoutState, _optimizer.StepCount, _best);
+
+    /// <summary>Continues from a saved state: the next step, batch and dropout draw are the ones the original run would have made.</summary>
+    public void Restore(TrainingState state)
+    {
+        Step = state.Step;
+        _batchRng = Rng.FromState(state.BatchRng);
+        _model.DropoutState = state.DropoutRng;
+        _best = state.BestVal;
+    }
+
+    /// <summary>The gradient norm of the last step, before clipping.</summary>
+    public double LastGradientNorm { get; private set; }
+
+    /// <summary>One optimisation step on <see cref="TrainOptions.Accumulate"/> random training batches; returns their mean loss.</summary>
     public float TrainStep()
     {
-        int batch = _options.Batch, inLen = _model.InputLength, tLen = _model.TargetLength;
+        int batch = _options.Batch, inLen = _model.InputLength, tLen = _model.TargetLength, micro = _options.Accumulate;
         var train = _data.Train;
-        for (int b = 0; b < batch; b++)
-            train.Fill(_batchRng.NextInt(train.Count), _inputs.AsSpan(b * inLen, inLen), _targets.AsSpan(b * tLen, tLen));
-
         _model.ZeroGradients();
-        float loss = _model.Forward(_inputs, _targets, batch);
-        if (!float.IsFinite(loss))
-            throw new EdgeException($"training diverged: the loss is {loss} at step {Step + 1}; lower the learning rate");
-        _model.Backward();
+        double loss = 0;
+        for (int k = 0; k < micro; k++)
+        {
+            for (int b = 0; b < batch; b++)
+                train.Fill(_batchRng.NextInt(train.Count), _inputs.AsSpan(b * inLen, inLen), _targets.AsSpan(b * tLen, tLen));
+            float microLoss = _model.Forward(_inputs, _targets, batch, training: true);
+            if (!float.IsFinite(microLoss))
+                throw new EdgeException($"training diverged: the loss is {microLoss} at step {Step + 1}; lower the learning rate or set --grad-clip");
+            _model.Backward();
+            loss += microLoss;
+        }
+        var grads = _model.Gradients;
+        if (micro > 1) VectorMath.Scale(1f / micro, grads);
+        LastGradientNorm = Math.Sqrt(GradientNorm.SumOfSquares(grads));
+        if (!double.IsFinite(LastGradientNorm))
+            throw new EdgeException($"training diverged: the gradient norm is {LastGradientNorm} at step {Step + 1}; lower the learning rate or set --grad-clip");
+        if (_options.GradClip > 0 && LastGradientNorm > _options.GradClip)
+            VectorMath.Scale((float)(_options.GradClip / LastGradientNorm), grads);
         _optimizer.LearningRate = (float)_options.Schedule.At(Step);
         _model.Step(_optimizer);
         Step++;
-        return loss;
+        return (float)(loss / micro);
     }
 
     /// <summary>Mean loss over a split: every example, or <paramref name="maxExamples"/> of them at an even stride.</summary>
@@ -83,7 +120,9 @@ public sealed class Trainer : IDisposable
     public static double Evaluate(LanguageModel model, ExampleSet set, int batch, int maxExamples = int.MaxValue)
     {
         batch = Math.Min(batch, model.MaxBatch);
-        int count = Math.Min(set.Count, maxExamples);
+        // Sequence models score every position of a window, so windows a full context apart cover the split once.
+        int available = model.IsSequenceModel ? Math.Max(1, set.Count / model.InputLength) : set.Count;
+        int count = Math.Min(available, maxExamples);
         double stride = (double)set.Count / count;
         var inputs = new int[batch * model.InputLength];
         var targets = new int[batch * model.TargetLength];
@@ -107,7 +146,6 @@ public sealed class Trainer : IDisposable
     public EvalResult Run(Action<int, float>? onStep = null, Action<EvalResult, bool>? onEval = null)
     {
         var clock = Stopwatch.StartNew();
-        double best = double.PositiveInfinity;
         EvalResult last = default;
 
         if (_model.FitsByCounting)
@@ -121,7 +159,7 @@ public sealed class Trainer : IDisposable
 
         double sinceEval = 0;
         int stepsSinceEval = 0;
-        for (int s = 0; s < _options.Steps; s++)
+        while (Step < _options.Steps)
         {
             float loss = TrainStep();
             sinceEval += loss;
@@ -132,8 +170,8 @@ public sealed class Trainer : IDisposable
             {
                 double val = Evaluate(_data.Val, _options.EvalExamples);
                 last = new EvalResult(Step, sinceEval / stepsSinceEval, val, _options.Schedule.At(Step - 1), clock.Elapsed.TotalSeconds);
-                bool improved = val < best;
-                if (improved) best = val;
+                bool improved = val < _best;
+                if (improved) _best = val;
                 onEval?.Invoke(last, improved);
                 sinceEval = 0;
                 stepsSinceEval = 0;

@@ -144,6 +144,29 @@ public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel
     }
 
     [Fact]
+    public void Resume_ContinuesExactlyAsIfNeverStopped()
+    {
+        using var dir = new TempDir();
+        string[] Common(string outDir, int steps) => ["train", "char-mlp", "--steps", steps.ToString(), "--eval-interval", "10", "--eval-iters", "4", "--out", outDir, "--sample", "0", "--seed", "4"];
+        var whole = EdgeProcess.Run(dir.Path, Common("whole", 30));
+        var part = EdgeProcess.Run(dir.Path, Common("split", 20));
+        var rest = EdgeProcess.Run(dir.Path, [.. Common("split", 30), "--resume"]);
+        Assert.True(whole.ExitCode == 0 && part.ExitCode == 0 && rest.ExitCode == 0, whole + "\n" + part + "\n" + rest);
+        Assert.Contains("resuming at step 20", rest.Stdout);
+        // step, train loss, val loss, perplexity, lr: equal; only the seconds differ.
+        static string[] Curve(string log) => File.ReadAllLines(log).Select(l => string.Join(',', l.Split(',').Take(5))).ToArray();
+        Assert.Equal(Curve(dir.File("whole/log.csv")), Curve(dir.File("split/log.csv")));
+        Assert.Equal(4, File.ReadAllLines(dir.File("split/log.csv")).Length);
+    }
+
+    [Fact]
+    public void Resume_WithNothingToResume_IsOneClearLine()
+    {
+        using var dir = new TempDir();
+        AssertOneLineError(EdgeProcess.Run(dir.Path, "train", "char-mlp", "--resume", "--out", "nothing"), 1, "nothing to resume");
+    }
+
+    [Fact]
     public void Models_ListsEveryModelWithItsParameterCount()
     {
         using var dir = new TempDir();

@@ -59,7 +59,7 @@ public class ModelGeneratorTests
         { "EDGE008", """[LanguageModel("m")] [TokenEmbedding(4)] [BigramTable] public partial class M;""" },
         { "EDGE009", """[LanguageModel("m", Context = 3)] [TokenEmbedding(4)] [Dense(8)] [OutputHead] public partial class M;""" },
         { "EDGE010", """[LanguageModel("m", Context = 2)] [TokenEmbedding(4)] [Flatten] [Flatten] [OutputHead] public partial class M;""" },
-        { "EDGE011", """[LanguageModel("m", Context = 2)] [TokenEmbedding(4)] [Flatten] [Dense(8, Name = "h")] [Dense(8, Name = "h")] [OutputHead] public partial class M;""" },
+        { "EDGE011", """[LanguageModel("m", Context = 2)] [TokenEmbedding(4)] [Flatten] [Dense(8, Name = "hidden")] [Dense(8, Name = "hidden")] [OutputHead] public partial class M;""" },
         { "EDGE012", """[LanguageModel("My Model")] [BigramTable] public partial class M;""" },
         { "EDGE013", """[LanguageModel("m", Context = 2)] [BigramTable] public partial class M;""" },
         { "EDGE014", """[LanguageModel("m")] [BigramTable] [TrainingRecipe(Batch = 0)] public partial class M;""" },
@@ -108,5 +108,56 @@ public class ModelGeneratorTests
         var model = Assert.Single(result.Sources, s => s.Contains("partial class Order"));
         Assert.True(model.IndexOf("\"first.weight\"", StringComparison.Ordinal) < model.IndexOf("\"second.weight\"", StringComparison.Ordinal));
         Assert.Contains("layout.Parameter(\"second.weight\", new[] { 16, 8 }", model);
+    }
+}
+
+public class TransformerGeneratorTests
+{
+    [Theory]
+    [InlineData("EDGE015", """[LanguageModel("m", Context = 8)] [TokenEmbedding(10, Positional = true)] [TransformerBlocks(Layers = 2, Heads = 3)] [LayerNorm] [OutputHead(TiedToEmbedding = true)] public partial class M;""")]
+    [InlineData("EDGE016", """[LanguageModel("m", Context = 2)] [TokenEmbedding(4)] [Flatten] [OutputHead(TiedToEmbedding = true)] public partial class M;""")]
+    [InlineData("EDGE017", """[LanguageModel("m", Context = 8)] [TokenEmbedding(8, Positional = true)] [TransformerBlocks(Layers = 1, Heads = 2)] [Dense(8)] [OutputHead] public partial class M;""")]
+    [InlineData("EDGE006", """[LanguageModel("m", Context = 0)] [TokenEmbedding(8, Positional = true)] [TransformerBlocks(Layers = 1, Heads = 2)] [OutputHead] public partial class M;""")]
+    [InlineData("EDGE006", """[LanguageModel("m", Context = 8)] [TokenEmbedding(8, Positional = true)] [TransformerBlocks(Layers = 0, Heads = 2)] [OutputHead] public partial class M;""")]
+    public void ImpossibleTransformer_IsACompileError(string id, string declaration)
+    {
+        var result = GeneratorHarness.Run("using Edge;\n" + declaration);
+        Assert.Contains(id, result.Ids);
+        Assert.DoesNotContain(result.Sources, s => s.Contains("partial class M "));
+    }
+
+    [Fact]
+    public void HeadsThatDoNotDivide_SayTheNumbers()
+    {
+        var result = GeneratorHarness.Run("""using Edge; [LanguageModel("m", Context = 8)] [TokenEmbedding(10)] [TransformerBlocks(Heads = 4)] [OutputHead] public partial class M;""");
+        var d = Assert.Single(result.GeneratorDiagnostics);
+        Assert.Equal("Model 'm': 4 attention heads do not divide the width 10", d.GetMessage());
+    }
+
+    [Fact]
+    public void Gpt_GeneratesHuggingFaceNames_AndStraightLineBlocks()
+    {
+        var result = GeneratorHarness.Run("""
+            using Edge;
+            [LanguageModel("g", Context = 16)]
+            [TokenEmbedding(32, Positional = true)]
+            [TransformerBlocks(Layers = 2, Heads = 4, Dropout = 0.1)]
+            [LayerNorm]
+            [OutputHead(TiedToEmbedding = true, Bias = false)]
+            public partial class G;
+            """);
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.Errors);
+        var model = Assert.Single(result.Sources, s => s.Contains("partial class G "));
+        foreach (var name in new[] { "wte.weight", "wpe.weight", "h.0.ln_1.weight", "h.0.attn.c_attn.weight", "h.0.attn.c_proj.bias",
+                     "h.1.ln_2.bias", "h.1.mlp.c_fc.weight", "h.1.mlp.c_proj.weight", "ln_f.weight" })
+            Assert.Contains($"\"{name}\"", model);
+        Assert.DoesNotContain("lm_head.weight", model);
+        Assert.Contains("K.Attention.Forward(", model);
+        Assert.Contains("K.LinearRows.Forward(", model);
+        Assert.Contains("SequenceTargets: true", model);
+        Assert.Contains("DropoutRate = 0.1f;", model);
+        // GPT-2 initialisation: residual projections scaled by 1/sqrt(2 * layers).
+        Assert.Contains("ref rng, 0.01f); // h.0.attn.c_proj.weight", model);
     }
 }

@@ -12,7 +12,7 @@ public class GradientCheckTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (var name in new[] { "test-deep-mlp", "test-linear", "test-context-one", "test-bigram" })
+        foreach (var name in new[] { "test-deep-mlp", "test-linear", "test-context-one", "test-bigram", "test-gpt", "test-gpt-untied", "test-tied-mlp" })
             foreach (var bits in Simd.AllBits)
                 data.Add(name, bits);
         return data;
@@ -31,14 +31,24 @@ public class GradientCheckTests
         var w = model.Weights;
         foreach (var p in model.Parameters)
             for (int i = 0; i < p.Length; i++) w[p.Offset + i] = rng.NextGaussian() * 0.5f;
-        var inputs = new int[Batch * model.InputLength];
-        var targets = new int[Batch * model.TargetLength];
+        // Sequence models are checked at a length shorter than their context, the case generation relies on.
+        int length = model.IsSequenceModel ? model.InputLength - 1 : model.InputLength;
+        var inputs = new int[Batch * length];
+        var targets = new int[Batch * (model.IsSequenceModel ? length : 1)];
         for (int i = 0; i < inputs.Length; i++) inputs[i] = rng.NextInt(Vocab);
         for (int i = 0; i < targets.Length; i++) targets[i] = rng.NextInt(Vocab);
+        // Dropout is checked too: every forward replays the same masks from the same dropout state.
+        bool dropout = model.DropoutRate > 0;
+        var dropoutState = model.DropoutState;
+        float Loss()
+        {
+            model.DropoutState = dropoutState;
+            return model.Forward(inputs, targets, Batch, length, training: dropout);
+        }
 
         model.EnableTraining();
         model.ZeroGradients();
-        model.Forward(inputs, targets, Batch);
+        Loss();
         model.Backward();
         var analytic = model.Gradients.ToArray();
 
@@ -53,9 +63,9 @@ public class GradientCheckTests
                 int k = p.Offset + i;
                 float saved = w[k];
                 w[k] = saved + eps;
-                double plus = model.Forward(inputs, targets, Batch);
+                double plus = Loss();
                 w[k] = saved - eps;
-                double minus = model.Forward(inputs, targets, Batch);
+                double minus = Loss();
                 w[k] = saved;
                 double numeric = (plus - minus) / (2 * eps);
                 double error = Math.Abs(numeric - analytic[k]);

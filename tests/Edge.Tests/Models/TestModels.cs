@@ -26,3 +26,23 @@ public partial class TinyContextOne;
 [LanguageModel("test-bigram")]
 [BigramTable]
 public partial class TinyBigram;
+
+[LanguageModel("test-gpt", Context = 6)]
+[TokenEmbedding(8, Positional = true)]
+[TransformerBlocks(Layers = 2, Heads = 2, MlpRatio = 2, Dropout = 0.25)]
+[LayerNorm]
+[OutputHead(TiedToEmbedding = true, Bias = false)]
+public partial class TinyGpt;
+
+[LanguageModel("test-gpt-untied", Context = 5)]
+[TokenEmbedding(12, Positional = true)]
+[TransformerBlocks(Layers = 1, Heads = 3, MlpRatio = 4)]
+[LayerNorm]
+[OutputHead]
+public partial class TinyGptUntied;
+
+[LanguageModel("test-tied-mlp", Context = 1)]
+[TokenEmbedding(6)]
+[Dense(6, Activation.Tanh)]
+[OutputHead(TiedToEmbedding = true)]
+public partial class TinyTiedMlp;

@@ -1,0 +1,97 @@
+namespace Edge.Tests.Models;
+
+/// <summary>
+/// A plain, obviously-correct GPT-2 forward pass in double precision, reading the generated model's
+/// weights by their Hugging Face names: the yardstick for the generated transformer code.
+/// </summary>
+static class ReferenceGpt
+{
+    /// <summary>Logits [T, V] for one sequence.</summary>
+    public static double[,] Logits(LanguageModel model, int[] tokens, int layers, int heads)
+    {
+        double[] P(string name)
+        {
+            var p = model.Layout.Find(name) ?? throw new ArgumentException("no parameter " + name);
+            return model.Weights.Slice(p.Offset, p.Length).ToArray().Select(f => (double)f).ToArray();
+        }
+        int T = tokens.Length, V = model.VocabSize;
+        var wte = P("wte.weight");
+        int C = wte.Length / V;
+        var wpe = P("wpe.weight");
+        var x = new double[T][];
+        for (int t = 0; t < T; t++)
+            x[t] = Enumerable.Range(0, C).Select(i => wte[tokens[t] * C + i] + wpe[t * C + i]).ToArray();
+
+        for (int l = 0; l < layers; l++)
+        {
+            string h = $"h.{l}";
+            var qkv = x.Select(row => Dense(LayerNorm(row, P(h + ".ln_1.weight"), P(h + ".ln_1.bias")), P(h + ".attn.c_attn.weight"), P(h + ".attn.c_attn.bias"))).ToArray();
+            int hs = C / heads;
+            var y = new double[T][];
+            for (int t = 0; t < T; t++)
+            {
+                y[t] = new double[C];
+                for (int head = 0; head < heads; head++)
+                {
+                    var scores = new double[t + 1];
+                    for (int s = 0; s <= t; s++)
+                    {
+                        double dot = 0;
+                        for (int i = 0; i < hs; i++) dot += qkv[t][head * hs + i] * qkv[s][C + head * hs + i];
+                        scores[s] = dot / Math.Sqrt(hs);
+                    }
+                    double max = scores.Max();
+                    var e = scores.Select(v => Math.Exp(v - max)).ToArray();
+                    double sum = e.Sum();
+                    for (int s = 0; s <= t; s++)
+                        for (int i = 0; i < hs; i++) y[t][head * hs + i] += e[s] / sum * qkv[s][2 * C + head * hs + i];
+                }
+            }
+            for (int t = 0; t < T; t++)
+            {
+                var proj = Dense(y[t], P(h + ".attn.c_proj.weight"), P(h + ".attn.c_proj.bias"));
+                for (int i = 0; i < C; i++) x[t][i] += proj[i];
+                var fc = Dense(LayerNorm(x[t], P(h + ".ln_2.weight"), P(h + ".ln_2.bias")), P(h + ".mlp.c_fc.weight"), P(h + ".mlp.c_fc.bias"));
+                var mlp = Dense(fc.Select(Gelu).ToArray(), P(h + ".mlp.c_proj.weight"), P(h + ".mlp.c_proj.bias"));
+                for (int i = 0; i < C; i++) x[t][i] += mlp[i];
+            }
+        }
+
+        var logits = new double[T, V];
+        bool tied = model.Layout.Find("lm_head.weight") is null;
+        for (int t = 0; t < T; t++)
+        {
+            var f = LayerNorm(x[t], P("ln_f.weight"), P("ln_f.bias"));
+            double[] row;
+            if (tied)
+            {
+                row = new double[V];
+                for (int v = 0; v < V; v++)
+                    for (int i = 0; i < C; i++) row[v] += f[i] * wte[v * C + i];
+            }
+            else row = Dense(f, P("lm_head.weight"), model.Layout.Find("lm_head.bias") is null ? new double[V] : P("lm_head.bias"));
+            for (int v = 0; v < V; v++) logits[t, v] = row[v];
+        }
+        return logits;
+    }
+
+    static double[] LayerNorm(double[] x, double[] w, double[] b)
+    {
+        double mean = x.Average();
+        double variance = x.Select(v => (v - mean) * (v - mean)).Average();
+        double rstd = 1 / Math.Sqrt(variance + 1e-5);
+        return x.Select((v, i) => (v - mean) * rstd * w[i] + b[i]).ToArray();
+    }
+
+    /// <summary>y = x W + b with W stored [in, out] (GPT-2's Conv1D).</summary>
+    static double[] Dense(double[] x, double[] w, double[] b)
+    {
+        int outDim = b.Length;
+        var y = (double[])b.Clone();
+        for (int i = 0; i < x.Length; i++)
+            for (int j = 0; j < outDim; j++) y[j] += x[i] * w[i * outDim + j];
+        return y;
+    }
+
+    static double Gelu(double x) => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+}

@@ -1,0 +1,108 @@
+using Edge.Models;
+using Edge.Text;
+using Edge.Generation;
+using Xunit;
+
+namespace Edge.Tests.Models;
+
+public class TransformerTests
+{
+    [Theory]
+    [InlineData("test-gpt", 2, 2)]
+    [InlineData("test-gpt-untied", 1, 3)]
+    public void GeneratedForward_MatchesDoublePrecisionReference(string name, int layers, int heads)
+    {
+        const int V = 13, B = 2;
+        var info = Edge.Generated.ModelRegistry.All.Single(m => m.Name == name);
+        using var model = info.Create(V, B);
+        model.Initialize(21);
+        var rng = new Rng(4);
+        // Non-trivial LayerNorm scales and biases, so the reference checks every parameter's role.
+        foreach (var p in model.Parameters)
+            for (int i = 0; i < p.Length; i++) model.Weights[p.Offset + i] += rng.NextGaussian() * 0.1f;
+
+        foreach (int T in new[] { 1, 3, model.InputLength })
+        {
+            var tokens = Enumerable.Range(0, B * T).Select(_ => rng.NextInt(V)).ToArray();
+            var targets = Enumerable.Range(0, B * T).Select(_ => rng.NextInt(V)).ToArray();
+            var logits = model.Logits(tokens, B, T).ToArray();
+            double expectedLoss = 0;
+            for (int b = 0; b < B; b++)
+            {
+                var reference = ReferenceGpt.Logits(model, tokens[(b * T)..((b + 1) * T)], layers, heads);
+                for (int t = 0; t < T; t++)
+                {
+                    double max = double.NegativeInfinity, sum = 0;
+                    for (int v = 0; v < V; v++)
+                    {
+                        Assert.Equal(reference[t, v], logits[(b * T + t) * V + v], 1e-4);
+                        max = Math.Max(max, reference[t, v]);
+                    }
+                    for (int v = 0; v < V; v++) sum += Math.Exp(reference[t, v] - max);
+                    expectedLoss += (Math.Log(sum) + max - reference[t, targets[b * T + t]]) / (B * T);
+                }
+            }
+            Assert.Equal(expectedLoss, model.Forward(tokens, targets, B, T), 1e-4);
+        }
+    }
+
+    [Fact]
+    public void Dropout_OnlyInTraining_AndReproducibleFromItsState()
+    {
+        using var model = new TinyGpt(9, 2);
+        model.Initialize(1);
+        Assert.Equal(0.25f, model.DropoutRate);
+        var tokens = new[] { 1, 2, 3, 4, 5, 6, 6, 5, 4, 3, 2, 1 };
+        var targets = new[] { 2, 3, 4, 5, 6, 7, 5, 4, 3, 2, 1, 0 };
+        float eval1 = model.Forward(tokens, targets, 2);
+        float eval2 = model.Forward(tokens, targets, 2);
+        Assert.Equal(eval1, eval2);
+        var state = model.DropoutState;
+        float train1 = model.Forward(tokens, targets, 2, training: true);
+        float train2 = model.Forward(tokens, targets, 2, training: true);
+        model.DropoutState = state;
+        float replay = model.Forward(tokens, targets, 2, training: true);
+        Assert.NotEqual(eval1, train1);
+        Assert.NotEqual(train1, train2);
+        Assert.Equal(train1, replay);
+    }
+
+    [Fact]
+    public void CausalMask_LaterTokensDoNotChangeEarlierLogits()
+    {
+        using var model = new TinyGpt(9, 1);
+        model.Initialize(2);
+        var a = model.Logits(new[] { 1, 2, 3, 4 }, 1, 4).ToArray();
+        var b = model.Logits(new[] { 1, 2, 3, 8 }, 1, 4).ToArray();
+        Assert.Equal(a.AsSpan(0, 3 * 9).ToArray(), b.AsSpan(0, 3 * 9).ToArray());
+        Assert.NotEqual(a.AsSpan(3 * 9).ToArray(), b.AsSpan(3 * 9).ToArray());
+    }
+
+    [Fact]
+    public void Generation_SlidesPastTheContext_AndAllocatesNothingPerToken()
+    {
+        using var model = new TinyGpt(5, 1);
+        model.Initialize(3);
+        var tokenizer = CharTokenizer.FromText("\nabcd");
+        var generator = new TextGenerator(model, tokenizer);
+        var sampler = new Sampler(5, seed: 1);
+        generator.Reset([]);
+        for (int i = 0; i < 10; i++) generator.Next(sampler); // past the context of 6
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) generator.Next(sampler);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void DeclaredModels_HaveTheCourseShapes()
+    {
+        // 4 layers x (12 C^2 + 13 C) + (V + T) C + 2 C parameters for width C, context T, tied head.
+        static long Gpt(int layers, int c, int v, int t) => layers * (12L * c * c + 13L * c) + (long)(v + t) * c + 2L * c;
+        Assert.Equal(Gpt(4, 128, 65, 64), BabyGpt.Descriptor.ParameterCount(65));
+        Assert.Equal(Gpt(4, 128, 65, 256), MiniGpt.Descriptor.ParameterCount(65));
+        Assert.Equal(Gpt(6, 384, 65, 256), ShakespeareGpt.Descriptor.ParameterCount(65));
+        Assert.Equal(0.2, ShakespeareGpt.Descriptor.Recipe.Dropout, 6);
+        Assert.Equal(0.1, MiniGpt.Descriptor.Recipe.Dropout, 6);
+        Assert.Equal(0.0, BabyGpt.Descriptor.Recipe.Dropout);
+    }
+}
