@@ -55,8 +55,18 @@ public static class Linear
     /// <summary>
     /// C [m, cols] += A [m, k] @ B [k, cols], where A(p, q) = a[p * rowStride + q * colStride] (so A may be a transpose)
     /// and B, C are row-major. Four rows of C at a time share each load of a B row.
+    /// A long k is taken in blocks of B rows that stay in the L2 cache (about 128 KiB each) while every row of C
+    /// passes over them; each element of C still sums its k products in order, so blocking changes no result.
     /// </summary>
-    static void MatMulAdd(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols)
+    internal static void MatMulAdd(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols)
+    {
+        int block = Math.Max(16, 32768 / Math.Max(cols, 1));
+        for (int q = 0; q < k; q += block)
+            MatMulAddBlock(bits, ref Unsafe.Add(ref a, (nint)q * colStride), rowStride, colStride,
+                ref Unsafe.Add(ref b, (nint)q * cols), ref c, m, Math.Min(block, k - q), cols);
+    }
+
+    static void MatMulAddBlock(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols)
     {
         int p = 0;
         for (; p + 4 <= m; p += 4)
@@ -135,7 +145,7 @@ public static class Linear
     /// C [m, cols] += A [m, k] @ B [cols, k]^T, i.e. C[p, i] += A[p, :] . B[i, :]. Four rows of A at a time share
     /// each load of a B row.
     /// </summary>
-    static void MatMulTransposedAdd(int bits, ref float a, ref float b, ref float c, int m, int k, int cols)
+    internal static void MatMulTransposedAdd(int bits, ref float a, ref float b, ref float c, int m, int k, int cols)
     {
         int p = 0;
         for (; p + 4 <= m; p += 4)

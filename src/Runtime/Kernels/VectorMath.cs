@@ -37,6 +37,18 @@ public static class VectorMath
         Add(Simd.Bits, ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(y), x.Length);
     }
 
+    /// <summary>
+    /// y[i] = a[i] + b[i] for i &lt; count (a residual connection). The spans may be longer than count (buffers
+    /// sized for the largest batch); nothing past count is read or written. y may be a or b.
+    /// </summary>
+    public static void AddTo(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int count)
+    {
+        Check.AtLeast(a.Length, count, nameof(a));
+        Check.AtLeast(b.Length, count, nameof(b));
+        Check.AtLeast(y.Length, count, nameof(y));
+        AddTo(Simd.Bits, ref MemoryMarshal.GetReference(a), ref MemoryMarshal.GetReference(b), ref MemoryMarshal.GetReference(y), count);
+    }
+
     /// <summary>sum_i x[i] (0 for an empty span).</summary>
     public static float Sum(ReadOnlySpan<float> x) => Sum(Simd.Bits, ref MemoryMarshal.GetReference(x), x.Length);
 
@@ -163,6 +175,22 @@ public static class VectorMath
             ref float yi = ref Unsafe.Add(ref y, i);
             S.Store(S.Add(S.Load(ref yi), S.Load(ref Unsafe.Add(ref x, i))), ref yi);
         }
+        return i;
+    }
+
+    internal static void AddTo(int bits, ref float a, ref float b, ref float y, int n)
+    {
+        int i = 0;
+        if (bits >= 512) i = AddTo<Simd512, F512>(ref a, ref b, ref y, i, n);
+        if (bits >= 256) i = AddTo<Simd256, F256>(ref a, ref b, ref y, i, n);
+        if (bits >= 128) i = AddTo<Simd128, F128>(ref a, ref b, ref y, i, n);
+        AddTo<Scalar, float>(ref a, ref b, ref y, i, n);
+    }
+
+    static int AddTo<S, V>(ref float a, ref float b, ref float y, int i, int n) where S : struct, ISimd<V> where V : struct
+    {
+        for (; i + S.Count <= n; i += S.Count)
+            S.Store(S.Add(S.Load(ref Unsafe.Add(ref a, i)), S.Load(ref Unsafe.Add(ref b, i))), ref Unsafe.Add(ref y, i));
         return i;
     }
 

@@ -72,4 +72,64 @@ public class EmbeddingTests
             Embedding.Backward(tokens, y, dtable, count, dim);
         }, "Embedding");
     }
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void AddPositions_AddsTheFirstTRowsOfWpeToEverySequence_OnEveryWidth(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(23);
+        const int context = 17;
+        foreach (int c in new[] { 1, 12, 20, 33, 64 })
+            foreach (int b in new[] { 1, 2 })
+                foreach (int t in new[] { 1, 5, 17 })
+                {
+                    // wpe has Context rows (more than T); y is sized for one more sequence than used.
+                    float[] wpe = Data.Gaussian(ref rng, context * c), y = Data.Gaussian(ref rng, (b + 1) * t * c);
+                    float[] past = y[(b * t * c)..];
+                    var expected = ScalarReference.AddPositions(y, wpe, b, t, c);
+                    Embedding.AddPositions(y, wpe, b, t, c);
+                    Expect.Close(expected, y.AsSpan(0, b * t * c), $"c={c} b={b} t={t}");
+                    Assert.Equal(past, y[(b * t * c)..]);
+                }
+    }
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void PositionsBackward_AccumulatesTheBatchSumIntoTheFirstTRows_OnEveryWidth(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(24);
+        const int context = 17;
+        foreach (int c in new[] { 1, 12, 20, 33, 64 })
+            foreach (int b in new[] { 1, 2 })
+                foreach (int t in new[] { 1, 5, 17 })
+                {
+                    float[] dwpe = Data.Gaussian(ref rng, context * c), dy = Data.Gaussian(ref rng, b * t * c);
+                    var expected = ScalarReference.PositionsBackward(dy, dwpe, b, t, c);
+                    Embedding.PositionsBackward(dy, dwpe, b, t, c);
+                    Expect.Close(expected, dwpe, $"c={c} b={b} t={t}"); // rows t .. Context keep their values
+                }
+    }
+
+    [Fact]
+    public void Positions_RejectTLongerThanWpe()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => Embedding.AddPositions(new float[4 * 3], new float[3 * 3], 1, 4, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Embedding.PositionsBackward(new float[4 * 3], new float[3 * 3], 1, 4, 3));
+        Assert.Throws<ArgumentException>(() => Embedding.AddPositions(new float[4 * 3], new float[10], 1, 3, 3)); // not whole rows
+        Assert.Throws<ArgumentException>(() => Embedding.AddPositions(new float[5], new float[3 * 3], 2, 1, 3)); // y needs 2x3
+    }
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void Positions_AllocateNothing(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(25);
+        const int b = 2, t = 17, c = 33;
+        float[] wpe = Data.Gaussian(ref rng, 32 * c), y = new float[b * t * c], dwpe = new float[32 * c];
+        Expect.AllocatesNothing(() =>
+        {
+            Embedding.AddPositions(y, wpe, b, t, c);
+            Embedding.PositionsBackward(y, dwpe, b, t, c);
+        }, "Positions");
+    }
 }

@@ -78,3 +78,32 @@ internal static class Expect
         Assert.True(allocated == 0, $"{what}: 100 calls allocated {allocated} bytes");
     }
 }
+
+/// <summary>Central finite differences of a double-precision loss (the reference forward), for gradient checks.</summary>
+internal static class FiniteDifferences
+{
+    /// <summary>d loss / d at[i] for every i, by (loss(at + h e_i) - loss(at - h e_i)) / 2h; at is restored.</summary>
+    public static double[] Gradient(Func<double[], double> loss, double[] at, double h = 1e-5)
+    {
+        var g = new double[at.Length];
+        for (int i = 0; i < at.Length; i++)
+        {
+            double saved = at[i];
+            at[i] = saved + h;
+            double plus = loss(at);
+            at[i] = saved - h;
+            double minus = loss(at);
+            at[i] = saved;
+            g[i] = (plus - minus) / (2 * h);
+        }
+        return g;
+    }
+
+    /// <summary>sum_i y[i] * g[i]: the loss whose gradient with respect to y is g.</summary>
+    public static double Weighted(double[] y, float[] g)
+    {
+        double s = 0;
+        for (int i = 0; i < y.Length; i++) s += y[i] * g[i];
+        return s;
+    }
+}

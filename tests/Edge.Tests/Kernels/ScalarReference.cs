@@ -185,4 +185,241 @@ internal static class ScalarReference
         foreach (var v in g) s += (double)v * v;
         return s;
     }
+
+    public static double[] ToDouble(float[] a) => a.Select(v => (double)v).ToArray();
+
+    /// <summary>y[i] = a[i] + b[i] for i &lt; count.</summary>
+    public static double[] AddTo(float[] a, float[] b, int count)
+    {
+        var y = new double[count];
+        for (int i = 0; i < count; i++) y[i] = (double)a[i] + b[i];
+        return y;
+    }
+
+    /// <summary>y[b, t, :] += wpe[t, :] for t &lt; T; returns the first B x T rows.</summary>
+    public static double[] AddPositions(float[] y0, float[] wpe, int b, int t, int c)
+    {
+        var y = new double[b * t * c];
+        for (int bb = 0; bb < b; bb++)
+            for (int tt = 0; tt < t; tt++)
+                for (int i = 0; i < c; i++)
+                    y[(bb * t + tt) * c + i] = (double)y0[(bb * t + tt) * c + i] + wpe[tt * c + i];
+        return y;
+    }
+
+    /// <summary>dwpe[t, :] += sum_b dy[b, t, :] for t &lt; T.</summary>
+    public static double[] PositionsBackward(float[] dy, float[] dwpe0, int b, int t, int c)
+    {
+        var d = ToDouble(dwpe0);
+        for (int bb = 0; bb < b; bb++)
+            for (int tt = 0; tt < t; tt++)
+                for (int i = 0; i < c; i++) d[tt * c + i] += dy[(bb * t + tt) * c + i];
+        return d;
+    }
+
+    /// <summary>y = (x - mean) / sqrt(var + 1e-5) * w + b per row, biased variance.</summary>
+    public static (double[] Y, double[] Mean, double[] Rstd) LayerNormForward(double[] x, double[] w, double[] b, int n, int c)
+    {
+        var y = new double[n * c];
+        var mean = new double[n];
+        var rstd = new double[n];
+        for (int r = 0; r < n; r++)
+        {
+            double m = 0, v = 0;
+            for (int i = 0; i < c; i++) m += x[r * c + i];
+            m /= c;
+            for (int i = 0; i < c; i++) v += (x[r * c + i] - m) * (x[r * c + i] - m);
+            v /= c;
+            double s = 1 / Math.Sqrt(v + 1e-5);
+            for (int i = 0; i < c; i++) y[r * c + i] = (x[r * c + i] - m) * s * w[i] + b[i];
+            mean[r] = m;
+            rstd[r] = s;
+        }
+        return (y, mean, rstd);
+    }
+
+    public static (double[] Y, double[] Mean, double[] Rstd) LayerNormForward(float[] x, float[] w, float[] b, int n, int c) =>
+        LayerNormForward(ToDouble(x), ToDouble(w), ToDouble(b), n, c);
+
+    /// <summary>
+    /// Through the Jacobian of norm = (x - mean) * rstd, written out: d norm[i] / d x[j] = rstd (delta_ij - 1/C - norm[i] norm[j] / C).
+    /// dx[j] += sum_i dy[i] w[i] d norm[i] / d x[j]; dw[i] += sum_r dy norm[i]; db[i] += sum_r dy[i].
+    /// </summary>
+    public static (double[] Dx, double[] Dw, double[] Db) LayerNormBackward(float[] dy, float[] x, float[] w,
+        float[] dx0, float[] dw0, float[] db0, int n, int c)
+    {
+        var dx = ToDouble(dx0);
+        var dw = ToDouble(dw0);
+        var db = ToDouble(db0);
+        var (_, mean, rstd) = LayerNormForward(x, w, new float[c], n, c);
+        for (int r = 0; r < n; r++)
+        {
+            var norm = new double[c];
+            for (int i = 0; i < c; i++) norm[i] = (x[r * c + i] - mean[r]) * rstd[r];
+            for (int i = 0; i < c; i++)
+            {
+                double g = dy[r * c + i];
+                db[i] += g;
+                dw[i] += g * norm[i];
+                for (int j = 0; j < c; j++)
+                    dx[r * c + j] += g * w[i] * rstd[r] * ((i == j ? 1 : 0) - 1.0 / c - norm[i] * norm[j] / c);
+            }
+        }
+        return (dx, dw, db);
+    }
+
+    /// <summary>0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
+    public static double Gelu(double x) => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+
+    public static double[] GeluForward(double[] x) => x.Select(Gelu).ToArray();
+
+    public static double[] GeluForward(float[] x) => GeluForward(ToDouble(x));
+
+    /// <summary>dx += dy * gelu'(x), the derivative of the tanh form by the product and chain rules.</summary>
+    public static double[] GeluBackward(float[] x, float[] dy, float[] dx0)
+    {
+        double k = Math.Sqrt(2 / Math.PI);
+        var dx = ToDouble(dx0);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = x[i], th = Math.Tanh(k * (v + 0.044715 * v * v * v));
+            double grad = 0.5 * (1 + th) + 0.5 * v * (1 - th * th) * k * (1 + 3 * 0.044715 * v * v);
+            dx[i] += dy[i] * grad;
+        }
+        return dx;
+    }
+
+    /// <summary>
+    /// Causal self-attention the naive way: per (b, head) the full T x T score matrix q k^T / sqrt(hs) with -infinity
+    /// above the diagonal, a row softmax (exp(-inf) = 0), then y = att @ v. qkv [B, T, 3C] rows are [q | k | v].
+    /// </summary>
+    public static (double[] Y, double[] Att) AttentionForward(double[] qkv, int b, int t, int c, int h)
+    {
+        int hs = c / h;
+        double scale = 1 / Math.Sqrt(hs);
+        var y = new double[b * t * c];
+        var att = new double[b * h * t * t];
+        for (int bb = 0; bb < b; bb++)
+            for (int hh = 0; hh < h; hh++)
+            {
+                double Q(int tt, int d) => qkv[(bb * t + tt) * 3 * c + hh * hs + d];
+                double K(int tt, int d) => qkv[(bb * t + tt) * 3 * c + c + hh * hs + d];
+                double V(int tt, int d) => qkv[(bb * t + tt) * 3 * c + 2 * c + hh * hs + d];
+                var scores = new double[t, t];
+                for (int t1 = 0; t1 < t; t1++)
+                    for (int t2 = 0; t2 < t; t2++)
+                    {
+                        double s = 0;
+                        for (int d = 0; d < hs; d++) s += Q(t1, d) * K(t2, d);
+                        scores[t1, t2] = t2 > t1 ? double.NegativeInfinity : s * scale;
+                    }
+                for (int t1 = 0; t1 < t; t1++)
+                {
+                    double max = double.NegativeInfinity, sum = 0;
+                    for (int t2 = 0; t2 < t; t2++) max = Math.Max(max, scores[t1, t2]);
+                    for (int t2 = 0; t2 < t; t2++) sum += Math.Exp(scores[t1, t2] - max);
+                    for (int t2 = 0; t2 < t; t2++)
+                        att[((bb * h + hh) * t + t1) * t + t2] = Math.Exp(scores[t1, t2] - max) / sum;
+                }
+                for (int t1 = 0; t1 < t; t1++)
+                    for (int d = 0; d < hs; d++)
+                    {
+                        double s = 0;
+                        for (int t2 = 0; t2 < t; t2++) s += att[((bb * h + hh) * t + t1) * t + t2] * V(t2, d);
+                        y[(bb * t + t1) * c + hh * hs + d] = s;
+                    }
+            }
+        return (y, att);
+    }
+
+    public static (double[] Y, double[] Att) AttentionForward(float[] qkv, int b, int t, int c, int h) =>
+        AttentionForward(ToDouble(qkv), b, t, c, h);
+
+    /// <summary>
+    /// Backward of <see cref="AttentionForward(double[], int, int, int, int)"/> with full matrices per (b, head), P the probabilities:
+    /// dP = dY V^T, dV += P^T dY, dS = P * (dP - rowsum(P * dP)), dQ += dS K / sqrt(hs), dK += dS^T Q / sqrt(hs).
+    /// </summary>
+    public static double[] AttentionBackward(float[] dy, float[] qkv, float[] dqkv0, int b, int t, int c, int h)
+    {
+        int hs = c / h;
+        double scale = 1 / Math.Sqrt(hs);
+        var (_, att) = AttentionForward(qkv, b, t, c, h);
+        var dqkv = ToDouble(dqkv0);
+        for (int bb = 0; bb < b; bb++)
+            for (int hh = 0; hh < h; hh++)
+            {
+                int Row(int tt) => (bb * t + tt) * 3 * c + hh * hs;
+                double P(int t1, int t2) => att[((bb * h + hh) * t + t1) * t + t2];
+                double DY(int tt, int d) => dy[(bb * t + tt) * c + hh * hs + d];
+                var dp = new double[t, t];
+                for (int t1 = 0; t1 < t; t1++)
+                    for (int t2 = 0; t2 < t; t2++)
+                        for (int d = 0; d < hs; d++) dp[t1, t2] += DY(t1, d) * qkv[Row(t2) + 2 * c + d];
+                for (int t2 = 0; t2 < t; t2++)
+                    for (int d = 0; d < hs; d++)
+                        for (int t1 = 0; t1 < t; t1++) dqkv[Row(t2) + 2 * c + d] += P(t1, t2) * DY(t1, d);
+                var ds = new double[t, t];
+                for (int t1 = 0; t1 < t; t1++)
+                {
+                    double rowSum = 0;
+                    for (int t2 = 0; t2 < t; t2++) rowSum += P(t1, t2) * dp[t1, t2];
+                    for (int t2 = 0; t2 < t; t2++) ds[t1, t2] = P(t1, t2) * (dp[t1, t2] - rowSum);
+                }
+                for (int t1 = 0; t1 < t; t1++)
+                    for (int t2 = 0; t2 < t; t2++)
+                        for (int d = 0; d < hs; d++)
+                        {
+                            dqkv[Row(t1) + d] += ds[t1, t2] * qkv[Row(t2) + c + d] * scale;
+                            dqkv[Row(t2) + c + d] += ds[t1, t2] * qkv[Row(t1) + d] * scale;
+                        }
+            }
+        return dqkv;
+    }
+
+    /// <summary>mask[i] = rng.NextFloat() &gt;= p ? 1 / (1 - p) : 0, one draw per element in order (p &gt; 0).</summary>
+    public static float[] DropoutMask(ulong seed, int count, float p)
+    {
+        var rng = new Rng(seed);
+        var mask = new float[count];
+        for (int i = 0; i < count; i++) mask[i] = rng.NextFloat() >= p ? 1f / (1f - p) : 0f;
+        return mask;
+    }
+
+    /// <summary>y[r, o] = b[o] + sum_i x[r, i] w[o, i] (w stored [Out, In]); b may be empty.</summary>
+    public static double[] LinearRowsForward(double[] x, double[] w, double[] b, int n, int inDim, int outDim)
+    {
+        var y = new double[n * outDim];
+        for (int r = 0; r < n; r++)
+            for (int o = 0; o < outDim; o++)
+            {
+                double s = b.Length == 0 ? 0 : b[o];
+                for (int i = 0; i < inDim; i++) s += x[r * inDim + i] * w[o * inDim + i];
+                y[r * outDim + o] = s;
+            }
+        return y;
+    }
+
+    public static double[] LinearRowsForward(float[] x, float[] w, float[] b, int n, int inDim, int outDim) =>
+        LinearRowsForward(ToDouble(x), ToDouble(w), ToDouble(b), n, inDim, outDim);
+
+    /// <summary>dx[r, i] += sum_o dy[r, o] w[o, i]; dw[o, i] += sum_r dy[r, o] x[r, i]; db[o] += sum_r dy[r, o].</summary>
+    public static (double[] Dx, double[] Dw, double[] Db) LinearRowsBackward(float[] x, float[] w, float[] dy,
+        float[] dx0, float[] dw0, float[] db0, int n, int inDim, int outDim)
+    {
+        var dx = ToDouble(dx0);
+        var dw = ToDouble(dw0);
+        var db = ToDouble(db0);
+        for (int r = 0; r < n; r++)
+            for (int o = 0; o < outDim; o++)
+            {
+                double g = dy[r * outDim + o];
+                for (int i = 0; i < inDim; i++)
+                {
+                    if (dx.Length > 0) dx[r * inDim + i] += g * w[o * inDim + i];
+                    dw[o * inDim + i] += g * x[r * inDim + i];
+                }
+                if (db.Length > 0) db[o] += g;
+            }
+        return (dx, dw, db);
+    }
 }

@@ -78,6 +78,26 @@ public class VectorMathTests
     }
 
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void AddTo_WritesTheSumOfTheFirstCountElements_OnEveryWidth(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(8);
+        foreach (int n in Data.Sizes)
+        {
+            // Buffers longer than count: nothing past it is read into y or written.
+            float[] a = Data.Gaussian(ref rng, n + 3), b = Data.Gaussian(ref rng, n + 5), y = Data.Gaussian(ref rng, n + 2);
+            float[] past = y[n..];
+            var expected = ScalarReference.AddTo(a, b, n);
+            VectorMath.AddTo(a, b, y, n);
+            Expect.Close(expected, y.AsSpan(0, n), $"n={n}");
+            Assert.Equal(past, y[n..]);
+            VectorMath.AddTo(a, b, a, n); // y may be a (a residual added in place)
+            Assert.Equal(y[..n], a[..n]);
+        }
+        Assert.Throws<ArgumentException>(() => VectorMath.AddTo(new float[3], new float[2], new float[3], 3));
+    }
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
     public void Zero_ClearsEveryElement(int bits)
     {
         using var _ = Widths.Use(bits);
@@ -108,6 +128,7 @@ public class VectorMathTests
             VectorMath.Axpy(1e-3f, x, y);
             VectorMath.Add(x, y);
             VectorMath.Scale(0.5f, y);
+            VectorMath.AddTo(x, y, y, 130);
             VectorMath.Zero(y);
         }, "VectorMath");
         Assert.False(float.IsNaN(sink));

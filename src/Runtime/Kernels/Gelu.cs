@@ -1,0 +1,85 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using F512 = System.Runtime.Intrinsics.Vector512<float>;
+using F256 = System.Runtime.Intrinsics.Vector256<float>;
+using F128 = System.Runtime.Intrinsics.Vector128<float>;
+
+namespace Edge.Kernels;
+
+// GELU, tanh approximation (GPT-2, llm.c's gelu_forward/backward): x, y, dy, dx all [n] (any shape, flattened).
+//   y = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
+// computed as y = x * s with s = sigmoid(2u) = 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u)), which is the same function
+// and needs only exp (exact limits: exp overflows to +infinity for very negative x, giving s = 0 and y = -0).
+// Backward takes the forward INPUT x (unlike Activations, whose backward takes y) and accumulates into dx:
+//   dx += dy * (s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2))     [1 - tanh(u)^2 = 4 s (1 - s)]
+// y may be x (in place). The derivative is finite for |x| below about 1.8e19, where x^2 overflows (llm.c's is the same).
+public static class Gelu
+{
+    const float K = 0.7978845608028654f; // sqrt(2 / pi)
+    const float A = 0.044715f;
+
+    /// <summary>y = gelu(x).</summary>
+    public static void Forward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        Check.SameLength(x.Length, y.Length, nameof(y));
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float ry = ref MemoryMarshal.GetReference(y);
+        int bits = Simd.Bits, i = 0, n = x.Length;
+        if (bits >= 512) i = Forward<Simd512, F512>(ref rx, ref ry, i, n);
+        if (bits >= 256) i = Forward<Simd256, F256>(ref rx, ref ry, i, n);
+        if (bits >= 128) i = Forward<Simd128, F128>(ref rx, ref ry, i, n);
+        Forward<Scalar, float>(ref rx, ref ry, i, n);
+    }
+
+    static int Forward<S, V>(ref float x, ref float y, int i, int n) where S : struct, ISimd<V> where V : struct
+    {
+        V one = S.Splat(1f), a = S.Splat(A), minus2K = S.Splat(-2f * K);
+        for (; i + S.Count <= n; i += S.Count)
+        {
+            V xi = S.Load(ref Unsafe.Add(ref x, i));
+            V s = Sigmoid2U<S, V>(xi, one, a, minus2K);
+            S.Store(S.Mul(xi, s), ref Unsafe.Add(ref y, i));
+        }
+        return i;
+    }
+
+    /// <summary>dx += dy * gelu'(x).</summary>
+    public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        Check.SameLength(x.Length, dy.Length, nameof(dy));
+        Check.SameLength(x.Length, dx.Length, nameof(dx));
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float rdy = ref MemoryMarshal.GetReference(dy);
+        ref float rdx = ref MemoryMarshal.GetReference(dx);
+        int bits = Simd.Bits, i = 0, n = x.Length;
+        if (bits >= 512) i = Backward<Simd512, F512>(ref rx, ref rdy, ref rdx, i, n);
+        if (bits >= 256) i = Backward<Simd256, F256>(ref rx, ref rdy, ref rdx, i, n);
+        if (bits >= 128) i = Backward<Simd128, F128>(ref rx, ref rdy, ref rdx, i, n);
+        Backward<Scalar, float>(ref rx, ref rdy, ref rdx, i, n);
+    }
+
+    static int Backward<S, V>(ref float x, ref float dy, ref float dx, int i, int n) where S : struct, ISimd<V> where V : struct
+    {
+        V one = S.Splat(1f), a = S.Splat(A), minus2K = S.Splat(-2f * K), twoK = S.Splat(2f * K), threeA = S.Splat(3f * A);
+        for (; i + S.Count <= n; i += S.Count)
+        {
+            V xi = S.Load(ref Unsafe.Add(ref x, i));
+            V s = Sigmoid2U<S, V>(xi, one, a, minus2K);
+            // s + 2K x s (1 - s) (1 + 3A x^2)
+            V inner = S.MulAdd(threeA, S.Mul(xi, xi), one);
+            V grad = S.MulAdd(S.Mul(S.Mul(twoK, xi), S.Mul(s, S.Sub(one, s))), inner, s);
+            ref float dxi = ref Unsafe.Add(ref dx, i);
+            S.Store(S.MulAdd(S.Load(ref Unsafe.Add(ref dy, i)), grad, S.Load(ref dxi)), ref dxi);
+        }
+        return i;
+    }
+
+    /// <summary>1 / (1 + exp(-2u)), u = K x (1 + A x^2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static V Sigmoid2U<S, V>(V x, V one, V a, V minus2K) where S : struct, ISimd<V> where V : struct
+    {
+        V inner = S.MulAdd(a, S.Mul(x, x), one);
+        V e = S.Exp(S.Mul(minus2K, S.Mul(x, inner)));
+        return S.Div(one, S.Add(one, e));
+    }
+}
