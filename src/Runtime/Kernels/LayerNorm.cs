@@ -7,7 +7,7 @@ using F128 = System.Runtime.Intrinsics.Vector128<float>;
 namespace Edge.Kernels;
 
 // Layer normalisation over the last dimension (GPT-2, llm.c's layernorm_forward/backward).
-//   x, y  [n, C]     weight, bias  [C]     mean, rstd  [n] (saved by Forward for Backward)
+//   x, y  [n, C]     weight, bias  [C] (bias may be empty: no shift)     mean, rstd  [n] (saved by Forward for Backward)
 //   y = (x - mean) * rstd * weight + bias,  mean = sum(x) / C,  rstd = 1 / sqrt(var + 1e-5),
 //   var = sum((x - mean)^2) / C (biased, like torch.nn.LayerNorm).
 // Backward accumulates (+=), like llm.c: with norm = (x - mean) * rstd and g = dy * weight,
@@ -19,9 +19,29 @@ public static class LayerNorm
 {
     public const float Eps = 1e-5f;
 
+    // A LayerNorm without a shift (nanoGPT's bias = False) passes an empty bias/dbias: the kernels then read a
+    // row of zeros and write into a scratch row, kept per thread and grown once, so the hot path stays
+    // branch-free and allocation-free after the first call.
+    [ThreadStatic] static float[]? t_zeros, t_sink;
+
+    static ReadOnlySpan<float> ZerosIfEmpty(ReadOnlySpan<float> bias, int c)
+    {
+        if (!bias.IsEmpty) return bias;
+        if (t_zeros is null || t_zeros.Length < c) t_zeros = new float[c];
+        return t_zeros.AsSpan(0, c);
+    }
+
+    static Span<float> SinkIfEmpty(Span<float> dbias, int c)
+    {
+        if (!dbias.IsEmpty) return dbias;
+        if (t_sink is null || t_sink.Length < c) t_sink = new float[c];
+        return t_sink.AsSpan(0, c);
+    }
+
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         Span<float> y, Span<float> mean, Span<float> rstd, int n, int c)
     {
+        bias = ZerosIfEmpty(bias, c);
         Check.AtLeast(x.Length, n, c, nameof(x));
         Check.SameLength(c, weight.Length, nameof(weight));
         Check.SameLength(c, bias.Length, nameof(bias));
@@ -56,6 +76,7 @@ public static class LayerNorm
     public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dweight, Span<float> dbias, int n, int c)
     {
+        dbias = SinkIfEmpty(dbias, c);
         Check.AtLeast(dy.Length, n, c, nameof(dy));
         Check.AtLeast(x.Length, n, c, nameof(x));
         Check.SameLength(c, weight.Length, nameof(weight));

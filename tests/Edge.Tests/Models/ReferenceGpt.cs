@@ -14,6 +14,8 @@ static class ReferenceGpt
             var p = model.Layout.Find(name) ?? throw new ArgumentException("no parameter " + name);
             return model.Weights.Slice(p.Offset, p.Length).ToArray().Select(f => (double)f).ToArray();
         }
+        // A bias the model does not have (Bias = false) acts as zeros.
+        double[] Bias(string name, int size) => model.Layout.Find(name) is null ? new double[size] : P(name);
         int T = tokens.Length, V = model.VocabSize;
         var wte = P("wte.weight");
         int C = wte.Length / V;
@@ -25,7 +27,7 @@ static class ReferenceGpt
         for (int l = 0; l < layers; l++)
         {
             string h = $"h.{l}";
-            var qkv = x.Select(row => Dense(LayerNorm(row, P(h + ".ln_1.weight"), P(h + ".ln_1.bias")), P(h + ".attn.c_attn.weight"), P(h + ".attn.c_attn.bias"))).ToArray();
+            var qkv = x.Select(row => Dense(LayerNorm(row, P(h + ".ln_1.weight"), Bias(h + ".ln_1.bias", C)), P(h + ".attn.c_attn.weight"), Bias(h + ".attn.c_attn.bias", 3 * C))).ToArray();
             int hs = C / heads;
             var y = new double[T][];
             for (int t = 0; t < T; t++)
@@ -49,10 +51,10 @@ static class ReferenceGpt
             }
             for (int t = 0; t < T; t++)
             {
-                var proj = Dense(y[t], P(h + ".attn.c_proj.weight"), P(h + ".attn.c_proj.bias"));
+                var proj = Dense(y[t], P(h + ".attn.c_proj.weight"), Bias(h + ".attn.c_proj.bias", C));
                 for (int i = 0; i < C; i++) x[t][i] += proj[i];
-                var fc = Dense(LayerNorm(x[t], P(h + ".ln_2.weight"), P(h + ".ln_2.bias")), P(h + ".mlp.c_fc.weight"), P(h + ".mlp.c_fc.bias"));
-                var mlp = Dense(fc.Select(Gelu).ToArray(), P(h + ".mlp.c_proj.weight"), P(h + ".mlp.c_proj.bias"));
+                var fc = Dense(LayerNorm(x[t], P(h + ".ln_2.weight"), Bias(h + ".ln_2.bias", C)), P(h + ".mlp.c_fc.weight"), Bias(h + ".mlp.c_fc.bias", P(h + ".mlp.c_fc.weight").Length / C));
+                var mlp = Dense(fc.Select(Gelu).ToArray(), P(h + ".mlp.c_proj.weight"), Bias(h + ".mlp.c_proj.bias", C));
                 for (int i = 0; i < C; i++) x[t][i] += mlp[i];
             }
         }
@@ -61,7 +63,7 @@ static class ReferenceGpt
         bool tied = model.Layout.Find("lm_head.weight") is null;
         for (int t = 0; t < T; t++)
         {
-            var f = LayerNorm(x[t], P("ln_f.weight"), P("ln_f.bias"));
+            var f = LayerNorm(x[t], P("ln_f.weight"), Bias("ln_f.bias", C));
             double[] row;
             if (tied)
             {

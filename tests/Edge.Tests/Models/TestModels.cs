@@ -46,3 +46,10 @@ public partial class TinyGptUntied;
 [Dense(6, Activation.Tanh)]
 [OutputHead(TiedToEmbedding = true)]
 public partial class TinyTiedMlp;
+
+[LanguageModel("test-gpt-nobias", Context = 4)]
+[TokenEmbedding(8, Positional = true)]
+[TransformerBlocks(Layers = 1, Heads = 2, MlpRatio = 2, Bias = false)]
+[LayerNorm]
+[OutputHead(TiedToEmbedding = true, Bias = false)]
+public partial class TinyGptNoBias;

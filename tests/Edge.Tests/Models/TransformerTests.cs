@@ -10,6 +10,7 @@ public class TransformerTests
     [Theory]
     [InlineData("test-gpt", 2, 2)]
     [InlineData("test-gpt-untied", 1, 3)]
+    [InlineData("test-gpt-nobias", 1, 2)]
     public void GeneratedForward_MatchesDoublePrecisionReference(string name, int layers, int heads)
     {
         const int V = 13, B = 2;
@@ -96,9 +97,11 @@ public class TransformerTests
     [Fact]
     public void DeclaredModels_HaveTheCourseShapes()
     {
-        // 4 layers x (12 C^2 + 13 C) + (V + T) C + 2 C parameters for width C, context T, tied head.
-        static long Gpt(int layers, int c, int v, int t) => layers * (12L * c * c + 13L * c) + (long)(v + t) * c + 2L * c;
-        Assert.Equal(Gpt(4, 128, 65, 64), BabyGpt.Descriptor.ParameterCount(65));
+        // Per layer 12 C^2 weights + 13 C biases and LayerNorm parameters (2 C without biases), the embeddings
+        // (V + T) C, ln_f 2 C (C without bias); the head is tied, so it adds nothing.
+        static long Gpt(int layers, int c, int v, int t, bool bias = true) =>
+            layers * (12L * c * c + (bias ? 13L : 2L) * c) + (long)(v + t) * c + (bias ? 2L : 1L) * c;
+        Assert.Equal(Gpt(4, 128, 65, 64, bias: false), BabyGpt.Descriptor.ParameterCount(65));
         Assert.Equal(Gpt(4, 128, 65, 256), MiniGpt.Descriptor.ParameterCount(65));
         Assert.Equal(Gpt(6, 384, 65, 256), ShakespeareGpt.Descriptor.ParameterCount(65));
         Assert.Equal(0.2, ShakespeareGpt.Descriptor.Recipe.Dropout, 6);
