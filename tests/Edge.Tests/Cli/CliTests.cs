@@ -177,9 +177,44 @@ public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel
         foreach (var name in new[] { "bigram ", "bigram-counts", "char-mlp" }) Assert.Contains(name, r.Stdout);
     }
 
+    [Fact]
+    public void Generate_StopSequence_EndsTheTextBeforeIt()
+    {
+        var free = EdgeProcess.Run(trained.Dir.Path, "generate", "--model", trained.Checkpoint, "--tokens", "300", "--seed", "7");
+        Assert.True(free.ExitCode == 0, free.ToString());
+        // Stop at the first "e" the model writes: everything before it, and nothing after.
+        int at = free.Stdout.IndexOf('e');
+        Assert.True(at > 0);
+        var stopped = EdgeProcess.Run(trained.Dir.Path, "generate", "--model", trained.Checkpoint, "--tokens", "300", "--seed", "7", "--stop", "e");
+        Assert.Equal(free.Stdout[..at] + "\n", stopped.Stdout);
+    }
+
+    [Fact]
+    public void Chat_ReadsPipedInput_CommandsAndPrompts()
+    {
+        var input = "KEEPER:\ntemp 0\ntopk 3\ntemp hot\nBAKER:\nhelp\nclear\nquit\nnever reached\n";
+        var r = EdgeProcess.RunWithInput(trained.Dir.Path, input, "chat", "--model", trained.Checkpoint, "--tokens", "20");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("(temp = 0)", r.Stdout);
+        Assert.Contains("(topk = 3)", r.Stdout);
+        Assert.Contains("commands: temp T, topk K, topp P, tokens N, clear, help, quit", r.Stdout);
+        Assert.Contains("(conversation cleared)", r.Stdout);
+        Assert.Contains("temp: expected a number", r.Stderr);
+        Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
+    [Fact]
+    public void Chat_EndOfInput_ExitsCleanly()
+    {
+        var r = EdgeProcess.RunWithInput(trained.Dir.Path, "", "chat", "--model", trained.Checkpoint);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("", r.Stderr);
+    }
+
     [Theory]
     [InlineData("train")]
     [InlineData("generate")]
+    [InlineData("chat")]
     [InlineData("eval")]
     [InlineData("models")]
     public void EveryCommand_HasHelp(string command)

@@ -11,7 +11,10 @@ public static class EdgeProcess
         public override string ToString() => $"exit {ExitCode}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
     }
 
-    public static Result Run(string workingDirectory, params string[] args)
+    public static Result Run(string workingDirectory, params string[] args) => RunWithInput(workingDirectory, stdin: null, args);
+
+    /// <summary>Runs edge with <paramref name="stdin"/> piped in (null: closed at once).</summary>
+    public static Result RunWithInput(string workingDirectory, string? stdin, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -24,6 +27,7 @@ public static class EdgeProcess
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edge.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
+        if (stdin is not null) process.StandardInput.Write(stdin);
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

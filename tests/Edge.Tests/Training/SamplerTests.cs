@@ -55,3 +55,71 @@ public class SamplerTests
         Assert.InRange(ones / 20000.0, 0.74, 0.76);
     }
 }
+
+public class SamplerControlTests
+{
+    [Fact]
+    public void TopP_KeepsTheSmallestSetReachingP()
+    {
+        // probabilities 0.5, 0.3, 0.15, 0.05: p = 0.75 needs the first two; p = 0.85 the first three.
+        var logits = new[] { MathF.Log(0.5f), MathF.Log(0.3f), MathF.Log(0.15f), MathF.Log(0.05f) };
+        foreach (var (p, expected) in new[] { (0.75f, new[] { 0, 1 }), (0.85f, new[] { 0, 1, 2 }), (0.4f, new[] { 0 }) })
+        {
+            var sampler = new Sampler(4, seed: 1, temperature: 1f, topP: p);
+            var seen = new HashSet<int>();
+            for (int i = 0; i < 3000; i++) seen.Add(sampler.Sample(logits));
+            Assert.Equal(expected.ToHashSet(), seen);
+        }
+    }
+
+    [Fact]
+    public void RepetitionPenalty_MakesSeenTokensLessLikely()
+    {
+        var logits = new[] { 2f, 2f, 0f };
+        var plain = new Sampler(3, seed: 2);
+        var penalised = new Sampler(3, seed: 2) { RepetitionPenalty = 2f };
+        int Count(Sampler s) => Enumerable.Range(0, 4000).Count(_ => s.Sample(logits, [0, 0, 0]) == 0);
+        int before = Count(plain), after = Count(penalised);
+        Assert.InRange(before / 4000.0, 0.42, 0.5);
+        // logit 2 -> 1 for token 0, applied once however often it occurs: p = e / (e + e^2 + 1), about 0.24.
+        Assert.InRange(after / 4000.0, 0.21, 0.27);
+    }
+
+    [Fact]
+    public void NoRepeatNgram_NeverCompletesAnNgramSeenBefore()
+    {
+        // History "1 2 ... 1": with n = 2, token 2 after 1 would repeat the bigram (1, 2).
+        var logits = new[] { 0f, 0f, 5f, 0f };
+        var sampler = new Sampler(4, seed: 3, temperature: 0f) { NoRepeatNgram = 2 };
+        Assert.NotEqual(2, sampler.Sample(logits, [1, 2, 3, 1]));
+        Assert.Equal(2, sampler.Sample(logits, [1, 3, 3, 1]));
+    }
+
+    [Fact]
+    public void AllControls_AllocateNothingPerToken()
+    {
+        var rng = new Rng(5);
+        var logits = Enumerable.Range(0, 65).Select(_ => rng.NextGaussian()).ToArray();
+        var history = Enumerable.Range(0, 64).Select(i => i % 65).ToArray();
+        var sampler = new Sampler(65, seed: 1, temperature: 0.8f, topK: 20, topP: 0.9f) { RepetitionPenalty = 1.2f, NoRepeatNgram = 3 };
+        sampler.Sample(logits, history);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 200; i++) sampler.Sample(logits, history);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Theory]
+    [InlineData("the end. THE END", "the end. ")]
+    [InlineData("no stop here", "no stop here")]
+    [InlineData("almost THE EN", "almost THE EN")]
+    [InlineData("THE END at once", "")]
+    public void StopSequence_EndsTheOutputBeforeIt(string generated, string expected)
+    {
+        var stops = new StopSequences(["THE END"]);
+        var output = new StringWriter();
+        foreach (var ch in generated)
+            if (stops.Append([ch], output)) break;
+        stops.Flush(output);
+        Assert.Equal(expected, output.ToString());
+    }
+}
