@@ -42,7 +42,7 @@ static class ChatCommand
         string template = templateOption == "course" ? CourseTemplate : templateOption.Replace("\\n", "\n");
         if (!template.Contains("{q}")) throw new UsageException("option --template: must contain {q} where the prompt goes");
 
-        var loaded = Checkpoint.Load(path, ModelCatalog.All);
+        var loaded = Checkpoint.Load(path, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
         var tokenizer = loaded.Tokenizer;
         var sampler = sampling.CreateSampler(tokenizer.VocabSize);

@@ -35,7 +35,7 @@ static class GenerateCommand
         var sampling = SamplingOptions.Parse(args);
         args.RejectUnknown(0);
 
-        var loaded = Checkpoint.Load(path, ModelCatalog.All);
+        var loaded = Checkpoint.Load(path, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
         loaded.Tokenizer.Encode(prompt); // refuses characters outside the vocabulary before anything is printed
         var sampler = sampling.CreateSampler(loaded.Tokenizer.VocabSize);

@@ -227,7 +227,7 @@ namespace Edge.Generators.Emitting
             w.Line("public override bool FitsByCounting => true;");
             w.Line();
             w.Line($"/// <summary>Fills the table with log((count + {D(plan.Smoothing)}) / row total): the smoothed bigram model, fitted by counting.</summary>");
-            w.Open("public override void FitCounts(global::Edge.Data.ExampleSet examples)");
+            w.Open("protected override void FitCountsCore(global::Edge.Data.ExampleSet examples)");
             w.Line("int V = VocabSize;");
             w.Line($"global::Edge.Training.BigramCounts.Fit(Weights.Slice({table.Field}, {table.Length}), V, examples, smoothing: {D(plan.Smoothing)});");
             w.Close();

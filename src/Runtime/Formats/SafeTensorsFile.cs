@@ -71,6 +71,13 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public TensorInfo Get(string name) => Find(name) ?? throw new EdgeException($"{Path}: no tensor named '{name}'");
 
     /// <summary>The tensor's bytes, a view of the mapping (no copy); valid until <see cref="Dispose"/>.</summary>
+    /// <summary>The address of a tensor's first byte in the mapping; valid until <see cref="Dispose"/>.</summary>
+    internal byte* Address(TensorInfo t)
+    {
+        CheckInFile(t);
+        return _data + t.Offset;
+    }
+
     public ReadOnlySpan<byte> GetBytes(TensorInfo t)
     {
         CheckInFile(t);

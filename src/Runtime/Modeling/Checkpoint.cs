@@ -124,40 +124,66 @@ public static class Checkpoint
     /// <summary>A loaded checkpoint: the model (weights filled in), its tokenizer and the file's metadata.</summary>
     public sealed record Loaded(ModelInfo Info, LanguageModel Model, CharTokenizer Tokenizer, IReadOnlyDictionary<string, string> Metadata);
 
-    /// <summary>Reads a checkpoint written by <see cref="Save"/>; <paramref name="models"/> are the models this program knows.</summary>
-    public static Loaded Load(string path, IReadOnlyList<ModelInfo> models, int maxBatch = 1)
+    /// <summary>
+    /// Reads a checkpoint written by <see cref="Save"/>; <paramref name="models"/> are the models this program
+    /// knows. With <paramref name="mapWeights"/>, a checkpoint whose F32 tensors lie in the model's own layout
+    /// (every file <see cref="Save"/> writes) becomes the weight buffer itself: memory-mapped read-only, no
+    /// copy, pages loaded on first use. Otherwise (or for other files) the weights are copied out.
+    /// </summary>
+    public static Loaded Load(string path, IReadOnlyList<ModelInfo> models, int maxBatch = 1, bool mapWeights = false)
     {
-        using var file = SafeTensorsFile.Open(path);
-        if (!file.Metadata.TryGetValue(ModelKey, out var name))
-            throw new EdgeException($"{path}: not an Edge checkpoint (its metadata has no '{ModelKey}')");
-        var info = models.FirstOrDefault(m => m.Name == name)
-            ?? throw new EdgeException($"{path}: saved by model '{name}', which this build of edge does not have");
-        if (!file.Metadata.TryGetValue(TokenizerKey, out var vocab))
-            throw new EdgeException($"{path}: the checkpoint has no tokenizer ('{TokenizerKey}' is missing from its metadata)");
-        CharTokenizer tokenizer;
-        try { tokenizer = CharTokenizer.FromJson(vocab); }
-        catch (EdgeException e) { throw new EdgeException($"{path}: bad tokenizer in the metadata: {e.Message}"); }
-
-        var model = info.Create(tokenizer.VocabSize, maxBatch);
+        var file = SafeTensorsFile.Open(path);
+        LanguageModel? model = null;
+        bool mapped = false;
         try
         {
-            foreach (var p in model.Parameters)
+            if (!file.Metadata.TryGetValue(ModelKey, out var name))
+                throw new EdgeException($"{path}: not an Edge checkpoint (its metadata has no '{ModelKey}')");
+            var info = models.FirstOrDefault(m => m.Name == name)
+                ?? throw new EdgeException($"{path}: saved by model '{name}', which this build of edge does not have");
+            if (!file.Metadata.TryGetValue(TokenizerKey, out var vocab))
+                throw new EdgeException($"{path}: the checkpoint has no tokenizer ('{TokenizerKey}' is missing from its metadata)");
+            CharTokenizer tokenizer;
+            try { tokenizer = CharTokenizer.FromJson(vocab); }
+            catch (EdgeException e) { throw new EdgeException($"{path}: bad tokenizer in the metadata: {e.Message}"); }
+
+            model = info.Create(tokenizer.VocabSize, maxBatch);
+            var tensors = new TensorInfo[model.Parameters.Count];
+            for (int i = 0; i < tensors.Length; i++)
             {
+                var p = model.Parameters[i];
                 var t = file.Find(p.Name) ?? throw new EdgeException($"{path}: tensor '{p.Name}' is missing");
                 if (!t.Shape.SequenceEqual(p.Shape.Select(d => (long)d)))
                     throw new EdgeException($"{path}: tensor '{p.Name}' has shape [{string.Join(", ", t.Shape)}], the model needs {p.ShapeText}");
-                var destination = model.Weights.Slice(p.Offset, p.Length);
-                file.ReadFloats(t, destination);
-                int bad = FirstNonFinite(destination);
-                if (bad >= 0) throw new EdgeException($"{path}: tensor '{p.Name}' holds a non-finite value ({destination[bad]}) at element {bad}");
+                tensors[i] = t;
             }
+            bool inLayout = tensors.Length > 0 && tensors.Select((t, i) => t.DType == DType.F32 && t.Offset == tensors[0].Offset + 4L * model.Parameters[i].Offset).All(ok => ok);
+            if (mapWeights && inLayout)
+            {
+                unsafe { model.MapWeights((float*)file.Address(tensors[0]), file); }
+                mapped = true;
+            }
+            else
+                for (int i = 0; i < tensors.Length; i++)
+                    file.ReadFloats(tensors[i], model.Weights.Slice(model.Parameters[i].Offset, model.Parameters[i].Length));
+            for (int i = 0; i < tensors.Length; i++)
+            {
+                var p = model.Parameters[i];
+                var values = model.Weights.Slice(p.Offset, p.Length);
+                int bad = FirstNonFinite(values);
+                if (bad >= 0) throw new EdgeException($"{path}: tensor '{p.Name}' holds a non-finite value ({values[bad]}) at element {bad}");
+            }
+            return new Loaded(info, model, tokenizer, file.Metadata);
         }
         catch
         {
-            model.Dispose();
+            model?.Dispose(); // a mapped model also closes the file
             throw;
         }
-        return new Loaded(info, model, tokenizer, file.Metadata);
+        finally
+        {
+            if (!mapped) file.Dispose();
+        }
     }
 
     static int FirstNonFinite(ReadOnlySpan<float> values)

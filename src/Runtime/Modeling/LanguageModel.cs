@@ -13,9 +13,11 @@ namespace Edge;
 /// take <see cref="InputLength"/> tokens and predict one target; sequence models (transformers) take
 /// 1..<see cref="InputLength"/> tokens and predict a target at every position.
 /// </summary>
-public abstract class LanguageModel : IDisposable
+public abstract unsafe class LanguageModel : IDisposable
 {
-    readonly NativeBuffer _weights;
+    NativeBuffer? _ownedWeights;
+    float* _weights;
+    IDisposable? _mapping;
     readonly NativeBuffer _activations;
     NativeBuffer? _gradients;
     NativeBuffer? _activationGradients;
@@ -26,7 +28,8 @@ public abstract class LanguageModel : IDisposable
     protected LanguageModel(ModelLayout layout)
     {
         Layout = layout;
-        _weights = new NativeBuffer(layout.WeightLength);
+        _ownedWeights = new NativeBuffer(layout.WeightLength);
+        _weights = _ownedWeights.Pointer;
         _activations = new NativeBuffer(layout.ActivationLength);
         _savedInputs = new int[layout.MaxBatch * layout.InputLength];
         _savedTargets = new int[layout.MaxBatch * layout.TargetLength];
@@ -56,7 +59,28 @@ public abstract class LanguageModel : IDisposable
     }
 
     /// <summary>All parameters, laid out as <see cref="Parameters"/> says.</summary>
-    public Span<float> Weights => _weights.Span;
+    public Span<float> Weights => new(_weights, Layout.WeightLength);
+
+    /// <summary>True when the weights are a read-only view of a checkpoint file (nothing may write them).</summary>
+    public bool WeightsAreMapped => _mapping is not null;
+
+    /// <summary>
+    /// Uses <paramref name="weights"/> (Layout.WeightLength floats inside a read-only mapping that
+    /// <paramref name="owner"/> keeps alive) as the weight buffer: no copy, and pages load on first use.
+    /// </summary>
+    internal void MapWeights(float* weights, IDisposable owner)
+    {
+        _ownedWeights?.Dispose();
+        _ownedWeights = null;
+        _weights = weights;
+        _mapping = owner;
+    }
+
+    void CheckWritable(string what)
+    {
+        if (WeightsAreMapped)
+            throw new InvalidOperationException($"{what}: the weights of {Name} are memory-mapped read-only from a checkpoint; load a copy to change them");
+    }
 
     /// <summary>Parameter gradients, same layout as <see cref="Weights"/>; only after <see cref="EnableTraining"/>.</summary>
     public Span<float> Gradients => (_gradients ?? throw new InvalidOperationException("call EnableTraining before Backward")).Span;
@@ -75,6 +99,7 @@ public abstract class LanguageModel : IDisposable
     /// <summary>Allocates gradient memory (once). Models used only for generation never call this.</summary>
     public void EnableTraining()
     {
+        CheckWritable("training");
         _gradients ??= new NativeBuffer(Layout.WeightLength);
         _activationGradients ??= new NativeBuffer(Layout.ActivationLength);
     }
@@ -82,6 +107,7 @@ public abstract class LanguageModel : IDisposable
     /// <summary>Fresh random weights (and dropout stream), the same for the same seed.</summary>
     public void Initialize(ulong seed)
     {
+        CheckWritable("initialising");
         var rng = new Rng(seed);
         Weights.Clear();
         InitializeCore(ref rng);
@@ -179,8 +205,14 @@ public abstract class LanguageModel : IDisposable
     public virtual bool FitsByCounting => false;
 
     /// <summary>Fits a counting model to the examples in one pass.</summary>
-    public virtual void FitCounts(ExampleSet examples) =>
-        throw new InvalidOperationException($"{Name} is trained by gradient descent, not by counting");
+    public void FitCounts(ExampleSet examples)
+    {
+        CheckWritable("fitting");
+        if (!FitsByCounting) throw new InvalidOperationException($"{Name} is trained by gradient descent, not by counting");
+        FitCountsCore(examples);
+    }
+
+    protected virtual void FitCountsCore(ExampleSet examples) => throw new NotSupportedException();
 
     protected abstract void InitializeCore(ref Rng rng);
     /// <param name="dropout">True when this is a training pass with a non-zero <see cref="DropoutRate"/>.</param>
@@ -212,7 +244,8 @@ public abstract class LanguageModel : IDisposable
 
     public void Dispose()
     {
-        _weights.Dispose();
+        _ownedWeights?.Dispose();
+        _mapping?.Dispose();
         _activations.Dispose();
         _gradients?.Dispose();
         _activationGradients?.Dispose();

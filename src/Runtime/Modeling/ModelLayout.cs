@@ -11,10 +11,12 @@ public sealed record ParameterInfo(string Name, int[] Shape, int Offset, int Len
 public sealed record ActivationInfo(string Name, int Offset, int Length);
 
 /// <summary>
-/// Where every parameter and activation of a model lives: one aligned buffer of weights (the same layout for
+/// Where every parameter and activation of a model lives: one buffer of weights (the same layout for
 /// gradients and optimiser moments) and one arena of activations. Generated code builds it once, at
 /// construction, from the compile-time shapes plus the sizes known only at run time (vocabulary, batch).
-/// Every tensor starts on a 64-byte boundary so vector loads of a row never straddle two tensors.
+/// Parameters are packed back to back in declaration order, exactly as a checkpoint stores them, so a
+/// checkpoint's data section can serve as the weight buffer directly (memory-mapped, no copy).
+/// Activations start on 64-byte boundaries.
 /// </summary>
 public sealed class ModelLayout
 {
@@ -54,7 +56,7 @@ public sealed class ModelLayout
         long length = 1;
         foreach (var d in shape) length *= d;
         int offset = WeightLength;
-        WeightLength = checked(AlignUp(offset + checked((int)length)));
+        WeightLength = checked(offset + checked((int)length));
         _parameters.Add(new ParameterInfo(name, shape, offset, (int)length, decay));
         return offset;
     }

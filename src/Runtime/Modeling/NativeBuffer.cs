@@ -3,8 +3,10 @@ using System.Runtime.InteropServices;
 namespace Edge;
 
 /// <summary>
-/// One 64-byte-aligned block of floats outside the managed heap, zeroed, freed on dispose. Models hold their
-/// weights, gradients and activations in these so a training step never touches the garbage collector.
+/// One block of floats outside the managed heap, zeroed, freed on dispose. Models hold their weights,
+/// gradients and activations in these so a training step never touches the garbage collector. Memory comes
+/// from calloc: large blocks are zero pages the OS maps lazily, so a buffer that is never touched (the
+/// weights of a model about to be memory-mapped) costs nothing.
 /// </summary>
 public sealed unsafe class NativeBuffer : IDisposable
 {
@@ -14,11 +16,12 @@ public sealed unsafe class NativeBuffer : IDisposable
     {
         Length = length;
         nuint bytes = (nuint)Math.Max(length, 1) * sizeof(float);
-        _ptr = (float*)NativeMemory.AlignedAlloc(bytes, 64);
-        NativeMemory.Clear(_ptr, bytes);
+        _ptr = (float*)NativeMemory.AllocZeroed(bytes);
     }
 
     public int Length { get; }
+
+    internal float* Pointer => _ptr;
 
     public Span<float> Span
     {
@@ -33,7 +36,7 @@ public sealed unsafe class NativeBuffer : IDisposable
     {
         if (_ptr != null)
         {
-            NativeMemory.AlignedFree(_ptr);
+            NativeMemory.Free(_ptr);
             _ptr = null;
         }
         GC.SuppressFinalize(this);

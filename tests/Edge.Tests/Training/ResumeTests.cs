@@ -96,3 +96,46 @@ public class ResumeTests
         Assert.Equal(1e-3, norm, 6);
     }
 }
+
+public class CheckpointTests
+{
+    [Fact]
+    public void MappedLoad_UsesTheFileAsTheWeights_AndGivesTheSameLogits()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("model.safetensors");
+        var tokenizer = CharTokenizer.FromText("abcdefgh\n");
+        using var model = new TinyGpt(tokenizer.VocabSize, 1);
+        model.Initialize(3);
+        Checkpoint.Save(path, model, tokenizer);
+        var tokens = new[] { 1, 2, 3, 4 };
+        var expected = model.Logits(tokens, 1, 4).ToArray();
+
+        var copied = Checkpoint.Load(path, [TinyGpt.Descriptor]);
+        var mapped = Checkpoint.Load(path, [TinyGpt.Descriptor], mapWeights: true);
+        using (copied.Model)
+        using (mapped.Model)
+        {
+            Assert.False(copied.Model.WeightsAreMapped);
+            Assert.True(mapped.Model.WeightsAreMapped);
+            Assert.Equal(expected, copied.Model.Logits(tokens, 1, 4).ToArray());
+            Assert.Equal(expected, mapped.Model.Logits(tokens, 1, 4).ToArray());
+            // Read-only: anything that would write the weights is refused instead of faulting.
+            Assert.Throws<InvalidOperationException>(() => mapped.Model.EnableTraining());
+            Assert.Throws<InvalidOperationException>(() => mapped.Model.Initialize(1));
+        }
+    }
+
+    [Fact]
+    public void Load_RefusesAWrongShape_NamingTheTensor()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("model.safetensors");
+        var small = CharTokenizer.FromText("abc");
+        using var model = new TinyGpt(small.VocabSize, 1);
+        model.Initialize(1);
+        Checkpoint.Save(path, model, small);
+        var e = Assert.Throws<EdgeException>(() => Checkpoint.Load(path, [TinyGptUntied.Descriptor with { Name = "test-gpt" }]));
+        Assert.Contains("tensor 'wte.weight' has shape [3, 8], the model needs [3, 12]", e.Message);
+    }
+}
