@@ -14,6 +14,7 @@ static class Commands
           generate   sample text (or names) from a checkpoint
           chat       an interactive prompt over a checkpoint (also reads piped input)
           eval       loss and perplexity of a checkpoint on a text file
+          bench      time training steps and generated tokens against this machine's peak
 
         Example:
           edge train char-mlp --steps 2000
@@ -35,7 +36,8 @@ static class Commands
             "generate" => GenerateCommand.Run(Args.Parse("generate", rest)),
             "eval" => EvalCommand.Run(Args.Parse("eval", rest)),
             "chat" => ChatCommand.Run(Args.Parse("chat", rest)),
-            _ => throw new UsageException($"unknown command '{argv[0]}' (commands: models, train, generate, chat, eval; see 'edge --help')"),
+            "bench" => BenchCommand.Run(Args.Parse("bench", rest, "json")),
+            _ => throw new UsageException($"unknown command '{argv[0]}' (commands: models, train, generate, chat, eval, bench; see 'edge --help')"),
         };
     }
 

@@ -101,7 +101,7 @@ public class TransformerTests
         // (V + T) C, ln_f 2 C (C without bias); the head is tied, so it adds nothing.
         static long Gpt(int layers, int c, int v, int t, bool bias = true) =>
             layers * (12L * c * c + (bias ? 13L : 2L) * c) + (long)(v + t) * c + (bias ? 2L : 1L) * c;
-        Assert.Equal(Gpt(4, 128, 65, 64, bias: false), BabyGpt.Descriptor.ParameterCount(65));
+        Assert.Equal(Gpt(4, 128, 65, 64), BabyGpt.Descriptor.ParameterCount(65));
         Assert.Equal(Gpt(4, 128, 65, 256), MiniGpt.Descriptor.ParameterCount(65));
         Assert.Equal(Gpt(6, 384, 65, 256), ShakespeareGpt.Descriptor.ParameterCount(65));
         Assert.Equal(0.2, ShakespeareGpt.Descriptor.Recipe.Dropout, 6);

@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Edge.Data;
+using Edge.Diagnostics;
+using Edge.Generation;
+using Edge.Kernels;
+using Edge.Models;
+using Edge.Training;
+
+namespace Edge.Cli;
+
+static class BenchCommand
+{
+    const string Help = """
+        edge bench: how fast training and generation run here, against this machine's own peak.
+
+        Usage: edge bench train MODEL [--batch B] [--context T] [--steps N] [--vocab V] [--json]
+               edge bench generate MODEL|FILE [--tokens N] [--vocab V] [--json]
+
+          train      full training steps (forward, backward, AdamW) on random tokens; default batch from the
+                     model's recipe, context = the model's, 20 timed steps after 3 warm-up steps
+          generate   tokens at batch 1 (transformers with the KV cache), sampling included; a checkpoint FILE
+                     or a model name (random weights); default 200 tokens after 20 warm-up tokens
+          --vocab V  vocabulary size for a model name (default 65)
+          --json     one JSON object instead of the table
+
+        Reports the median and spread of the time per step or token, tokens per second, GFLOP/s (matrix
+        products and attention, counted from the parameter table) as a share of this machine's peak fp32 FMA
+        rate on one thread (measured first), the vector width and threads, and managed bytes allocated per
+        step or token.
+
+        Examples:
+          edge bench train baby-gpt
+          edge bench generate shakespeare-gpt --tokens 100
+        """;
+
+    public static int Run(Args args)
+    {
+        if (Commands.ShowHelp(args, Help)) return 0;
+        if (args.Positionals.Count < 2) throw new UsageException("usage: edge bench train MODEL | edge bench generate MODEL|FILE (see 'edge bench --help')");
+        return args.Positionals[0] switch
+        {
+            "train" => Train(args),
+            "generate" => Generate(args),
+            _ => throw new UsageException($"unknown benchmark '{args.Positionals[0]}' (train, generate)"),
+        };
+    }
+
+    static ModelInfo Model(string name) => ModelCatalog.Find(name)
+        ?? throw new UsageException($"unknown model '{name}' (models: {string.Join(", ", ModelCatalog.All.Select(m => m.Name))})");
+
+    static int Train(Args args)
+    {
+        var info = Model(args.Positionals[1]);
+        int batch = args.Int("batch", info.Recipe.Batch, min: 1, max: 4096);
+        int context = args.Int("context", info.Context, min: 1, max: info.Context);
+        int steps = args.Int("steps", 20, min: 1, max: 100_000);
+        int vocab = args.Int("vocab", 65, min: 2, max: 1_000_000);
+        bool json = args.Flag("json");
+        args.RejectUnknown(2);
+        if (!info.SequenceTargets && context != info.Context) throw new UsageException($"option --context: {info.Name} reads exactly {info.Context} tokens");
+        if (info.FitsByCounting) throw new UsageException($"{info.Name} is fitted by counting; there is no training step to time");
+
+        double peak = MachinePeak.MeasureGflops();
+        using var model = info.Create(vocab, batch);
+        model.Initialize(1);
+        var rng = new Rng(2);
+        var tokens = Enumerable.Range(0, Math.Max(100_000, 20 * (context + 1))).Select(_ => rng.NextInt(vocab)).ToArray();
+        var data = DataSplits.FromText(tokens, info.Context, info.SequenceTargets);
+        using var trainer = new Trainer(model, data, new TrainOptions
+        {
+            Steps = int.MaxValue, Batch = batch, GradClip = 1.0, WeightDecay = 0.1, Schedule = LearningRateSchedule.Step(1e-4, 0, 1),
+        });
+        // A shorter context than the model's: time Forward/Backward directly at that length.
+        Func<float> step = context == info.Context || !info.SequenceTargets ? trainer.TrainStep : ShortStep(model, trainer, batch, context, vocab);
+        for (int i = 0; i < 3; i++) step();
+        var times = new double[steps];
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < steps; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            step();
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        int tokensPerStep = info.SequenceTargets ? batch * context : batch;
+        double flops = FlopCount.TrainingStep(model, batch, context);
+        Report(json, "train", info.Name, $"batch {batch}, context {context}, vocabulary {vocab}", times, "step", tokensPerStep, flops, peak, (double)allocated / steps);
+        return 0;
+    }
+
+    /// <summary>A training step at a shorter sequence length than the model's context (bench only).</summary>
+    static Func<float> ShortStep(LanguageModel model, Trainer trainer, int batch, int context, int vocab)
+    {
+        var rng = new Rng(3);
+        var inputs = Enumerable.Range(0, batch * context).Select(_ => rng.NextInt(vocab)).ToArray();
+        var targets = Enumerable.Range(0, batch * context).Select(_ => rng.NextInt(vocab)).ToArray();
+        return () =>
+        {
+            model.ZeroGradients();
+            float loss = model.Forward(inputs, targets, batch, context, training: true);
+            model.Backward();
+            trainer.Optimizer.LearningRate = 1e-4f;
+            model.Step(trainer.Optimizer);
+            return loss;
+        };
+    }
+
+    static int Generate(Args args)
+    {
+        string target = args.Positionals[1];
+        int tokens = args.Int("tokens", 200, min: 1, max: 1_000_000);
+        int vocab = args.Int("vocab", 65, min: 2, max: 1_000_000);
+        bool json = args.Flag("json");
+        args.RejectUnknown(2);
+
+        double peak = MachinePeak.MeasureGflops();
+        LanguageModel model;
+        string name;
+        if (File.Exists(target))
+        {
+            var loaded = Checkpoint.Load(target, ModelCatalog.All, mapWeights: true);
+            model = loaded.Model;
+            name = $"{loaded.Info.Name} ({Path.GetFileName(target)})";
+        }
+        else
+        {
+            model = Model(target).Create(vocab, 1);
+            model.Initialize(1);
+            name = target;
+        }
+        using (model)
+        {
+            var tokenizer = Edge.Text.CharTokenizer.FromText(new string(Enumerable.Range(0, model.VocabSize).Select(i => (char)(0x100 + i)).ToArray()));
+            var generator = new TextGenerator(model, tokenizer);
+            var sampler = new Sampler(model.VocabSize, seed: 1, temperature: 0.8f, topK: 40);
+            generator.Reset([]);
+            for (int i = 0; i < 20; i++) generator.Next(sampler);
+            var times = new double[tokens];
+            long allocated = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < tokens; i++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                generator.Next(sampler);
+                times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+            allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+            // One position per token: the matrix products at one row, attention over about half the context.
+            double flops = FlopCount.Forward(model, 1, 1) + (model.IsSequenceModel ? AttentionPerToken(model) : 0);
+            string how = model.IsSequenceModel ? "batch 1, KV cache" : $"batch 1, window {model.InputLength}";
+            Report(json, "generate", name, how, times, "token", 1, flops, peak, (double)allocated / tokens);
+        }
+        return 0;
+    }
+
+    static double AttentionPerToken(LanguageModel model)
+    {
+        int layers = model.Parameters.Count(p => p.Name.EndsWith(".attn.c_attn.weight", StringComparison.Ordinal));
+        int width = model.Parameters.First(p => p.Name == "wte.weight").Shape[1];
+        return 4.0 * width * (model.InputLength / 2.0) * layers;
+    }
+
+    static void Report(bool json, string kind, string model, string shape, double[] times, string unit, int tokensPer, double flops, double peak, double bytesPer)
+    {
+        var sorted = times.Order().ToArray();
+        double median = sorted[sorted.Length / 2], p10 = sorted[sorted.Length / 10], p90 = sorted[Math.Min(sorted.Length - 1, sorted.Length * 9 / 10)];
+        double tokensPerSecond = tokensPer / (median / 1000);
+        double gflops = flops / (median / 1000) / 1e9;
+        int bits = Simd.Bits;
+        if (json)
+        {
+            var s = new StringBuilder();
+            s.Append(CultureInfo.InvariantCulture, $"{{\"benchmark\":\"{kind}\",\"model\":\"{model}\",\"shape\":\"{shape}\",");
+            s.Append(CultureInfo.InvariantCulture, $"\"ms_per_{unit}_median\":{median:0.####},\"ms_per_{unit}_p10\":{p10:0.####},\"ms_per_{unit}_p90\":{p90:0.####},");
+            s.Append(CultureInfo.InvariantCulture, $"\"tokens_per_second\":{tokensPerSecond:0.##},\"gflops\":{gflops:0.###},\"peak_gflops_one_thread\":{peak:0.#},");
+            s.Append(CultureInfo.InvariantCulture, $"\"percent_of_peak\":{100 * gflops / peak:0.##},\"vector_bits\":{bits},\"threads\":1,\"bytes_allocated_per_{unit}\":{bytesPer:0.#}}}");
+            Console.WriteLine(s.ToString());
+            return;
+        }
+        Console.WriteLine($"edge bench {kind}: {model}, {shape}, {times.Length} {unit}s timed");
+        Console.WriteLine($"  ms per {unit}        {median.ToString("0.000", CultureInfo.InvariantCulture)} median  ({p10.ToString("0.000", CultureInfo.InvariantCulture)} p10 .. {p90.ToString("0.000", CultureInfo.InvariantCulture)} p90)");
+        Console.WriteLine($"  tokens per second  {tokensPerSecond.ToString("N0", CultureInfo.InvariantCulture)}");
+        Console.WriteLine($"  GFLOP/s            {gflops.ToString("0.0", CultureInfo.InvariantCulture)}  ({(100 * gflops / peak).ToString("0.0", CultureInfo.InvariantCulture)}% of this machine's one-thread peak, {peak.ToString("0", CultureInfo.InvariantCulture)} GFLOP/s measured)");
+        Console.WriteLine($"  vector width       {bits} bits, 1 thread");
+        Console.WriteLine($"  managed bytes      {bytesPer.ToString("0", CultureInfo.InvariantCulture)} allocated per {unit}");
+    }
+}
