@@ -42,3 +42,26 @@ public partial class MiniGpt;
 [TrainingRecipe(Optimizer = OptimizerKind.AdamW, LearningRate = 1e-3, Batch = 64, Steps = 5000, Schedule = ScheduleKind.Cosine,
     Warmup = 100, MinLearningRate = 1e-4, Beta2 = 0.99, WeightDecay = 0.1, GradClip = 1.0, EvalInterval = 250)]
 public partial class ShakespeareGpt;
+
+/// <summary>
+/// GPT-2 (124M): 12 layers, 12 heads, width 768, context 1024, biases, GELU (tanh), head tied to wte. Loads
+/// Hugging Face's `gpt2` directory (config.json, model.safetensors, vocab.json + merges.txt) by name and shape.
+/// </summary>
+[LanguageModel("gpt2", Context = 1024, Description = "GPT-2 124M: 12 layers, 12 heads, width 768, context 1024 (Hugging Face gpt2)")]
+[TokenEmbedding(768, Positional = true)]
+[TransformerBlocks(Layers = 12, Heads = 12, MlpRatio = 4)]
+[LayerNorm]
+[OutputHead(TiedToEmbedding = true, Bias = false)]
+[TrainingRecipe(Optimizer = OptimizerKind.AdamW, LearningRate = 6e-4, Batch = 4, Steps = 1000, Schedule = ScheduleKind.Cosine,
+    Warmup = 100, MinLearningRate = 6e-5, Beta2 = 0.95, WeightDecay = 0.1, GradClip = 1.0, EvalInterval = 250)]
+public partial class Gpt2;
+
+/// <summary>DistilGPT-2: GPT-2's shape with 6 layers (Hugging Face distilgpt2).</summary>
+[LanguageModel("distilgpt2", Context = 1024, Description = "DistilGPT-2: 6 layers, 12 heads, width 768, context 1024 (Hugging Face distilgpt2)")]
+[TokenEmbedding(768, Positional = true)]
+[TransformerBlocks(Layers = 6, Heads = 12, MlpRatio = 4)]
+[LayerNorm]
+[OutputHead(TiedToEmbedding = true, Bias = false)]
+[TrainingRecipe(Optimizer = OptimizerKind.AdamW, LearningRate = 6e-4, Batch = 4, Steps = 1000, Schedule = ScheduleKind.Cosine,
+    Warmup = 100, MinLearningRate = 6e-5, Beta2 = 0.95, WeightDecay = 0.1, GradClip = 1.0, EvalInterval = 250)]
+public partial class DistilGpt2;

@@ -55,7 +55,16 @@ namespace Edge.Generators.Emitting
             w.Line($"    Recipe: new global::Edge.TrainingRecipe(global::Edge.OptimizerKind.{(r.Optimizer == 0 ? "Sgd" : "AdamW")}, {D(r.LearningRate)}, {r.Batch}, {r.Steps}, {r.DecayStep}, {D(r.DecayFactor)}, {D(r.WeightDecay)}, {r.EvalInterval},");
             w.Line($"        global::Edge.ScheduleKind.{(r.Schedule == 1 ? "Cosine" : "Step")}, {r.Warmup}, {D(r.MinLearningRate)}, {D(r.Beta2)}, {D(r.GradClip)}, {D(dropout)}),");
             w.Line("    Describe: Describe,");
-            w.Line($"    Create: static (vocabSize, maxBatch) => new {m.ClassName}(vocabSize, maxBatch));");
+            var blocks = m.Layers.FirstOrDefault(l => l.Kind == LayerKind.TransformerBlocks);
+            var embedding = m.Layers.FirstOrDefault(l => l.Kind == LayerKind.TokenEmbedding);
+            var head = m.Layers.FirstOrDefault(l => l.Kind == LayerKind.OutputHead);
+            if (blocks is null || embedding is null)
+                w.Line($"    Create: static (vocabSize, maxBatch) => new {m.ClassName}(vocabSize, maxBatch));");
+            else
+            {
+                w.Line($"    Create: static (vocabSize, maxBatch) => new {m.ClassName}(vocabSize, maxBatch),");
+                w.Line($"    Transformer: new global::Edge.TransformerShape(Layers: {blocks.Layers}, Heads: {blocks.Heads}, Width: {embedding.Width}, Context: {m.Context}, MlpRatio: {blocks.Ratio}, Bias: {(blocks.Flag ? "true" : "false")}, TiedHead: {(head?.Tied == true ? "true" : "false")}));");
+            }
             w.Line();
             w.Line("public override global::Edge.ModelInfo Info => Descriptor;");
             w.Line();

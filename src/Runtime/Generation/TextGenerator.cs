@@ -14,22 +14,27 @@ namespace Edge.Generation;
 public sealed class TextGenerator
 {
     readonly LanguageModel _model;
-    readonly CharTokenizer _tokenizer;
+    readonly ITokenizer _tokenizer;
     readonly int[] _window;
+    readonly Utf8StreamDecoder _utf8 = new();
+    readonly char[] _chars; // sized for the longest token
     int _count; // tokens in the window (always full for window models)
     bool _needsPrefill;
 
-    public TextGenerator(LanguageModel model, CharTokenizer tokenizer)
+    public TextGenerator(LanguageModel model, ITokenizer tokenizer)
     {
         if (model.VocabSize != tokenizer.VocabSize)
             throw new EdgeException($"the model has {model.VocabSize} tokens but its tokenizer has {tokenizer.VocabSize}");
         _model = model;
         _tokenizer = tokenizer;
         _window = new int[model.InputLength];
-        PaddingToken = tokenizer.MarkerId ?? PickPadding(tokenizer);
+        PaddingToken = tokenizer.StartToken;
+        int longest = 0;
+        for (int id = 0; id < tokenizer.VocabSize; id++) longest = Math.Max(longest, tokenizer.TokenBytes(id).Length);
+        _chars = new char[Utf8StreamDecoder.MaxCharCount(longest)];
     }
 
-    /// <summary>What fills the window before the prompt: the marker, else newline, else space, else token 0.</summary>
+    /// <summary>What fills the window before the prompt: the tokenizer's start token (marker, end-of-text, newline).</summary>
     public int PaddingToken { get; }
 
     /// <summary>Clears the window to padding and appends the prompt's tokens.</summary>
@@ -90,26 +95,28 @@ public sealed class TextGenerator
     {
         Reset(prompt);
         stops?.Reset();
+        _utf8.Reset();
         int produced = 0;
         while (produced < maxTokens && !cancel.IsCancellationRequested)
         {
             int token = Next(sampler);
             if (token == stopToken) break;
             produced++;
-            var text = _tokenizer.Symbol(token);
-            if (stops is null) output.Write(text);
-            else if (stops.Append(text, output)) break;
+            // Byte-level tokens may end inside a character: only whole characters are written.
+            int n = _utf8.Push(_tokenizer.TokenBytes(token), _chars);
+            if (n == 0) continue;
+            if (stops is null) output.Write(_chars, 0, n);
+            else if (stops.Append(_chars.AsSpan(0, n), output)) break;
             output.Flush();
+        }
+        int rest = _utf8.Flush(_chars);
+        if (rest > 0 && stops?.Stopped != true)
+        {
+            if (stops is null) output.Write(_chars, 0, rest);
+            else stops.Append(_chars.AsSpan(0, rest), output);
         }
         stops?.Flush(output);
         output.Flush();
         return produced;
-    }
-
-    static int PickPadding(CharTokenizer t)
-    {
-        if (t.TryGetId(new System.Text.Rune('\n'), out int nl)) return nl;
-        if (t.TryGetId(new System.Text.Rune(' '), out int sp)) return sp;
-        return 0;
     }
 }

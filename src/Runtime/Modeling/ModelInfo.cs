@@ -1,5 +1,8 @@
 namespace Edge;
 
+/// <summary>The shape of a transformer model, to match a Hugging Face config.json against the declared models.</summary>
+public sealed record TransformerShape(int Layers, int Heads, int Width, int Context, int MlpRatio, bool Bias, bool TiedHead);
+
 /// <summary>Training defaults declared with [TrainingRecipe]; the CLI's options override them.</summary>
 public sealed record TrainingRecipe(
     OptimizerKind Optimizer, double LearningRate, int Batch, int Steps,
@@ -23,7 +26,8 @@ public sealed record ModelInfo(
     bool FitsByCounting,
     TrainingRecipe Recipe,
     Func<int, int, ModelLayout> Describe,
-    Func<int, int, LanguageModel> Create)
+    Func<int, int, LanguageModel> Create,
+    TransformerShape? Transformer = null)
 {
     /// <summary>Parameter count for a vocabulary size .</summary>
     public long ParameterCount(int vocabSize) => Describe(vocabSize, 1).ParameterCount;

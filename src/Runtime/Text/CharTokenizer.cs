@@ -12,9 +12,10 @@ namespace Edge.Text;
 /// An optional marker symbol (makemore's '.') starts and ends line-per-example data and has id 0 when built
 /// from text. Positions in error messages count characters (runes) from 0, not UTF-16 code units.
 /// </summary>
-public sealed class CharTokenizer
+public sealed class CharTokenizer : ITokenizer
 {
     readonly string[] _symbols;
+    readonly byte[][] _bytes;                         // id -> the symbol's UTF-8 bytes
     readonly int[] _ascii = new int[128];            // code point -> id, -1 when absent
     readonly Dictionary<int, int> _other = new();    // code point -> id for everything above ASCII
 
@@ -38,7 +39,15 @@ public sealed class CharTokenizer
         if (markerId is int m && (uint)m >= (uint)_symbols.Length)
             throw new EdgeException($"tokenizer vocabulary: marker id {m} is outside the vocabulary (size {_symbols.Length})");
         MarkerId = markerId;
+        _bytes = _symbols.Select(s => Encoding.UTF8.GetBytes(s)).ToArray();
     }
+
+    public ReadOnlySpan<byte> TokenBytes(int id) => (uint)id < (uint)_bytes.Length ? _bytes[id]
+        : throw new EdgeException($"token id {id} is outside the vocabulary (size {_symbols.Length})");
+
+    /// <summary>The start marker for line data; otherwise newline, else space, else the first symbol.</summary>
+    public int StartToken =>
+        MarkerId ?? (TryGetId(new Rune('\n'), out int nl) ? nl : TryGetId(new Rune(' '), out int sp) ? sp : 0);
 
     /// <summary>The distinct characters of <paramref name="text"/>, sorted by code point.</summary>
     public static CharTokenizer FromText(string text) => Build(text, null);
