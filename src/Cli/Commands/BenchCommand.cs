@@ -118,9 +118,9 @@ static class BenchCommand
         double peak = MachinePeak.MeasureGflops();
         LanguageModel model;
         string name;
-        if (File.Exists(target))
+        if (File.Exists(target) || Directory.Exists(target))
         {
-            var loaded = Checkpoint.Load(target, ModelCatalog.All, mapWeights: true);
+            var loaded = Checkpoint.LoadAny(target, ModelCatalog.All, mapWeights: true);
             model = loaded.Model;
             name = $"{loaded.Info.Name} ({Path.GetFileName(target)})";
         }

@@ -14,7 +14,7 @@ static class ChatCommand
         Usage: edge chat --model FILE [options]
 
         Options:
-          --model FILE             a checkpoint written by 'edge train'
+          --model FILE|DIR         a checkpoint written by 'edge train', or a Hugging Face GPT-2-family folder
           --template TEXT          how a line becomes a prompt; {q} is the line, \n a newline (default "{q}");
                                    'course' is the instruction format "### Question:\n{q}\n\n### Answer:\n"
           --tokens N               tokens per answer (default 200)
@@ -42,7 +42,7 @@ static class ChatCommand
         string template = templateOption == "course" ? CourseTemplate : templateOption.Replace("\\n", "\n");
         if (!template.Contains("{q}")) throw new UsageException("option --template: must contain {q} where the prompt goes");
 
-        var loaded = Checkpoint.Load(path, ModelCatalog.All, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(path, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
         var tokenizer = loaded.Tokenizer;
         var sampler = sampling.CreateSampler(tokenizer.VocabSize);
@@ -51,7 +51,7 @@ static class ChatCommand
         string opening = template[..template.IndexOf("{q}", StringComparison.Ordinal)].TrimEnd('\n');
         if (opening.Length > 0) stopTexts.Add(opening);
         var stops = new StopSequences(stopTexts);
-        int stopToken = loaded.Info.Data == DataLayout.Lines ? tokenizer.MarkerId ?? -1 : -1;
+        int stopToken = loaded.Info.Data == DataLayout.Lines ? loaded.Marker ?? -1 : -1;
         var generator = new TextGenerator(model, tokenizer);
 
         bool interactive = !Console.IsInputRedirected;

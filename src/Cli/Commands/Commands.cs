@@ -15,6 +15,7 @@ static class Commands
           chat       an interactive prompt over a checkpoint (also reads piped input)
           eval       loss and perplexity of a checkpoint on a text file
           bench      time training steps and generated tokens against this machine's peak
+          tokenize   show the token ids and pieces of a text (GPT-2 BPE or a checkpoint's characters)
 
         Example:
           edge train char-mlp --steps 2000
@@ -37,7 +38,8 @@ static class Commands
             "eval" => EvalCommand.Run(Args.Parse("eval", rest)),
             "chat" => ChatCommand.Run(Args.Parse("chat", rest)),
             "bench" => BenchCommand.Run(Args.Parse("bench", rest, "json")),
-            _ => throw new UsageException($"unknown command '{argv[0]}' (commands: models, train, generate, chat, eval, bench; see 'edge --help')"),
+            "tokenize" => TokenizeCommand.Run(Args.Parse("tokenize", rest)),
+            _ => throw new UsageException($"unknown command '{argv[0]}' (commands: models, train, generate, chat, eval, bench, tokenize; see 'edge --help')"),
         };
     }
 

@@ -25,7 +25,7 @@ static class EvalCommand
         var layoutOption = args.String("layout");
         args.RejectUnknown(0);
 
-        var loaded = Checkpoint.Load(modelPath, ModelCatalog.All, maxBatch: 256, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, maxBatch: 16, mapWeights: true);
         using var model = loaded.Model;
         var layout = layoutOption is null
             ? (loaded.Metadata.TryGetValue("edge.data_layout", out var l) && l == "lines" ? DataLayout.Lines : loaded.Info.Data)

@@ -11,7 +11,8 @@ static class GenerateCommand
         Usage: edge generate --model FILE [options]
 
         Options:
-          --model FILE             a checkpoint written by 'edge train' (model.safetensors)
+          --model FILE|DIR         a checkpoint written by 'edge train', or a Hugging Face GPT-2-family folder
+                                   (config.json, model.safetensors, vocab.json + merges.txt or tokenizer.json)
           --prompt TEXT            text to continue (every character must be in the model's vocabulary)
           --tokens N               tokens to generate for running-text models (default 500)
           --count N                names to generate for line models such as names-mlp (default 10)
@@ -35,12 +36,12 @@ static class GenerateCommand
         var sampling = SamplingOptions.Parse(args);
         args.RejectUnknown(0);
 
-        var loaded = Checkpoint.Load(path, ModelCatalog.All, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(path, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
         loaded.Tokenizer.Encode(prompt); // refuses characters outside the vocabulary before anything is printed
         var sampler = sampling.CreateSampler(loaded.Tokenizer.VocabSize);
         var stops = sampling.Stops.Count > 0 ? new StopSequences(sampling.Stops) : null;
-        bool lines = loaded.Tokenizer.MarkerId is not null && loaded.Info.Data == DataLayout.Lines;
+        bool lines = loaded.Marker is not null && loaded.Info.Data == DataLayout.Lines;
         using var cancel = Interrupt.OnCtrlC();
         TrainCommand.Sample(loaded, lines ? DataLayout.Lines : DataLayout.Text, lines ? count : tokens, sampler, prompt, Console.Out, stops, cancel.Token);
         if (!lines) Console.WriteLine();

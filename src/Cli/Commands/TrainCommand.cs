@@ -101,7 +101,7 @@ static class TrainCommand
             resumed = Checkpoint.LoadForResume(lastPath, ModelCatalog.All, batch);
             if (resumed.Checkpoint.Info.Name != info.Name)
                 throw new EdgeException($"--resume: {lastPath} is a '{resumed.Checkpoint.Info.Name}' run, not '{info.Name}'");
-            if (resumed.Checkpoint.Tokenizer.ToJson() != tokenizer.ToJson())
+            if (resumed.Checkpoint.Tokenizer is not CharTokenizer saved || saved.ToJson() != tokenizer.ToJson())
                 throw new EdgeException($"--resume: {lastPath} was trained on data with a different vocabulary; pass the same --data");
             if (resumed.State.Step >= steps)
                 throw new EdgeException($"--resume: the run already reached step {resumed.State.Step}; ask for more --steps");
@@ -195,7 +195,7 @@ static class TrainCommand
     {
         var generator = new TextGenerator(loaded.Model, loaded.Tokenizer);
         var promptIds = loaded.Tokenizer.Encode(prompt);
-        if (layout == DataLayout.Lines && loaded.Tokenizer.MarkerId is int marker)
+        if (layout == DataLayout.Lines && loaded.Marker is int marker)
         {
             for (int i = 0; i < count && !cancel.IsCancellationRequested; i++)
             {

@@ -122,7 +122,17 @@ public static class Checkpoint
     }
 
     /// <summary>A loaded checkpoint: the model (weights filled in), its tokenizer and the file's metadata.</summary>
-    public sealed record Loaded(ModelInfo Info, LanguageModel Model, CharTokenizer Tokenizer, IReadOnlyDictionary<string, string> Metadata);
+    public sealed record Loaded(ModelInfo Info, LanguageModel Model, ITokenizer Tokenizer, IReadOnlyDictionary<string, string> Metadata)
+    {
+        /// <summary>The start/end marker of a line-data model (names), if it has one.</summary>
+        public int? Marker => Tokenizer is CharTokenizer { MarkerId: int m } ? m : null;
+    }
+
+    /// <summary>A checkpoint file written by Edge, or a Hugging Face GPT-2-family model directory.</summary>
+    public static Loaded LoadAny(string path, IReadOnlyList<ModelInfo> models, int maxBatch = 1, bool mapWeights = false) =>
+        HuggingFaceGpt2.IsModelDirectory(path) ? HuggingFaceGpt2.Load(path, models, maxBatch)
+        : Directory.Exists(path) ? throw new EdgeException($"{path}: a folder without config.json (expected a checkpoint file or a Hugging Face model folder)")
+        : Load(path, models, maxBatch, mapWeights);
 
     /// <summary>
     /// Reads a checkpoint written by <see cref="Save"/>; <paramref name="models"/> are the models this program

@@ -23,9 +23,11 @@ public static class TrainingData
             : DataSplits.FromText(tokenizer.Encode(text), model.Context, model.SequenceTargets);
 
     /// <summary>Every example of a corpus, unsplit (for evaluating a trained model on a file).</summary>
-    public static ExampleSet All(string text, CharTokenizer tokenizer, ModelInfo model, DataLayout layout) =>
+    public static ExampleSet All(string text, ITokenizer tokenizer, ModelInfo model, DataLayout layout) =>
         layout == DataLayout.Lines
-            ? ExampleSet.FromLines(EncodeLines(text, tokenizer), model.Context, tokenizer.MarkerId ?? throw MissingMarker())
+            ? tokenizer is CharTokenizer { MarkerId: int marker } chars
+                ? ExampleSet.FromLines(EncodeLines(text, chars), model.Context, marker)
+                : throw MissingMarker()
             : ExampleSet.FromStream(tokenizer.Encode(text), model.Context, model.SequenceTargets);
 
     static List<int[]> EncodeLines(string text, CharTokenizer tokenizer) =>

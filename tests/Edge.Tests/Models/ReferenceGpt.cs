@@ -6,17 +6,18 @@ namespace Edge.Tests.Models;
 /// </summary>
 static class ReferenceGpt
 {
-    /// <summary>Logits [T, V] for one sequence.</summary>
-    public static double[,] Logits(LanguageModel model, int[] tokens, int layers, int heads)
+    /// <summary>Logits [T, V] for one sequence, from the generated model's own weights.</summary>
+    public static double[,] Logits(LanguageModel model, int[] tokens, int layers, int heads) =>
+        Logits(name => model.Layout.Find(name) is { } p ? model.Weights.Slice(p.Offset, p.Length).ToArray().Select(f => (double)f).ToArray() : null,
+            model.VocabSize, tokens, layers, heads);
+
+    /// <summary>Logits [T, V] for one sequence; <paramref name="tensor"/> gives a weight by its Hugging Face name, or null.</summary>
+    public static double[,] Logits(Func<string, double[]?> tensor, int vocab, int[] tokens, int layers, int heads)
     {
-        double[] P(string name)
-        {
-            var p = model.Layout.Find(name) ?? throw new ArgumentException("no parameter " + name);
-            return model.Weights.Slice(p.Offset, p.Length).ToArray().Select(f => (double)f).ToArray();
-        }
+        double[] P(string name) => tensor(name) ?? throw new ArgumentException("no parameter " + name);
         // A bias the model does not have (Bias = false) acts as zeros.
-        double[] Bias(string name, int size) => model.Layout.Find(name) is null ? new double[size] : P(name);
-        int T = tokens.Length, V = model.VocabSize;
+        double[] Bias(string name, int size) => tensor(name) ?? new double[size];
+        int T = tokens.Length, V = vocab;
         var wte = P("wte.weight");
         int C = wte.Length / V;
         var wpe = P("wpe.weight");
@@ -60,7 +61,7 @@ static class ReferenceGpt
         }
 
         var logits = new double[T, V];
-        bool tied = model.Layout.Find("lm_head.weight") is null;
+        bool tied = tensor("lm_head.weight") is null;
         for (int t = 0; t < T; t++)
         {
             var f = LayerNorm(x[t], P("ln_f.weight"), Bias("ln_f.bias", C));
@@ -71,7 +72,7 @@ static class ReferenceGpt
                 for (int v = 0; v < V; v++)
                     for (int i = 0; i < C; i++) row[v] += f[i] * wte[v * C + i];
             }
-            else row = Dense(f, P("lm_head.weight"), model.Layout.Find("lm_head.bias") is null ? new double[V] : P("lm_head.bias"));
+            else row = Dense(f, P("lm_head.weight"), Bias("lm_head.bias", V));
             for (int v = 0; v < V; v++) logits[t, v] = row[v];
         }
         return logits;

@@ -53,3 +53,11 @@ public partial class TinyTiedMlp;
 [LayerNorm]
 [OutputHead(TiedToEmbedding = true, Bias = false)]
 public partial class TinyGptNoBias;
+
+// GPT-2's architecture at a tiny width, for loading Hugging Face-layout directories in tests.
+[LanguageModel("test-gpt2-tiny", Context = 16)]
+[TokenEmbedding(24, Positional = true)]
+[TransformerBlocks(Layers = 2, Heads = 3, MlpRatio = 4)]
+[LayerNorm]
+[OutputHead(TiedToEmbedding = true, Bias = false)]
+public partial class TinyGpt2;

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using Edge.Formats;
+using Edge.Text;
+
+namespace Edge;
+
+/// <summary>
+/// Loads a Hugging Face GPT-2-family model directory (`config.json`, `model.safetensors`, and the tokenizer
+/// files: `vocab.json` + `merges.txt`, `tokenizer.json`, or OpenAI's `encoder.json` + `vocab.bpe`) into the
+/// declared model of the same shape. The generated GPT-2 blocks already use Hugging Face's tensor names and
+/// Conv1D's [in, out] orientation, so the mapping is one to one: no transposes, no renames beyond an optional
+/// `transformer.` prefix. The attention-mask buffers (`h.N.attn.bias`) and a tied `lm_head.weight` are skipped.
+/// </summary>
+public static class HuggingFaceGpt2
+{
+    /// <summary>The shape read from config.json.</summary>
+    public sealed record Config(int Layers, int Heads, int Width, int Context, int VocabSize);
+
+    public static bool IsModelDirectory(string path) => Directory.Exists(path) && File.Exists(Path.Combine(path, "config.json"));
+
+    public static Config ReadConfig(string dir)
+    {
+        string path = Path.Combine(dir, "config.json");
+        if (!File.Exists(path)) throw new EdgeException($"{path}: file not found");
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new EdgeException($"{path}: not a JSON object");
+            string type = root.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "(none)";
+            if (type != "gpt2")
+                throw new EdgeException($"{path}: unsupported architecture '{type}' (Edge loads GPT-2-family models: model_type \"gpt2\")");
+            int Int(string name, string? alternative = null)
+            {
+                if (root.TryGetProperty(name, out var v) || (alternative is not null && root.TryGetProperty(alternative, out v)))
+                    if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) && i > 0) return i;
+                    else throw new EdgeException($"{path}: '{name}' must be a positive integer");
+                throw new EdgeException($"{path}: '{name}' is missing");
+            }
+            if (root.TryGetProperty("activation_function", out var act) && act.GetString() is not ("gelu_new" or "gelu_pytorch_tanh"))
+                throw new EdgeException($"{path}: activation_function '{act.GetString()}' is not supported (GPT-2 uses gelu_new)");
+            if (root.TryGetProperty("layer_norm_epsilon", out var eps) && Math.Abs(eps.GetDouble() - 1e-5) > 1e-12)
+                throw new EdgeException($"{path}: layer_norm_epsilon {eps.GetDouble()} is not supported (GPT-2 uses 1e-5)");
+            if (root.TryGetProperty("tie_word_embeddings", out var tie) && tie.ValueKind == JsonValueKind.False)
+                throw new EdgeException($"{path}: untied output embeddings are not supported (GPT-2 ties lm_head to wte)");
+            return new Config(Int("n_layer"), Int("n_head"), Int("n_embd"), Int("n_positions", "n_ctx"), Int("vocab_size"));
+        }
+        catch (JsonException e)
+        {
+            throw new EdgeException($"{path}: not valid JSON ({e.Message.Split('\n')[0]})");
+        }
+        catch (InvalidOperationException)
+        {
+            throw new EdgeException($"{path}: a field has the wrong type");
+        }
+    }
+
+    /// <summary>Builds the matching declared model and fills it from model.safetensors.</summary>
+    public static Checkpoint.Loaded Load(string dir, IReadOnlyList<ModelInfo> models, int maxBatch = 1)
+    {
+        var config = ReadConfig(dir);
+        var info = models.FirstOrDefault(m => m.Transformer is { Bias: true, TiedHead: true, MlpRatio: 4 } s
+                && s.Layers == config.Layers && s.Heads == config.Heads && s.Width == config.Width && s.Context == config.Context)
+            ?? throw new EdgeException($"{Path.Combine(dir, "config.json")}: no declared model has {config.Layers} layers, {config.Heads} heads, " +
+                $"width {config.Width} and context {config.Context} (declared: {string.Join(", ", models.Where(m => m.Transformer is not null).Select(m => $"{m.Name} {m.Transformer!.Layers}/{m.Transformer.Heads}/{m.Transformer.Width}/{m.Transformer.Context}"))})");
+        var tokenizer = BpeTokenizer.FromDirectory(dir);
+        if (tokenizer.VocabSize != config.VocabSize)
+            throw new EdgeException($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but config.json says vocab_size {config.VocabSize}");
+
+        string weights = Path.Combine(dir, "model.safetensors");
+        if (!File.Exists(weights))
+            throw new EdgeException($"{weights}: file not found (Edge reads safetensors; convert a pytorch_model.bin first)");
+        using var file = SafeTensorsFile.Open(weights);
+        var model = info.Create(config.VocabSize, maxBatch);
+        try
+        {
+            foreach (var p in model.Parameters)
+            {
+                var t = file.Find(p.Name) ?? file.Find("transformer." + p.Name)
+                    ?? throw new EdgeException($"{weights}: tensor '{p.Name}' is missing");
+                if (!t.Shape.SequenceEqual(p.Shape.Select(d => (long)d)))
+                    throw new EdgeException($"{weights}: tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], {info.Name} needs {p.ShapeText}");
+                var values = model.Weights.Slice(p.Offset, p.Length);
+                file.ReadFloats(t, values);
+                for (int i = 0; i < values.Length; i++)
+                    if (!float.IsFinite(values[i]))
+                        throw new EdgeException($"{weights}: tensor '{t.Name}' holds a non-finite value ({values[i]}) at element {i}");
+            }
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        var metadata = new Dictionary<string, string>(file.Metadata) { ["edge.source"] = dir };
+        return new Checkpoint.Loaded(info, model, tokenizer, metadata);
+    }
+}

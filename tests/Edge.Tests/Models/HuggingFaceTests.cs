@@ -1,0 +1,109 @@
+using System.Runtime.InteropServices;
+using Edge.Formats;
+using Edge.Tests.Support;
+using Edge.Text;
+using Xunit;
+
+namespace Edge.Tests.Models;
+
+/// <summary>A GPT-2-layout Hugging Face directory, built by the test (random weights, HF names and shapes).</summary>
+public class HuggingFaceTests
+{
+    const int Layers = 2, Heads = 3, Width = 24, Context = 16, Vocab = 50257;
+
+    static Dictionary<string, float[]> WriteModelDirectory(string dir, string prefix = "transformer.", string config = "")
+    {
+        File.WriteAllText(Path.Combine(dir, "config.json"), config.Length > 0 ? config : $$"""
+            {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_layer": {{Layers}}, "n_head": {{Heads}},
+             "n_embd": {{Width}}, "n_positions": {{Context}}, "n_ctx": {{Context}}, "vocab_size": {{Vocab}},
+             "activation_function": "gelu_new", "layer_norm_epsilon": 1e-05}
+            """);
+        File.Copy(TestData.File("gpt2/encoder.json"), Path.Combine(dir, "vocab.json"));
+        File.Copy(TestData.File("gpt2/vocab.bpe"), Path.Combine(dir, "merges.txt"));
+
+        var rng = new Rng(17);
+        var tensors = new List<(string Name, long[] Shape)>
+        {
+            ("wte.weight", [Vocab, Width]), ("wpe.weight", [Context, Width]),
+        };
+        for (int l = 0; l < Layers; l++)
+        {
+            string h = $"h.{l}.";
+            tensors.AddRange(new (string, long[])[]
+            {
+                (h + "ln_1.weight", [Width]), (h + "ln_1.bias", [Width]),
+                (h + "attn.bias", [1, 1, Context, Context]), // the causal-mask buffer older checkpoints carry
+                (h + "attn.c_attn.weight", [Width, 3 * Width]), (h + "attn.c_attn.bias", [3 * Width]),
+                (h + "attn.c_proj.weight", [Width, Width]), (h + "attn.c_proj.bias", [Width]),
+                (h + "ln_2.weight", [Width]), (h + "ln_2.bias", [Width]),
+                (h + "mlp.c_fc.weight", [Width, 4 * Width]), (h + "mlp.c_fc.bias", [4 * Width]),
+                (h + "mlp.c_proj.weight", [4 * Width, Width]), (h + "mlp.c_proj.bias", [Width]),
+            });
+        }
+        tensors.Add(("ln_f.weight", [Width]));
+        tensors.Add(("ln_f.bias", [Width]));
+        var values = tensors.ToDictionary(t => t.Name, t =>
+        {
+            var a = new float[t.Shape.Aggregate(1L, (x, y) => x * y)];
+            bool scale = t.Name.EndsWith("ln_1.weight") || t.Name.EndsWith("ln_2.weight") || t.Name == "ln_f.weight";
+            for (int i = 0; i < a.Length; i++) a[i] = (scale ? 1f : 0f) + rng.NextGaussian() * 0.1f;
+            return a;
+        });
+        values["lm_head.weight"] = values["wte.weight"]; // tied, as GPT2LMHeadModel saves it
+        var all = tensors.Select(t => (prefix + t.Name, DType.F32, t.Shape)).Append(("lm_head.weight", DType.F32, new long[] { Vocab, Width })).ToList();
+        var order = tensors.Select(t => t.Name).Append("lm_head.weight").ToList();
+        SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), all,
+            i => MemoryMarshal.AsBytes(values[order[i]].AsSpan()), new Dictionary<string, string> { ["format"] = "pt" });
+        return values;
+    }
+
+    [Theory]
+    [InlineData("transformer.")]
+    [InlineData("")]
+    public void Gpt2Directory_Loads_AndMatchesTheReferenceForward(string prefix)
+    {
+        using var dir = new TempDir();
+        var values = WriteModelDirectory(dir.Path, prefix);
+        var loaded = Checkpoint.LoadAny(dir.Path, [TinyGpt2.Descriptor]);
+        using var model = loaded.Model;
+        Assert.Equal("test-gpt2-tiny", loaded.Info.Name);
+        var bpe = Assert.IsType<BpeTokenizer>(loaded.Tokenizer);
+        var tokens = bpe.Encode("Hello world, this is a tiny GPT-2.");
+        var logits = model.Logits(tokens, 1, tokens.Length).ToArray();
+        var reference = ReferenceGpt.Logits(name => values.TryGetValue(name, out var v) && name != "lm_head.weight" ? v.Select(f => (double)f).ToArray() : null,
+            Vocab, tokens, Layers, Heads);
+        double worst = 0;
+        for (int t = 0; t < tokens.Length; t++)
+            for (int v = 0; v < Vocab; v++) worst = Math.Max(worst, Math.Abs(reference[t, v] - logits[t * Vocab + v]));
+        Assert.True(worst <= 1e-4, $"max |edge - reference| = {worst:G3}");
+    }
+
+    [Theory]
+    [InlineData("""{"model_type": "llama", "n_layer": 2}""", "unsupported architecture 'llama'")]
+    [InlineData("""{"model_type": "gpt2", "n_layer": 7, "n_head": 3, "n_embd": 24, "n_positions": 16, "vocab_size": 50257}""", "no declared model has 7 layers")]
+    [InlineData("""{"model_type": "gpt2", "n_head": 3}""", "'n_layer' is missing")]
+    [InlineData("""not json""", "not valid JSON")]
+    public void BadConfig_IsRefused_NamingTheFile(string config, string message)
+    {
+        using var dir = new TempDir();
+        WriteModelDirectory(dir.Path, config: config);
+        var e = Assert.Throws<EdgeException>(() => Checkpoint.LoadAny(dir.Path, [TinyGpt2.Descriptor]));
+        Assert.Contains("config.json", e.Message);
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void TensorWithTheWrongShape_IsRefused_NamingIt()
+    {
+        using var dir = new TempDir();
+        WriteModelDirectory(dir.Path, config: $$"""
+            {"model_type": "gpt2", "n_layer": 2, "n_head": 3, "n_embd": 24, "n_positions": 16, "vocab_size": 50257}
+            """);
+        var path = Path.Combine(dir.Path, "model.safetensors");
+        // Replace the weights with a file whose wpe is too short.
+        SafeTensorsWriter.Write(path, [("wte.weight", DType.F32, [Vocab, Width]), ("wpe.weight", DType.F32, [8, Width])],
+            i => new byte[(i == 0 ? Vocab : 8) * Width * 4]);
+        var e = Assert.Throws<EdgeException>(() => Checkpoint.LoadAny(dir.Path, [TinyGpt2.Descriptor]));
+        Assert.Contains("tensor 'wpe.weight' has shape [8, 24], test-gpt2-tiny needs [16, 24]", e.Message);
+    }
+}
