@@ -174,7 +174,8 @@ static class BenchCommand
             s.Append(CultureInfo.InvariantCulture, $"{{\"benchmark\":\"{kind}\",\"model\":\"{model}\",\"shape\":\"{shape}\",");
             s.Append(CultureInfo.InvariantCulture, $"\"ms_per_{unit}_median\":{median:0.####},\"ms_per_{unit}_p10\":{p10:0.####},\"ms_per_{unit}_p90\":{p90:0.####},");
             s.Append(CultureInfo.InvariantCulture, $"\"tokens_per_second\":{tokensPerSecond:0.##},\"gflops\":{gflops:0.###},\"peak_gflops_one_thread\":{peak:0.#},");
-            s.Append(CultureInfo.InvariantCulture, $"\"percent_of_peak\":{100 * gflops / peak:0.##},\"vector_bits\":{bits},\"threads\":1,\"bytes_allocated_per_{unit}\":{bytesPer:0.#}}}");
+            s.Append(CultureInfo.InvariantCulture, $"\"percent_of_peak\":{100 * gflops / peak:0.##},\"vector_bits\":{bits},\"threads\":1,\"bytes_allocated_per_{unit}\":{bytesPer:0.#},");
+            s.Append(CultureInfo.InvariantCulture, $"\"peak_memory_mib\":{PeakMemoryMiB():0}}}");
             Console.WriteLine(s.ToString());
             return;
         }
@@ -184,5 +185,13 @@ static class BenchCommand
         Console.WriteLine($"  GFLOP/s            {gflops.ToString("0.0", CultureInfo.InvariantCulture)}  ({(100 * gflops / peak).ToString("0.0", CultureInfo.InvariantCulture)}% of this machine's one-thread peak, {peak.ToString("0", CultureInfo.InvariantCulture)} GFLOP/s measured)");
         Console.WriteLine($"  vector width       {bits} bits, 1 thread");
         Console.WriteLine($"  managed bytes      {bytesPer.ToString("0", CultureInfo.InvariantCulture)} allocated per {unit}");
+        Console.WriteLine($"  peak memory        {PeakMemoryMiB().ToString("N0", CultureInfo.InvariantCulture)} MiB resident");
+    }
+
+    /// <summary>The process's peak resident set (weights, activations, caches, runtime).</summary>
+    static double PeakMemoryMiB()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.PeakWorkingSet64 / (1024.0 * 1024.0);
     }
 }

@@ -26,7 +26,9 @@ static class ChatCommand
           help                                   this list
           quit                                   leave (end of input and Ctrl-C also leave; Ctrl-C during an answer stops it)
 
-        Input may be piped: echo "ROMEO:" | edge chat --model models/baby-gpt/model.safetensors
+        Examples:
+          edge chat --model models/baby-gpt/model.safetensors --temperature 0.8 --top-p 0.9
+          echo "ROMEO:" | edge chat --model models/baby-gpt/model.safetensors     (piped input)
         """;
 
     const string Commands = "commands: temp T, topk K, topp P, tokens N, clear, help, quit";

@@ -11,6 +11,10 @@ static class ModelsCommand
 
         Parameter counts depend on the vocabulary, which comes from the training data;
         they are shown for V tokens (default 65, Tiny Shakespeare's character count).
+
+        Examples:
+          edge models
+          edge models --vocab 50257      (GPT-2's vocabulary)
         """;
 
     public static int Run(Args args)

@@ -216,6 +216,8 @@ public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel
     [InlineData("generate")]
     [InlineData("chat")]
     [InlineData("eval")]
+    [InlineData("bench")]
+    [InlineData("tokenize")]
     [InlineData("models")]
     public void EveryCommand_HasHelp(string command)
     {
@@ -223,7 +225,31 @@ public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel
         var r = EdgeProcess.Run(dir.Path, command, "--help");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains($"Usage: edge {command}", r.Stdout);
+        Assert.Contains("Example", r.Stdout);
     }
+
+    [Fact]
+    public void Tokenize_ShowsGpt2IdsAndPieces()
+    {
+        using var dir = new TempDir();
+        var r = EdgeProcess.Run(dir.Path, "tokenize", "--tokenizer", Path.GetDirectoryName(TestData.File("gpt2/encoder.json"))!, "--text", "Hello world");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Matches(@"15496\s+""Hello""", r.Stdout);
+        Assert.Matches(@"995\s+"" world""", r.Stdout);
+        Assert.Contains("2 tokens, 11 bytes", r.Stdout);
+    }
+
+    [Fact]
+    public void Bench_Generate_ReportsJson_WithZeroAllocationPerToken()
+    {
+        using var dir = new TempDir();
+        var r = EdgeProcess.Run(dir.Path, "bench", "generate", "names-mlp", "--tokens", "50", "--vocab", "27", "--json");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("\"benchmark\":\"generate\"", r.Stdout);
+        Assert.Contains("\"bytes_allocated_per_token\":0,", r.Stdout);
+        Assert.Matches("\"tokens_per_second\":[0-9.]+", r.Stdout);
+    }
+
 
     [Fact]
     public void NoCommand_PrintsUsage_AndExits2()
