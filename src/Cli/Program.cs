@@ -25,5 +25,6 @@ catch (Exception e) when (e is IOException or UnauthorizedAccessException)
 catch (Exception e)
 {
     Console.Error.WriteLine($"edge: internal error: {e.GetType().Name}: {e.Message}");
+    if (Environment.GetEnvironmentVariable("EDGE_DEBUG") == "1") Console.Error.WriteLine(e); // for bug reports
     return 3;
 }

@@ -24,7 +24,12 @@ static class ModelsCommand
         args.RejectUnknown(0);
         Console.WriteLine($"{"model",-15} {"params (V=" + vocab + ")",14}  {"context",7}  {"data",-5}  description");
         foreach (var m in ModelCatalog.All)
-            Console.WriteLine($"{m.Name,-15} {m.ParameterCount(vocab),14:N0}  {m.Context,7}  {m.Data.ToString().ToLowerInvariant(),-5}  {m.Description}");
+        {
+            string count;
+            try { count = m.ParameterCount(vocab).ToString("N0", System.Globalization.CultureInfo.InvariantCulture); }
+            catch (EdgeException) { count = "too large"; } // a V x V bigram table at GPT-2's vocabulary
+            Console.WriteLine($"{m.Name,-15} {count,14}  {m.Context,7}  {m.Data.ToString().ToLowerInvariant(),-5}  {m.Description}");
+        }
         return 0;
     }
 }

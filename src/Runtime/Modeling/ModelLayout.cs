@@ -55,6 +55,8 @@ public sealed class ModelLayout
     {
         long length = 1;
         foreach (var d in shape) length *= d;
+        if (length > int.MaxValue || (long)WeightLength + length > int.MaxValue)
+            throw new EdgeException($"model {ModelName}: parameter '{name}' [{string.Join(", ", shape)}] does not fit in one weight buffer ({int.MaxValue:N0} floats at most)");
         int offset = WeightLength;
         WeightLength = checked(offset + checked((int)length));
         _parameters.Add(new ParameterInfo(name, shape, offset, (int)length, decay));
@@ -62,11 +64,13 @@ public sealed class ModelLayout
     }
 
     /// <summary>Adds an activation buffer of <paramref name="length"/> floats and returns its offset in the arena.</summary>
-    public int Activation(string name, int length)
+    public int Activation(string name, long length)
     {
+        if (length > int.MaxValue || ActivationLength + length > int.MaxValue)
+            throw new EdgeException($"model {ModelName}: activations do not fit in one arena at batch {MaxBatch} ('{name}' needs {length:N0} floats); use a smaller batch");
         int offset = ActivationLength;
-        ActivationLength = checked(AlignUp(offset + length));
-        _activations.Add(new ActivationInfo(name, offset, length));
+        ActivationLength = checked(AlignUp(offset + (int)length));
+        _activations.Add(new ActivationInfo(name, offset, (int)length));
         return offset;
     }
 
