@@ -1,0 +1,177 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Edge.Text;
+
+// Reading and writing the three file layouts of a byte-level BPE vocabulary. Every problem with a file is an
+// EdgeException naming the file.
+public sealed partial class BpeTokenizer
+{
+    /// <summary>OpenAI's original files: <c>encoder.json</c> (string -> id) and <c>vocab.bpe</c> (a <c>#version</c> line, then one merge a line).</summary>
+    public static BpeTokenizer FromGpt2Files(string encoderJson, string vocabBpe) =>
+        new(encoderJson, vocabBpe, ReadVocabJson(encoderJson), ReadMergesText(vocabBpe), null);
+
+    /// <summary>Hugging Face's <c>vocab.json</c> + <c>merges.txt</c>: the same layout as GPT-2's files.</summary>
+    public static BpeTokenizer FromHuggingFace(string vocabJson, string mergesTxt) =>
+        new(vocabJson, mergesTxt, ReadVocabJson(vocabJson), ReadMergesText(mergesTxt), null);
+
+    /// <summary>
+    /// A Hugging Face <c>tokenizer.json</c> with a BPE model: <c>model.vocab</c>, <c>model.merges</c> as
+    /// "a b" strings or ["a", "b"] pairs; <c>added_tokens</c> are the special tokens.
+    /// </summary>
+    public static BpeTokenizer FromTokenizerJson(string tokenizerJson)
+    {
+        string path = tokenizerJson;
+        using var doc = ParseJson(path);
+        try
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
+                throw new EdgeException($"{path}: expected a JSON object with a \"model\" object");
+            if (model.TryGetProperty("type", out var type) && !(type.ValueKind == JsonValueKind.String && type.GetString() == "BPE"))
+                throw new EdgeException($"{path}: the model type is {type.GetRawText()}, expected \"BPE\"");
+            if (!model.TryGetProperty("vocab", out var vocabElement))
+                throw new EdgeException($"{path}: the model has no \"vocab\"");
+            var vocab = ReadVocab(path, vocabElement);
+            if (!model.TryGetProperty("merges", out var mergesElement) || mergesElement.ValueKind != JsonValueKind.Array)
+                throw new EdgeException($"{path}: the model has no \"merges\" array");
+            var merges = new List<(string, string)>(mergesElement.GetArrayLength());
+            foreach (var m in mergesElement.EnumerateArray())
+            {
+                int number = merges.Count + 1;
+                if (m.ValueKind == JsonValueKind.String) merges.Add(SplitMerge(path, $"merge {number}", m.GetString()!));
+                else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2 && m[0].ValueKind == JsonValueKind.String
+                    && m[1].ValueKind == JsonValueKind.String && m[0].GetString() is { Length: > 0 } a && m[1].GetString() is { Length: > 0 } b)
+                    merges.Add((a, b));
+                else throw new EdgeException($"{path}: merge {number} is not two symbols: {Clip(m.GetRawText())}");
+            }
+            var added = new List<(string, int)>();
+            if (root.TryGetProperty("added_tokens", out var addedElement) && addedElement.ValueKind != JsonValueKind.Null)
+            {
+                if (addedElement.ValueKind != JsonValueKind.Array) throw new EdgeException($"{path}: \"added_tokens\" is not an array");
+                foreach (var t in addedElement.EnumerateArray())
+                {
+                    if (t.ValueKind != JsonValueKind.Object || !t.TryGetProperty("id", out var id) || !id.TryGetInt32(out int idValue)
+                        || !t.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
+                        throw new EdgeException($"{path}: added token {added.Count + 1} needs an integer \"id\" and a string \"content\": {Clip(t.GetRawText())}");
+                    added.Add((content.GetString()!, idValue));
+                }
+            }
+            return new BpeTokenizer(path, path, vocab, merges, added);
+        }
+        catch (InvalidOperationException e)                    // a string that is not valid UTF-8
+        {
+            throw new EdgeException($"{path}: malformed tokenizer file ({e.Message})", e);
+        }
+    }
+
+    /// <summary>Whichever layout <paramref name="dir"/> holds: tokenizer.json, else vocab.json + merges.txt, else encoder.json + vocab.bpe.</summary>
+    public static BpeTokenizer FromDirectory(string dir)
+    {
+        if (!Directory.Exists(dir)) throw new EdgeException($"{dir}: directory not found");
+        string F(string name) => Path.Combine(dir, name);
+        if (File.Exists(F("tokenizer.json"))) return FromTokenizerJson(F("tokenizer.json"));
+        if (File.Exists(F("vocab.json")) && File.Exists(F("merges.txt"))) return FromHuggingFace(F("vocab.json"), F("merges.txt"));
+        if (File.Exists(F("encoder.json")) && File.Exists(F("vocab.bpe"))) return FromGpt2Files(F("encoder.json"), F("vocab.bpe"));
+        throw new EdgeException($"{dir}: no BPE tokenizer files (expected tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe)");
+    }
+
+    /// <summary>Writes <c>vocab.json</c> and <c>merges.txt</c> into <paramref name="dir"/> (each via a temporary file, then renamed).</summary>
+    public void SaveHuggingFace(string dir)
+    {
+        try
+        {
+            Directory.CreateDirectory(dir);
+            using (var vocab = new MemoryStream())
+            {
+                using (var w = new Utf8JsonWriter(vocab, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+                {
+                    w.WriteStartObject();
+                    for (int id = 0; id < _tokens.Length; id++)
+                        if (_tokens[id] is string s) w.WriteNumber(s, id);
+                    w.WriteEndObject();
+                }
+                WriteAtomically(Path.Combine(dir, "vocab.json"), vocab.ToArray());
+            }
+            var merges = new StringBuilder("#version: 0.2\n");
+            foreach (long pair in _mergePairs) merges.Append(_tokens[(int)(pair >> 32)]).Append(' ').Append(_tokens[(int)pair]).Append('\n');
+            WriteAtomically(Path.Combine(dir, "merges.txt"), Encoding.UTF8.GetBytes(merges.ToString()));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new EdgeException($"{dir}: cannot write the tokenizer ({e.Message})", e);
+        }
+    }
+
+    static void WriteAtomically(string path, byte[] bytes)
+    {
+        string temp = path + ".tmp";
+        File.WriteAllBytes(temp, bytes);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    static List<(string, int)> ReadVocabJson(string path)
+    {
+        using var doc = ParseJson(path);
+        return ReadVocab(path, doc.RootElement);
+    }
+
+    static List<(string, int)> ReadVocab(string path, JsonElement vocab)
+    {
+        if (vocab.ValueKind != JsonValueKind.Object)
+            throw new EdgeException($"{path}: the vocab is a JSON {vocab.ValueKind}, expected an object of token -> id");
+        var list = new List<(string, int)>();
+        try
+        {
+            foreach (var p in vocab.EnumerateObject())
+            {
+                if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int id))
+                    throw new EdgeException($"{path}: vocab entry {Quote(p.Name)} has {Clip(p.Value.GetRawText())}, expected an integer id");
+                list.Add((p.Name, id));
+            }
+        }
+        catch (InvalidOperationException e) { throw new EdgeException($"{path}: malformed vocab ({e.Message})", e); }
+        return list;
+    }
+
+    /// <summary>One merge a line, "a b"; lines starting with <c>#version</c> and a final empty line are skipped.</summary>
+    static List<(string, string)> ReadMergesText(string path)
+    {
+        var lines = Encoding.UTF8.GetString(ReadFile(path)).TrimStart('\uFEFF').Split('\n');
+        var merges = new List<(string, string)>(lines.Length);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            string line = lines[i].TrimEnd('\r');
+            if (line.StartsWith("#version", StringComparison.Ordinal) || line.Length == 0 && i == lines.Length - 1) continue;
+            merges.Add(SplitMerge(path, $"line {i + 1}", line));
+        }
+        return merges;
+    }
+
+    static (string, string) SplitMerge(string path, string where, string merge)
+    {
+        int space = merge.IndexOf(' ');
+        if (space <= 0 || space == merge.Length - 1 || merge.IndexOf(' ', space + 1) >= 0)
+            throw new EdgeException($"{path}: {where}: a merge must be two symbols separated by one space, got {Quote(merge)}");
+        return (merge[..space], merge[(space + 1)..]);
+    }
+
+    static JsonDocument ParseJson(string path)
+    {
+        var bytes = ReadFile(path).AsMemory();
+        if (bytes.Span.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
+        try { return JsonDocument.Parse(bytes); }
+        catch (JsonException e) { throw new EdgeException($"{path}: malformed JSON ({e.Message})", e); }
+    }
+
+    static byte[] ReadFile(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        try { return File.ReadAllBytes(path); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new EdgeException($"{path}: file not found", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new EdgeException($"{path}: cannot read ({e.Message})", e); }
+    }
+
+    static string Clip(string raw) => Quote(raw).Trim('\'');
+}
