@@ -60,7 +60,7 @@ public sealed partial class BpeTokenizer
             }
             return new BpeTokenizer(path, path, vocab, merges, added);
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        catch (InvalidOperationException e)                    // a string that is not valid UTF-8
         {
             throw new EdgeException($"{path}: malformed tokenizer file ({e.Message})", e);
         }

@@ -24,11 +24,13 @@ public sealed partial class BpeTokenizer
     readonly long[] _mergePairs;                   // rank -> Pair(left, right)
     readonly int[] _mergeResults;                  // rank -> merged id
     readonly (byte[] Bytes, int Id)[] _specials;
+    // Piece -> ids. Most pieces are short, and a ulong key (the bytes, the length on top) hashes and compares
+    // much faster than a byte span. _cached counts additions since the last clear (Count locks every bucket).
+    readonly ConcurrentDictionary<ulong, int[]> _shortCache = new();
     readonly ConcurrentDictionary<byte[], int[]> _cache = new(ByteArrayComparer.Instance);
     readonly ConcurrentDictionary<byte[], int[]>.AlternateLookup<ReadOnlySpan<byte>> _cacheLookup;
-
-    int _cached;                                   // entries added since the cache was last cleared (Count locks every bucket)
-    const int CacheLimit = 1 << 18, CachedPieceLength = 64;
+    int _cached;
+    const int CacheLimit = 1 << 18, ShortPiece = 7, CachedPiece = 64;
 
     /// <summary>Pieces longer than this (in bytes) merge with a heap, O(n log n), instead of GPT-2's O(n²) scan.</summary>
     internal int HeapThreshold { get; set; } = 128;
@@ -87,7 +89,7 @@ public sealed partial class BpeTokenizer
         if (added is null)
         {
             for (int id = 0; id < _tokens.Length; id++)
-                if (_tokens[id] is string s && !produced[id]) specials.Add((Encoding.UTF8.GetBytes(s), id));
+                if (_tokens[id] is { Length: > 0 } s && !produced[id]) specials.Add((Encoding.UTF8.GetBytes(s), id));
         }
         else
         {
@@ -106,15 +108,16 @@ public sealed partial class BpeTokenizer
         _specials = [.. specials];
         if (_ids.TryGetValue("<|endoftext|>", out int eot)) EndOfText = eot;
 
-        // Token bytes: a byte-level string maps back through bytes_to_unicode; specials (and any stray
-        // string outside the byte alphabet) decode as their UTF-8 text.
+        // Token bytes: a byte-level string maps back through bytes_to_unicode; a special token that no merge
+        // produces (and any stray string outside the byte alphabet) stands for its UTF-8 text.
         _offsets = new int[_tokens.Length + 1];
         var all = new List<byte>(_tokens.Length * 8);
-        var isSpecial = new HashSet<int>(_specials.Select(s => s.Id));
+        var isText = new bool[_tokens.Length];
+        foreach (var (_, id) in _specials) isText[id] = !produced[id];
         for (int id = 0; id < _tokens.Length; id++)
         {
             if (_tokens[id] is string s)
-                all.AddRange(!isSpecial.Contains(id) && BpePreTokenizer.ToBytes(s) is byte[] bytes ? bytes : Encoding.UTF8.GetBytes(s));
+                all.AddRange(!isText[id] && BpePreTokenizer.ToBytes(s) is byte[] bytes ? bytes : Encoding.UTF8.GetBytes(s));
             _offsets[id + 1] = all.Count;
         }
         _tokenBytes = [.. all];
@@ -124,7 +127,6 @@ public sealed partial class BpeTokenizer
     public int VocabSize => _tokens.Length;
 
     public int MergeCount => _mergePairs.Length;
-    public static int PieceEndForBench(ReadOnlySpan<byte> s, int i) => BpePreTokenizer.PieceEnd(s, i);
 
     /// <summary>The id of <c>&lt;|endoftext|&gt;</c>, when the vocab has it.</summary>
     public int? EndOfText { get; }
@@ -141,8 +143,10 @@ public sealed partial class BpeTokenizer
 
     public bool TryGetId(string token, out int id) => _ids.TryGetValue(token, out id);
 
+    /// <summary>The ids of <paramref name="text"/>; with <paramref name="allowSpecial"/> a special token's text becomes its id.</summary>
     public int[] Encode(string text, bool allowSpecial = true)
     {
+        ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length / 3 + 4);
         Encode(text, ids, allowSpecial);
         return [.. ids];
@@ -189,26 +193,29 @@ public sealed partial class BpeTokenizer
     void EncodePiece(ReadOnlySpan<byte> piece, List<int> into)
     {
         if (piece.Length == 1) { into.Add(_byteIds[piece[0]]); return; }
-        bool cacheable = piece.Length <= CachedPieceLength;
-        if (cacheable && _cacheLookup.TryGetValue(piece, out var cached)) { into.AddRange(cached); return; }
+        ulong key = (ulong)piece.Length << 56;
+        if (piece.Length <= ShortPiece)
+            for (int i = 0; i < piece.Length; i++) key |= (ulong)piece[i] << (8 * i);
+        if (piece.Length <= ShortPiece ? _shortCache.TryGetValue(key, out var ids) : _cacheLookup.TryGetValue(piece, out ids))
+        {
+            into.AddRange(ids);
+            return;
+        }
 
         int[]? rented = piece.Length > 256 ? ArrayPool<int>.Shared.Rent(piece.Length) : null;
         Span<int> word = rented is null ? stackalloc int[piece.Length] : rented.AsSpan(0, piece.Length);
         for (int i = 0; i < piece.Length; i++) word[i] = _byteIds[piece[i]];
-        int n = piece.Length > HeapThreshold ? MergeWithHeap(word) : MergeByScan(word);
-        word = word[..n];
-        if (cacheable)
-        {
-            if (_cacheLookup.TryAdd(piece, word.ToArray()) && Interlocked.Increment(ref _cached) >= CacheLimit)
-            {
-                _cache.Clear();
-                _cached = 0;
-            }
-        }
-        int start = into.Count;
-        CollectionsMarshal.SetCount(into, start + n);
-        word.CopyTo(CollectionsMarshal.AsSpan(into)[start..]);
+        ids = word[..(piece.Length > HeapThreshold ? MergeWithHeap(word) : MergeByScan(word))].ToArray();
         if (rented is not null) ArrayPool<int>.Shared.Return(rented);
+        into.AddRange(ids);
+
+        bool added = piece.Length <= ShortPiece ? _shortCache.TryAdd(key, ids) : piece.Length <= CachedPiece && _cacheLookup.TryAdd(piece, ids);
+        if (added && Interlocked.Increment(ref _cached) >= CacheLimit)
+        {
+            _shortCache.Clear();
+            _cache.Clear();
+            _cached = 0;
+        }
     }
 
     /// <summary>
