@@ -11,13 +11,18 @@ public class ResumeTests
 {
     const string Text = "the keeper lit the lamp; the baker baked the bread; the sea rose and the bell rang over the bay. ";
 
+    /// <summary>The tiny GPT of the test models on a short repeated text, split 90/10.</summary>
+    static (ModelInfo Info, CharTokenizer Tokenizer, DataSplits Splits) TinyData()
+    {
+        var text = string.Concat(Enumerable.Repeat(Text, 12));
+        var tokenizer = TrainingData.BuildTokenizer(text, DataLayout.Text);
+        return (TinyGpt.Descriptor, tokenizer, TrainingData.Split(text, tokenizer, TinyGpt.Descriptor, DataLayout.Text, splitSeed: 42));
+    }
+
     [Fact]
     public void StopAndResume_ReproducesTheUninterruptedLossCurve()
     {
-        var text = string.Concat(Enumerable.Repeat(Text, 12));
-        var info = TinyGpt.Descriptor;
-        var tokenizer = TrainingData.BuildTokenizer(text, DataLayout.Text);
-        var splits = TrainingData.Split(text, tokenizer, info, DataLayout.Text, splitSeed: 42);
+        var (info, tokenizer, splits) = TinyData();
         var options = new TrainOptions
         {
             Steps = 30, Batch = 4, Optimizer = OptimizerKind.AdamW, WeightDecay = 0.1, GradClip = 1.0, Accumulate = 2,
@@ -58,10 +63,7 @@ public class ResumeTests
     [Fact]
     public void TransformerTrainingStep_AllocatesNothingAfterWarmUp()
     {
-        var text = string.Concat(Enumerable.Repeat(Text, 12));
-        var info = TinyGpt.Descriptor;
-        var tokenizer = TrainingData.BuildTokenizer(text, DataLayout.Text);
-        var splits = TrainingData.Split(text, tokenizer, info, DataLayout.Text, splitSeed: 42);
+        var (info, tokenizer, splits) = TinyData();
         using var model = info.Create(tokenizer.VocabSize, 4);
         model.Initialize(1);
         using var trainer = new Trainer(model, splits, new TrainOptions
@@ -77,10 +79,7 @@ public class ResumeTests
     [Fact]
     public void GradientClipping_BoundsTheUpdate()
     {
-        var text = string.Concat(Enumerable.Repeat(Text, 12));
-        var info = TinyGpt.Descriptor;
-        var tokenizer = TrainingData.BuildTokenizer(text, DataLayout.Text);
-        var splits = TrainingData.Split(text, tokenizer, info, DataLayout.Text, splitSeed: 42);
+        var (info, tokenizer, splits) = TinyData();
         using var model = info.Create(tokenizer.VocabSize, 4);
         model.Initialize(1);
         using var trainer = new Trainer(model, splits, new TrainOptions
