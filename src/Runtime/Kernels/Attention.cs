@@ -21,7 +21,10 @@ namespace Edge.Kernels;
 // lane count divides hs, with no tail: for hs = 32 or 64 that is Simd.Bits itself; an hs that is not a multiple
 // of 4 (possible, but no model uses one) runs scalar. Keys are taken four at a time, so that each load of q (or
 // dy) serves four dot products. The softmax over a row uses every width, like the other kernels.
-public static class Attention
+// Parts for Parallelism.Threads are ranges of (batch, head) pairs, which share no output: a pair writes its own att
+// rows, its head's channels of y, and (backward) its head's q, k, v channels of dqkv. Backward's scratch is the
+// caller's on the calling thread and a per-thread buffer on pool threads. Results do not depend on the thread count.
+public static unsafe class Attention
 {
     public static void Forward(ReadOnlySpan<float> qkv, Span<float> y, Span<float> att, int b, int t, int c, int h)
     {
@@ -30,14 +33,37 @@ public static class Attention
         Check.AtLeast(y.Length, b * t, c, nameof(y));
         Check.AtLeast(att.Length, b * h * t, t, nameof(att));
 
-        int bits = Simd.Bits;
-        ref float rqkv = ref MemoryMarshal.GetReference(qkv);
-        ref float ry = ref MemoryMarshal.GetReference(y);
-        ref float ratt = ref MemoryMarshal.GetReference(att);
-        if (bits >= 512 && hs % Simd512.Count == 0) Forward<Simd512, F512>(bits, ref rqkv, ref ry, ref ratt, b, t, c, h);
-        else if (bits >= 256 && hs % Simd256.Count == 0) Forward<Simd256, F256>(bits, ref rqkv, ref ry, ref ratt, b, t, c, h);
-        else if (bits >= 128 && hs % Simd128.Count == 0) Forward<Simd128, F128>(bits, ref rqkv, ref ry, ref ratt, b, t, c, h);
-        else Forward<Scalar, float>(bits, ref rqkv, ref ry, ref ratt, b, t, c, h);
+        fixed (float* pqkv = qkv, py = y, patt = att)
+        {
+            var work = new ForwardWork { Qkv = pqkv, Y = py, Att = patt, T = t, C = c, H = h, Bits = Simd.Bits };
+            int pairs = b * h;
+            // Per pair: t (t + 1) / 2 scores and as many axpys over hs, plus the softmax.
+            int parts = Parallelism.Parts((long)pairs * t * (t + 1) / 2 * (2 * hs + 8), pairs);
+            work.Pairs = new Split(pairs, parts, 1);
+            WorkerPool.For(ref work, parts);
+        }
+    }
+
+    // Pairs (batch, head) [s, e), pair index bb * H + hh: each writes only its own att rows and its head's y channels.
+    struct ForwardWork : IPartitionedWork
+    {
+        public float* Qkv, Y, Att;
+        public int T, C, H, Bits;
+        public Split Pairs;
+
+        public void Run(int part, int worker)
+        {
+            int s = Pairs.Start(part), e = Pairs.End(part);
+            if (s >= e) return;
+            int hs = C / H, bits = Bits;
+            ref float qkv = ref *Qkv;
+            ref float y = ref *Y;
+            ref float att = ref *Att;
+            if (bits >= 512 && hs % Simd512.Count == 0) Forward<Simd512, F512>(bits, ref qkv, ref y, ref att, T, C, H, s, e);
+            else if (bits >= 256 && hs % Simd256.Count == 0) Forward<Simd256, F256>(bits, ref qkv, ref y, ref att, T, C, H, s, e);
+            else if (bits >= 128 && hs % Simd128.Count == 0) Forward<Simd128, F128>(bits, ref qkv, ref y, ref att, T, C, H, s, e);
+            else Forward<Scalar, float>(bits, ref qkv, ref y, ref att, T, C, H, s, e);
+        }
     }
 
     public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> qkv, ReadOnlySpan<float> att,
@@ -50,110 +76,133 @@ public static class Attention
         Check.AtLeast(dqkv.Length, b * t, 3 * c, nameof(dqkv));
         Check.AtLeast(scratch.Length, t, nameof(scratch));
 
-        int bits = Simd.Bits;
-        ref float rdy = ref MemoryMarshal.GetReference(dy);
-        ref float rqkv = ref MemoryMarshal.GetReference(qkv);
-        ref float ratt = ref MemoryMarshal.GetReference(att);
-        ref float rdqkv = ref MemoryMarshal.GetReference(dqkv);
-        ref float rs = ref MemoryMarshal.GetReference(scratch);
-        if (bits >= 512 && hs % Simd512.Count == 0) Backward<Simd512, F512>(bits, ref rdy, ref rqkv, ref ratt, ref rdqkv, ref rs, b, t, c, h);
-        else if (bits >= 256 && hs % Simd256.Count == 0) Backward<Simd256, F256>(bits, ref rdy, ref rqkv, ref ratt, ref rdqkv, ref rs, b, t, c, h);
-        else if (bits >= 128 && hs % Simd128.Count == 0) Backward<Simd128, F128>(bits, ref rdy, ref rqkv, ref ratt, ref rdqkv, ref rs, b, t, c, h);
-        else Backward<Scalar, float>(bits, ref rdy, ref rqkv, ref ratt, ref rdqkv, ref rs, b, t, c, h);
+        fixed (float* pdy = dy, pqkv = qkv, patt = att, pdqkv = dqkv, ps = scratch)
+        {
+            var work = new BackwardWork
+            {
+                Dy = pdy, Qkv = pqkv, Att = patt, Dqkv = pdqkv, Scratch = ps, T = t, C = c, H = h, Bits = Simd.Bits,
+            };
+            int pairs = b * h;
+            // Per pair: t (t + 1) / 2 dot products, three axpys over hs and the softmax backward.
+            int parts = Parallelism.Parts((long)pairs * t * (t + 1) / 2 * (4 * hs + 8), pairs);
+            work.Pairs = new Split(pairs, parts, 1);
+            WorkerPool.For(ref work, parts);
+        }
     }
 
-    // hs is a multiple of S.Count; bits is for the softmax rows.
-    static void Forward<S, V>(int bits, ref float qkv, ref float y, ref float att, int b, int t, int c, int h)
+    // Pairs [s, e): a pair adds only into its own head's q, k and v channels of its batch's dqkv rows. The caller's
+    // scratch serves the calling thread; a pool thread uses its own.
+    struct BackwardWork : IPartitionedWork
+    {
+        public float* Dy, Qkv, Att, Dqkv, Scratch;
+        public int T, C, H, Bits;
+        public Split Pairs;
+
+        public void Run(int part, int worker)
+        {
+            int s = Pairs.Start(part), e = Pairs.End(part);
+            if (s >= e) return;
+            int hs = C / H, bits = Bits;
+            ref float dy = ref *Dy;
+            ref float qkv = ref *Qkv;
+            ref float att = ref *Att;
+            ref float dqkv = ref *Dqkv;
+            ref float rs = ref worker == 0 ? ref *Scratch : ref MemoryMarshal.GetReference(WorkerPool.ThreadScratch(T));
+            if (bits >= 512 && hs % Simd512.Count == 0) Backward<Simd512, F512>(bits, ref dy, ref qkv, ref att, ref dqkv, ref rs, T, C, H, s, e);
+            else if (bits >= 256 && hs % Simd256.Count == 0) Backward<Simd256, F256>(bits, ref dy, ref qkv, ref att, ref dqkv, ref rs, T, C, H, s, e);
+            else if (bits >= 128 && hs % Simd128.Count == 0) Backward<Simd128, F128>(bits, ref dy, ref qkv, ref att, ref dqkv, ref rs, T, C, H, s, e);
+            else Backward<Scalar, float>(bits, ref dy, ref qkv, ref att, ref dqkv, ref rs, T, C, H, s, e);
+        }
+    }
+
+    // hs is a multiple of S.Count; bits is for the softmax rows. Pairs [p0, p1), pair = bb * h + hh.
+    static void Forward<S, V>(int bits, ref float qkv, ref float y, ref float att, int t, int c, int h, int p0, int p1)
         where S : struct, ISimd<V> where V : struct
     {
         int hs = c / h;
         float scale = 1f / MathF.Sqrt(hs);
         nint c3 = 3 * c;
-        for (int bb = 0; bb < b; bb++)
+        for (int pair = p0; pair < p1; pair++)
         {
+            int bb = pair / h, hh = pair % h;
             ref float qkvB = ref Unsafe.Add(ref qkv, bb * t * c3);
-            for (int hh = 0; hh < h; hh++)
+            ref float q0 = ref Unsafe.Add(ref qkvB, hh * hs);
+            ref float k0 = ref Unsafe.Add(ref q0, c);
+            ref float v0 = ref Unsafe.Add(ref q0, 2 * c);
+            for (int t1 = 0; t1 < t; t1++)
             {
-                ref float q0 = ref Unsafe.Add(ref qkvB, hh * hs);
-                ref float k0 = ref Unsafe.Add(ref q0, c);
-                ref float v0 = ref Unsafe.Add(ref q0, 2 * c);
-                for (int t1 = 0; t1 < t; t1++)
-                {
-                    ref float row = ref Unsafe.Add(ref att, (((nint)bb * h + hh) * t + t1) * t);
-                    int len = t1 + 1;
+                ref float row = ref Unsafe.Add(ref att, (((nint)bb * h + hh) * t + t1) * t);
+                int len = t1 + 1;
 
-                    // Scores q . k[t2] * scale for t2 <= t1, then the softmax in place.
-                    float max = Dots<S, V>(ref Unsafe.Add(ref q0, t1 * c3), ref k0, c3, hs, len, scale, ref row);
-                    float sum = ExpShifted(bits, ref row, max, len);
-                    VectorMath.Scale(bits, 1f / sum, ref row, len);
-                    MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, len), t - len).Clear();
+                // Scores q . k[t2] * scale for t2 <= t1, then the softmax in place.
+                float max = Dots<S, V>(ref Unsafe.Add(ref q0, t1 * c3), ref k0, c3, hs, len, scale, ref row);
+                float sum = ExpShifted(bits, ref row, max, len);
+                VectorMath.Scale(bits, 1f / sum, ref row, len);
+                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, len), t - len).Clear();
 
-                    // y[t1] = sum_t2 att[t2] v[t2]
-                    ref float yr = ref Unsafe.Add(ref y, ((nint)bb * t + t1) * c + hh * hs);
-                    MemoryMarshal.CreateSpan(ref yr, hs).Clear();
-                    for (int t2 = 0; t2 < len; t2++)
-                        Axpy<S, V>(Unsafe.Add(ref row, t2), ref Unsafe.Add(ref v0, t2 * c3), ref yr, hs);
-                }
+                // y[t1] = sum_t2 att[t2] v[t2]
+                ref float yr = ref Unsafe.Add(ref y, ((nint)bb * t + t1) * c + hh * hs);
+                MemoryMarshal.CreateSpan(ref yr, hs).Clear();
+                for (int t2 = 0; t2 < len; t2++)
+                    Axpy<S, V>(Unsafe.Add(ref row, t2), ref Unsafe.Add(ref v0, t2 * c3), ref yr, hs);
             }
         }
     }
 
-    static void Backward<S, V>(int bits, ref float dy, ref float qkv, ref float att, ref float dqkv, ref float scratch, int b, int t, int c, int h)
+    static void Backward<S, V>(int bits, ref float dy, ref float qkv, ref float att, ref float dqkv, ref float scratch, int t, int c, int h, int p0, int p1)
         where S : struct, ISimd<V> where V : struct
     {
         int hs = c / h;
         float scale = 1f / MathF.Sqrt(hs);
         nint c3 = 3 * c;
-        for (int bb = 0; bb < b; bb++)
+        for (int pair = p0; pair < p1; pair++)
         {
+            int bb = pair / h, hh = pair % h;
             ref float qkvB = ref Unsafe.Add(ref qkv, bb * t * c3);
             ref float dqkvB = ref Unsafe.Add(ref dqkv, bb * t * c3);
-            for (int hh = 0; hh < h; hh++)
+            ref float q0 = ref Unsafe.Add(ref qkvB, hh * hs);
+            ref float k0 = ref Unsafe.Add(ref q0, c);
+            ref float v0 = ref Unsafe.Add(ref q0, 2 * c);
+            ref float dq0 = ref Unsafe.Add(ref dqkvB, hh * hs);
+            ref float dk0 = ref Unsafe.Add(ref dq0, c);
+            ref float dv0 = ref Unsafe.Add(ref dq0, 2 * c);
+            for (int t1 = 0; t1 < t; t1++)
             {
-                ref float q0 = ref Unsafe.Add(ref qkvB, hh * hs);
-                ref float k0 = ref Unsafe.Add(ref q0, c);
-                ref float v0 = ref Unsafe.Add(ref q0, 2 * c);
-                ref float dq0 = ref Unsafe.Add(ref dqkvB, hh * hs);
-                ref float dk0 = ref Unsafe.Add(ref dq0, c);
-                ref float dv0 = ref Unsafe.Add(ref dq0, 2 * c);
-                for (int t1 = 0; t1 < t; t1++)
+                ref float row = ref Unsafe.Add(ref att, (((nint)bb * h + hh) * t + t1) * t);
+                ref float dyr = ref Unsafe.Add(ref dy, ((nint)bb * t + t1) * c + hh * hs);
+                int len = t1 + 1;
+
+                // datt[t2] = dy[t1] . v[t2] (into scratch); dv[t2] += att[t2] dy[t1]
+                Dots<S, V>(ref dyr, ref v0, c3, hs, len, 1f, ref scratch);
+                for (int t2 = 0; t2 < len; t2++)
+                    Axpy<S, V>(Unsafe.Add(ref row, t2), ref dyr, ref Unsafe.Add(ref dv0, t2 * c3), hs);
+
+                // Softmax backward: g[t2] = att[t2] (datt[t2] - sum att * datt) * scale, in place in scratch.
+                float weighted = VectorMath.Dot(bits, ref row, ref scratch, len);
+                for (int t2 = 0; t2 < len; t2++)
                 {
-                    ref float row = ref Unsafe.Add(ref att, (((nint)bb * h + hh) * t + t1) * t);
-                    ref float dyr = ref Unsafe.Add(ref dy, ((nint)bb * t + t1) * c + hh * hs);
-                    int len = t1 + 1;
+                    ref float g = ref Unsafe.Add(ref scratch, t2);
+                    g = Unsafe.Add(ref row, t2) * (g - weighted) * scale;
+                }
 
-                    // datt[t2] = dy[t1] . v[t2] (into scratch); dv[t2] += att[t2] dy[t1]
-                    Dots<S, V>(ref dyr, ref v0, c3, hs, len, 1f, ref scratch);
-                    for (int t2 = 0; t2 < len; t2++)
-                        Axpy<S, V>(Unsafe.Add(ref row, t2), ref dyr, ref Unsafe.Add(ref dv0, t2 * c3), hs);
-
-                    // Softmax backward: g[t2] = att[t2] (datt[t2] - sum att * datt) * scale, in place in scratch.
-                    float weighted = VectorMath.Dot(bits, ref row, ref scratch, len);
+                // dq[t1] += sum_t2 g[t2] k[t2]; dk[t2] += g[t2] q[t1]
+                ref float q = ref Unsafe.Add(ref q0, t1 * c3);
+                ref float dq = ref Unsafe.Add(ref dq0, t1 * c3);
+                for (int d = 0; d < hs; d += S.Count)
+                {
+                    V qv = S.Load(ref Unsafe.Add(ref q, d));
+                    V acc = S.Load(ref Unsafe.Add(ref dq, d));
+                    ref float kd = ref Unsafe.Add(ref k0, d);
+                    ref float dkd = ref Unsafe.Add(ref dk0, d);
                     for (int t2 = 0; t2 < len; t2++)
                     {
-                        ref float g = ref Unsafe.Add(ref scratch, t2);
-                        g = Unsafe.Add(ref row, t2) * (g - weighted) * scale;
+                        V g = S.Splat(Unsafe.Add(ref scratch, t2));
+                        nint at = t2 * c3;
+                        acc = S.MulAdd(g, S.Load(ref Unsafe.Add(ref kd, at)), acc);
+                        ref float dk = ref Unsafe.Add(ref dkd, at);
+                        S.Store(S.MulAdd(g, qv, S.Load(ref dk)), ref dk);
                     }
-
-                    // dq[t1] += sum_t2 g[t2] k[t2]; dk[t2] += g[t2] q[t1]
-                    ref float q = ref Unsafe.Add(ref q0, t1 * c3);
-                    ref float dq = ref Unsafe.Add(ref dq0, t1 * c3);
-                    for (int d = 0; d < hs; d += S.Count)
-                    {
-                        V qv = S.Load(ref Unsafe.Add(ref q, d));
-                        V acc = S.Load(ref Unsafe.Add(ref dq, d));
-                        ref float kd = ref Unsafe.Add(ref k0, d);
-                        ref float dkd = ref Unsafe.Add(ref dk0, d);
-                        for (int t2 = 0; t2 < len; t2++)
-                        {
-                            V g = S.Splat(Unsafe.Add(ref scratch, t2));
-                            nint at = t2 * c3;
-                            acc = S.MulAdd(g, S.Load(ref Unsafe.Add(ref kd, at)), acc);
-                            ref float dk = ref Unsafe.Add(ref dkd, at);
-                            S.Store(S.MulAdd(g, qv, S.Load(ref dk)), ref dk);
-                        }
-                        S.Store(acc, ref Unsafe.Add(ref dq, d));
-                    }
+                    S.Store(acc, ref Unsafe.Add(ref dq, d));
                 }
             }
         }

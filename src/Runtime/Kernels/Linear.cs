@@ -14,7 +14,11 @@ namespace Edge.Kernels;
 //   db [Out]     += column sums of dy   (skipped when db is empty)
 // Activations (x, y, dx, dy) may be longer than n rows (a buffer sized for the largest batch);
 // parameters and their gradients (w, b, dw, db) must have exactly their shape.
-public static class Linear
+// A call is cut into parts for Parallelism.Threads (WorkerPool): Forward by rows of y in blocks of 4, or by columns
+// in chunks of 16 when there are fewer than 5 rows (decoding); Backward by rows of dw, rows of dx and columns of db.
+// Each element is computed by one thread with the same operations as on one thread, so results do not depend on
+// the thread count.
+public static unsafe class Linear
 {
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim)
     {
@@ -23,11 +27,55 @@ public static class Linear
         if (!b.IsEmpty) Check.SameLength(outDim, b.Length, nameof(b));
         Check.AtLeast(y.Length, n, outDim, nameof(y));
 
-        if (b.IsEmpty) y[..(n * outDim)].Clear();
-        else for (int r = 0; r < n; r++) b.CopyTo(y.Slice(r * outDim, outDim));
-        // y [n, Out] += x [n, In] @ w [In, Out]
-        MatMulAdd(Simd.Bits, ref MemoryMarshal.GetReference(x), inDim, 1, ref MemoryMarshal.GetReference(w),
-            ref MemoryMarshal.GetReference(y), n, inDim, outDim);
+        fixed (float* px = x, pw = w, pb = b, py = y)
+        {
+            var work = new ForwardWork
+            {
+                X = px, W = pw, B = b.IsEmpty ? null : pb, Y = py, N = n, In = inDim, Out = outDim, Bits = Simd.Bits,
+            };
+            int parts = Parallelism.Parts((long)n * inDim * outDim, Math.Max((n + 3) / 4, (outDim + 15) / 16));
+            // Rows in blocks of 4 when there are at least two blocks; otherwise (decoding: n = 1) columns in chunks of
+            // 16, so every column keeps the vector width it gets in a single-threaded call.
+            work.ByRows = (n + 3) / 4 >= 2;
+            work.Chunks = work.ByRows ? new Split(n, parts, 4) : new Split(outDim, parts, 16);
+            WorkerPool.For(ref work, Math.Min(parts, work.Chunks.Parts));
+        }
+    }
+
+    // y rows [r0, r1) (or columns [j0, j1) of every row) = b, then += x @ w.
+    struct ForwardWork : IPartitionedWork
+    {
+        public float* X, W, B, Y;
+        public int N, In, Out, Bits;
+        public bool ByRows;
+        public Split Chunks;
+
+        public void Run(int part, int worker)
+        {
+            int s = Chunks.Start(part), e = Chunks.End(part);
+            if (s >= e) return;
+            if (ByRows)
+            {
+                float* y = Y + (nint)s * Out;
+                for (int r = s; r < e; r++, y += Out)
+                    if (B is null) new Span<float>(y, Out).Clear();
+                    else new ReadOnlySpan<float>(B, Out).CopyTo(new Span<float>(y, Out));
+                // y [rows, Out] += x [rows, In] @ w [In, Out]
+                MatMulAdd(Bits, ref X[(nint)s * In], In, 1, ref *W, ref Y[(nint)s * Out], e - s, In, Out, Out);
+            }
+            else
+            {
+                int width = e - s;
+                for (int r = 0; r < N; r++)
+                {
+                    var yr = new Span<float>(Y + (nint)r * Out + s, width);
+                    if (B is null) yr.Clear();
+                    else new ReadOnlySpan<float>(B + s, width).CopyTo(yr);
+                }
+                // y [n, cols s..e) += x [n, In] @ w [In, cols s..e)
+                MatMulAdd(Bits, ref *X, In, 1, ref W[s], ref Y[s], N, In, width, Out);
+            }
+        }
     }
 
     public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> dy,
@@ -40,16 +88,44 @@ public static class Linear
         Check.Exactly(dw.Length, inDim, outDim, nameof(dw));
         if (!db.IsEmpty) Check.SameLength(outDim, db.Length, nameof(db));
 
-        int bits = Simd.Bits;
-        ref float rx = ref MemoryMarshal.GetReference(x);
-        ref float rdy = ref MemoryMarshal.GetReference(dy);
-        if (!db.IsEmpty)
-            for (int r = 0; r < n; r++)
-                VectorMath.Add(bits, ref Unsafe.Add(ref rdy, (nint)r * outDim), ref MemoryMarshal.GetReference(db), outDim);
-        // dw [In, Out] += x^T [In, n] @ dy [n, Out]; element (i, r) of x^T is x[r * In + i].
-        MatMulAdd(bits, ref rx, 1, inDim, ref rdy, ref MemoryMarshal.GetReference(dw), inDim, n, outDim);
-        if (!dx.IsEmpty)
-            MatMulTransposedAdd(bits, ref rdy, ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(dx), n, outDim, inDim);
+        fixed (float* px = x, pw = w, pdy = dy, pdx = dx, pdw = dw, pdb = db)
+        {
+            var work = new BackwardWork
+            {
+                X = px, W = pw, Dy = pdy, Dx = dx.IsEmpty ? null : pdx, Dw = pdw, Db = db.IsEmpty ? null : pdb,
+                N = n, In = inDim, Out = outDim, Bits = Simd.Bits,
+            };
+            long macs = (long)n * inDim * outDim * (dx.IsEmpty ? 1 : 2);
+            int parts = Parallelism.Parts(macs, Math.Max((inDim + 3) / 4, (n + 3) / 4));
+            // Part p owns rows of dw (In), rows of dx (n) and columns of db: no two parts write one element.
+            work.DwRows = new Split(inDim, parts, 4);
+            work.DxRows = new Split(n, parts, 4);
+            work.DbCols = new Split(outDim, parts, 16);
+            WorkerPool.For(ref work, parts);
+        }
+    }
+
+    struct BackwardWork : IPartitionedWork
+    {
+        public float* X, W, Dy, Dx, Dw, Db;
+        public int N, In, Out, Bits;
+        public Split DwRows, DxRows, DbCols;
+
+        public void Run(int part, int worker)
+        {
+            int s = DbCols.Start(part), e = DbCols.End(part);
+            if (Db is not null && s < e)
+                for (int r = 0; r < N; r++)
+                    VectorMath.Add(Bits, ref Dy[(nint)r * Out + s], ref Db[s], e - s);
+            // dw [In, Out] += x^T [In, n] @ dy [n, Out]; element (i, r) of x^T is x[r * In + i]. Rows s..e of dw.
+            s = DwRows.Start(part); e = DwRows.End(part);
+            if (s < e)
+                MatMulAdd(Bits, ref X[s], 1, In, ref *Dy, ref Dw[(nint)s * Out], e - s, N, Out, Out);
+            // dx [n, In] += dy [n, Out] @ w [In, Out]^T, rows s..e.
+            s = DxRows.Start(part); e = DxRows.End(part);
+            if (Dx is not null && s < e)
+                MatMulTransposedAdd(Bits, ref Dy[(nint)s * Out], ref *W, ref Dx[(nint)s * In], e - s, Out, In, In);
+        }
     }
 
     /// <summary>
@@ -57,45 +133,46 @@ public static class Linear
     /// and B, C are row-major. Four rows of C at a time share each load of a B row.
     /// A long k is taken in blocks of B rows that stay in the L2 cache (about 128 KiB each) while every row of C
     /// passes over them; each element of C still sums its k products in order, so blocking changes no result.
+    /// B and C rows are <paramref name="ld"/> floats apart (ld = cols, or more for a column slice of wider matrices).
+    /// A column keeps its vector width when C is cut into column slices that start at multiples of 16.
     /// </summary>
-    internal static void MatMulAdd(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols)
+    internal static void MatMulAdd(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ld)
     {
         int block = Math.Max(16, 32768 / Math.Max(cols, 1));
         for (int q = 0; q < k; q += block)
             MatMulAddBlock(bits, ref Unsafe.Add(ref a, (nint)q * colStride), rowStride, colStride,
-                ref Unsafe.Add(ref b, (nint)q * cols), ref c, m, Math.Min(block, k - q), cols);
+                ref Unsafe.Add(ref b, (nint)q * ld), ref c, m, Math.Min(block, k - q), cols, ld);
     }
 
-    static void MatMulAddBlock(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols)
+    static void MatMulAddBlock(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ld)
     {
         int p = 0;
         for (; p + 4 <= m; p += 4)
         {
             ref float ap = ref Unsafe.Add(ref a, (nint)p * rowStride);
-            ref float cp = ref Unsafe.Add(ref c, (nint)p * cols);
+            ref float cp = ref Unsafe.Add(ref c, (nint)p * ld);
             int j = 0;
-            if (bits >= 512) j = Rows4<Simd512, F512>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, j);
-            if (bits >= 256) j = Rows4<Simd256, F256>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, j);
-            if (bits >= 128) j = Rows4<Simd128, F128>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, j);
-            Rows4<Scalar, float>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, j);
+            if (bits >= 512) j = Rows4<Simd512, F512>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, ld, j);
+            if (bits >= 256) j = Rows4<Simd256, F256>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, ld, j);
+            if (bits >= 128) j = Rows4<Simd128, F128>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, ld, j);
+            Rows4<Scalar, float>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, ld, j);
         }
         for (; p < m; p++)
         {
             ref float ap = ref Unsafe.Add(ref a, (nint)p * rowStride);
-            ref float cp = ref Unsafe.Add(ref c, (nint)p * cols);
+            ref float cp = ref Unsafe.Add(ref c, (nint)p * ld);
             int j = 0;
-            if (bits >= 512) j = Row1<Simd512, F512>(ref ap, colStride, ref b, ref cp, k, cols, j);
-            if (bits >= 256) j = Row1<Simd256, F256>(ref ap, colStride, ref b, ref cp, k, cols, j);
-            if (bits >= 128) j = Row1<Simd128, F128>(ref ap, colStride, ref b, ref cp, k, cols, j);
-            Row1<Scalar, float>(ref ap, colStride, ref b, ref cp, k, cols, j);
+            if (bits >= 512) j = Row1<Simd512, F512>(ref ap, colStride, ref b, ref cp, k, cols, ld, j);
+            if (bits >= 256) j = Row1<Simd256, F256>(ref ap, colStride, ref b, ref cp, k, cols, ld, j);
+            if (bits >= 128) j = Row1<Simd128, F128>(ref ap, colStride, ref b, ref cp, k, cols, ld, j);
+            Row1<Scalar, float>(ref ap, colStride, ref b, ref cp, k, cols, ld, j);
         }
     }
 
     // Columns [j, j + Count) of four C rows stay in registers for the whole k loop.
-    static int Rows4<S, V>(ref float a, nint rowStride, nint colStride, ref float b, ref float c, int k, int cols, int j)
+    static int Rows4<S, V>(ref float a, nint rowStride, nint colStride, ref float b, ref float c, int k, int cols, nint ld, int j)
         where S : struct, ISimd<V> where V : struct
     {
-        nint ld = cols;
         for (; j + S.Count <= cols; j += S.Count)
         {
             ref float c0 = ref Unsafe.Add(ref c, j);
@@ -120,10 +197,9 @@ public static class Linear
         return j;
     }
 
-    static int Row1<S, V>(ref float a, nint colStride, ref float b, ref float c, int k, int cols, int j)
+    static int Row1<S, V>(ref float a, nint colStride, ref float b, ref float c, int k, int cols, nint ld, int j)
         where S : struct, ISimd<V> where V : struct
     {
-        nint ld = cols;
         for (; j + S.Count <= cols; j += S.Count)
         {
             ref float c0 = ref Unsafe.Add(ref c, j);
@@ -143,15 +219,16 @@ public static class Linear
 
     /// <summary>
     /// C [m, cols] += A [m, k] @ B [cols, k]^T, i.e. C[p, i] += A[p, :] . B[i, :]. Four rows of A at a time share
-    /// each load of a B row.
+    /// each load of a B row. C rows are <paramref name="ldc"/> floats apart. A row's sums differ between the
+    /// four-row and the one-row paths, so a row split must cut at multiples of 4; a column split may cut anywhere.
     /// </summary>
-    internal static void MatMulTransposedAdd(int bits, ref float a, ref float b, ref float c, int m, int k, int cols)
+    internal static void MatMulTransposedAdd(int bits, ref float a, ref float b, ref float c, int m, int k, int cols, int ldc)
     {
         int p = 0;
         for (; p + 4 <= m; p += 4)
         {
             ref float ap = ref Unsafe.Add(ref a, (nint)p * k);
-            ref float cp = ref Unsafe.Add(ref c, (nint)p * cols);
+            ref float cp = ref Unsafe.Add(ref c, (nint)p * ldc);
             for (int i = 0; i < cols; i++)
             {
                 ref float bi = ref Unsafe.Add(ref b, (nint)i * k);
@@ -162,15 +239,15 @@ public static class Linear
                 if (bits >= 128) q = Dot4<Simd128, F128>(ref ap, ref bi, k, q, ref s0, ref s1, ref s2, ref s3);
                 Dot4<Scalar, float>(ref ap, ref bi, k, q, ref s0, ref s1, ref s2, ref s3);
                 Unsafe.Add(ref cp, i) += s0;
-                Unsafe.Add(ref cp, cols + i) += s1;
-                Unsafe.Add(ref cp, 2 * cols + i) += s2;
-                Unsafe.Add(ref cp, 3 * cols + i) += s3;
+                Unsafe.Add(ref cp, (nint)ldc + i) += s1;
+                Unsafe.Add(ref cp, 2 * (nint)ldc + i) += s2;
+                Unsafe.Add(ref cp, 3 * (nint)ldc + i) += s3;
             }
         }
         for (; p < m; p++)
         {
             ref float ap = ref Unsafe.Add(ref a, (nint)p * k);
-            ref float cp = ref Unsafe.Add(ref c, (nint)p * cols);
+            ref float cp = ref Unsafe.Add(ref c, (nint)p * ldc);
             for (int i = 0; i < cols; i++)
                 Unsafe.Add(ref cp, i) += VectorMath.Dot(bits, ref ap, ref Unsafe.Add(ref b, (nint)i * k), k);
         }

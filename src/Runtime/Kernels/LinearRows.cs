@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-
 namespace Edge.Kernels;
 
 // Dense layer with the weight stored [Out, In] (torch.nn.Linear; an output head tied to the token embedding
@@ -14,7 +11,9 @@ namespace Edge.Kernels;
 // Activations (x, y, dx, dy) may be longer than n rows; parameters and their gradients must have exactly their shape.
 // The products share Linear's tiled loops: Forward takes dot products of four x rows against each w row (one
 // vector accumulator per row, so each w load serves four rows); Backward keeps four output rows in registers.
-public static class LinearRows
+// Parts for Parallelism.Threads, as in Linear: Forward by rows of y in blocks of 4 (or columns when n < 5); Backward
+// by rows of dw (Out), rows of dx and columns of db. Results do not depend on the thread count.
+public static unsafe class LinearRows
 {
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim)
     {
@@ -23,11 +22,54 @@ public static class LinearRows
         if (!b.IsEmpty) Check.SameLength(outDim, b.Length, nameof(b));
         Check.AtLeast(y.Length, n, outDim, nameof(y));
 
-        if (b.IsEmpty) y[..(n * outDim)].Clear();
-        else for (int r = 0; r < n; r++) b.CopyTo(y.Slice(r * outDim, outDim));
-        // y [n, Out] += x [n, In] @ w [Out, In]^T
-        Linear.MatMulTransposedAdd(Simd.Bits, ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(w),
-            ref MemoryMarshal.GetReference(y), n, inDim, outDim);
+        fixed (float* px = x, pw = w, pb = b, py = y)
+        {
+            var work = new ForwardWork
+            {
+                X = px, W = pw, B = b.IsEmpty ? null : pb, Y = py, N = n, In = inDim, Out = outDim, Bits = Simd.Bits,
+            };
+            int parts = Parallelism.Parts((long)n * inDim * outDim, Math.Max((n + 3) / 4, (outDim + 15) / 16));
+            // Rows in blocks of 4 (a row's sum depends on whether it is in a block of 4) when there are at least two
+            // blocks; otherwise (decoding: n = 1, the tied output head) columns, i.e. rows of w.
+            work.ByRows = (n + 3) / 4 >= 2;
+            work.Chunks = work.ByRows ? new Split(n, parts, 4) : new Split(outDim, parts, 16);
+            WorkerPool.For(ref work, Math.Min(parts, work.Chunks.Parts));
+        }
+    }
+
+    struct ForwardWork : IPartitionedWork
+    {
+        public float* X, W, B, Y;
+        public int N, In, Out, Bits;
+        public bool ByRows;
+        public Split Chunks;
+
+        public void Run(int part, int worker)
+        {
+            int s = Chunks.Start(part), e = Chunks.End(part);
+            if (s >= e) return;
+            if (ByRows)
+            {
+                float* y = Y + (nint)s * Out;
+                for (int r = s; r < e; r++, y += Out)
+                    if (B is null) new Span<float>(y, Out).Clear();
+                    else new ReadOnlySpan<float>(B, Out).CopyTo(new Span<float>(y, Out));
+                // y [rows, Out] += x [rows, In] @ w [Out, In]^T
+                Linear.MatMulTransposedAdd(Bits, ref X[(nint)s * In], ref *W, ref Y[(nint)s * Out], e - s, In, Out, Out);
+            }
+            else
+            {
+                int width = e - s;
+                for (int r = 0; r < N; r++)
+                {
+                    var yr = new Span<float>(Y + (nint)r * Out + s, width);
+                    if (B is null) yr.Clear();
+                    else new ReadOnlySpan<float>(B + s, width).CopyTo(yr);
+                }
+                // y [n, cols s..e) += x [n, In] @ w [rows s..e, In]^T
+                Linear.MatMulTransposedAdd(Bits, ref *X, ref W[(nint)s * In], ref Y[s], N, In, width, Out);
+            }
+        }
     }
 
     public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> dy,
@@ -40,15 +82,43 @@ public static class LinearRows
         Check.Exactly(dw.Length, outDim, inDim, nameof(dw));
         if (!db.IsEmpty) Check.SameLength(outDim, db.Length, nameof(db));
 
-        int bits = Simd.Bits;
-        ref float rdy = ref MemoryMarshal.GetReference(dy);
-        if (!db.IsEmpty)
-            for (int r = 0; r < n; r++)
-                VectorMath.Add(bits, ref Unsafe.Add(ref rdy, (nint)r * outDim), ref MemoryMarshal.GetReference(db), outDim);
-        // dw [Out, In] += dy^T [Out, n] @ x [n, In]; element (o, r) of dy^T is dy[r * Out + o].
-        Linear.MatMulAdd(bits, ref rdy, 1, outDim, ref MemoryMarshal.GetReference(x), ref MemoryMarshal.GetReference(dw), outDim, n, inDim);
-        // dx [n, In] += dy [n, Out] @ w [Out, In]
-        if (!dx.IsEmpty)
-            Linear.MatMulAdd(bits, ref rdy, outDim, 1, ref MemoryMarshal.GetReference(w), ref MemoryMarshal.GetReference(dx), n, outDim, inDim);
+        fixed (float* px = x, pw = w, pdy = dy, pdx = dx, pdw = dw, pdb = db)
+        {
+            var work = new BackwardWork
+            {
+                X = px, W = pw, Dy = pdy, Dx = dx.IsEmpty ? null : pdx, Dw = pdw, Db = db.IsEmpty ? null : pdb,
+                N = n, In = inDim, Out = outDim, Bits = Simd.Bits,
+            };
+            long macs = (long)n * inDim * outDim * (dx.IsEmpty ? 1 : 2);
+            int parts = Parallelism.Parts(macs, Math.Max((outDim + 3) / 4, (n + 3) / 4));
+            // Part p owns rows of dw (Out), rows of dx (n) and columns of db: no two parts write one element.
+            work.DwRows = new Split(outDim, parts, 4);
+            work.DxRows = new Split(n, parts, 4);
+            work.DbCols = new Split(outDim, parts, 16);
+            WorkerPool.For(ref work, parts);
+        }
+    }
+
+    struct BackwardWork : IPartitionedWork
+    {
+        public float* X, W, Dy, Dx, Dw, Db;
+        public int N, In, Out, Bits;
+        public Split DwRows, DxRows, DbCols;
+
+        public void Run(int part, int worker)
+        {
+            int s = DbCols.Start(part), e = DbCols.End(part);
+            if (Db is not null && s < e)
+                for (int r = 0; r < N; r++)
+                    VectorMath.Add(Bits, ref Dy[(nint)r * Out + s], ref Db[s], e - s);
+            // dw [Out, In] += dy^T [Out, n] @ x [n, In]; element (o, r) of dy^T is dy[r * Out + o]. Rows s..e of dw.
+            s = DwRows.Start(part); e = DwRows.End(part);
+            if (s < e)
+                Linear.MatMulAdd(Bits, ref Dy[s], 1, Out, ref *X, ref Dw[(nint)s * In], e - s, N, In, In);
+            // dx [n, In] += dy [n, Out] @ w [Out, In], rows s..e.
+            s = DxRows.Start(part); e = DxRows.End(part);
+            if (Dx is not null && s < e)
+                Linear.MatMulAdd(Bits, ref Dy[(nint)s * Out], Out, 1, ref *W, ref Dx[(nint)s * In], e - s, Out, In, In);
+        }
     }
 }

@@ -30,6 +30,28 @@ public static class Widths
     public static IDisposable Use(int bits) => Simd.Force(bits);
 }
 
+/// <summary>
+/// Thread counts a parallel kernel test runs at: 1 (the single-threaded path), the machine's, and more parts than
+/// a two-core machine has cores. Parallelism.Threads is process-wide, so only tests in <see cref="SimdWidthCollection"/> change it.
+/// </summary>
+public static class ThreadCounts
+{
+    public static readonly int[] All = [1, 2, 3, 4];
+
+    /// <summary>Splits kernel calls across <paramref name="threads"/> until disposed.</summary>
+    public static IDisposable Use(int threads)
+    {
+        var previous = Parallelism.Threads;
+        Parallelism.Threads = threads;
+        return new Restore(previous);
+    }
+
+    sealed class Restore(int previous) : IDisposable
+    {
+        public void Dispose() => Parallelism.Threads = previous;
+    }
+}
+
 /// <summary>Awkward sizes (hit every vector tail) and random inputs.</summary>
 internal static class Data
 {
@@ -66,6 +88,15 @@ internal static class Expect
         double diff = Math.Abs(actual - expected);
         if (!(diff <= abs + rel * Math.Abs(expected)) && !(expected == actual))
             Assert.Fail($"{what}: expected {expected:R}, got {actual:R} (|diff| {diff:G3})");
+    }
+
+    /// <summary>The same float bit patterns (NaN payloads and the sign of zero included).</summary>
+    public static void BitIdentical(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
+    {
+        Assert.True(expected.Length == actual.Length, $"{what}: length {actual.Length}, expected {expected.Length}");
+        for (int i = 0; i < expected.Length; i++)
+            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
+                Assert.Fail($"{what}[{i}]: expected {expected[i]:R}, got {actual[i]:R}");
     }
 
     /// <summary>Bytes allocated on this thread by 100 calls, after one warm-up call (which JIT-compiles).</summary>
