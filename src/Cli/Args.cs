@@ -120,6 +120,14 @@ sealed class Args
         throw new UsageException($"option --{name}: expected one of {string.Join(", ", choices.Select(c => c.Text))}, got '{s}'");
     }
 
+    /// <summary>--threads N: how many cores the kernels use (default: all; 1 = single-threaded). Results do not depend on it.</summary>
+    public int Threads()
+    {
+        int threads = Int("threads", Environment.ProcessorCount, min: 1, max: 1024);
+        Edge.Kernels.Parallelism.Threads = threads;
+        return threads;
+    }
+
     /// <summary>Fails on options the command does not know and on extra positionals.</summary>
     public void RejectUnknown(int maxPositionals)
     {

@@ -40,6 +40,7 @@ static class ChatCommand
         var templateOption = args.Text("template") ?? "{q}";
         int tokens = args.Int("tokens", 200, min: 1, max: 1_000_000);
         var sampling = SamplingOptions.Parse(args);
+        args.Threads();
         args.RejectUnknown(0);
         string template = templateOption == "course" ? CourseTemplate : templateOption.Replace("\\n", "\n");
         if (!template.Contains("{q}")) throw new UsageException("option --template: must contain {q} where the prompt goes");

@@ -23,6 +23,7 @@ static class EvalCommand
         var modelPath = args.String("model") ?? throw new UsageException("--model FILE is required");
         var dataPath = args.String("data") ?? throw new UsageException("--data FILE is required");
         var layoutOption = args.String("layout");
+        args.Threads();
         args.RejectUnknown(0);
 
         var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, maxBatch: 16, mapWeights: true);

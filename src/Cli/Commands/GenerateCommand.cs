@@ -34,6 +34,7 @@ static class GenerateCommand
         int tokens = args.Int("tokens", 500, min: 0, max: 10_000_000);
         int count = args.Int("count", 10, min: 0, max: 1_000_000);
         var sampling = SamplingOptions.Parse(args);
+        args.Threads();
         args.RejectUnknown(0);
 
         var loaded = Checkpoint.LoadAny(path, ModelCatalog.All, mapWeights: true);

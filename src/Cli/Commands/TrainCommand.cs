@@ -82,6 +82,7 @@ static class TrainCommand
         string outDir = args.String("out") ?? Path.Combine("models", info.Name);
         int sample = args.Int("sample", layout == DataLayout.Lines ? 10 : 300, min: 0, max: 1_000_000);
         bool quiet = args.Flag("quiet");
+        args.Threads();
         args.RejectUnknown(1);
         if (lr <= 0) throw new UsageException("option --lr: the learning rate must be positive");
 
