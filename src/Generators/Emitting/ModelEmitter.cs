@@ -161,6 +161,11 @@ namespace Edge.Generators.Emitting
             w.Line("var da = ActivationGradients;");
             w.Line("var tokens = SavedInputs;");
             w.Line("var targets = SavedTargets;");
+            w.Line();
+            w.Line("// Zero the gradients of the activations this batch used (backward kernels accumulate), and only those:");
+            w.Line("// clearing the whole arena would touch memory sized for the longest sequence at every step.");
+            foreach (var a in plan.Activations.Where(a => !a.Name.StartsWith("dec.", System.StringComparison.Ordinal) && !a.Name.StartsWith("kv.", System.StringComparison.Ordinal)))
+                w.Line($"da.Slice({a.Field}, {a.Length}).Clear();");
             foreach (var (comment, code) in plan.Backward)
             {
                 w.Line();

@@ -142,8 +142,7 @@ public abstract unsafe class LanguageModel : IDisposable
     {
         if (_lastBatch == 0) throw new InvalidOperationException("Backward needs a Forward with targets first");
         _ = Gradients;
-        ActivationGradients.Clear();
-        BackwardCore(_lastBatch, _lastLength);
+        BackwardCore(_lastBatch, _lastLength); // clears the activation gradients it uses first
     }
 
     public void ZeroGradients() => Gradients.Clear();
