@@ -17,11 +17,14 @@ static class BenchCommand
 
         Usage: edge bench train MODEL [--batch B] [--context T] [--steps N] [--vocab V] [--json]
                edge bench generate MODEL|FILE [--tokens N] [--vocab V] [--json]
+               edge bench tokenize DIR --data FILE [--json]
 
           train      full training steps (forward, backward, AdamW) on random tokens; default batch from the
                      model's recipe, context = the model's, 20 timed steps after 3 warm-up steps
           generate   tokens at batch 1 (transformers with the KV cache), sampling included; a checkpoint FILE
                      or a model name (random weights); default 200 tokens after 20 warm-up tokens
+          tokenize   GPT-2 BPE encoding speed in MB/s over a text file, from a cold cache (first pass) and a
+                     warm one (the median of five more passes); DIR holds the tokenizer files
           --vocab V  vocabulary size for a model name (default 65)
           --threads N  cores the kernels use (default: all)
           --json     one JSON object instead of the table
@@ -39,12 +42,13 @@ static class BenchCommand
     public static int Run(Args args)
     {
         if (Commands.ShowHelp(args, Help)) return 0;
-        if (args.Positionals.Count < 2) throw new UsageException("usage: edge bench train MODEL | edge bench generate MODEL|FILE (see 'edge bench --help')");
+        if (args.Positionals.Count < 2) throw new UsageException("usage: edge bench train MODEL | edge bench generate MODEL|FILE | edge bench tokenize DIR (see 'edge bench --help')");
         return args.Positionals[0] switch
         {
             "train" => Train(args),
             "generate" => Generate(args),
-            _ => throw new UsageException($"unknown benchmark '{args.Positionals[0]}' (train, generate)"),
+            "tokenize" => Tokenize(args),
+            _ => throw new UsageException($"unknown benchmark '{args.Positionals[0]}' (train, generate, tokenize)"),
         };
     }
 
@@ -153,6 +157,38 @@ static class BenchCommand
             double flops = FlopCount.Forward(model, 1, 1) + (model.IsSequenceModel ? AttentionPerToken(model) : 0);
             string how = model.IsSequenceModel ? "batch 1, KV cache" : $"batch 1, window {model.InputLength}";
             Report(json, "generate", name, how, times, "token", 1, flops, peak, (double)allocated / tokens);
+        }
+        return 0;
+    }
+
+    static int Tokenize(Args args)
+    {
+        var dir = args.Positionals[1];
+        var data = args.String("data") ?? throw new UsageException("edge bench tokenize DIR --data FILE");
+        bool json = args.Flag("json");
+        args.RejectUnknown(2);
+        var text = TextCorpus.Read(data);
+        double mb = Encoding.UTF8.GetByteCount(text) / 1e6;
+        var tokenizer = Edge.Text.BpeTokenizer.FromDirectory(dir);
+        long start = Stopwatch.GetTimestamp();
+        int tokens = tokenizer.Encode(text).Length;
+        double cold = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var warm = new double[5];
+        for (int i = 0; i < warm.Length; i++)
+        {
+            start = Stopwatch.GetTimestamp();
+            tokenizer.Encode(text);
+            warm[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+        double median = warm.Order().ElementAt(warm.Length / 2);
+        if (json)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{{\"benchmark\":\"tokenize\",\"file\":\"{Path.GetFileName(data)}\",\"megabytes\":{mb:0.###},\"tokens\":{tokens},\"cold_mb_per_second\":{mb / cold:0.##},\"warm_mb_per_second\":{mb / median:0.##}}}"));
+        else
+        {
+            Console.WriteLine($"edge bench tokenize: {Path.GetFileName(data)}, {mb.ToString("0.00", CultureInfo.InvariantCulture)} MB -> {tokens:N0} tokens");
+            Console.WriteLine($"  cold cache         {(mb / cold).ToString("0.0", CultureInfo.InvariantCulture)} MB/s (first pass)");
+            Console.WriteLine($"  warm cache         {(mb / median).ToString("0.0", CultureInfo.InvariantCulture)} MB/s (median of 5 passes)");
         }
         return 0;
     }

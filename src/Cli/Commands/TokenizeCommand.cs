@@ -9,17 +9,23 @@ static class TokenizeCommand
         edge tokenize: show how a tokenizer splits a text: one line per token with its id and piece.
 
         Usage: edge tokenize --tokenizer PATH [--text TEXT]     (without --text, reads standard input)
+               edge tokenize --train N --data FILE --out DIR    (learn a byte-level BPE vocabulary of N tokens)
 
           --tokenizer PATH   a folder with GPT-2's encoder.json + vocab.bpe, Hugging Face's vocab.json + merges.txt
                              or tokenizer.json, or an Edge checkpoint (its character vocabulary)
+          --train N          train a GPT-2-style byte-level BPE with N tokens (256 bytes + merges + <|endoftext|>)
+                             on --data and save it in Hugging Face's layout (vocab.json + merges.txt) in --out
 
-        Example:
+        Examples:
           edge tokenize --tokenizer ../shared/data/gpt2 --text "Hello world, it's 2026!"
+          edge tokenize --train 1000 --data ../shared/data/tinyshakespeare.txt --out models/shakespeare-bpe
         """;
 
     public static int Run(Args args)
     {
         if (Commands.ShowHelp(args, Help)) return 0;
+        int train = args.Int("train", 0, min: 0, max: 1_000_000);
+        if (train > 0) return Train(args, train);
         var path = args.String("tokenizer") ?? throw new UsageException("--tokenizer PATH is required (see 'edge tokenize --help')");
         var text = args.Text("text");
         args.RejectUnknown(0);
@@ -37,6 +43,25 @@ static class TokenizeCommand
         foreach (var id in ids)
             Console.WriteLine($"{id,7}  {Show(tokenizer.TokenBytes(id))}");
         Console.WriteLine($"{ids.Length} tokens, {System.Text.Encoding.UTF8.GetByteCount(text)} bytes");
+        return 0;
+    }
+
+    static int Train(Args args, int vocabSize)
+    {
+        var data = args.String("data") ?? throw new UsageException("--train needs --data FILE (the corpus to learn from)");
+        var outDir = args.String("out") ?? throw new UsageException("--train needs --out DIR (where vocab.json and merges.txt go)");
+        args.RejectUnknown(0);
+        if (vocabSize < 257) throw new UsageException("option --train: a byte-level BPE needs at least 257 tokens (256 bytes and <|endoftext|>)");
+        var text = Edge.Data.TextCorpus.Read(data);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var tokenizer = BpeTokenizer.Train(text, vocabSize, ["<|endoftext|>"]);
+        if (File.Exists(outDir)) throw new EdgeException($"--out {outDir}: is a file, expected a folder");
+        Directory.CreateDirectory(outDir);
+        tokenizer.SaveHuggingFace(outDir);
+        int tokens = tokenizer.Encode(text).Length;
+        long bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+        Console.WriteLine($"trained {tokenizer.VocabSize} tokens ({tokenizer.MergeCount} merges) on {Path.GetFileName(data)} in {clock.Elapsed.TotalSeconds:0.0}s; " +
+                          $"it encodes the corpus in {tokens:N0} tokens ({(double)bytes / tokens:0.00} bytes per token); saved {Path.Combine(outDir, "vocab.json")} and merges.txt");
         return 0;
     }
 

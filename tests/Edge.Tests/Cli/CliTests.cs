@@ -252,6 +252,21 @@ public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel
 
 
     [Fact]
+    public void TokenizeTrain_SavesAHuggingFaceVocabulary_ThatLoadsBack()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("corpus.txt"), string.Concat(Enumerable.Repeat("the keeper lit the lamp and the keeper slept. ", 40)));
+        var r = EdgeProcess.Run(dir.Path, "tokenize", "--train", "300", "--data", "corpus.txt", "--out", "bpe");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("trained 300 tokens", r.Stdout);
+        Assert.True(File.Exists(dir.File("bpe/vocab.json")) && File.Exists(dir.File("bpe/merges.txt")));
+        var t = EdgeProcess.Run(dir.Path, "tokenize", "--tokenizer", "bpe", "--text", "the keeper");
+        Assert.True(t.ExitCode == 0, t.ToString());
+        Assert.Contains("10 bytes", t.Stdout);
+        Assert.DoesNotContain(" 10 tokens", t.Stdout); // merges learned on the corpus shorten it
+    }
+
+    [Fact]
     public void NoCommand_PrintsUsage_AndExits2()
     {
         using var dir = new TempDir();
