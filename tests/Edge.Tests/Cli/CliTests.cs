@@ -255,7 +255,9 @@ public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel
     public void TokenizeTrain_SavesAHuggingFaceVocabulary_ThatLoadsBack()
     {
         using var dir = new TempDir();
-        File.WriteAllText(dir.File("corpus.txt"), string.Concat(Enumerable.Repeat("the keeper lit the lamp and the keeper slept. ", 40)));
+        var words = "the keeper lit lamp and slept while baker baked bread for harbour town when storm rose over grey sea".Split(' ');
+        var rng = new Rng(4);
+        File.WriteAllText(dir.File("corpus.txt"), string.Join(' ', Enumerable.Range(0, 3000).Select(_ => words[rng.NextInt(words.Length)])));
         var r = EdgeProcess.Run(dir.Path, "tokenize", "--train", "300", "--data", "corpus.txt", "--out", "bpe");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains("trained 300 tokens", r.Stdout);
