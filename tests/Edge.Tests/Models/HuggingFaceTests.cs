@@ -76,6 +76,12 @@ public class HuggingFaceTests
         for (int t = 0; t < tokens.Length; t++)
             for (int v = 0; v < Vocab; v++) worst = Math.Max(worst, Math.Abs(reference[t, v] - logits[t * Vocab + v]));
         Assert.True(worst <= 1e-4, $"max |edge - reference| = {worst:G3}");
+
+        // And it generates: KV-cache decoding past the context (16), streaming BPE bytes as whole characters.
+        var output = new StringWriter();
+        int produced = new Edge.Generation.TextGenerator(model, bpe).Generate(tokens, 40, new Edge.Generation.Sampler(Vocab, seed: 3), output);
+        Assert.Equal(40, produced);
+        Assert.True(output.ToString().Length > 0);
     }
 
     [Theory]
