@@ -65,6 +65,65 @@ public class LinearTests
         Expect.Close(edw, dw, "dw");
     }
 
+    // The register-tiled MatMulAdd (6 rows x 2 vectors: 16 columns at 256 bits, 32 at 512, 8 at 128) and its edge
+    // tiles: m below, at and past multiples of 6 and past a row block of 96; k = 1 (the four-row path), around
+    // MinTiledK, and 257 (a k block of 256 plus a one-row tail); cols below, at and past every tile width.
+    static readonly int[] TileMs = [1, 5, 6, 7, 13, 100];
+    static readonly int[] TileKs = [1, 7, 8, 9, 257];
+    static readonly int[] TileCols = [1, 7, 8, 15, 16, 17, 33, 40, 65];
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void MatMulAdd_EdgeTiles_MatchScalarReference_OnEveryWidth(int bits)
+    {
+        var rng = new Rng(14);
+        foreach (int m in TileMs)
+            foreach (int k in TileKs)
+                foreach (int cols in TileCols)
+                    foreach (bool transposed in new[] { false, true })
+                    {
+                        // A [m, k] stored row-major, or as the transpose of a [k, m] matrix (the dw product);
+                        // B and C are column slices of matrices 3 columns wider, so ld > cols.
+                        int ld = cols + 3;
+                        float[] a = Data.Gaussian(ref rng, m * k), b = Data.Gaussian(ref rng, k * ld, 0.3f);
+                        float[] c = Data.Gaussian(ref rng, m * ld);
+                        int rowStride = transposed ? 1 : k, colStride = transposed ? m : 1;
+                        var expected = new double[m * ld];
+                        for (int p = 0; p < m; p++)
+                            for (int j = 0; j < ld; j++)
+                            {
+                                double sum = c[p * ld + j];
+                                if (j < cols)
+                                    for (int q = 0; q < k; q++) sum += (double)a[p * rowStride + q * colStride] * b[q * ld + j];
+                                expected[p * ld + j] = sum;
+                            }
+                        Linear.MatMulAdd(bits, ref a[0], rowStride, colStride, ref b[0], ref c[0], m, k, cols, ld);
+                        Expect.Close(expected, c, $"bits={bits} m={m} k={k} cols={cols} transposed={transposed}", abs: 1e-4);
+                    }
+    }
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void MatMulAdd_TiledAndFourRowPaths_AreBitIdentical_OnEveryWidth(int bits)
+    {
+        // Thread splits cut C into row blocks of 4 and column chunks of 16, so a row may go through the tiled kernel in
+        // one call and the four-row loops in another: both must give the same bits. Here: the whole product at once
+        // vs one row per call (m = 1 never tiles) and vs column chunks of 16.
+        var rng = new Rng(15);
+        foreach (int k in TileKs)
+            foreach (int cols in TileCols)
+            {
+                const int m = 19;
+                float[] a = Data.Gaussian(ref rng, m * k), b = Data.Gaussian(ref rng, k * cols), c0 = Data.Gaussian(ref rng, m * cols);
+                float[] whole = (float[])c0.Clone(), byRow = (float[])c0.Clone(), byChunk = (float[])c0.Clone();
+                Linear.MatMulAdd(bits, ref a[0], k, 1, ref b[0], ref whole[0], m, k, cols, cols);
+                for (int p = 0; p < m; p++)
+                    Linear.MatMulAdd(bits, ref a[p * k], k, 1, ref b[0], ref byRow[p * cols], 1, k, cols, cols);
+                for (int j = 0; j < cols; j += 16)
+                    Linear.MatMulAdd(bits, ref a[0], k, 1, ref b[j], ref byChunk[j], m, k, Math.Min(16, cols - j), cols);
+                Expect.BitIdentical(whole, byRow, $"by row, bits={bits} k={k} cols={cols}");
+                Expect.BitIdentical(whole, byChunk, $"by column chunk, bits={bits} k={k} cols={cols}");
+            }
+    }
+
     [Fact]
     public void Linear_RejectsWrongShapes()
     {
