@@ -35,7 +35,11 @@ static class InspectCommand
         long size = new FileInfo(path).Length;
         SafeTensorsFile file;
         try { file = SafeTensorsFile.Open(path); }
-        catch (EdgeException e) { throw new EdgeException($"{path}: not a safetensors file ({Trim(e.Message, path)})"); }
+        catch (EdgeException e)
+        {
+            var why = Trim(e.Message, path);
+            throw new EdgeException(why.StartsWith("not a safetensors file", StringComparison.Ordinal) ? $"{path}: {why}" : $"{path}: not a safetensors file ({why})");
+        }
         using (file)
         {
             var meta = file.Metadata;

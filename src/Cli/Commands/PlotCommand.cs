@@ -152,7 +152,7 @@ static class PlotCommand
 
         var chart = new ScatterChart
         {
-            Title = title ?? $"{model.Name}: token embedding, {what}",
+            Title = title ?? $"{model.Name}: token embeddings, {what}",
             XLabel = dims >= 2 ? "component 1" : "dimension 0",
             YLabel = dims >= 2 ? "component 2" : "",
         };
@@ -247,7 +247,7 @@ static class Pca
         var y = new double[rows];
         for (int r = 0; r < rows; r++)
             for (int d = 0; d < dims; d++) { x[r] += centred[r * dims + d] * v1[d]; y[r] += centred[r * dims + d] * v2[d]; }
-        string what = total > 0 ? $"top 2 principal components ({100 * (l1 + l2) / total:0}% of the variance)" : "top 2 principal components";
+        string what = total > 0 ? $"PCA ({100 * (l1 + l2) / total:0}% of the variance)" : "PCA";
         return (x, y, what);
     }
 

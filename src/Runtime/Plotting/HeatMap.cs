@@ -31,10 +31,11 @@ public sealed class HeatMap
     int Cell => Math.Clamp(640 / N, 8, 28);
     int LabelScale => Cell >= 20 ? 2 : 1;
     int LabelWidth => Labels.Max(l => Canvas.TextWidth(l, LabelScale)) + 10;
-    double Left => 24 + Math.Max(LabelWidth, Canvas.TextWidth(RowLabel));
+    double Left => 24 + LabelWidth;
     double Top => (Title.Length > 0 ? 46 : 20) + 16 + LabelWidth;
-    public int Width => (int)(Left + N * Cell + 90);
-    public int Height => (int)(Top + Math.Max(60, N * Cell) + 24);
+    public int Width => (int)Math.Max(Math.Max(Left + N * Cell + 90, Canvas.TextWidth(Caption) + 2 * Left), Canvas.TextWidth(Title) + 40);
+    public int Height => (int)(Top + Math.Max(60, N * Cell) + 40);
+    string Caption => $"rows: {RowLabel}, columns: {ColumnLabel}";
 
     public string ToSvg()
     {
@@ -60,7 +61,7 @@ public sealed class HeatMap
     {
         int n = N, cell = Cell, scale = LabelScale;
         double left = Left, top = Top;
-        if (Title.Length > 0) s.Text(Width / 2.0, 22, Title, Charts.Ink, TextAnchor.Middle, 2);
+        if (Title.Length > 0) s.Text(Width / 2.0, 22, Title, Charts.Ink, TextAnchor.Middle, Charts.TitleScale(Title, Width));
         for (int r = 0; r < n; r++)
             for (int c = 0; c < n; c++)
             {
@@ -80,7 +81,7 @@ public sealed class HeatMap
             for (int k = 0; k < label.Length; k++)
                 s.Text(left + mid, top - 6 - (label.Length - k - 0.5) * lineHeight, label[k].ToString(), Charts.Ink, TextAnchor.Middle, scale);
         }
-        s.Text(left - 6, top - 10, $"{RowLabel} \\ {ColumnLabel}", Charts.Axis, TextAnchor.End);
+        s.Text(left, top + Math.Max(60, n * cell) + 20, Caption, Charts.Axis);
 
         // Colour bar.
         double bx = left + n * cell + 24, bh = Math.Max(60, n * cell);

@@ -82,7 +82,7 @@ public sealed class LineChart
         var ys = MakeScale(Series.Where(x => x.Axis == YAxis.Left).SelectMany(x => x.Points.Select(p => p.Y)), bottom, top, LogY, 0.04);
         var y2 = right ? MakeScale(Series.Where(x => x.Axis == YAxis.Right).SelectMany(x => x.Points.Select(p => p.Y)), bottom, top, false, 0.04) : null;
 
-        if (Title.Length > 0) s.Text(Width / 2.0, 22, Title, Charts.Ink, TextAnchor.Middle, 2);
+        if (Title.Length > 0) s.Text(Width / 2.0, 22, Title, Charts.Ink, TextAnchor.Middle, Charts.TitleScale(Title, Width));
 
         // Grid and ticks.
         foreach (var t in Charts.NiceTicks(xs.Min, xs.Max, 8))
@@ -96,15 +96,15 @@ public sealed class LineChart
         {
             double y = ys.Map(t);
             s.Line(left, y, rightEdge, y, Charts.Grid);
-            s.Line(left - 5, y, left, y, Charts.Axis);
-            s.Text(left - 8, y, Charts.Format(t), Charts.Ink, TextAnchor.End);
+            s.Line(left - 4, y, left, y, Charts.Axis);
+            s.Text(left - 9, y, Charts.Format(t), Charts.Ink, TextAnchor.End);
         }
         if (y2 is not null)
             foreach (var t in Charts.NiceTicks(y2.Min, y2.Max, 7))
             {
                 double y = y2.Map(t);
-                s.Line(rightEdge, y, rightEdge + 5, y, Charts.Axis);
-                s.Text(rightEdge + 8, y, Charts.Format(t), Charts.Ink);
+                s.Line(rightEdge, y, rightEdge + 4, y, Charts.Axis);
+                s.Text(rightEdge + 9, y, Charts.Format(t), Charts.Ink);
             }
         s.StrokeRect(left, top, rightEdge - left, bottom - top, Charts.Axis);
 

@@ -51,7 +51,7 @@ public sealed class ScatterChart
         double Mx(double v) => left + (v - x0) / (x1 - x0) * (right - left);
         double My(double v) => bottom - (v - y0) / (y1 - y0) * (bottom - top);
 
-        if (Title.Length > 0) s.Text(Width / 2.0, 22, Title, Charts.Ink, TextAnchor.Middle, 2);
+        if (Title.Length > 0) s.Text(Width / 2.0, 22, Title, Charts.Ink, TextAnchor.Middle, Charts.TitleScale(Title, Width));
         foreach (var t in Charts.NiceTicks(x0, x1, 8))
         {
             s.Line(Mx(t), top, Mx(t), bottom, Charts.Grid);

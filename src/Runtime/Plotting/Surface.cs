@@ -162,9 +162,12 @@ public static class Charts
         if (v == 0) return "0";
         double a = Math.Abs(v);
         if (a >= 10_000 && a < 1e7 && Math.Round(v / 1000, 3) == Math.Round(v / 1000)) return (v / 1000).ToString("0.###", CultureInfo.InvariantCulture) + "k";
-        if (a >= 1e-3 && a < 1e5) return v.ToString("0.####", CultureInfo.InvariantCulture) is var s && s.Length <= 7 ? s : v.ToString("G4", CultureInfo.InvariantCulture);
+        if (a >= 1e-4 && a < 1e5) return v.ToString("0.####", CultureInfo.InvariantCulture) is var s && s.Length <= 7 ? s : v.ToString("G4", CultureInfo.InvariantCulture);
         return v.ToString("0.##E0", CultureInfo.InvariantCulture);
     }
+
+    /// <summary>Title text at double size when it fits the width, else normal size.</summary>
+    internal static int TitleScale(string title, int width) => Canvas.TextWidth(title, 2) <= width - 20 ? 2 : 1;
 
     /// <summary>Whether a path names an SVG (true) or PNG (false) file; anything else is refused.</summary>
     public static bool IsSvgPath(string path) =>
