@@ -16,6 +16,8 @@ static class Commands
           eval       loss and perplexity of a checkpoint on a text file
           bench      time training steps and generated tokens against this machine's peak
           tokenize   show the token ids and pieces of a text (GPT-2 BPE or a checkpoint's characters)
+          plot       draw loss curves, token embeddings or attention maps as SVG or PNG
+          inspect    list a checkpoint's (or any safetensors file's) tensors and metadata
 
         Example:
           edge train char-mlp --steps 2000
@@ -39,7 +41,9 @@ static class Commands
             "chat" => ChatCommand.Run(Args.Parse("chat", rest)),
             "bench" => BenchCommand.Run(Args.Parse("bench", rest, "json")),
             "tokenize" => TokenizeCommand.Run(Args.Parse("tokenize", rest)),
-            _ => throw new UsageException($"unknown command '{argv[0]}' (commands: models, train, generate, chat, eval, bench, tokenize; see 'edge --help')"),
+            "plot" => PlotCommand.Run(Args.Parse("plot", rest, "log-y")),
+            "inspect" => InspectCommand.Run(Args.Parse("inspect", rest)),
+            _ => throw new UsageException($"unknown command '{argv[0]}' (commands: models, train, generate, chat, eval, bench, tokenize, plot, inspect; see 'edge --help')"),
         };
     }
 

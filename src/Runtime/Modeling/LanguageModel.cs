@@ -90,6 +90,22 @@ public abstract unsafe class LanguageModel : IDisposable
     /// <summary>The activation arena: generated code slices it by the offsets in <see cref="Layout"/>.</summary>
     protected Span<float> Activations => _activations.Span;
     protected Span<float> ActivationGradients => _activationGradients!.Span;
+
+    /// <summary>
+    /// The first <paramref name="length"/> values of the named activation (as the last forward pass left them),
+    /// read-only: e.g. a transformer's attention probabilities "h.0.attn.att" [B, H, T, T].
+    /// </summary>
+    public ReadOnlySpan<float> ActivationValues(string name, int length)
+    {
+        foreach (var a in Layout.Activations)
+            if (a.Name == name)
+            {
+                if (length < 0 || length > a.Length)
+                    throw new EdgeException($"activation '{name}' of {Name} holds {a.Length} values, {length} were asked for");
+                return Activations.Slice(a.Offset, length);
+            }
+        throw new EdgeException($"{Name} has no activation named '{name}'");
+    }
     protected ref Rng DropoutRng => ref _dropoutRng;
 
     /// <summary>The last training batch's inputs [B, T] and targets, for Backward.</summary>

@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Text.Json;
+using Edge.Formats;
+using Edge.Text;
+
+namespace Edge.Cli;
+
+/// <summary>`edge inspect`: what a checkpoint or any safetensors file holds, without building a model.</summary>
+static class InspectCommand
+{
+    const string Help = """
+        edge inspect: what a checkpoint (or any safetensors file) holds: model, parameter count, every tensor
+        (name, dtype, shape, elements), the metadata and the file size. Needs no model this build knows.
+
+        Usage: edge inspect FILE
+
+        Examples:
+          edge inspect models/char-mlp/model.safetensors
+          edge inspect ../shared/data/gpt2/model.safetensors
+        """;
+
+    public static int Run(Args args)
+    {
+        if (Commands.ShowHelp(args, Help)) return 0;
+        args.RejectUnknown(1);
+        if (args.Positionals.Count == 0) throw new UsageException("give a checkpoint or safetensors file to inspect (see 'edge inspect --help')");
+        var path = args.Positionals[0];
+        if (Directory.Exists(path))
+        {
+            var inside = Path.Combine(path, "model.safetensors");
+            if (!File.Exists(inside)) throw new EdgeException($"{path}: a folder without model.safetensors (expected a safetensors file)");
+            path = inside;
+        }
+        if (!File.Exists(path)) throw new EdgeException($"{path}: file not found");
+        long size = new FileInfo(path).Length;
+        SafeTensorsFile file;
+        try { file = SafeTensorsFile.Open(path); }
+        catch (EdgeException e)
+        {
+            var why = Trim(e.Message, path);
+            throw new EdgeException(why.StartsWith("not a safetensors file", StringComparison.Ordinal) ? $"{path}: {why}" : $"{path}: not a safetensors file ({why})");
+        }
+        using (file)
+        {
+            var meta = file.Metadata;
+            var tensors = file.Tensors;
+            long parameters = tensors.Where(t => !t.Name.StartsWith("optimizer.", StringComparison.Ordinal)).Sum(t => t.ElementCount);
+            var o = Console.Out;
+            o.WriteLine($"file        {path} ({Bytes(size)})");
+            o.WriteLine($"model       {(meta.TryGetValue(Checkpoint.ModelKey, out var model) ? model : "(none: not an Edge checkpoint)")}");
+            o.WriteLine($"parameters  {parameters.ToString("N0", CultureInfo.InvariantCulture)}" +
+                        (tensors.Any(t => t.Name.StartsWith("optimizer.", StringComparison.Ordinal)) ? " (plus optimiser state)" : ""));
+            o.WriteLine($"tensors     {tensors.Count}");
+            if (tensors.Count > 0)
+            {
+                var rows = tensors.Select(t => (t.Name, DType: t.DType.ToString(), Shape: "[" + string.Join(", ", t.Shape) + "]", Count: t.ElementCount.ToString("N0", CultureInfo.InvariantCulture))).ToList();
+                int wn = Math.Max(4, rows.Max(r => r.Name.Length)), wd = Math.Max(5, rows.Max(r => r.DType.Length)),
+                    ws = Math.Max(5, rows.Max(r => r.Shape.Length)), wc = Math.Max(8, rows.Max(r => r.Count.Length));
+                o.WriteLine($"  {"name".PadRight(wn)}  {"dtype".PadRight(wd)}  {"shape".PadRight(ws)}  {"elements".PadLeft(wc)}");
+                foreach (var r in rows)
+                    o.WriteLine($"  {r.Name.PadRight(wn)}  {r.DType.PadRight(wd)}  {r.Shape.PadRight(ws)}  {r.Count.PadLeft(wc)}");
+            }
+            o.WriteLine($"metadata    {(meta.Count == 0 ? "(none)" : meta.Count + " entries")}");
+            if (meta.Count > 0)
+            {
+                int wk = meta.Keys.Max(k => k.Length);
+                foreach (var (key, value) in meta.OrderBy(kv => Rank(kv.Key)).ThenBy(kv => kv.Key, StringComparer.Ordinal))
+                    o.WriteLine($"  {key.PadRight(wk)}  {Describe(key, value)}");
+            }
+        }
+        return 0;
+    }
+
+    static string Trim(string message, string path) =>
+        message.StartsWith(path + ": ", StringComparison.Ordinal) ? message[(path.Length + 2)..] : message;
+
+    static int Rank(string key) => key switch
+    {
+        Checkpoint.ModelKey => 0, "edge.parameters" => 1, "edge.context" => 2, Checkpoint.StepKey => 3, Checkpoint.ValLossKey => 4,
+        "edge.seed" => 5, "edge.data" => 6, "edge.data_layout" => 7, Checkpoint.TokenizerKey => 8, Checkpoint.TrainStateKey => 9,
+        _ => 10,
+    };
+
+    static string Describe(string key, string value)
+    {
+        switch (key)
+        {
+            case Checkpoint.TokenizerKey:
+                try
+                {
+                    var t = CharTokenizer.FromJson(value);
+                    return $"character vocabulary of {t.VocabSize} symbols{(t.MarkerId is int m ? $" (marker {Escape(t.Symbol(m))})" : "")}";
+                }
+                catch (EdgeException e) { return $"(unreadable: {e.Message})"; }
+            case Checkpoint.TrainStateKey:
+                try
+                {
+                    using var doc = JsonDocument.Parse(value);
+                    var root = doc.RootElement;
+                    var parts = new List<string>();
+                    if (root.TryGetProperty("step", out var step)) parts.Add($"step {step}");
+                    if (root.TryGetProperty("optimizer_steps", out var opt)) parts.Add($"optimizer steps {opt}");
+                    if (root.TryGetProperty("best_val", out var best))
+                        parts.Add(best.ValueKind == JsonValueKind.Number ? $"best val {best.GetDouble().ToString("0.0000", CultureInfo.InvariantCulture)}" : "no best val yet");
+                    return "resumable: " + string.Join(", ", parts) + " (and random streams)";
+                }
+                catch (JsonException) { return "(malformed JSON)"; }
+            case Checkpoint.ValLossKey when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var loss):
+                return $"{loss.ToString("0.0000", CultureInfo.InvariantCulture)} (perplexity {Math.Exp(loss).ToString("0.00", CultureInfo.InvariantCulture)})";
+            default:
+                var text = Escape(value);
+                return text.Length <= 100 ? text : text[..97] + $"... ({value.Length:N0} characters)";
+        }
+    }
+
+    static string Escape(string s) => PlotCommand.Label(s).Replace('\u2423', ' ');
+
+    static string Bytes(long n) =>
+        n >= 1 << 20 ? $"{n / (double)(1 << 20):0.0} MiB, {n:N0} bytes" : n >= 1 << 10 ? $"{n / 1024.0:0.0} KiB, {n:N0} bytes" : $"{n:N0} bytes";
+}
