@@ -26,7 +26,7 @@ static class EvalCommand
         args.Threads();
         args.RejectUnknown(0);
 
-        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, maxBatch: 16, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, maxBatch: 256, mapWeights: true);
         using var model = loaded.Model;
         var layout = layoutOption is null
             ? (loaded.Metadata.TryGetValue("edge.data_layout", out var l) && l == "lines" ? DataLayout.Lines : loaded.Info.Data)

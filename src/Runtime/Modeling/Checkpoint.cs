@@ -157,7 +157,7 @@ public static class Checkpoint
             try { tokenizer = CharTokenizer.FromJson(vocab); }
             catch (EdgeException e) { throw new EdgeException($"{path}: bad tokenizer in the metadata: {e.Message}"); }
 
-            model = info.Create(tokenizer.VocabSize, maxBatch);
+            model = info.Create(tokenizer.VocabSize, info.FittingBatch(tokenizer.VocabSize, maxBatch));
             var tensors = new TensorInfo[model.Parameters.Count];
             for (int i = 0; i < tensors.Length; i++)
             {

@@ -71,7 +71,7 @@ public static class HuggingFaceGpt2
         if (!File.Exists(weights))
             throw new EdgeException($"{weights}: file not found (Edge reads safetensors; convert a pytorch_model.bin first)");
         using var file = SafeTensorsFile.Open(weights);
-        var model = info.Create(config.VocabSize, maxBatch);
+        var model = info.Create(config.VocabSize, info.FittingBatch(config.VocabSize, maxBatch));
         try
         {
             foreach (var p in model.Parameters)

@@ -31,4 +31,22 @@ public sealed record ModelInfo(
 {
     /// <summary>Parameter count for a vocabulary size .</summary>
     public long ParameterCount(int vocabSize) => Describe(vocabSize, 1).ParameterCount;
+
+    /// <summary>
+    /// The largest batch up to <paramref name="wanted"/> whose activations fit one arena (a transformer's
+    /// attention maps grow with batch x context^2), halving from <paramref name="wanted"/>; at least 1.
+    /// </summary>
+    public int FittingBatch(int vocabSize, int wanted)
+    {
+        for (int batch = Math.Max(1, wanted); batch > 1; batch /= 2)
+        {
+            try
+            {
+                var layout = Describe(vocabSize, batch);
+                if ((long)layout.ActivationLength * sizeof(float) <= 2L << 30) return batch; // and at most 2 GiB of activations
+            }
+            catch (EdgeException) { }
+        }
+        return 1;
+    }
 }

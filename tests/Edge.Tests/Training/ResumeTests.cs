@@ -138,3 +138,26 @@ public class CheckpointTests
         Assert.Contains("tensor 'wte.weight' has shape [3, 8], the model needs [3, 12]", e.Message);
     }
 }
+
+public class LargeBatchLoadTests
+{
+    [Fact]
+    public void Load_WithABatchTooLargeForTheArena_UsesTheLargestThatFits()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("model.safetensors");
+        var tokenizer = CharTokenizer.FromText("abcdefghijklmnopqrstuvwxyz \n");
+        using (var model = Edge.Models.ShakespeareGpt.Descriptor.Create(tokenizer.VocabSize, 1))
+        {
+            model.Initialize(1);
+            Checkpoint.Save(path, model, tokenizer);
+        }
+        // Batch 256 at context 256 would need 6 x 256 x 6 x 256 x 256 floats of attention maps alone.
+        var loaded = Checkpoint.Load(path, [Edge.Models.ShakespeareGpt.Descriptor], maxBatch: 256);
+        using (loaded.Model)
+        {
+            Assert.InRange(loaded.Model.MaxBatch, 1, 128);
+            Assert.Equal(loaded.Model.MaxBatch, Edge.Models.ShakespeareGpt.Descriptor.FittingBatch(tokenizer.VocabSize, 256));
+        }
+    }
+}
