@@ -147,6 +147,7 @@ static class TrainCommand
             ["edge.data"] = Path.GetFileName(dataName),
             ["edge.data_layout"] = layout.ToString().ToLowerInvariant(),
         };
+        using var interrupt = Interrupt.OnCtrlC();
         var final = trainer.Run(
             onStep: (step, loss) => progress.Report(step, $"loss {loss:0.0000}"),
             onEval: (e, improved) =>
@@ -165,8 +166,14 @@ static class TrainCommand
                 }
                 if (!model.FitsByCounting) Checkpoint.SaveForResume(lastPath, model, tokenizer, trainer, metadata);
                 AtomicFile.WriteAllText(logPath, log.ToString());
-            });
+            },
+            interrupt.Token);
         progress.Clear();
+        if (interrupt.Token.IsCancellationRequested)
+        {
+            Console.WriteLine($"interrupted at step {trainer.Step:N0}: saved {lastPath}; continue with the same command and --resume");
+            return 130; // the conventional exit code after SIGINT
+        }
         Console.WriteLine($"saved {checkpointPath} ({(model.FitsByCounting ? "fitted by counting" : $"best val at step {best.Step:N0}")}), log {logPath}, {final.Seconds:0.0}s");
 
         // The saved (best) checkpoint on every example of the held-out splits, not the sample used during training.

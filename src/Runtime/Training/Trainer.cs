@@ -143,7 +143,11 @@ public sealed class Trainer : IDisposable
     /// step with its loss and <paramref name="onEval"/> after every evaluation, with whether the validation
     /// loss is the best so far (the moment to save a checkpoint).
     /// </summary>
-    public EvalResult Run(Action<int, float>? onStep = null, Action<EvalResult, bool>? onEval = null)
+    /// <remarks>
+    /// <paramref name="cancel"/> (Ctrl-C) stops after the current step with one last evaluation, so the caller
+    /// can save a checkpoint that <see cref="Restore"/> continues from exactly.
+    /// </remarks>
+    public EvalResult Run(Action<int, float>? onStep = null, Action<EvalResult, bool>? onEval = null, CancellationToken cancel = default)
     {
         var clock = Stopwatch.StartNew();
         EvalResult last = default;
@@ -165,7 +169,7 @@ public sealed class Trainer : IDisposable
             sinceEval += loss;
             stepsSinceEval++;
             onStep?.Invoke(Step, loss);
-            bool final = Step == _options.Steps;
+            bool final = Step == _options.Steps || cancel.IsCancellationRequested;
             if (Step % _options.EvalInterval == 0 || final)
             {
                 double val = Evaluate(_data.Val, _options.EvalExamples);
@@ -173,6 +177,7 @@ public sealed class Trainer : IDisposable
                 bool improved = val < _best;
                 if (improved) _best = val;
                 onEval?.Invoke(last, improved);
+                if (cancel.IsCancellationRequested) break;
                 sinceEval = 0;
                 stepsSinceEval = 0;
             }

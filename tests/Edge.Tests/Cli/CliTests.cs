@@ -160,6 +160,37 @@ public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel
     }
 
     [Fact]
+    public async Task CtrlC_DuringTraining_SavesAResumableCheckpoint_AndExits130()
+    {
+        using var dir = new TempDir();
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = dir.Path, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "edge.dll"), "train", "char-mlp", "--steps", "1000000",
+                     "--eval-interval", "20", "--eval-iters", "2", "--out", "run", "--sample", "0" })
+            start.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string? line;
+        while ((line = process.StandardOutput.ReadLine()) is not null && !line.StartsWith("step", StringComparison.Ordinal)) { }
+        Assert.NotNull(line); // the first evaluation happened: training is under way
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString()])) kill.WaitForExit();
+        var rest = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(60_000), "edge did not stop after Ctrl-C");
+        string errors = await stderr;
+        Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}\n{rest}\n{errors}");
+        var match = System.Text.RegularExpressions.Regex.Match(rest, @"interrupted at step ([\d,]+): saved run/last\.safetensors");
+        Assert.True(match.Success, rest);
+        int step = int.Parse(match.Groups[1].Value.Replace(",", ""));
+
+        var resumed = EdgeProcess.Run(dir.Path, "train", "char-mlp", "--steps", (step + 10).ToString(), "--eval-interval", "20",
+            "--eval-iters", "2", "--out", "run", "--sample", "0", "--resume");
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        Assert.Contains($"resuming at step {step:N0}", resumed.Stdout);
+    }
+
+    [Fact]
     public void Resume_WithNothingToResume_IsOneClearLine()
     {
         using var dir = new TempDir();
