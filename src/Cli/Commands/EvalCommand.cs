@@ -36,7 +36,7 @@ static class EvalCommand
         try { examples = TrainingData.All(text, loaded.Tokenizer, loaded.Info, layout); }
         catch (EdgeException e) { throw new EdgeException($"{dataPath}: {e.Message}"); }
         double loss = Trainer.Evaluate(model, examples, batch: 256);
-        Console.WriteLine($"{Path.GetFileName(dataPath)}: {examples.Count:N0} examples  loss {loss:0.0000}  perplexity {Math.Exp(loss):0.00}");
+        Console.WriteLine($"{Path.GetFileName(dataPath)}: {examples.Count:N0} {(loaded.Info.SequenceTargets ? "positions" : "examples")}  loss {loss:0.0000}  perplexity {Math.Exp(loss):0.00}");
         return 0;
     }
 }
