@@ -42,6 +42,17 @@ public static unsafe class Linear
         }
     }
 
+    /// <summary>y[r, c0 .. c0 + width) = b[c0 ..] (or 0 without a bias) for rows [r0, r1); the start of every forward product.</summary>
+    internal static void FillBias(float* b, float* y, int r0, int r1, int c0, int width, int stride)
+    {
+        for (int r = r0; r < r1; r++)
+        {
+            var row = new Span<float>(y + (nint)r * stride + c0, width);
+            if (b is null) row.Clear();
+            else new ReadOnlySpan<float>(b + c0, width).CopyTo(row);
+        }
+    }
+
     // y rows [r0, r1) (or columns [j0, j1) of every row) = b, then += x @ w.
     struct ForwardWork : IPartitionedWork
     {
@@ -56,22 +67,14 @@ public static unsafe class Linear
             if (s >= e) return;
             if (ByRows)
             {
-                float* y = Y + (nint)s * Out;
-                for (int r = s; r < e; r++, y += Out)
-                    if (B is null) new Span<float>(y, Out).Clear();
-                    else new ReadOnlySpan<float>(B, Out).CopyTo(new Span<float>(y, Out));
+                Linear.FillBias(B, Y, s, e, 0, Out, Out);
                 // y [rows, Out] += x [rows, In] @ w [In, Out]
                 MatMulAdd(Bits, ref X[(nint)s * In], In, 1, ref *W, ref Y[(nint)s * Out], e - s, In, Out, Out);
             }
             else
             {
                 int width = e - s;
-                for (int r = 0; r < N; r++)
-                {
-                    var yr = new Span<float>(Y + (nint)r * Out + s, width);
-                    if (B is null) yr.Clear();
-                    else new ReadOnlySpan<float>(B + s, width).CopyTo(yr);
-                }
+                Linear.FillBias(B, Y, 0, N, s, width, Out);
                 // y [n, cols s..e) += x [n, In] @ w [In, cols s..e)
                 MatMulAdd(Bits, ref *X, In, 1, ref W[s], ref Y[s], N, In, width, Out);
             }

@@ -50,22 +50,14 @@ public static unsafe class LinearRows
             if (s >= e) return;
             if (ByRows)
             {
-                float* y = Y + (nint)s * Out;
-                for (int r = s; r < e; r++, y += Out)
-                    if (B is null) new Span<float>(y, Out).Clear();
-                    else new ReadOnlySpan<float>(B, Out).CopyTo(new Span<float>(y, Out));
+                Linear.FillBias(B, Y, s, e, 0, Out, Out);
                 // y [rows, Out] += x [rows, In] @ w [Out, In]^T
                 Linear.MatMulTransposedAdd(Bits, ref X[(nint)s * In], ref *W, ref Y[(nint)s * Out], e - s, In, Out, Out);
             }
             else
             {
                 int width = e - s;
-                for (int r = 0; r < N; r++)
-                {
-                    var yr = new Span<float>(Y + (nint)r * Out + s, width);
-                    if (B is null) yr.Clear();
-                    else new ReadOnlySpan<float>(B + s, width).CopyTo(yr);
-                }
+                Linear.FillBias(B, Y, 0, N, s, width, Out);
                 // y [n, cols s..e) += x [n, In] @ w [rows s..e, In]^T
                 Linear.MatMulTransposedAdd(Bits, ref *X, ref W[(nint)s * In], ref Y[s], N, In, width, Out);
             }

@@ -177,12 +177,7 @@ public static class Checkpoint
                 for (int i = 0; i < tensors.Length; i++)
                     file.ReadFloats(tensors[i], model.Weights.Slice(model.Parameters[i].Offset, model.Parameters[i].Length));
             for (int i = 0; i < tensors.Length; i++)
-            {
-                var p = model.Parameters[i];
-                var values = model.Weights.Slice(p.Offset, p.Length);
-                int bad = FirstNonFinite(values);
-                if (bad >= 0) throw new EdgeException($"{path}: tensor '{p.Name}' holds a non-finite value ({values[bad]}) at element {bad}");
-            }
+                CheckFinite(path, tensors[i].Name, model.Weights.Slice(model.Parameters[i].Offset, model.Parameters[i].Length));
             return new Loaded(info, model, tokenizer, file.Metadata);
         }
         catch
@@ -196,10 +191,11 @@ public static class Checkpoint
         }
     }
 
-    static int FirstNonFinite(ReadOnlySpan<float> values)
+    /// <summary>Refuses weights with NaN or Inf, naming the file, the tensor and the element (never trained on, never generated from).</summary>
+    internal static void CheckFinite(string path, string tensor, ReadOnlySpan<float> values)
     {
         for (int i = 0; i < values.Length; i++)
-            if (!float.IsFinite(values[i])) return i;
-        return -1;
+            if (!float.IsFinite(values[i]))
+                throw new EdgeException($"{path}: tensor '{tensor}' holds a non-finite value ({values[i]}) at element {i}");
     }
 }

@@ -82,9 +82,7 @@ public static class HuggingFaceGpt2
                     throw new EdgeException($"{weights}: tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], {info.Name} needs {p.ShapeText}");
                 var values = model.Weights.Slice(p.Offset, p.Length);
                 file.ReadFloats(t, values);
-                for (int i = 0; i < values.Length; i++)
-                    if (!float.IsFinite(values[i]))
-                        throw new EdgeException($"{weights}: tensor '{t.Name}' holds a non-finite value ({values[i]}) at element {i}");
+                Checkpoint.CheckFinite(weights, t.Name, values);
             }
         }
         catch

@@ -16,7 +16,7 @@ public sealed record ActivationInfo(string Name, int Offset, int Length);
 /// construction, from the compile-time shapes plus the sizes known only at run time (vocabulary, batch).
 /// Parameters are packed back to back in declaration order, exactly as a checkpoint stores them, so a
 /// checkpoint's data section can serve as the weight buffer directly (memory-mapped, no copy).
-/// Activations start on 64-byte boundaries.
+/// Activation offsets are multiples of 16 floats (64 bytes) from the start of the arena.
 /// </summary>
 public sealed class ModelLayout
 {
