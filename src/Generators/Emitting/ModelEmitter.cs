@@ -75,6 +75,11 @@ namespace Edge.Generators.Emitting
             w.Line("// Offsets of the parameters in Weights/Gradients and of the activations in the arena; fixed at construction.");
             w.Line($"readonly int {string.Join(", ", plan.Parameters.Select(p => p.Field))};");
             w.Line($"readonly int {string.Join(", ", plan.Activations.Select(a => a.Field))};");
+            if (plan.SessionActivations.Count > 0)
+            {
+                w.Line("// Offsets in each decoding session's arena (KV cache and one position's activations).");
+                w.Line($"readonly int {string.Join(", ", plan.SessionActivations.Select(a => a.Field))};");
+            }
             if (plan.Sequence)
             {
                 w.Line();
@@ -89,6 +94,8 @@ namespace Edge.Generators.Emitting
             w.Line("var x = Layout.Activations;");
             for (int i = 0; i < plan.Parameters.Count; i++) w.Line($"{plan.Parameters[i].Field} = p[{i}].Offset;");
             for (int i = 0; i < plan.Activations.Count; i++) w.Line($"{plan.Activations[i].Field} = x[{i}].Offset;");
+            if (plan.SessionActivations.Count > 0) w.Line("var sx = Layout.SessionActivations;");
+            for (int i = 0; i < plan.SessionActivations.Count; i++) w.Line($"{plan.SessionActivations[i].Field} = sx[{i}].Offset;");
             if (plan.Dropout > 0) w.Line($"DropoutRate = {plan.Dropout.ToString("R", CultureInfo.InvariantCulture)}f;");
             w.Close();
             w.Line();
@@ -100,6 +107,11 @@ namespace Edge.Generators.Emitting
                 w.Line($"layout.Parameter({Str(p.Name)}, new[] {{ {string.Join(", ", p.Shape)} }}, decay: {(p.Decay ? "true" : "false")});");
             foreach (var a in plan.Activations)
                 w.Line($"layout.Activation({Str(a.Name)}, {a.Length});");
+            foreach (var a in plan.SessionActivations)
+                w.Line($"layout.SessionActivation({Str(a.Name)}, {a.Length});");
+            w.Line("// The weight-matrix products (LoRA and quantisation sites), by index as the generated code calls them.");
+            foreach (var p in plan.Projections)
+                w.Line($"layout.Projection({Str(p.Name)}, {Str(p.Weight.Name)}, {p.In}, {p.Out}, transposed: {(p.Transposed ? "true" : "false")});");
             w.Line("return layout;");
             w.Close();
             w.Line();
@@ -124,6 +136,7 @@ namespace Edge.Generators.Emitting
             w.Line("int V = VocabSize;");
             w.Line("var w = Weights;");
             w.Line("var a = Activations;");
+            w.Line("var adapters = ActiveAdapters;");
             foreach (var (comment, code) in plan.Forward)
             {
                 w.Line();
@@ -156,7 +169,6 @@ namespace Edge.Generators.Emitting
             w.Open("protected override void BackwardCore(int B, int T)");
             w.Line("int V = VocabSize;");
             w.Line("var w = Weights;");
-            w.Line("var g = Gradients;");
             w.Line("var a = Activations;");
             w.Line("var da = ActivationGradients;");
             w.Line("var tokens = SavedInputs;");
@@ -164,7 +176,7 @@ namespace Edge.Generators.Emitting
             w.Line();
             w.Line("// Zero the gradients of the activations this batch used (backward kernels accumulate), and only those:");
             w.Line("// clearing the whole arena would touch memory sized for the longest sequence at every step.");
-            foreach (var a in plan.Activations.Where(a => !a.Name.StartsWith("dec.", System.StringComparison.Ordinal) && !a.Name.StartsWith("kv.", System.StringComparison.Ordinal)))
+            foreach (var a in plan.Activations)
                 w.Line($"da.Slice({a.Field}, {a.Length}).Clear();");
             foreach (var (comment, code) in plan.Backward)
             {
@@ -192,10 +204,9 @@ namespace Edge.Generators.Emitting
         static void EmitDecode(CodeWriter w, ModelPlan plan)
         {
             w.Line("/// <summary>Incremental decoding: the layers on one new token at <paramref name=\"position\"/>, attending over the KV cache.</summary>");
-            w.Open("protected override global::System.ReadOnlySpan<float> DecodeCore(int token, int position)");
+            w.Open("protected override global::System.ReadOnlySpan<float> DecodeCore(global::System.Span<float> s, global::Edge.ProjectionAdapters? adapters, int token, int position)");
             w.Line("int V = VocabSize;");
             w.Line("var w = Weights;");
-            w.Line("var a = Activations;");
             foreach (var (comment, code) in plan.Decode)
             {
                 w.Line();
@@ -205,8 +216,8 @@ namespace Edge.Generators.Emitting
             w.Line($"return {plan.DecodeLogits};");
             w.Close();
             w.Line();
-            w.Line("/// <summary>After a batch-1 forward over T prompt tokens: copies every layer's keys and values into the KV cache.</summary>");
-            w.Open("protected override void PrefillCacheCore(int T)");
+            w.Line("/// <summary>After a batch-1 forward over T prompt tokens: copies every layer's keys and values into the session's KV cache.</summary>");
+            w.Open("protected override void PrefillCacheCore(global::System.Span<float> s, int T)");
             w.Line("var a = Activations;");
             w.Open("for (int t = 0; t < T; t++)");
             foreach (var s in plan.Prefill) w.Line(s);

@@ -29,10 +29,16 @@ namespace Edge.Generators.Emitting
     /// w/g (weights/gradients), a/da (activations and their gradients), tokens/targets (this batch's ids),
     /// dropout (a training pass with dropout on).
     /// </summary>
+    /// <summary>A weight-matrix product (a LoRA and quantisation site): index, name, weight, in and out as C# expressions.</summary>
+    internal sealed record PlannedProjection(int Index, string Name, PlannedParameter Weight, string In, string Out, bool Transposed);
+
     internal sealed class ModelPlan
     {
         public readonly List<PlannedParameter> Parameters = new();
         public readonly List<PlannedActivation> Activations = new();
+        /// <summary>Per-session decoding buffers (KV cache, one position's activations): a separate arena per session.</summary>
+        public readonly List<PlannedActivation> SessionActivations = new();
+        public readonly List<PlannedProjection> Projections = new();
         /// <summary>(shape comment, statements) per layer, in forward order.</summary>
         public readonly List<(string Comment, string[] Code)> Forward = new();
         /// <summary>(shape comment, statements) per layer, in backward order.</summary>
@@ -57,9 +63,32 @@ namespace Edge.Generators.Emitting
         static string P(PlannedParameter p) => $"w.Slice({p.Field}, {p.Length})";
         /// <summary>An optional parameter's slice, or `default` (an empty span: the kernel skips it).</summary>
         static string Opt(PlannedParameter? p, Func<PlannedParameter, string> slice) => p is null ? "default" : slice(p);
-        static string G(PlannedParameter p) => $"g.Slice({p.Field}, {p.Length})";
+        /// <summary>A parameter's gradient slice; empty while the base is frozen (LoRA training), so kernels skip it.</summary>
+        static string G(PlannedParameter p) => $"Grad({p.Field}, {p.Length})";
         static string A(PlannedActivation x) => $"a.Slice({x.Field}, {x.Length})";
         static string D(PlannedActivation x) => $"da.Slice({x.Field}, {x.Length})";
+        /// <summary>A buffer of the decoding session's arena.</summary>
+        static string S(PlannedActivation x) => $"s.Slice({x.Field}, {x.Length})";
+
+        PlannedProjection Projection(string name, PlannedParameter weight, string inDim, string outDim, bool transposed = false)
+        {
+            var p = new PlannedProjection(Projections.Count, name, weight, inDim, outDim, transposed);
+            Projections.Add(p);
+            return p;
+        }
+
+        PlannedProjection FindProjection(string name) => Projections.First(p => p.Name == name);
+
+        /// <summary>
+        /// y [rows, out] = x [rows, in] @ W + b through the model's projection hook: the fp32 kernel, or the quantised
+        /// one when this weight is quantised, then the terms of any active LoRA adapters on this site.
+        /// </summary>
+        static string ProjectCall(PlannedProjection p, string x, string w, string b, string y, string rows, string adapters = "adapters") =>
+            $"Project({p.Index}, {x}, {w}, {b}, {y}, {rows}, {p.In}, {p.Out}, {adapters}); // {p.Name}";
+
+        /// <summary>The projection's backward: dx (and dW, db unless the base is frozen), and the adapters' gradients.</summary>
+        static string ProjectBackwardCall(PlannedProjection p, string x, string w, string dy, string dx, string dw, string db, string rows) =>
+            $"ProjectBackward({p.Index}, {x}, {w}, {dy}, {dx}, {dw}, {db}, {rows}, {p.In}, {p.Out}); // {p.Name}";
 
         PlannedParameter Param(string name, string[] shape, bool decay, InitKind init, float std, string note)
         {
@@ -72,6 +101,13 @@ namespace Edge.Generators.Emitting
         {
             var x = new PlannedActivation(name, length);
             Activations.Add(x);
+            return x;
+        }
+
+        PlannedActivation SessionAct(string name, string length)
+        {
+            var x = new PlannedActivation(name, length);
+            SessionActivations.Add(x);
             return x;
         }
 
@@ -124,27 +160,28 @@ namespace Edge.Generators.Emitting
 
         /// <summary>
         /// The decoding path of a transformer: the same layers on one position, appending that position's key and
-        /// value to per-layer caches [Context, C] and attending over the cached positions.
+        /// value to per-layer caches [Context, C] and attending over the cached positions. Every buffer it uses lives
+        /// in the session arena `s` (one per <c>DecodeSession</c>), so sessions decode side by side on one model;
+        /// `adapters` is the session's set of active LoRA adapters.
         /// </summary>
         void LayDecode(ModelSpec model)
         {
             int ctx = model.Context;
             var blocks = model.Layers.First(l => l.Kind == LayerKind.TransformerBlocks);
             var embedding = model.Layers.First(l => l.Kind == LayerKind.TokenEmbedding);
-            var head = model.Layers.First(l => l.Kind == LayerKind.OutputHead);
             int c = embedding.Width, heads = blocks.Heads, hidden = blocks.Ratio * c;
-            var x = Act("dec.x", I(c));
-            var ln = Act("dec.ln", I(c));
-            var stats = Act("dec.stats", "2");
-            var qkv = Act("dec.qkv", I(3 * c));
-            var y = Act("dec.y", I(c));
-            var proj = Act("dec.proj", I(c));
-            var fc = Act("dec.fc", I(hidden));
-            var gelu = Act("dec.gelu", I(hidden));
-            var scores = Act("dec.scores", I(ctx));
-            var logits = Act("dec.logits", "V");
-            string mean = "a.Slice(_decStats, 1)", rstd = "a.Slice(_decStats + 1, 1)";
-            string X = A(x), LN = A(ln), QKV = A(qkv), Y = A(y), PROJ = A(proj);
+            var x = SessionAct("dec.x", I(c));
+            var ln = SessionAct("dec.ln", I(c));
+            var stats = SessionAct("dec.stats", "2");
+            var qkv = SessionAct("dec.qkv", I(3 * c));
+            var y = SessionAct("dec.y", I(c));
+            var proj = SessionAct("dec.proj", I(c));
+            var fc = SessionAct("dec.fc", I(hidden));
+            var gelu = SessionAct("dec.gelu", I(hidden));
+            var scores = SessionAct("dec.scores", I(ctx));
+            var logits = SessionAct("dec.logits", "V");
+            string mean = $"s.Slice({stats.Field}, 1)", rstd = $"s.Slice({stats.Field} + 1, 1)";
+            string X = S(x), LN = S(ln), QKV = S(qkv), Y = S(y), PROJ = S(proj);
 
             var wte = Find("wte.weight");
             var embed = new List<string> { $"w.Slice({wte.Field} + token * {c}, {c}).CopyTo({X});" };
@@ -154,29 +191,29 @@ namespace Edge.Generators.Emitting
             for (int l = 0; l < blocks.Layers; l++)
             {
                 string h = $"h.{l}";
-                var k = Act($"kv.{h}.k", $"{ctx} * {c}");
-                var v = Act($"kv.{h}.v", $"{ctx} * {c}");
+                var k = SessionAct($"kv.{h}.k", $"{ctx} * {c}");
+                var v = SessionAct($"kv.{h}.v", $"{ctx} * {c}");
                 Decode.Add(($"{h}: x += attn(ln_1(x)); this position's key and value go to the cache at row `position`", new[]
                 {
                     $"K.LayerNorm.Forward({X}, {P(Find(h + ".ln_1.weight"))}, {Maybe(h + ".ln_1.bias")}, {LN}, {mean}, {rstd}, 1, {c});",
-                    $"K.Linear.Forward({LN}, {P(Find(h + ".attn.c_attn.weight"))}, {Maybe(h + ".attn.c_attn.bias")}, {QKV}, 1, {c}, {3 * c});",
-                    $"{QKV}.Slice({c}, {c}).CopyTo(a.Slice({k.Field} + position * {c}, {c}));",
-                    $"{QKV}.Slice({2 * c}, {c}).CopyTo(a.Slice({v.Field} + position * {c}, {c}));",
-                    $"K.AttentionDecode.Forward({QKV}, a.Slice({k.Field}, (position + 1) * {c}), a.Slice({v.Field}, (position + 1) * {c}), {Y}, {A(scores)}, position + 1, {c}, {heads});",
-                    $"K.Linear.Forward({Y}, {P(Find(h + ".attn.c_proj.weight"))}, {Maybe(h + ".attn.c_proj.bias")}, {PROJ}, 1, {c}, {c});",
+                    ProjectCall(FindProjection(h + ".attn.c_attn"), LN, P(Find(h + ".attn.c_attn.weight")), Maybe(h + ".attn.c_attn.bias"), QKV, "1"),
+                    $"{QKV}.Slice({c}, {c}).CopyTo(s.Slice({k.Field} + position * {c}, {c}));",
+                    $"{QKV}.Slice({2 * c}, {c}).CopyTo(s.Slice({v.Field} + position * {c}, {c}));",
+                    $"K.AttentionDecode.Forward({QKV}, s.Slice({k.Field}, (position + 1) * {c}), s.Slice({v.Field}, (position + 1) * {c}), {Y}, {S(scores)}, position + 1, {c}, {heads});",
+                    ProjectCall(FindProjection(h + ".attn.c_proj"), Y, P(Find(h + ".attn.c_proj.weight")), Maybe(h + ".attn.c_proj.bias"), PROJ, "1"),
                     $"K.VectorMath.Add({PROJ}, {X});",
                 }));
                 Decode.Add(($"{h}: x += mlp(ln_2(x))", new[]
                 {
                     $"K.LayerNorm.Forward({X}, {P(Find(h + ".ln_2.weight"))}, {Maybe(h + ".ln_2.bias")}, {LN}, {mean}, {rstd}, 1, {c});",
-                    $"K.Linear.Forward({LN}, {P(Find(h + ".mlp.c_fc.weight"))}, {Maybe(h + ".mlp.c_fc.bias")}, {A(fc)}, 1, {c}, {hidden});",
-                    $"K.Gelu.Forward({A(fc)}, {A(gelu)});",
-                    $"K.Linear.Forward({A(gelu)}, {P(Find(h + ".mlp.c_proj.weight"))}, {Maybe(h + ".mlp.c_proj.bias")}, {PROJ}, 1, {hidden}, {c});",
+                    ProjectCall(FindProjection(h + ".mlp.c_fc"), LN, P(Find(h + ".mlp.c_fc.weight")), Maybe(h + ".mlp.c_fc.bias"), S(fc), "1"),
+                    $"K.Gelu.Forward({S(fc)}, {S(gelu)});",
+                    ProjectCall(FindProjection(h + ".mlp.c_proj"), S(gelu), P(Find(h + ".mlp.c_proj.weight")), Maybe(h + ".mlp.c_proj.bias"), PROJ, "1"),
                     $"K.VectorMath.Add({PROJ}, {X});",
                 }));
                 var fullQkv = Activations.First(a => a.Name == h + ".attn.qkv");
-                Prefill.Add($"a.Slice({fullQkv.Field} + t * {3 * c} + {c}, {c}).CopyTo(a.Slice({k.Field} + t * {c}, {c}));");
-                Prefill.Add($"a.Slice({fullQkv.Field} + t * {3 * c} + {2 * c}, {c}).CopyTo(a.Slice({v.Field} + t * {c}, {c}));");
+                Prefill.Add($"a.Slice({fullQkv.Field} + t * {3 * c} + {c}, {c}).CopyTo(s.Slice({k.Field} + t * {c}, {c}));");
+                Prefill.Add($"a.Slice({fullQkv.Field} + t * {3 * c} + {2 * c}, {c}).CopyTo(s.Slice({v.Field} + t * {c}, {c}));");
             }
 
             var final = new List<string>();
@@ -186,12 +223,10 @@ namespace Edge.Generators.Emitting
                 final.Add($"K.LayerNorm.Forward({X}, {P(Find("ln_f.weight"))}, {Maybe("ln_f.bias")}, {LN}, {mean}, {rstd}, 1, {c});");
                 input = LN;
             }
-            var bias = Parameters.FirstOrDefault(p => p.Name == "lm_head.bias");
-            final.Add(head.Tied
-                ? $"K.LinearRows.Forward({input}, {P(wte)}, {(bias is null ? "default" : P(bias))}, {A(logits)}, 1, {c}, V);"
-                : $"K.Linear.Forward({input}, {P(Find("lm_head.weight"))}, {(bias is null ? "default" : P(bias))}, {A(logits)}, 1, {c}, V);");
+            var head = FindProjection("lm_head");
+            final.Add(ProjectCall(head, input, P(head.Weight), Maybe("lm_head.bias"), S(logits), "1"));
             Decode.Add(("ln_f and the head -> logits [V]", final.ToArray()));
-            DecodeLogits = A(logits);
+            DecodeLogits = S(logits);
         }
 
         public string LossStatement = "";
@@ -263,13 +298,14 @@ namespace Edge.Generators.Emitting
             var output = act.Length > 0 ? Act(layer.Name, $"{_rows} * {m}") : pre;
             string actText = act.Length > 0 ? $", {act.ToLowerInvariant()}" : "";
             Summary.Add($"{layer.Name,-13} dense [{n}, {m}]{actText} -> {output.Name} [B, {m}]");
-            var fwd = new List<string> { $"K.Linear.Forward({A(x)}, {P(weight)}, {P(bias)}, {A(pre)}, {_rows}, {n}, {m});" };
+            var proj = Projection(layer.Name, weight, I(n), I(m));
+            var fwd = new List<string> { ProjectCall(proj, A(x), P(weight), P(bias), A(pre), _rows) };
             if (act.Length > 0) fwd.Add($"K.Activations.{act}Forward({A(pre)}, {A(output)});");
             Fwd($"{layer.Name}: {x.Name} [B, {n}] @ {weight.Name} [{n}, {m}] + {bias.Name} [{m}] -> {pre.Name} [B, {m}]"
                 + (act.Length > 0 ? $"; {act.ToLowerInvariant()} -> {output.Name} [B, {m}]" : ""), fwd.ToArray());
             var bwd = new List<string>();
             if (act.Length > 0) bwd.Add($"K.Activations.{act}Backward({A(output)}, {D(output)}, {D(pre)});");
-            bwd.Add($"K.Linear.Backward({A(x)}, {P(weight)}, {D(pre)}, {D(x)}, {G(weight)}, {G(bias)}, {_rows}, {n}, {m});");
+            bwd.Add(ProjectBackwardCall(proj, A(x), P(weight), D(pre), D(x), G(weight), G(bias), _rows));
             Bwd($"{layer.Name}: d{output.Name} [B, {m}] -> d{x.Name} [B, {n}], d{weight.Name}, d{bias.Name}", bwd.ToArray());
             _x = output;
             _width = m;
@@ -344,22 +380,24 @@ namespace Edge.Generators.Emitting
                 var bAttn = Bias(h + ".attn.c_attn.bias", 3 * c);
                 var wProj = Param(h + ".attn.c_proj.weight", new[] { I(c), I(c) }, decay: true, InitKind.Normal, projStd, projNote);
                 var bProj = Bias(h + ".attn.c_proj.bias", c);
+                var pAttn = Projection(h + ".attn.c_attn", wAttn, I(c), I(3 * c));
+                var pProj = Projection(h + ".attn.c_proj", wProj, I(c), I(c));
                 var qkv = Act(h + ".attn.qkv", $"{_rows} * {3 * c}");
                 var att = Act(h + ".attn.att", $"B * {heads} * T * T");
                 var y = Act(h + ".attn.y", $"{_rows} * {c}");
                 var proj = Act(h + ".attn.proj", $"{_rows} * {c}");
                 Fwd($"{h}.attn.c_attn: ln_1 [B, T, {c}] @ [{c}, {3 * c}] + [{3 * c}] -> qkv [B, T, {3 * c}]",
-                    $"K.Linear.Forward({A(ln1)}, {P(wAttn)}, {Opt(bAttn, P)}, {A(qkv)}, {_rows}, {c}, {3 * c});");
+                    ProjectCall(pAttn, A(ln1), P(wAttn), Opt(bAttn, P), A(qkv), _rows));
                 Bwd($"{h}.attn.c_attn: dqkv -> dln_1, dc_attn",
-                    $"K.Linear.Backward({A(ln1)}, {P(wAttn)}, {D(qkv)}, {D(ln1)}, {G(wAttn)}, {Opt(bAttn, G)}, {_rows}, {c}, {3 * c});");
+                    ProjectBackwardCall(pAttn, A(ln1), P(wAttn), D(qkv), D(ln1), G(wAttn), Opt(bAttn, G), _rows));
                 Fwd($"{h}.attn: causal self-attention, {heads} heads of {hs}: qkv -> y [B, T, {c}] (probabilities att [B, {heads}, T, T] kept)",
                     $"K.Attention.Forward({A(qkv)}, {A(y)}, {A(att)}, B, T, {c}, {heads});");
                 Bwd($"{h}.attn: dy -> dqkv",
                     $"K.Attention.Backward({D(y)}, {A(qkv)}, {A(att)}, {D(qkv)}, {A(scratch)}, B, T, {c}, {heads});");
                 Fwd($"{h}.attn.c_proj: y [B, T, {c}] @ [{c}, {c}] + [{c}] -> proj [B, T, {c}]",
-                    $"K.Linear.Forward({A(y)}, {P(wProj)}, {Opt(bProj, P)}, {A(proj)}, {_rows}, {c}, {c});");
+                    ProjectCall(pProj, A(y), P(wProj), Opt(bProj, P), A(proj), _rows));
                 Bwd($"{h}.attn.c_proj: dproj -> dy, dc_proj",
-                    $"K.Linear.Backward({A(y)}, {P(wProj)}, {D(proj)}, {D(y)}, {G(wProj)}, {Opt(bProj, G)}, {_rows}, {c}, {c});");
+                    ProjectBackwardCall(pProj, A(y), P(wProj), D(proj), D(y), G(wProj), Opt(bProj, G), _rows));
                 Residual(h + ".attn", input, proj);
                 var afterAttn = _x!;
 
@@ -370,17 +408,19 @@ namespace Edge.Generators.Emitting
                 var bFc = Bias(h + ".mlp.c_fc.bias", hidden);
                 var wOut = Param(h + ".mlp.c_proj.weight", new[] { I(hidden), I(c) }, decay: true, InitKind.Normal, projStd, projNote);
                 var bOut = Bias(h + ".mlp.c_proj.bias", c);
+                var pFc = Projection(h + ".mlp.c_fc", wFc, I(c), I(hidden));
+                var pOut = Projection(h + ".mlp.c_proj", wOut, I(hidden), I(c));
                 var fc = Act(h + ".mlp.fc", $"{_rows} * {hidden}");
                 var gelu = Act(h + ".mlp.gelu", $"{_rows} * {hidden}");
                 var mlpOut = Act(h + ".mlp.proj", $"{_rows} * {c}");
                 Fwd($"{h}.mlp: ln_2 [B, T, {c}] @ c_fc [{c}, {hidden}] -> gelu -> @ c_proj [{hidden}, {c}] -> proj [B, T, {c}]",
-                    $"K.Linear.Forward({A(ln2)}, {P(wFc)}, {Opt(bFc, P)}, {A(fc)}, {_rows}, {c}, {hidden});",
+                    ProjectCall(pFc, A(ln2), P(wFc), Opt(bFc, P), A(fc), _rows),
                     $"K.Gelu.Forward({A(fc)}, {A(gelu)});",
-                    $"K.Linear.Forward({A(gelu)}, {P(wOut)}, {Opt(bOut, P)}, {A(mlpOut)}, {_rows}, {hidden}, {c});");
+                    ProjectCall(pOut, A(gelu), P(wOut), Opt(bOut, P), A(mlpOut), _rows));
                 Bwd($"{h}.mlp: dproj -> dgelu -> dfc -> dln_2, dc_proj, dc_fc",
-                    $"K.Linear.Backward({A(gelu)}, {P(wOut)}, {D(mlpOut)}, {D(gelu)}, {G(wOut)}, {Opt(bOut, G)}, {_rows}, {hidden}, {c});",
+                    ProjectBackwardCall(pOut, A(gelu), P(wOut), D(mlpOut), D(gelu), G(wOut), Opt(bOut, G), _rows),
                     $"K.Gelu.Backward({A(fc)}, {D(gelu)}, {D(fc)});",
-                    $"K.Linear.Backward({A(ln2)}, {P(wFc)}, {D(fc)}, {D(ln2)}, {G(wFc)}, {Opt(bFc, G)}, {_rows}, {c}, {hidden});");
+                    ProjectBackwardCall(pFc, A(ln2), P(wFc), D(fc), D(ln2), G(wFc), Opt(bFc, G), _rows));
                 Residual(h + ".mlp", afterAttn, mlpOut);
             }
         }
@@ -395,10 +435,11 @@ namespace Edge.Generators.Emitting
                 var wte = _wte!;
                 var bias = layer.Flag ? Param("lm_head.bias", new[] { "V" }, decay: false, InitKind.Zeros, 0f, "zeros") : null;
                 Summary.Add($"lm_head       tied to wte: {x.Name} @ wte^T [{n}, V] -> logits [{_rows}, V]");
+                var tied = Projection("lm_head", wte, I(n), "V", transposed: true);
                 Fwd($"lm_head (tied): {x.Name} [{_rows}, {n}] @ wte^T [{n}, V] -> logits [{_rows}, V]",
-                    $"K.LinearRows.Forward({A(x)}, {P(wte)}, {(bias is null ? "default" : P(bias))}, {A(logits)}, {_rows}, {n}, V);");
+                    ProjectCall(tied, A(x), P(wte), bias is null ? "default" : P(bias), A(logits), _rows));
                 Bwd($"lm_head (tied): dlogits -> d{x.Name}, and dwte gets the head's share (the embedding adds its own)",
-                    $"K.LinearRows.Backward({A(x)}, {P(wte)}, {D(logits)}, {D(x)}, {G(wte)}, {(bias is null ? "default" : G(bias))}, {_rows}, {n}, V);");
+                    ProjectBackwardCall(tied, A(x), P(wte), D(logits), D(x), G(wte), bias is null ? "default" : G(bias), _rows));
                 return;
             }
             float std = Sequence ? 0.02f : 0.01f;
@@ -406,10 +447,11 @@ namespace Edge.Generators.Emitting
                 Sequence ? "N(0, 0.02)" : "N(0, 0.01): near-uniform predictions at the start");
             var b = layer.Flag ? Param("lm_head.bias", new[] { "V" }, decay: false, InitKind.Zeros, 0f, "zeros") : null;
             Summary.Add($"lm_head       dense [{n}, V] -> logits [{_rows}, V]");
+            var head = Projection("lm_head", weight, I(n), "V");
             Fwd($"lm_head: {x.Name} [{_rows}, {n}] @ lm_head.weight [{n}, V]{(b is null ? "" : " + lm_head.bias [V]")} -> logits [{_rows}, V]",
-                $"K.Linear.Forward({A(x)}, {P(weight)}, {(b is null ? "default" : P(b))}, {A(logits)}, {_rows}, {n}, V);");
+                ProjectCall(head, A(x), P(weight), b is null ? "default" : P(b), A(logits), _rows));
             Bwd($"lm_head: dlogits [{_rows}, V] -> d{x.Name} [{_rows}, {n}], dlm_head",
-                $"K.Linear.Backward({A(x)}, {P(weight)}, {D(logits)}, {D(x)}, {G(weight)}, {(b is null ? "default" : G(b))}, {_rows}, {n}, V);");
+                ProjectBackwardCall(head, A(x), P(weight), D(logits), D(x), G(weight), b is null ? "default" : G(b), _rows));
         }
 
         void LayBigram(LayerSpec layer)

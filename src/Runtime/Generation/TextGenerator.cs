@@ -14,6 +14,7 @@ namespace Edge.Generation;
 public sealed class TextGenerator
 {
     readonly LanguageModel _model;
+    readonly DecodeSession? _session; // null: the model's own session
     readonly ITokenizer _tokenizer;
     readonly int[] _window;
     readonly Utf8StreamDecoder _utf8 = new();
@@ -21,8 +22,14 @@ public sealed class TextGenerator
     int _count; // tokens in the window (always full for window models)
     bool _needsPrefill;
 
-    public TextGenerator(LanguageModel model, ITokenizer tokenizer)
+    /// <param name="session">
+    /// Sequence models: the decoding session to generate in (its KV cache and adapters), so several generators
+    /// share one model; null uses the model's own session.
+    /// </param>
+    public TextGenerator(LanguageModel model, ITokenizer tokenizer, DecodeSession? session = null)
     {
+        if (session is not null && session.Model != model) throw new ArgumentException("the session belongs to another model", nameof(session));
+        _session = session;
         if (model.VocabSize != tokenizer.VocabSize)
             throw new EdgeException($"the model has {model.VocabSize} tokens but its tokenizer has {tokenizer.VocabSize}");
         _model = model;
@@ -57,22 +64,24 @@ public sealed class TextGenerator
         if (!_model.IsSequenceModel)
             logits = _model.Logits(_window, 1);
         else if (_needsPrefill)
-            logits = _model.Prefill(Window);
-        else if (_model.CachedPositions >= _window.Length)
+            logits = Prefill(Window);
+        else if ((_session?.CachedPositions ?? _model.CachedPositions) >= _window.Length)
         {
             // Context full: keep the newest three quarters and rebuild the cache from them.
             int keep = Math.Max(1, _window.Length - _window.Length / 4);
             _window.AsSpan(_count - keep, keep).CopyTo(_window);
             _count = keep;
-            logits = _model.Prefill(Window);
+            logits = Prefill(Window);
         }
         else
-            logits = _model.DecodeStep(_window[_count - 1]);
+            logits = _session is null ? _model.DecodeStep(_window[_count - 1]) : _session.DecodeStep(_window[_count - 1]);
         _needsPrefill = false;
         int token = sampler.Sample(logits, Window);
         Push(token);
         return token;
     }
+
+    ReadOnlySpan<float> Prefill(ReadOnlySpan<int> window) => _session is null ? _model.Prefill(window) : _session.Prefill(window);
 
     void Push(int token)
     {

@@ -25,8 +25,10 @@ public static class Embedding
         }
     }
 
+    /// <summary>An empty <paramref name="dtable"/> (a frozen table: LoRA training) skips the work.</summary>
     public static void Backward(ReadOnlySpan<int> tokens, ReadOnlySpan<float> dy, Span<float> dtable, int count, int dim)
     {
+        if (dtable.IsEmpty) return;
         int vocab = Rows(dtable.Length, dim, nameof(dtable));
         Check.AtLeast(tokens.Length, count, nameof(tokens));
         Check.AtLeast(dy.Length, count, dim, nameof(dy));
@@ -57,6 +59,7 @@ public static class Embedding
     /// <summary>dwpe[t, :] += sum over b of dy[b, t, :] for every t &lt; <paramref name="t"/>.</summary>
     public static void PositionsBackward(ReadOnlySpan<float> dy, Span<float> dwpe, int b, int t, int c)
     {
+        if (dwpe.IsEmpty) return; // frozen
         Positions(dwpe.Length, b, t, c, nameof(dwpe));
         Check.AtLeast(dy.Length, b * t, c, nameof(dy));
         int bits = Simd.Bits, block = t * c;

@@ -31,9 +31,10 @@ public static class LayerNorm
         return t_zeros.AsSpan(0, c);
     }
 
-    static Span<float> SinkIfEmpty(Span<float> dbias, int c)
+    /// <summary>The given gradient, or (when empty) this thread's scratch of at least <paramref name="c"/> floats.</summary>
+    static Span<float> SinkIfEmpty(Span<float> gradient, int c)
     {
-        if (!dbias.IsEmpty) return dbias;
+        if (!gradient.IsEmpty) return gradient;
         if (t_sink is null || t_sink.Length < c) t_sink = new float[c];
         return t_sink.AsSpan(0, c);
     }
@@ -76,7 +77,9 @@ public static class LayerNorm
     public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, Span<float> dweight, Span<float> dbias, int n, int c)
     {
-        dbias = SinkIfEmpty(dbias, c);
+        // Empty dweight/dbias: no such parameter, or frozen (LoRA training); their sums go to a scratch row.
+        if (dweight.IsEmpty) dweight = SinkIfEmpty(default, 2 * c).Slice(c, c);
+        if (dbias.IsEmpty) dbias = SinkIfEmpty(default, 2 * c).Slice(0, c);
         Check.AtLeast(dy.Length, n, c, nameof(dy));
         Check.AtLeast(x.Length, n, c, nameof(x));
         Check.SameLength(c, weight.Length, nameof(weight));

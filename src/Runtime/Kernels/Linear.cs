@@ -88,17 +88,17 @@ public static unsafe class Linear
         Check.Exactly(w.Length, inDim, outDim, nameof(w));
         Check.AtLeast(dy.Length, n, outDim, nameof(dy));
         if (!dx.IsEmpty) Check.AtLeast(dx.Length, n, inDim, nameof(dx));
-        Check.Exactly(dw.Length, inDim, outDim, nameof(dw));
+        if (!dw.IsEmpty) Check.Exactly(dw.Length, inDim, outDim, nameof(dw));
         if (!db.IsEmpty) Check.SameLength(outDim, db.Length, nameof(db));
 
         fixed (float* px = x, pw = w, pdy = dy, pdx = dx, pdw = dw, pdb = db)
         {
             var work = new BackwardWork
             {
-                X = px, W = pw, Dy = pdy, Dx = dx.IsEmpty ? null : pdx, Dw = pdw, Db = db.IsEmpty ? null : pdb,
+                X = px, W = pw, Dy = pdy, Dx = dx.IsEmpty ? null : pdx, Dw = dw.IsEmpty ? null : pdw, Db = db.IsEmpty ? null : pdb,
                 N = n, In = inDim, Out = outDim, Bits = Simd.Bits,
             };
-            long macs = (long)n * inDim * outDim * (dx.IsEmpty ? 1 : 2);
+            long macs = (long)n * inDim * outDim * ((dx.IsEmpty ? 0 : 1) + (dw.IsEmpty ? 0 : 1));
             int parts = Parallelism.Parts(macs, Math.Max((inDim + 3) / 4, (n + 3) / 4));
             // Part p owns rows of dw (In), rows of dx (n) and columns of db: no two parts write one element.
             work.DwRows = new Split(inDim, parts, 4);
@@ -122,7 +122,7 @@ public static unsafe class Linear
                     VectorMath.Add(Bits, ref Dy[(nint)r * Out + s], ref Db[s], e - s);
             // dw [In, Out] += x^T [In, n] @ dy [n, Out]; element (i, r) of x^T is x[r * In + i]. Rows s..e of dw.
             s = DwRows.Start(part); e = DwRows.End(part);
-            if (s < e)
+            if (Dw is not null && s < e)
                 MatMulAdd(Bits, ref X[s], 1, In, ref *Dy, ref Dw[(nint)s * Out], e - s, N, Out, Out);
             // dx [n, In] += dy [n, Out] @ w [In, Out]^T, rows s..e.
             s = DxRows.Start(part); e = DxRows.End(part);

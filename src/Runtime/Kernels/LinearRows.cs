@@ -71,17 +71,17 @@ public static unsafe class LinearRows
         Check.Exactly(w.Length, outDim, inDim, nameof(w));
         Check.AtLeast(dy.Length, n, outDim, nameof(dy));
         if (!dx.IsEmpty) Check.AtLeast(dx.Length, n, inDim, nameof(dx));
-        Check.Exactly(dw.Length, outDim, inDim, nameof(dw));
+        if (!dw.IsEmpty) Check.Exactly(dw.Length, outDim, inDim, nameof(dw));
         if (!db.IsEmpty) Check.SameLength(outDim, db.Length, nameof(db));
 
         fixed (float* px = x, pw = w, pdy = dy, pdx = dx, pdw = dw, pdb = db)
         {
             var work = new BackwardWork
             {
-                X = px, W = pw, Dy = pdy, Dx = dx.IsEmpty ? null : pdx, Dw = pdw, Db = db.IsEmpty ? null : pdb,
+                X = px, W = pw, Dy = pdy, Dx = dx.IsEmpty ? null : pdx, Dw = dw.IsEmpty ? null : pdw, Db = db.IsEmpty ? null : pdb,
                 N = n, In = inDim, Out = outDim, Bits = Simd.Bits,
             };
-            long macs = (long)n * inDim * outDim * (dx.IsEmpty ? 1 : 2);
+            long macs = (long)n * inDim * outDim * ((dx.IsEmpty ? 0 : 1) + (dw.IsEmpty ? 0 : 1));
             int parts = Parallelism.Parts(macs, Math.Max((outDim + 3) / 4, (n + 3) / 4));
             // Part p owns rows of dw (Out), rows of dx (n) and columns of db: no two parts write one element.
             work.DwRows = new Split(outDim, parts, 4);
@@ -105,7 +105,7 @@ public static unsafe class LinearRows
                     VectorMath.Add(Bits, ref Dy[(nint)r * Out + s], ref Db[s], e - s);
             // dw [Out, In] += dy^T [Out, n] @ x [n, In]; element (o, r) of dy^T is dy[r * Out + o]. Rows s..e of dw.
             s = DwRows.Start(part); e = DwRows.End(part);
-            if (s < e)
+            if (Dw is not null && s < e)
                 Linear.MatMulAdd(Bits, ref Dy[s], 1, Out, ref *X, ref Dw[(nint)s * In], e - s, N, In, In);
             // dx [n, In] += dy [n, Out] @ w [Out, In], rows s..e.
             s = DxRows.Start(part); e = DxRows.End(part);

@@ -23,7 +23,9 @@ public abstract unsafe class LanguageModel : IDisposable
     NativeBuffer? _activationGradients;
     readonly int[] _savedInputs, _savedTargets;
     int _lastBatch, _lastLength;
+    bool _trainingPass, _baseFrozen;
     Rng _dropoutRng = new(0);
+    DecodeSession? _session;
 
     protected LanguageModel(ModelLayout layout)
     {
@@ -83,9 +85,54 @@ public abstract unsafe class LanguageModel : IDisposable
     }
 
     /// <summary>Parameter gradients, same layout as <see cref="Weights"/>; only after <see cref="EnableTraining"/>.</summary>
-    public Span<float> Gradients => (_gradients ?? throw new InvalidOperationException("call EnableTraining before Backward")).Span;
+    public Span<float> Gradients => (_gradients ?? throw new InvalidOperationException(
+        _baseFrozen ? $"the weights of {Name} are frozen: only adapters are trained" : "call EnableTraining before Backward")).Span;
 
     public bool TrainingEnabled => _gradients is not null;
+
+    /// <summary>
+    /// True after <see cref="EnableAdapterTraining"/>: Backward computes input gradients (for adapters) but no
+    /// weight gradients, and the model has no gradient or optimiser memory; the weights may be mapped read-only.
+    /// </summary>
+    public bool BaseFrozen => _baseFrozen;
+
+    /// <summary>
+    /// The LoRA adapters (or other terms on the projections) that <see cref="Forward"/>, <see cref="Logits"/>,
+    /// <see cref="Backward"/> and the model's own <see cref="Prefill"/>/<see cref="DecodeStep"/> apply; null for
+    /// the bare base. A <see cref="DecodeSession"/> carries its own set.
+    /// </summary>
+    public ProjectionAdapters? ActiveAdapters { get; set; }
+
+    /// <summary>Whether the forward pass running now is a training pass (adapters apply their dropout then).</summary>
+    protected bool TrainingPass => _trainingPass;
+
+    /// <summary>A parameter's slice of the gradients, or an empty span while the base is frozen (kernels then skip it).</summary>
+    protected Span<float> Grad(int offset, int length) => _baseFrozen ? default : Gradients.Slice(offset, length);
+
+    /// <summary>
+    /// The projection hook that generated code calls for every weight-matrix product (site = index in
+    /// <see cref="ModelLayout.Projections"/>): y [rows, m] = x [rows, n] @ W + b, W stored [n, m] or, for a head
+    /// tied to the embedding, [m, n]; then each active adapter adds its term for this site.
+    /// </summary>
+    protected void Project(int site, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, Span<float> y,
+        int rows, int n, int m, ProjectionAdapters? adapters)
+    {
+        if (Layout.Projections[site].Transposed) Kernels.LinearRows.Forward(x, w, b, y, rows, n, m);
+        else Kernels.Linear.Forward(x, w, b, y, rows, n, m);
+        adapters?.Forward(site, x, y, rows, _trainingPass);
+    }
+
+    /// <summary>
+    /// The backward of <see cref="Project"/>: dx += dy W^T, dW and db (empty while the base is frozen), and the
+    /// active adapters' own gradients and their share of dx.
+    /// </summary>
+    protected void ProjectBackward(int site, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> dy,
+        Span<float> dx, Span<float> dw, Span<float> db, int rows, int n, int m)
+    {
+        if (Layout.Projections[site].Transposed) Kernels.LinearRows.Backward(x, w, dy, dx, dw, db, rows, n, m);
+        else Kernels.Linear.Backward(x, w, dy, dx, dw, db, rows, n, m);
+        ActiveAdapters?.Backward(site, x, dy, dx, rows);
+    }
 
     /// <summary>The activation arena: generated code slices it by the offsets in <see cref="Layout"/>.</summary>
     protected Span<float> Activations => _activations.Span;
@@ -116,7 +163,19 @@ public abstract unsafe class LanguageModel : IDisposable
     public void EnableTraining()
     {
         CheckWritable("training");
+        if (_baseFrozen) throw new InvalidOperationException($"the weights of {Name} are frozen for adapter training");
         _gradients ??= new NativeBuffer(Layout.WeightLength);
+        _activationGradients ??= new NativeBuffer(Layout.ActivationLength);
+    }
+
+    /// <summary>
+    /// Prepares training of adapters on a frozen base: activation gradients only (the backward pass reaches the
+    /// adapters through them); no weight gradients or optimiser state, and the weights may stay memory-mapped.
+    /// </summary>
+    public void EnableAdapterTraining()
+    {
+        if (_gradients is not null) throw new InvalidOperationException($"{Name} is already set up for full training");
+        _baseFrozen = true;
         _activationGradients ??= new NativeBuffer(Layout.ActivationLength);
     }
 
@@ -147,7 +206,9 @@ public abstract unsafe class LanguageModel : IDisposable
         targets[..targetCount].CopyTo(_savedTargets);
         _lastBatch = batch;
         _lastLength = length;
-        return ForwardCore(inputs[..(batch * length)], targets[..targetCount], batch, length, training && DropoutRate > 0f);
+        _trainingPass = training;
+        try { return ForwardCore(inputs[..(batch * length)], targets[..targetCount], batch, length, training && DropoutRate > 0f); }
+        finally { _trainingPass = false; }
     }
 
     /// <summary>
@@ -157,7 +218,8 @@ public abstract unsafe class LanguageModel : IDisposable
     public void Backward()
     {
         if (_lastBatch == 0) throw new InvalidOperationException("Backward needs a Forward with targets first");
-        _ = Gradients;
+        if (!_baseFrozen) _ = Gradients;
+        else if (_activationGradients is null) throw new InvalidOperationException("call EnableAdapterTraining before Backward");
         BackwardCore(_lastBatch, _lastLength); // clears the activation gradients it uses first
     }
 
@@ -174,40 +236,53 @@ public abstract unsafe class LanguageModel : IDisposable
         return LogitsCore(inputs[..(batch * length)], batch, length);
     }
 
-    /// <summary>Positions held in the KV cache (sequence models): the next <see cref="DecodeStep"/> writes this one.</summary>
-    public int CachedPositions { get; private set; }
+    /// <summary>The model's own decoding session, behind <see cref="Prefill"/> and <see cref="DecodeStep"/>.</summary>
+    DecodeSession DefaultSession => _session ??= new DecodeSession(this, shareAdapters: true);
+
+    /// <summary>Positions held in the model's own KV cache: the next <see cref="DecodeStep"/> writes this one.</summary>
+    public int CachedPositions => _session?.CachedPositions ?? 0;
 
     /// <summary>
-    /// Starts incremental decoding: one batched pass over the prompt (1..Context tokens) that also fills the
-    /// KV cache. Returns the logits [V] for the token after the prompt.
+    /// Starts incremental decoding in the model's own session (see <see cref="DecodeSession.Prefill"/>); for
+    /// several generations at once, give each its own <see cref="CreateSession"/>.
     /// </summary>
-    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> prompt)
-    {
-        if (!IsSequenceModel) throw new InvalidOperationException($"{Name} has no KV cache: it reads a fixed window (use Logits)");
-        var logits = Logits(prompt, 1, prompt.Length);
-        PrefillCacheCore(prompt.Length);
-        CachedPositions = prompt.Length;
-        return logits[^VocabSize..];
-    }
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> prompt) => DefaultSession.Prefill(prompt);
+
+    /// <summary>Feeds one token to the model's own session (see <see cref="DecodeSession.DecodeStep"/>).</summary>
+    public ReadOnlySpan<float> DecodeStep(int token) => DefaultSession.DecodeStep(token);
 
     /// <summary>
-    /// Feeds one token at the next position and returns the logits [V] for the token after it; costs one
-    /// position, not the whole context. Throws when the cache is full (the caller slides the window and
-    /// prefills again).
+    /// A new decoding session: its own KV cache, activations and set of active adapters, so sessions on one model
+    /// generate side by side on different threads (the batched prompt pass is taken one session at a time).
     /// </summary>
-    public ReadOnlySpan<float> DecodeStep(int token)
+    public DecodeSession CreateSession()
     {
         if (!IsSequenceModel) throw new InvalidOperationException($"{Name} has no KV cache: it reads a fixed window (use Logits)");
-        if (CachedPositions == 0) throw new InvalidOperationException("call Prefill before DecodeStep");
-        if (CachedPositions >= InputLength) throw new InvalidOperationException($"the KV cache is full ({InputLength} positions): prefill a shorter window");
-        if ((uint)token >= (uint)VocabSize) throw new ArgumentOutOfRangeException(nameof(token), $"token id {token} is outside the vocabulary (size {VocabSize})");
-        var logits = DecodeCore(token, CachedPositions);
-        CachedPositions++;
-        return logits;
+        return new DecodeSession(this, shareAdapters: false);
     }
 
-    protected virtual ReadOnlySpan<float> DecodeCore(int token, int position) => throw new NotSupportedException();
-    protected virtual void PrefillCacheCore(int length) => throw new NotSupportedException();
+    /// <summary>Runs the batched prompt pass and fills <paramref name="cache"/>: the logits [V] after the prompt, copied to <paramref name="logits"/>.</summary>
+    internal void PrefillSession(Span<float> cache, ReadOnlySpan<int> prompt, ProjectionAdapters? adapters, Span<float> logits)
+    {
+        lock (_activations)
+        {
+            var saved = ActiveAdapters;
+            ActiveAdapters = adapters;
+            try
+            {
+                var all = Logits(prompt, 1, prompt.Length);
+                PrefillCacheCore(cache, prompt.Length);
+                all[^VocabSize..].CopyTo(logits);
+            }
+            finally { ActiveAdapters = saved; }
+        }
+    }
+
+    internal ReadOnlySpan<float> DecodeSessionStep(Span<float> cache, ProjectionAdapters? adapters, int token, int position) =>
+        DecodeCore(cache, adapters, token, position);
+
+    protected virtual ReadOnlySpan<float> DecodeCore(Span<float> session, ProjectionAdapters? adapters, int token, int position) => throw new NotSupportedException();
+    protected virtual void PrefillCacheCore(Span<float> session, int length) => throw new NotSupportedException();
 
     /// <summary>Applies one optimiser update to every parameter from <see cref="Gradients"/>.</summary>
     public void Step(Optimizer optimizer)
@@ -264,6 +339,7 @@ public abstract unsafe class LanguageModel : IDisposable
         _activations.Dispose();
         _gradients?.Dispose();
         _activationGradients?.Dispose();
+        _session?.Dispose();
         GC.SuppressFinalize(this);
     }
 }

@@ -11,6 +11,14 @@ public sealed record ParameterInfo(string Name, int[] Shape, int Offset, int Len
 public sealed record ActivationInfo(string Name, int Offset, int Length);
 
 /// <summary>
+/// A weight-matrix product of the model, y [rows, Out] = x [rows, In] @ W (+ b): the place where LoRA adapters add
+/// their term and where a quantised weight replaces the fp32 one. <see cref="Index"/> is the constant the generated
+/// code passes for it. <see cref="Transposed"/>: the weight is stored [Out, In] (a head tied to the embedding);
+/// otherwise [In, Out] (GPT-2's Conv1D orientation).
+/// </summary>
+public sealed record ProjectionInfo(string Name, int Index, ParameterInfo Weight, int In, int Out, bool Transposed);
+
+/// <summary>
 /// Where every parameter and activation of a model lives: one buffer of weights (the same layout for
 /// gradients and optimiser moments) and one arena of activations. Generated code builds it once, at
 /// construction, from the compile-time shapes plus the sizes known only at run time (vocabulary, batch).
@@ -24,6 +32,8 @@ public sealed class ModelLayout
 
     readonly List<ParameterInfo> _parameters = [];
     readonly List<ActivationInfo> _activations = [];
+    readonly List<ActivationInfo> _sessionActivations = [];
+    readonly List<ProjectionInfo> _projections = [];
 
     public ModelLayout(string modelName, int vocabSize, int maxBatch, int inputLength, int targetLength)
     {
@@ -48,6 +58,14 @@ public sealed class ModelLayout
     /// <summary>Floats in the weight buffer, padding included.</summary>
     public int WeightLength { get; private set; }
     public int ActivationLength { get; private set; }
+    /// <summary>
+    /// Decoding state of one generation (sequence models): the KV cache and one position's activations. Every
+    /// <see cref="DecodeSession"/> has its own arena with this layout, so sessions decode side by side.
+    /// </summary>
+    public IReadOnlyList<ActivationInfo> SessionActivations => _sessionActivations;
+    public int SessionLength { get; private set; }
+    /// <summary>The weight-matrix products, in forward order; index i is the site the generated code calls i.</summary>
+    public IReadOnlyList<ProjectionInfo> Projections => _projections;
     public long ParameterCount => _parameters.Sum(p => (long)p.Length);
 
     /// <summary>Adds a parameter and returns its offset in the weight buffer.</summary>
@@ -73,6 +91,29 @@ public sealed class ModelLayout
         _activations.Add(new ActivationInfo(name, offset, (int)length));
         return offset;
     }
+
+    /// <summary>Adds a buffer to the per-session decoding arena and returns its offset there.</summary>
+    public int SessionActivation(string name, long length)
+    {
+        if (length > int.MaxValue || SessionLength + length > int.MaxValue)
+            throw new EdgeException($"model {ModelName}: the decoding state does not fit in one arena ('{name}' needs {length:N0} floats)");
+        int offset = SessionLength;
+        SessionLength = checked(AlignUp(offset + (int)length));
+        _sessionActivations.Add(new ActivationInfo(name, offset, (int)length));
+        return offset;
+    }
+
+    /// <summary>Registers the product x [rows, inDim] @ weight and returns its site index.</summary>
+    public int Projection(string name, string weight, int inDim, int outDim, bool transposed)
+    {
+        var w = Find(weight) ?? throw new EdgeException($"model {ModelName}: projection '{name}' names no parameter '{weight}'");
+        if ((long)inDim * outDim != w.Length)
+            throw new EdgeException($"model {ModelName}: projection '{name}' is [{inDim}, {outDim}] but '{weight}' holds {w.Length} values");
+        _projections.Add(new ProjectionInfo(name, _projections.Count, w, inDim, outDim, transposed));
+        return _projections.Count - 1;
+    }
+
+    public ProjectionInfo? FindProjection(string name) => _projections.Find(p => p.Name == name);
 
     public ParameterInfo? Find(string name) => _parameters.Find(p => p.Name == name);
 
