@@ -184,7 +184,7 @@ namespace Edge.Generators.Emitting
             string X = S(x), LN = S(ln), QKV = S(qkv), Y = S(y), PROJ = S(proj);
 
             var wte = Find("wte.weight");
-            var embed = new List<string> { $"w.Slice({wte.Field} + token * {c}, {c}).CopyTo({X});" };
+            var embed = new List<string> { $"Embed({Parameters.IndexOf(wte)}, new global::System.ReadOnlySpan<int>(in token), {P(wte)}, {X}, 1, {c});" };
             if (embedding.Flag) embed.Add($"K.VectorMath.Add(w.Slice({Find("wpe.weight").Field} + position * {c}, {c}), {X});");
             Decode.Add(($"wte[token]{(embedding.Flag ? " + wpe[position]" : "")} -> x [{c}]", embed.ToArray()));
 
@@ -254,7 +254,7 @@ namespace Edge.Generators.Emitting
             {
                 var wpe = Param("wpe.weight", new[] { I(c), I(e) }, decay: true, InitKind.Normal, std, note);
                 Fwd($"wte + wpe: tokens [B, {positions}] -> emb [B, {positions}, {e}] = wte[token] + wpe[position]",
-                    $"K.Embedding.Forward(tokens, {P(_wte)}, {A(emb)}, {_rows}, {e});",
+                    $"Embed({Parameters.IndexOf(_wte)}, tokens, {P(_wte)}, {A(emb)}, {_rows}, {e});",
                     $"K.Embedding.AddPositions({A(emb)}, {P(wpe)}, B, {positions}, {e});");
                 Bwd($"wte + wpe: demb [B, {positions}, {e}] -> dwte [V, {e}] (scatter-add), dwpe [{c}, {e}]",
                     $"K.Embedding.PositionsBackward({D(emb)}, {G(wpe)}, B, {positions}, {e});",
@@ -263,7 +263,7 @@ namespace Edge.Generators.Emitting
             else
             {
                 Fwd($"wte: tokens [B, {positions}] -> emb [B, {positions}, {e}]",
-                    $"K.Embedding.Forward(tokens, {P(_wte)}, {A(emb)}, {_rows}, {e});");
+                    $"Embed({Parameters.IndexOf(_wte)}, tokens, {P(_wte)}, {A(emb)}, {_rows}, {e});");
                 Bwd($"wte: demb [B, {positions}, {e}] -> dwte [V, {e}] (scatter-add)",
                     $"K.Embedding.Backward(tokens, {D(emb)}, {G(_wte)}, {_rows}, {e});");
             }

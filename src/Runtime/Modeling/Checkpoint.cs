@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Edge.Formats;
+using Edge.Quantization;
 using Edge.Text;
 using Edge.Training;
 
@@ -34,6 +35,7 @@ public static class Checkpoint
 
     static void Write(string path, LanguageModel model, CharTokenizer tokenizer, IReadOnlyDictionary<string, string>? extra, Trainer? trainer)
     {
+        if (model.IsQuantized) throw new EdgeException($"{path}: {model.Name} has quantised weights; a checkpoint holds fp32 weights (use edge quantize on the fp32 one)");
         var tensors = model.Parameters.Select(p => (p.Name, DType.F32, p.Shape.Select(d => (long)d).ToArray())).ToList();
         var moments = trainer?.Optimizer is AdamWOptimizer adam && !adam.FirstMoments.IsEmpty ? adam : null;
         if (moments is not null)
@@ -158,14 +160,14 @@ public static class Checkpoint
             catch (EdgeException e) { throw new EdgeException($"{path}: bad tokenizer in the metadata: {e.Message}"); }
 
             model = info.Create(tokenizer.VocabSize, info.FittingBatch(tokenizer.VocabSize, maxBatch));
-            var tensors = new TensorInfo[model.Parameters.Count];
-            for (int i = 0; i < tensors.Length; i++)
+            var tensors = FindTensors(file, path, model, p => file.Find(p.Name), "the model");
+            var quantized = QuantizedCheckpoint.Read(file, path, model, tensors);
+            if (quantized is not null)
             {
-                var p = model.Parameters[i];
-                var t = file.Find(p.Name) ?? throw new EdgeException($"{path}: tensor '{p.Name}' is missing");
-                if (!t.Shape.SequenceEqual(p.Shape.Select(d => (long)d)))
-                    throw new EdgeException($"{path}: tensor '{p.Name}' has shape [{string.Join(", ", t.Shape)}], the model needs {p.ShapeText}");
-                tensors[i] = t;
+                FillFp32(file, path, model, tensors, quantized);
+                model.AttachQuantized(quantized, file);
+                mapped = true; // the model owns the file now: the quantised blocks are read from the mapping
+                return new Loaded(info, model, tokenizer, file.Metadata);
             }
             bool inLayout = tensors.Length > 0 && tensors.Select((t, i) => t.DType == DType.F32 && t.Offset == tensors[0].Offset + 4L * model.Parameters[i].Offset).All(ok => ok);
             if (mapWeights && inLayout)
@@ -188,6 +190,37 @@ public static class Checkpoint
         finally
         {
             if (!mapped) file.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The tensor of every parameter, in parameter order, each fp32 one with the parameter's shape (a quantised
+    /// one, which has a record in the metadata, is checked by <see cref="QuantizedCheckpoint.Read"/>).
+    /// </summary>
+    internal static TensorInfo[] FindTensors(SafeTensorsFile file, string path, LanguageModel model, Func<ParameterInfo, TensorInfo?> find, string who)
+    {
+        var tensors = new TensorInfo[model.Parameters.Count];
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            var p = model.Parameters[i];
+            var t = find(p) ?? throw new EdgeException($"{path}: tensor '{p.Name}' is missing");
+            if (!file.Metadata.ContainsKey(QuantizedCheckpoint.TensorKeyPrefix + p.Name) && !t.Shape.SequenceEqual(p.Shape.Select(d => (long)d)))
+                throw new EdgeException($"{path}: tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], {who} needs {p.ShapeText}");
+            tensors[i] = t;
+        }
+        return tensors;
+    }
+
+    /// <summary>Copies (and checks) the fp32 tensors, those without an entry in <paramref name="quantized"/>.</summary>
+    internal static void FillFp32(SafeTensorsFile file, string path, LanguageModel model, IReadOnlyList<TensorInfo> tensors, QuantizedMatrix?[]? quantized)
+    {
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            if (quantized?[i] is not null) continue;
+            var p = model.Parameters[i];
+            var values = model.Weights.Slice(p.Offset, p.Length);
+            file.ReadFloats(tensors[i], values);
+            CheckFinite(path, tensors[i].Name, values);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Edge.Formats;
+using Edge.Quantization;
 using Edge.Text;
 
 namespace Edge;
@@ -70,25 +71,28 @@ public static class HuggingFaceGpt2
         string weights = Path.Combine(dir, "model.safetensors");
         if (!File.Exists(weights))
             throw new EdgeException($"{weights}: file not found (Edge reads safetensors; convert a pytorch_model.bin first)");
-        using var file = SafeTensorsFile.Open(weights);
+        var file = SafeTensorsFile.Open(weights);
         var model = info.Create(config.VocabSize, info.FittingBatch(config.VocabSize, maxBatch));
+        bool owned = false;
         try
         {
-            foreach (var p in model.Parameters)
+            var tensors = Checkpoint.FindTensors(file, weights, model, p => file.Find(p.Name) ?? file.Find("transformer." + p.Name), info.Name);
+            var quantized = QuantizedCheckpoint.Read(file, weights, model, tensors);
+            Checkpoint.FillFp32(file, weights, model, tensors, quantized);
+            if (quantized is not null)
             {
-                var t = file.Find(p.Name) ?? file.Find("transformer." + p.Name)
-                    ?? throw new EdgeException($"{weights}: tensor '{p.Name}' is missing");
-                if (!t.Shape.SequenceEqual(p.Shape.Select(d => (long)d)))
-                    throw new EdgeException($"{weights}: tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], {info.Name} needs {p.ShapeText}");
-                var values = model.Weights.Slice(p.Offset, p.Length);
-                file.ReadFloats(t, values);
-                Checkpoint.CheckFinite(weights, t.Name, values);
+                model.AttachQuantized(quantized, file); // the blocks are read from the mapping: the model owns the file
+                owned = true;
             }
         }
         catch
         {
             model.Dispose();
             throw;
+        }
+        finally
+        {
+            if (!owned) file.Dispose();
         }
         var metadata = new Dictionary<string, string>(file.Metadata) { ["edge.source"] = dir };
         return new Checkpoint.Loaded(info, model, tokenizer, metadata);

@@ -1,4 +1,5 @@
 using Edge.Data;
+using Edge.Quantization;
 using Edge.Training;
 
 namespace Edge;
@@ -26,6 +27,11 @@ public abstract unsafe class LanguageModel : IDisposable
     bool _trainingPass, _baseFrozen;
     Rng _dropoutRng = new(0);
     DecodeSession? _session;
+    // Quantised weights (null: all fp32): per parameter, and per projection site for the hot path; their bytes
+    // live in _quantizedOwner (the mapped file). The fp32 slices of those parameters stay unused (and unwritten,
+    // so their zero pages are never made resident).
+    QuantizedMatrix?[]? _quantizedParameters, _quantizedSites;
+    IDisposable? _quantizedOwner;
 
     protected LanguageModel(ModelLayout layout)
     {
@@ -117,9 +123,67 @@ public abstract unsafe class LanguageModel : IDisposable
     protected void Project(int site, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, Span<float> y,
         int rows, int n, int m, ProjectionAdapters? adapters)
     {
-        if (Layout.Projections[site].Transposed) Kernels.LinearRows.Forward(x, w, b, y, rows, n, m);
+        if (_quantizedSites?[site] is { } q) Kernels.QuantizedLinear.Forward(x, q, b, y, rows, n, m);
+        else if (Layout.Projections[site].Transposed) Kernels.LinearRows.Forward(x, w, b, y, rows, n, m);
         else Kernels.Linear.Forward(x, w, b, y, rows, n, m);
         adapters?.Forward(site, x, y, rows, _trainingPass);
+    }
+
+    /// <summary>
+    /// Embedding rows: y [count, dim] = table[tokens[k]] for the table at parameter <paramref name="parameter"/>
+    /// (fp32, or dequantised row by row when the table is quantised: a head tied to the embedding).
+    /// </summary>
+    protected void Embed(int parameter, ReadOnlySpan<int> tokens, ReadOnlySpan<float> table, Span<float> y, int count, int dim)
+    {
+        if (_quantizedParameters?[parameter] is not { } q)
+        {
+            Kernels.Embedding.Forward(tokens, table, y, count, dim);
+            return;
+        }
+        for (int k = 0; k < count; k++) q.DequantizeRow(tokens[k], y.Slice(k * dim, dim));
+    }
+
+    /// <summary>True when some weights are quantised (generation and evaluation only: nothing can train them).</summary>
+    public bool IsQuantized => _quantizedParameters is not null;
+
+    /// <summary>The quantised form of a parameter, or null when it is fp32.</summary>
+    public QuantizedMatrix? QuantizedWeight(string name)
+    {
+        if (_quantizedParameters is null) return null;
+        for (int i = 0; i < Layout.Parameters.Count; i++)
+            if (Layout.Parameters[i].Name == name) return _quantizedParameters[i];
+        return null;
+    }
+
+    /// <summary>
+    /// Uses quantised matrices (per parameter index; null entries stay fp32) for the products that read them;
+    /// <paramref name="owner"/> keeps their bytes alive and is disposed with the model. Each must be the weight of
+    /// projection sites only, stored [site Out, site In].
+    /// </summary>
+    internal void AttachQuantized(QuantizedMatrix?[] byParameter, IDisposable owner)
+    {
+        if (byParameter.Length != Layout.Parameters.Count) throw new ArgumentException("one entry per parameter", nameof(byParameter));
+        if (_gradients is not null || _baseFrozen) throw new InvalidOperationException($"{Name} is set up for training; quantised weights cannot be trained");
+        var sites = new QuantizedMatrix?[Layout.Projections.Count];
+        for (int i = 0; i < byParameter.Length; i++)
+        {
+            if (byParameter[i] is not { } q) continue;
+            var p = Layout.Parameters[i];
+            bool used = false;
+            foreach (var site in Layout.Projections)
+            {
+                if (site.Weight != p) continue;
+                if (q.Rows != site.Out || q.Cols != site.In)
+                    throw new EdgeException($"{Name}: quantised '{p.Name}' is [{q.Rows}, {q.Cols}], the product '{site.Name}' needs [{site.Out}, {site.In}] (out, in)");
+                sites[site.Index] = q;
+                used = true;
+            }
+            if (!used) throw new EdgeException($"{Name}: '{p.Name}' is not the weight of a matrix product, so it cannot be quantised");
+        }
+        _quantizedOwner?.Dispose();
+        _quantizedParameters = byParameter;
+        _quantizedSites = sites;
+        _quantizedOwner = owner;
     }
 
     /// <summary>
@@ -129,6 +193,8 @@ public abstract unsafe class LanguageModel : IDisposable
     protected void ProjectBackward(int site, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> dy,
         Span<float> dx, Span<float> dw, Span<float> db, int rows, int n, int m)
     {
+        if (_quantizedSites?[site] is not null)
+            throw new InvalidOperationException($"{Name}: '{Layout.Projections[site].Name}' has quantised weights, which have no backward pass");
         if (Layout.Projections[site].Transposed) Kernels.LinearRows.Backward(x, w, dy, dx, dw, db, rows, n, m);
         else Kernels.Linear.Backward(x, w, dy, dx, dw, db, rows, n, m);
         ActiveAdapters?.Backward(site, x, dy, dx, rows);
@@ -163,6 +229,7 @@ public abstract unsafe class LanguageModel : IDisposable
     public void EnableTraining()
     {
         CheckWritable("training");
+        if (IsQuantized) throw new InvalidOperationException($"{Name} has quantised weights, which cannot be trained");
         if (_baseFrozen) throw new InvalidOperationException($"the weights of {Name} are frozen for adapter training");
         _gradients ??= new NativeBuffer(Layout.WeightLength);
         _activationGradients ??= new NativeBuffer(Layout.ActivationLength);
@@ -175,6 +242,7 @@ public abstract unsafe class LanguageModel : IDisposable
     public void EnableAdapterTraining()
     {
         if (_gradients is not null) throw new InvalidOperationException($"{Name} is already set up for full training");
+        if (IsQuantized) throw new InvalidOperationException($"{Name} has quantised weights: train adapters on the fp32 base, then use them on the quantised one");
         _baseFrozen = true;
         _activationGradients ??= new NativeBuffer(Layout.ActivationLength);
     }
@@ -340,6 +408,7 @@ public abstract unsafe class LanguageModel : IDisposable
         _gradients?.Dispose();
         _activationGradients?.Dispose();
         _session?.Dispose();
+        _quantizedOwner?.Dispose();
         GC.SuppressFinalize(this);
     }
 }

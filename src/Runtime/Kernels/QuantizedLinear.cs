@@ -1,0 +1,256 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Edge.Quantization;
+
+namespace Edge.Kernels;
+
+// y [n, out] = x [n, in] @ W^T + b for a quantised W (out rows of in weights, blocks of 32; see QuantizedMatrix).
+// The activations are quantised too, per block of 32, to int8 with an fp32 scale (GGML's Q8_0 for activations), so
+// every block's dot product is an integer one: 32 int8 x int8 (or unsigned 4-bit x int8) products summed by
+// multiply-add instructions (AVX2 vpmaddubsw + vpmaddwd on the 256-bit path), then scaled once per block:
+//   Q8_0, Q4_0:  dot = d_w * d_x * sum(q_w * q_x)                 (Q4_0's q_w = nibble - 8)
+//   Q4_1:        dot = d_w * d_x * sum(nibble * q_x) + min_w * sum(x)
+// Every width gives the same integer sums; only the order of the per-block float additions differs
+// (vector lanes), so paths agree to float rounding. Output rows are split across the worker pool.
+public static unsafe class QuantizedLinear
+{
+    [ThreadStatic] static sbyte[]? t_codes;
+    [ThreadStatic] static float[]? t_scales;
+
+    public static void Forward(ReadOnlySpan<float> x, QuantizedMatrix w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim)
+    {
+        if (w.Cols != inDim || w.Rows != outDim)
+            throw new ArgumentException($"the quantised weight is [{w.Rows}, {w.Cols}] (out, in), the product needs [{outDim}, {inDim}]", nameof(w));
+        Check.AtLeast(x.Length, n, inDim, nameof(x));
+        if (!b.IsEmpty) Check.SameLength(outDim, b.Length, nameof(b));
+        Check.AtLeast(y.Length, n, outDim, nameof(y));
+        int blocks = inDim / QuantTypes.BlockSize;
+
+        // Quantise the activations once per call, on the calling thread: codes [n, in], then per block a scale and a sum.
+        var codes = t_codes is { } c && c.Length >= n * inDim ? c : t_codes = new sbyte[Math.Max(n * inDim, 1024)];
+        var scales = t_scales is { } s && s.Length >= 2 * n * blocks ? s : t_scales = new float[Math.Max(2 * n * blocks, 64)];
+        QuantizeActivations(x, codes, scales, n, inDim);
+
+        fixed (float* px = scales, pb = b, py = y)
+        fixed (sbyte* pq = codes)
+        {
+            var work = new Work
+            {
+                W = w.Data, Type = w.Type, RowBytes = w.RowBytes, Codes = pq, Scales = px, Sums = px + n * blocks,
+                B = b.IsEmpty ? null : pb, Y = py, N = n, In = inDim, Out = outDim, Blocks = blocks, Bits = Simd.Bits,
+            };
+            // Bytes of weights read per part matter more than multiply-adds here: a part per 8 output rows at least.
+            int parts = Parallelism.Parts((long)n * inDim * outDim / 2, (outDim + 7) / 8);
+            work.Rows = new Split(outDim, parts, 8);
+            WorkerPool.For(ref work, Math.Min(parts, work.Rows.Parts));
+        }
+    }
+
+    /// <summary>x [n, in] to int8 codes per block of 32: scale = max|x| / 127, code = round(x / scale); also each block's sum of x.</summary>
+    internal static void QuantizeActivations(ReadOnlySpan<float> x, Span<sbyte> codes, Span<float> scalesAndSums, int n, int inDim)
+    {
+        int blocks = inDim / QuantTypes.BlockSize;
+        var scales = scalesAndSums.Slice(0, n * blocks);
+        var sums = scalesAndSums.Slice(n * blocks, n * blocks);
+        for (int r = 0; r < n; r++)
+            for (int k = 0; k < blocks; k++)
+            {
+                var block = x.Slice(r * inDim + k * QuantTypes.BlockSize, QuantTypes.BlockSize);
+                float amax = 0, sum = 0;
+                foreach (var v in block) { amax = MathF.Max(amax, MathF.Abs(v)); sum += v; }
+                float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
+                var q = codes.Slice(r * inDim + k * QuantTypes.BlockSize, QuantTypes.BlockSize);
+                for (int i = 0; i < QuantTypes.BlockSize; i++) q[i] = (sbyte)MathF.Round(block[i] * id);
+                scales[r * blocks + k] = d;
+                sums[r * blocks + k] = sum;
+            }
+    }
+
+    struct Work : IPartitionedWork
+    {
+        public byte* W;
+        public QuantType Type;
+        public int RowBytes;
+        public sbyte* Codes;
+        public float* Scales, Sums, B, Y;
+        public int N, In, Out, Blocks, Bits;
+        public Split Rows;
+
+        public void Run(int part, int worker)
+        {
+            int s = Rows.Start(part), e = Rows.End(part);
+            for (int j = s; j < e; j++)
+            {
+                byte* row = W + (long)j * RowBytes;
+                float bias = B is null ? 0f : B[j];
+                for (int r = 0; r < N; r++)
+                {
+                    sbyte* q = Codes + (long)r * In;
+                    float* d = Scales + r * Blocks, sum = Sums + r * Blocks;
+                    Y[(long)r * Out + j] = bias + Dot(Bits, Type, row, q, d, sum, Blocks);
+                }
+            }
+        }
+    }
+
+    /// <summary>One weight row against one quantised activation row, at the given vector width.</summary>
+    internal static float Dot(int bits, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks) => bits switch
+    {
+        512 => Dot512(type, w, q, d, sum, blocks),
+        256 when Avx2.IsSupported && Fma.IsSupported => Dot256(type, w, q, d, sum, blocks),
+        256 or 128 => DotPortable(bits, type, w, q, d, sum, blocks),
+        _ => DotScalar(type, w, q, d, sum, blocks),
+    };
+
+    // ---- scalar: the reference path ----
+
+    static float DotScalar(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    {
+        int bytes = type.BlockBytes();
+        float total = 0;
+        for (int k = 0; k < blocks; k++, w += bytes, q += 32)
+        {
+            float dw = QuantizedMatrix.Half16(w);
+            int acc = 0;
+            switch (type)
+            {
+                case QuantType.Q8_0:
+                    for (int i = 0; i < 32; i++) acc += (sbyte)w[2 + i] * q[i];
+                    total += dw * d[k] * acc;
+                    break;
+                case QuantType.Q4_0:
+                    for (int i = 0; i < 16; i++) acc += ((w[2 + i] & 0x0F) - 8) * q[i] + ((w[2 + i] >> 4) - 8) * q[i + 16];
+                    total += dw * d[k] * acc;
+                    break;
+                default:
+                    for (int i = 0; i < 16; i++) acc += (w[4 + i] & 0x0F) * q[i] + (w[4 + i] >> 4) * q[i + 16];
+                    total += dw * d[k] * acc + QuantizedMatrix.Half16(w + 2) * sum[k];
+                    break;
+            }
+        }
+        return total;
+    }
+
+    // ---- 256 bits with AVX2: vpmaddubsw (unsigned x signed bytes -> pairs of 16-bit sums) + vpmaddwd ----
+
+    static float Dot256(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    {
+        int bytes = type.BlockBytes();
+        var ones = Vector256.Create((short)1);
+        var low = Vector128.Create((byte)0x0F);
+        var acc = Vector256<float>.Zero;
+        float extra = 0; // Q4_1: the minimums' share, min_w * sum(x)
+        for (int k = 0; k < blocks; k++, w += bytes, q += 32)
+        {
+            var qx = Avx.LoadVector256(q);
+            Vector256<short> pairs;
+            if (type == QuantType.Q8_0)
+            {
+                // Signed x signed: |w| as unsigned bytes times q with w's sign moved onto it (GGML's trick).
+                var qw = Avx.LoadVector256((sbyte*)w + 2);
+                pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(qw), Avx2.Sign(qx, qw));
+            }
+            else
+            {
+                int off = type == QuantType.Q4_0 ? 2 : 4;
+                var packed = Sse2.LoadVector128(w + off);
+                var nibbles = Vector256.Create(Sse2.And(packed, low), Sse2.And(Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte(), low));
+                if (type == QuantType.Q4_0)
+                {
+                    var qw = Avx2.Subtract(nibbles, Vector256.Create((byte)8)).AsSByte();
+                    pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(qw), Avx2.Sign(qx, qw));
+                }
+                else
+                {
+                    pairs = Avx2.MultiplyAddAdjacent(nibbles, qx);
+                    extra += QuantizedMatrix.Half16(w + 2) * sum[k];
+                }
+            }
+            var ints = Avx2.MultiplyAddAdjacent(pairs, ones);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(ints), Vector256.Create(QuantizedMatrix.Half16(w) * d[k]), acc);
+        }
+        return Vector256.Sum(acc) + extra;
+    }
+
+    // ---- 128 and 256 bits without AVX2: widen to 16 bits, multiply, widen to 32 and add ----
+
+    static float DotPortable(int bits, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    {
+        int bytes = type.BlockBytes();
+        float total = 0;
+        sbyte* unpacked = stackalloc sbyte[32];
+        for (int k = 0; k < blocks; k++, w += bytes, q += 32)
+        {
+            sbyte* qw = Unpack(type, w, unpacked);
+            int acc = bits == 256
+                ? Sum(Vector256.Load(qw), Vector256.Load(q))
+                : Sum(Vector128.Load(qw), Vector128.Load(q)) + Sum(Vector128.Load(qw + 16), Vector128.Load(q + 16));
+            total += QuantizedMatrix.Half16(w) * d[k] * acc;
+            if (type == QuantType.Q4_1) total += QuantizedMatrix.Half16(w + 2) * sum[k];
+        }
+        return total;
+    }
+
+    // ---- 512 bits: two blocks per vector ----
+
+    static float Dot512(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    {
+        int bytes = type.BlockBytes();
+        float total = 0;
+        sbyte* unpacked = stackalloc sbyte[64];
+        int k = 0;
+        for (; k + 2 <= blocks; k += 2, w += 2 * bytes, q += 64)
+        {
+            Unpack(type, w, unpacked);
+            Unpack(type, w + bytes, unpacked + 32);
+            var (a, b) = Vector512.Widen(Vector512.Load(unpacked));
+            var (x0, x1) = Vector512.Widen(Vector512.Load(q));
+            int acc0 = SumWidened(a * x0), acc1 = SumWidened(b * x1);
+            total += QuantizedMatrix.Half16(w) * d[k] * acc0 + QuantizedMatrix.Half16(w + bytes) * d[k + 1] * acc1;
+            if (type == QuantType.Q4_1)
+                total += QuantizedMatrix.Half16(w + 2) * sum[k] + QuantizedMatrix.Half16(w + bytes + 2) * sum[k + 1];
+        }
+        if (k < blocks) total += DotPortable(256, type, w, q, d + k, sum + k, 1);
+        return total;
+    }
+
+    /// <summary>The block's 32 weights as signed codes (Q4_1: the raw nibbles 0..15, its minimum is added apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static sbyte* Unpack(QuantType type, byte* w, sbyte* into)
+    {
+        if (type == QuantType.Q8_0) return (sbyte*)w + 2;
+        int off = type == QuantType.Q4_0 ? 2 : 4, bias = type == QuantType.Q4_0 ? 8 : 0;
+        for (int i = 0; i < 16; i++)
+        {
+            into[i] = (sbyte)((w[off + i] & 0x0F) - bias);
+            into[i + 16] = (sbyte)((w[off + i] >> 4) - bias);
+        }
+        return into;
+    }
+
+    // Products of two int8 fit in 16 bits (|p| <= 128 * 127); their sums are taken in 32.
+    static int Sum(Vector256<sbyte> a, Vector256<sbyte> b)
+    {
+        var (a0, a1) = Vector256.Widen(a);
+        var (b0, b1) = Vector256.Widen(b);
+        var (p0, p1) = Vector256.Widen(a0 * b0);
+        var (p2, p3) = Vector256.Widen(a1 * b1);
+        return Vector256.Sum(p0 + p1 + p2 + p3);
+    }
+
+    static int Sum(Vector128<sbyte> a, Vector128<sbyte> b)
+    {
+        var (a0, a1) = Vector128.Widen(a);
+        var (b0, b1) = Vector128.Widen(b);
+        var (p0, p1) = Vector128.Widen(a0 * b0);
+        var (p2, p3) = Vector128.Widen(a1 * b1);
+        return Vector128.Sum(p0 + p1 + p2 + p3);
+    }
+
+    static int SumWidened(Vector512<short> products)
+    {
+        var (p0, p1) = Vector512.Widen(products);
+        return Vector512.Sum(p0 + p1);
+    }
+}

@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Edge.Formats;
+
+namespace Edge.Quantization;
+
+/// <summary>What <see cref="QuantizedCheckpoint.Write"/> did.</summary>
+/// <param name="Fp32Bytes">The weights' size in fp32.</param>
+/// <param name="FileBytes">The written file's size.</param>
+/// <param name="Worst">The largest |w - dequantised w| over all blocks, in <paramref name="WorstTensor"/>.</param>
+/// <param name="Kept">Tensors kept in fp32, with the reason.</param>
+public sealed record QuantizeReport(QuantType Type, long Fp32Bytes, long FileBytes, int QuantizedTensors, long QuantizedParameters,
+    QuantizationError Worst, string WorstTensor, IReadOnlyList<(string Tensor, string Reason)> Kept);
+
+/// <summary>
+/// Quantised models on disk: a safetensors file like a checkpoint, where the weight of every matrix product whose
+/// input dimension is a multiple of 32 is a U8 tensor [rows, row bytes] of blocks (<see cref="QuantizedMatrix"/>),
+/// and everything else (embeddings' positions, LayerNorms, biases) stays F32. The metadata says how to read each:
+/// <c>edge.quant</c> = the file's type, and per quantised tensor <c>edge.quant.NAME</c> = a JSON record with the type,
+/// the tensor's fp32 shape, the stored rows and columns, and an XXH64 checksum of its bytes. A loader refuses a
+/// tensor whose record is missing or unknown, whose byte count is not the block count its shape needs, whose
+/// checksum differs, or whose blocks hold a non-finite scale. Documented in docs/QUANTIZATION.md.
+/// </summary>
+public static class QuantizedCheckpoint
+{
+    public const string TypeKey = "edge.quant";
+    public const string TensorKeyPrefix = "edge.quant.";
+
+    /// <summary>
+    /// Quantises the products' weights of <paramref name="model"/> (fp32) to <paramref name="type"/> and writes
+    /// them with the other tensors and <paramref name="metadata"/> to <paramref name="path"/> (crash-safe).
+    /// <paramref name="progress"/> is told (tensors done, tensors in all).
+    /// </summary>
+    public static QuantizeReport Write(string path, LanguageModel model, QuantType type, IReadOnlyDictionary<string, string> metadata,
+        Action<int, int>? progress = null)
+    {
+        if (model.IsQuantized) throw new EdgeException($"{model.Name} is already quantised");
+        var parameters = model.Parameters;
+        var tensors = new List<(string Name, DType DType, long[] Shape)>();
+        var data = new byte[parameters.Count][];
+        var meta = new Dictionary<string, string>(metadata) { [TypeKey] = type.Name(), ["format"] = "pt" };
+        var kept = new List<(string, string)>();
+        QuantizationError worst = default;
+        string worstTensor = "";
+        int quantized = 0;
+        long quantizedParameters = 0;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var p = parameters[i];
+            var sites = model.Layout.Projections.Where(s => s.Weight == p).ToList();
+            var weights = model.Weights.Slice(p.Offset, p.Length);
+            string? reason = sites.Count == 0 ? "not a matrix product's weight"
+                : sites[0].In % QuantTypes.BlockSize != 0 ? $"input dimension {sites[0].In} is not a multiple of {QuantTypes.BlockSize}"
+                : null;
+            if (reason is not null)
+            {
+                if (sites.Count > 0) kept.Add((p.Name, reason));
+                tensors.Add((p.Name, DType.F32, p.Shape.Select(d => (long)d).ToArray()));
+                data[i] = MemoryMarshal.AsBytes(weights).ToArray();
+            }
+            else
+            {
+                var site = sites[0];
+                var bytes = Quantizer.Quantize(weights, site.In, site.Out, site.Transposed, type, out var error);
+                if (error.MaxAbsError >= worst.MaxAbsError) { worst = error; worstTensor = p.Name; }
+                tensors.Add((p.Name, DType.U8, [site.Out, bytes.Length / site.Out]));
+                data[i] = bytes;
+                meta[TensorKeyPrefix + p.Name] = JsonSerializer.Serialize(new TensorRecord
+                {
+                    Type = type.Name(), Shape = p.Shape, Rows = site.Out, Cols = site.In,
+                    Xxh64 = XxHash64.Hash(bytes).ToString("x16", CultureInfo.InvariantCulture),
+                }, RecordJson.Default.TensorRecord);
+                quantized++;
+                quantizedParameters += p.Length;
+            }
+            progress?.Invoke(i + 1, parameters.Count);
+        }
+        if (quantized == 0)
+            throw new EdgeException($"{model.Name} has no matrix product with an input dimension that is a multiple of {QuantTypes.BlockSize}: nothing to quantise");
+        SafeTensorsWriter.Write(path, tensors, i => data[i], meta);
+        return new QuantizeReport(type, 4 * model.ParameterCount, new FileInfo(path).Length, quantized, quantizedParameters, worst, worstTensor, kept);
+    }
+
+    /// <summary>
+    /// The quantised tensors of <paramref name="file"/> for <paramref name="model"/>'s parameters (found by
+    /// <paramref name="tensors"/>[i]), validated; null entries are fp32. Null when the file holds none.
+    /// </summary>
+    internal static unsafe QuantizedMatrix?[]? Read(SafeTensorsFile file, string path, LanguageModel model, IReadOnlyList<TensorInfo> tensors)
+    {
+        bool any = file.Metadata.TryGetValue(TypeKey, out var fileType);
+        if (any && !QuantTypes.TryParse(fileType!, out _))
+            throw new EdgeException($"{path}: unknown quantisation type '{fileType}' (Edge reads q8_0, q4_0, q4_1)");
+        QuantizedMatrix?[]? result = null;
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var p = model.Parameters[i];
+            var t = tensors[i];
+            if (!file.Metadata.TryGetValue(TensorKeyPrefix + p.Name, out var json))
+            {
+                if (t.DType == DType.U8)
+                    throw new EdgeException($"{path}: tensor '{t.Name}' is U8 but the metadata has no '{TensorKeyPrefix}{p.Name}' record saying how it is quantised");
+                continue;
+            }
+            TensorRecord record;
+            try { record = JsonSerializer.Deserialize(json, RecordJson.Default.TensorRecord) ?? throw new JsonException("null"); }
+            catch (JsonException) { throw new EdgeException($"{path}: the quantisation record of '{p.Name}' is not valid JSON"); }
+            if (record.Type is null || !QuantTypes.TryParse(record.Type, out var type) || record.Type != type.Name())
+                throw new EdgeException($"{path}: tensor '{p.Name}' has unknown quantisation type '{record.Type}' (Edge reads q8_0, q4_0, q4_1)");
+            if (record.Shape is null || !record.Shape.SequenceEqual(p.Shape))
+                throw new EdgeException($"{path}: quantised '{p.Name}' has shape [{string.Join(", ", record.Shape ?? [])}], {model.Name} needs {p.ShapeText}");
+            var site = model.Layout.Projections.FirstOrDefault(s => s.Weight == p)
+                ?? throw new EdgeException($"{path}: '{p.Name}' is quantised but {model.Name} does not use it in a matrix product");
+            if (record.Rows != site.Out || record.Cols != site.In || site.In % QuantTypes.BlockSize != 0)
+                throw new EdgeException($"{path}: quantised '{p.Name}' is stored as [{record.Rows}, {record.Cols}], the product needs [{site.Out}, {site.In}] (out, in)");
+            if (t.DType != DType.U8)
+                throw new EdgeException($"{path}: quantised '{p.Name}' has dtype {t.DType.Name()}, expected U8");
+            long need = QuantizedMatrix.BytesFor(type, site.Out, site.In);
+            if (t.ByteLength != need)
+            {
+                long blocks = t.ByteLength / type.BlockBytes(), needBlocks = need / type.BlockBytes();
+                throw new EdgeException($"{path}: quantised '{p.Name}' holds {t.ByteLength:N0} bytes ({blocks:N0} {type.Name()} blocks), its shape needs {needBlocks:N0} blocks ({need:N0} bytes)");
+            }
+            if (record.Xxh64 is null || !ulong.TryParse(record.Xxh64, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong expected))
+                throw new EdgeException($"{path}: the quantisation record of '{p.Name}' has no checksum");
+            if (XxHash64.Hash(file.GetBytes(t)) != expected)
+                throw new EdgeException($"{path}: quantised '{p.Name}' is corrupted (its bytes do not match the checksum written with them)");
+            var matrix = new QuantizedMatrix(type, site.Out, site.In, file.Address(t));
+            long bad = matrix.FindCorruptBlock();
+            if (bad >= 0)
+                throw new EdgeException($"{path}: quantised '{p.Name}' is corrupted: block {bad:N0} has a non-finite scale");
+            (result ??= new QuantizedMatrix?[tensors.Count])[i] = matrix;
+        }
+        if (any && result is null) throw new EdgeException($"{path}: marked '{TypeKey}: {fileType}' but holds no quantised tensor");
+        return result;
+    }
+
+    internal sealed class TensorRecord
+    {
+        [System.Text.Json.Serialization.JsonPropertyName("type")] public string? Type { get; set; }
+        [System.Text.Json.Serialization.JsonPropertyName("shape")] public int[]? Shape { get; set; }
+        [System.Text.Json.Serialization.JsonPropertyName("rows")] public int Rows { get; set; }
+        [System.Text.Json.Serialization.JsonPropertyName("cols")] public int Cols { get; set; }
+        [System.Text.Json.Serialization.JsonPropertyName("xxh64")] public string? Xxh64 { get; set; }
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(QuantizedCheckpoint.TensorRecord))]
+internal sealed partial class RecordJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,114 @@
+using System.Runtime.CompilerServices;
+
+namespace Edge.Quantization;
+
+/// <summary>
+/// A weight matrix in a quantised format, stored as <see cref="Rows"/> rows (one per output of the product) of
+/// <see cref="Cols"/> weights (the inputs, the dimension the dot products run along) in blocks of 32. For a
+/// GPT-2 Conv1D weight W [in, out] the rows are W's columns (W transposed, as GGML stores it); for a head tied
+/// to the embedding, wte [V, C], they are wte's rows. The bytes are not owned: they live in a memory-mapped file
+/// or an array that the owner keeps alive.
+/// </summary>
+public sealed unsafe class QuantizedMatrix
+{
+    readonly byte* _data;
+
+    internal QuantizedMatrix(QuantType type, int rows, int cols, byte* data)
+    {
+        if (rows <= 0 || cols <= 0 || cols % QuantTypes.BlockSize != 0)
+            throw new ArgumentOutOfRangeException(nameof(cols), $"a quantised matrix needs positive rows and a multiple of {QuantTypes.BlockSize} columns, got [{rows}, {cols}]");
+        Type = type;
+        Rows = rows;
+        Cols = cols;
+        _data = data;
+    }
+
+    public QuantType Type { get; }
+    public int Rows { get; }
+    public int Cols { get; }
+    public int BlocksPerRow => Cols / QuantTypes.BlockSize;
+    public int RowBytes => BlocksPerRow * Type.BlockBytes();
+    public long ByteLength => (long)Rows * RowBytes;
+    internal byte* Data => _data;
+
+    /// <summary>The bytes a matrix of this type and shape takes.</summary>
+    public static long BytesFor(QuantType type, int rows, int cols) => (long)rows * (cols / QuantTypes.BlockSize) * type.BlockBytes();
+
+    /// <summary>Row <paramref name="row"/> as floats [Cols].</summary>
+    public void DequantizeRow(int row, Span<float> destination)
+    {
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        if (destination.Length < Cols) throw new ArgumentException($"destination holds {destination.Length} floats, a row has {Cols}", nameof(destination));
+        byte* p = _data + (long)row * RowBytes;
+        int bytes = Type.BlockBytes();
+        for (int b = 0; b < BlocksPerRow; b++, p += bytes)
+            DequantizeBlock(Type, p, destination.Slice(b * QuantTypes.BlockSize, QuantTypes.BlockSize));
+    }
+
+    internal static void DequantizeBlock(QuantType type, byte* p, Span<float> w)
+    {
+        float d = Half16(p);
+        switch (type)
+        {
+            case QuantType.Q8_0:
+                for (int i = 0; i < 32; i++) w[i] = d * (sbyte)p[2 + i];
+                break;
+            case QuantType.Q4_0:
+                for (int i = 0; i < 16; i++)
+                {
+                    w[i] = d * ((p[2 + i] & 0x0F) - 8);
+                    w[i + 16] = d * ((p[2 + i] >> 4) - 8);
+                }
+                break;
+            default:
+                float min = Half16(p + 2);
+                for (int i = 0; i < 16; i++)
+                {
+                    w[i] = d * (p[4 + i] & 0x0F) + min;
+                    w[i + 16] = d * (p[4 + i] >> 4) + min;
+                }
+                break;
+        }
+    }
+
+    /// <summary>The whole matrix as floats [Rows, Cols] (tests and the reference path).</summary>
+    public float[] Dequantize()
+    {
+        var w = new float[(long)Rows * Cols];
+        for (int r = 0; r < Rows; r++) DequantizeRow(r, w.AsSpan(r * Cols, Cols));
+        return w;
+    }
+
+    /// <summary>
+    /// Finds the first block whose scale (or minimum) is not a finite number: a corrupted block. Returns the
+    /// flat block index, or -1. Every block's fp16 header is read, which is what a load can check cheaply.
+    /// </summary>
+    public long FindCorruptBlock()
+    {
+        int bytes = Type.BlockBytes();
+        long blocks = (long)Rows * BlocksPerRow;
+        for (long b = 0; b < blocks; b++)
+        {
+            byte* p = _data + b * bytes;
+            if (!float.IsFinite(Half16(p))) return b;
+            if (Type == QuantType.Q4_1 && !float.IsFinite(Half16(p + 2))) return b;
+        }
+        return -1;
+    }
+
+    /// <summary>An fp16 value (a block's scale or minimum) as a float.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Half16(byte* p) =>
+        Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(HalfTable), Unsafe.ReadUnaligned<ushort>(p));
+
+    // Every fp16 bit pattern as a float (256 KiB, stays in L2): the kernels read one or two scales per block of
+    // 32 weights, and the runtime's software Half conversion would cost as much as the block's dot product.
+    static readonly float[] HalfTable = BuildHalfTable();
+
+    static float[] BuildHalfTable()
+    {
+        var table = new float[65536];
+        for (int i = 0; i < table.Length; i++) table[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        return table;
+    }
+}
