@@ -202,8 +202,8 @@ public static unsafe class QuantizedLinear
         int k = 0;
         for (; k + 2 <= blocks; k += 2, w += 2 * bytes, q += 64)
         {
-            Unpack(type, w, unpacked);
-            Unpack(type, w + bytes, unpacked + 32);
+            Unpack(type, w, unpacked, copy: true);
+            Unpack(type, w + bytes, unpacked + 32, copy: true);
             var (a, b) = Vector512.Widen(Vector512.Load(unpacked));
             var (x0, x1) = Vector512.Widen(Vector512.Load(q));
             int acc0 = SumWidened(a * x0), acc1 = SumWidened(b * x1);
@@ -215,11 +215,19 @@ public static unsafe class QuantizedLinear
         return total;
     }
 
-    /// <summary>The block's 32 weights as signed codes (Q4_1: the raw nibbles 0..15, its minimum is added apart).</summary>
+    /// <summary>
+    /// The block's 32 weights as signed codes (Q4_1: the raw nibbles 0..15, its minimum is added apart) in
+    /// <paramref name="into"/>; returns where they are (Q8_0's codes are used in place).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static sbyte* Unpack(QuantType type, byte* w, sbyte* into)
+    static sbyte* Unpack(QuantType type, byte* w, sbyte* into, bool copy = false)
     {
-        if (type == QuantType.Q8_0) return (sbyte*)w + 2;
+        if (type == QuantType.Q8_0)
+        {
+            if (!copy) return (sbyte*)w + 2;
+            Buffer.MemoryCopy(w + 2, into, 32, 32);
+            return into;
+        }
         int off = type == QuantType.Q4_0 ? 2 : 4, bias = type == QuantType.Q4_0 ? 8 : 0;
         for (int i = 0; i < 16; i++)
         {

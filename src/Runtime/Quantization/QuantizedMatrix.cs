@@ -12,6 +12,7 @@ namespace Edge.Quantization;
 public sealed unsafe class QuantizedMatrix
 {
     readonly byte* _data;
+    readonly byte[]? _owned; // the pinned array the bytes live in, when this matrix owns them
 
     internal QuantizedMatrix(QuantType type, int rows, int cols, byte* data)
     {
@@ -23,6 +24,22 @@ public sealed unsafe class QuantizedMatrix
         _data = data;
     }
 
+    /// <summary>Quantises a product's weight (see <see cref="Quantizer.Quantize"/>) into a matrix that owns its bytes.</summary>
+    public static QuantizedMatrix Create(ReadOnlySpan<float> w, int inDim, int outDim, bool transposed, QuantType type) =>
+        FromBytes(type, outDim, inDim, Quantizer.Quantize(w, inDim, outDim, transposed, type, out _));
+
+    /// <summary>A matrix over a copy of <paramref name="bytes"/> (rows x row bytes, as a file stores them).</summary>
+    public static QuantizedMatrix FromBytes(QuantType type, int rows, int cols, ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length != BytesFor(type, rows, cols))
+            throw new ArgumentException($"[{rows}, {cols}] in {type.Name()} needs {BytesFor(type, rows, cols)} bytes, got {bytes.Length}", nameof(bytes));
+        var pinned = GC.AllocateUninitializedArray<byte>(bytes.Length, pinned: true);
+        bytes.CopyTo(pinned);
+        return new QuantizedMatrix(type, rows, cols, (byte*)Unsafe.AsPointer(ref pinned[0]), pinned);
+    }
+
+    QuantizedMatrix(QuantType type, int rows, int cols, byte* data, byte[] owned) : this(type, rows, cols, data) => _owned = owned;
+
     public QuantType Type { get; }
     public int Rows { get; }
     public int Cols { get; }
@@ -30,6 +47,13 @@ public sealed unsafe class QuantizedMatrix
     public int RowBytes => BlocksPerRow * Type.BlockBytes();
     public long ByteLength => (long)Rows * RowBytes;
     internal byte* Data => _data;
+
+    /// <summary>Row <paramref name="row"/>'s blocks as stored.</summary>
+    public ReadOnlySpan<byte> RowData(int row)
+    {
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        return new ReadOnlySpan<byte>(_data + (long)row * RowBytes, RowBytes);
+    }
 
     /// <summary>The bytes a matrix of this type and shape takes.</summary>
     public static long BytesFor(QuantType type, int rows, int cols) => (long)rows * (cols / QuantTypes.BlockSize) * type.BlockBytes();

@@ -1,0 +1,113 @@
+using Edge.Kernels;
+using Edge.Quantization;
+using Xunit;
+
+namespace Edge.Tests.Kernels;
+
+[Collection(SimdWidthCollection.Name)]
+public class QuantizedLinearTests
+{
+    static readonly QuantType[] Types = [QuantType.Q8_0, QuantType.Q4_0, QuantType.Q4_1];
+    // In: one block, several, and a GPT-2-like width; Out covers partial worker splits; n: decoding (1) and small batches.
+    static readonly (int N, int In, int Out)[] Shapes = [(1, 32, 1), (1, 64, 17), (3, 96, 40), (5, 256, 65), (2, 768, 24)];
+
+    /// <summary>
+    /// Dequantise-then-fp32, in double: y = b + deq(W) deq(x), where deq(x) is the activations as the kernel
+    /// quantises them (per block of 32 to int8). The kernel's integer sums are exact, so only float rounding differs.
+    /// </summary>
+    static double[] Reference(QuantizedMatrix w, float[] x, float[] b, int n)
+    {
+        var deq = w.Dequantize();
+        int inDim = w.Cols, blocks = inDim / 32;
+        var codes = new sbyte[n * inDim];
+        var scales = new float[2 * n * blocks];
+        QuantizedLinear.QuantizeActivations(x, codes, scales, n, inDim);
+        var y = new double[n * w.Rows];
+        for (int r = 0; r < n; r++)
+            for (int j = 0; j < w.Rows; j++)
+            {
+                double acc = b.Length > 0 ? b[j] : 0;
+                for (int i = 0; i < inDim; i++)
+                {
+                    double xq = (double)scales[r * blocks + i / 32] * codes[r * inDim + i];
+                    // Q4_1's minimum multiplies the exact sum of x: w = d q + min, so w x = d q xq + min x.
+                    double min = w.Type == QuantType.Q4_1 ? (double)BitConverter.ToHalf(w.RowData(j).Slice((i / 32) * 20 + 2, 2)) : 0;
+                    acc += (deq[j * inDim + i] - min) * xq + min * x[r * inDim + i];
+                }
+                y[r * w.Rows + j] = acc;
+            }
+        return y;
+    }
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void Forward_MatchesDequantisedReference_OnEveryWidth(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(90);
+        foreach (var type in Types)
+            foreach (var (n, inDim, outDim) in Shapes)
+                foreach (bool transposed in new[] { false, true })
+                {
+                    float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim);
+                    float[] b = transposed ? [] : Data.Gaussian(ref rng, outDim);
+                    var w = QuantizedMatrix.Create(wf, inDim, outDim, transposed, type);
+                    var y = Data.Gaussian(ref rng, (n + 1) * outDim);
+                    float[] past = y[(n * outDim)..];
+                    QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim);
+                    Expect.Close(Reference(w, x, b, n), y.AsSpan(0, n * outDim), $"{type} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
+                    Assert.Equal(past, y[(n * outDim)..]);
+                }
+    }
+
+    [Fact]
+    public void Forward_IsCloseToTheFp32Product_WithinTheFormatsError()
+    {
+        // Against fp32 weights and activations: the error the formats cost, bounded relative to the output's scale.
+        var rng = new Rng(91);
+        const int n = 4, inDim = 256, outDim = 64;
+        float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.05f), x = Data.Gaussian(ref rng, n * inDim);
+        var exact = new double[n * outDim];
+        for (int r = 0; r < n; r++)
+            for (int j = 0; j < outDim; j++)
+                for (int i = 0; i < inDim; i++) exact[r * outDim + j] += (double)x[r * inDim + i] * wf[i * outDim + j];
+        double rms = Math.Sqrt(exact.Sum(v => v * v) / exact.Length);
+        foreach (var (type, tolerance) in new[] { (QuantType.Q8_0, 0.02), (QuantType.Q4_0, 0.2), (QuantType.Q4_1, 0.2) })
+        {
+            var y = new float[n * outDim];
+            QuantizedLinear.Forward(x, QuantizedMatrix.Create(wf, inDim, outDim, false, type), [], y, n, inDim, outDim);
+            double err = Math.Sqrt(exact.Select((v, i) => (v - y[i]) * (v - y[i])).Sum() / exact.Length);
+            Assert.True(err <= tolerance * rms, $"{type}: rms error {err:G3} against rms output {rms:G3}");
+        }
+    }
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void Forward_IsTheSameForEveryThreadCount(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(92);
+        const int n = 3, inDim = 128, outDim = 200;
+        float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim), b = Data.Gaussian(ref rng, outDim);
+        var w = QuantizedMatrix.Create(wf, inDim, outDim, false, QuantType.Q4_1);
+        float[]? first = null;
+        foreach (int threads in ThreadCounts.All)
+        {
+            using var __ = ThreadCounts.Use(threads);
+            var y = new float[n * outDim];
+            QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim);
+            if (first is null) first = y;
+            else Expect.BitIdentical(first, y, $"threads={threads}");
+        }
+    }
+
+    [Fact]
+    public void Forward_AllocatesNothing_AfterWarmUp()
+    {
+        var rng = new Rng(93);
+        float[] wf = Data.Gaussian(ref rng, 64 * 48), x = Data.Gaussian(ref rng, 64), y = new float[48];
+        var w = QuantizedMatrix.Create(wf, 64, 48, false, QuantType.Q8_0);
+        QuantizedLinear.Forward(x, w, [], y, 1, 64, 48);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) QuantizedLinear.Forward(x, w, [], y, 1, 64, 48);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}
