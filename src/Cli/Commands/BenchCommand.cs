@@ -36,8 +36,8 @@ static class BenchCommand
 
         Reports the median and spread of the time per step or token, tokens per second, GFLOP/s (matrix
         products and attention, counted from the parameter table) as a share of this machine's peak fp32 FMA
-        rate (measured first, on one thread, times the threads used), the vector width and threads, and managed bytes allocated per
-        step or token.
+        rate (measured first, on one thread, times the threads used), the vector width and threads, and
+        managed bytes allocated per step or token.
 
         Examples:
           edge bench train baby-gpt
@@ -134,8 +134,7 @@ static class BenchCommand
         args.Threads();
         args.RejectUnknown(2);
 
-        using var bar = new ProgressBar(20 + tokens, "tokens", quiet, status: "measuring this machine's peak");
-        double peak = MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
+        using var bar = new ProgressBar(20 + tokens, "tokens", quiet, status: "loading");
         LanguageModel model;
         string name;
         if (File.Exists(target) || Directory.Exists(target))
@@ -144,6 +143,8 @@ static class BenchCommand
             model = loaded.Model;
             name = $"{loaded.Info.Name} ({Path.GetFileName(target)})";
         }
+        else if (target.Contains('/') || target.Contains('\\') || target.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            throw new EdgeException($"{target}: file not found");
         else
         {
             model = Model(target).Create(vocab, 1);
@@ -152,6 +153,8 @@ static class BenchCommand
         }
         using (model)
         {
+            bar.Status = "measuring this machine's peak";
+            double peak = MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
             var tokenizer = Edge.Text.CharTokenizer.FromText(new string(Enumerable.Range(0, model.VocabSize).Select(i => (char)(0x100 + i)).ToArray()));
             var generator = new TextGenerator(model, tokenizer);
             var sampler = new Sampler(model.VocabSize, seed: 1, temperature: 0.8f, topK: 40);

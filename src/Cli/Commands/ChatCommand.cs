@@ -18,7 +18,7 @@ static class ChatCommand
           --template TEXT          how a line becomes a prompt; {q} is the line, \n a newline (default "{q}");
                                    'course' is the instruction format "### Question:\n{q}\n\n### Answer:\n"
           --tokens N               tokens per answer (default 200)
-        """ + SamplingOptions.Help + """
+        """ + "\n" + SamplingOptions.Help + "\n" + """
           --threads N              cores the kernels use (default: all; results do not depend on it)
 
         Commands at the prompt:

@@ -23,10 +23,6 @@ static class Commands
         new("inspect", "list a checkpoint's (or any safetensors file's) tensors and metadata", InspectCommand.Help, [], InspectCommand.Run),
     ];
 
-    /// <summary>The options several commands share, spelled and explained the same way in each command's help.</summary>
-    public const string QuietHelp = "  --quiet                  no progress bar (there is none anyway when stderr is not a terminal)";
-    public const string ThreadsHelp = "  --threads N              cores the kernels use (default: all; results do not depend on it)";
-
     public static string Usage => $"""
         edge: train and run small language models on the CPU.
 

@@ -16,7 +16,7 @@ static class GenerateCommand
           --prompt TEXT            text to continue (every character must be in the model's vocabulary)
           --tokens N               tokens to generate for running-text models (default 500)
           --count N                names to generate for line models such as names-mlp (default 10)
-        """ + SamplingOptions.Help + """
+        """ + "\n" + SamplingOptions.Help + "\n" + """
           --threads N              cores the kernels use (default: all; results do not depend on it)
           --quiet                  no progress bar (drawn on stderr only when the text goes to a file or a pipe)
 
