@@ -81,7 +81,7 @@ static class TokenizeCommand
     /// splits there anyway (that newline is a piece of its own and the letter starts the next), so the ids are
     /// exactly those of one Encode call (pinned by a test). Other tokenizers encode in one call.
     /// </summary>
-    public static int[] Encode(ITokenizer tokenizer, string text, bool quiet, int piece = 1 << 20)
+    public static int[] Encode(ITokenizer tokenizer, string text, bool quiet, int piece = 1 << 18)
     {
         if (tokenizer is not BpeTokenizer || text.Length <= piece) return tokenizer.Encode(text);
         using var bar = new ProgressBar(System.Text.Encoding.UTF8.GetByteCount(text), "bytes", quiet, status: "encoding");
