@@ -40,7 +40,7 @@ static class Commands
           1    bad input: a missing, unreadable or malformed file, data that cannot be used
           2    bad command line: unknown command or option, a missing or out-of-range value
           3    internal error (EDGE_DEBUG=1 prints it in full)
-          130  stopped by Ctrl-C ('edge train' saves a resumable checkpoint first)
+          130  a training run stopped by Ctrl-C (after saving its resumable checkpoint)
 
         Examples:
           edge train char-mlp --steps 2000
