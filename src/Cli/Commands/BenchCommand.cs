@@ -12,27 +12,32 @@ namespace Edge.Cli;
 
 static class BenchCommand
 {
-    const string Help = """
+    public const string Help = """
         edge bench: how fast training and generation run here, against this machine's own peak.
 
-        Usage: edge bench train MODEL [--batch B] [--context T] [--steps N] [--vocab V] [--json]
-               edge bench generate MODEL|FILE [--tokens N] [--vocab V] [--json]
+        Usage: edge bench train MODEL [--batch B] [--context T] [--steps N] [--vocab V] [--threads N] [--json]
+               edge bench generate MODEL|FILE [--tokens N] [--vocab V] [--threads N] [--json]
                edge bench tokenize DIR --data FILE [--json]
 
+        Options:
           train      full training steps (forward, backward, AdamW) on random tokens; default batch from the
                      model's recipe, context = the model's, 20 timed steps after 3 warm-up steps
           generate   tokens at batch 1 (transformers with the KV cache), sampling included; a checkpoint FILE
                      or a model name (random weights); default 200 tokens after 20 warm-up tokens
           tokenize   GPT-2 BPE encoding speed in MB/s over a text file, from a cold cache (first pass) and a
                      warm one (the median of five more passes); DIR holds the tokenizer files
-          --vocab V  vocabulary size for a model name (default 65)
+          --batch B    train: examples per step          --context T  train: tokens per example
+          --steps N    train: timed steps                --tokens N   generate: timed tokens
+          --data FILE  tokenize: the text to encode
+          --vocab V    vocabulary size for a model name (default 65)
           --threads N  cores the kernels use (default: all)
-          --json     one JSON object instead of the table
+          --json       one JSON object instead of the table
+          --quiet      no progress bar (the timed loop only stores a count for it: no drawing, no allocation)
 
         Reports the median and spread of the time per step or token, tokens per second, GFLOP/s (matrix
         products and attention, counted from the parameter table) as a share of this machine's peak fp32 FMA
-        rate (measured first, on one thread, times the threads used), the vector width and threads, and managed bytes allocated per
-        step or token.
+        rate (measured first, on one thread, times the threads used), the vector width and threads, and
+        managed bytes allocated per step or token.
 
         Examples:
           edge bench train baby-gpt
@@ -63,12 +68,15 @@ static class BenchCommand
         int steps = args.Int("steps", 20, min: 1, max: 100_000);
         int vocab = args.Int("vocab", 65, min: 2, max: 1_000_000);
         bool json = args.Flag("json");
+        bool quiet = args.Flag("quiet");
         args.Threads();
         args.RejectUnknown(2);
         if (!info.SequenceTargets && context != info.Context) throw new UsageException($"option --context: {info.Name} reads exactly {info.Context} tokens");
         if (info.FitsByCounting) throw new UsageException($"{info.Name} is fitted by counting; there is no training step to time");
 
+        using var bar = new ProgressBar(3 + steps, "steps", quiet, status: "measuring this machine's peak");
         double peak = MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
+        bar.Status = "warm-up";
         using var model = info.Create(vocab, batch);
         model.Initialize(1);
         var rng = new Rng(2);
@@ -80,7 +88,8 @@ static class BenchCommand
         });
         // A shorter context than the model's: time Forward/Backward directly at that length.
         Func<float> step = context == info.Context || !info.SequenceTargets ? trainer.TrainStep : ShortStep(model, trainer, batch, context, vocab);
-        for (int i = 0; i < 3; i++) step();
+        for (int i = 0; i < 3; i++) { step(); bar.Report(i + 1); }
+        bar.Status = "timing";
         var times = new double[steps];
         long allocated = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < steps; i++)
@@ -88,8 +97,10 @@ static class BenchCommand
             long start = Stopwatch.GetTimestamp();
             step();
             times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            bar.Report(4 + i);
         }
         allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        bar.Dispose();
         int tokensPerStep = info.SequenceTargets ? batch * context : batch;
         double flops = FlopCount.TrainingStep(model, batch, context);
         Report(json, "train", info.Name, $"batch {batch}, context {context}, vocabulary {vocab}", times, "step", tokensPerStep, flops, peak, (double)allocated / steps);
@@ -119,10 +130,11 @@ static class BenchCommand
         int tokens = args.Int("tokens", 200, min: 1, max: 1_000_000);
         int vocab = args.Int("vocab", 65, min: 2, max: 1_000_000);
         bool json = args.Flag("json");
+        bool quiet = args.Flag("quiet");
         args.Threads();
         args.RejectUnknown(2);
 
-        double peak = MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
+        using var bar = new ProgressBar(tokens, "tokens", quiet, status: "loading");
         LanguageModel model;
         string name;
         if (File.Exists(target) || Directory.Exists(target))
@@ -131,6 +143,8 @@ static class BenchCommand
             model = loaded.Model;
             name = $"{loaded.Info.Name} ({Path.GetFileName(target)})";
         }
+        else if (target.Contains('/') || target.Contains('\\') || target.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            throw new EdgeException($"{target}: file not found");
         else
         {
             model = Model(target).Create(vocab, 1);
@@ -139,6 +153,8 @@ static class BenchCommand
         }
         using (model)
         {
+            bar.Status = "measuring this machine's peak";
+            double peak = MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
             var tokenizer = Edge.Text.CharTokenizer.FromText(new string(Enumerable.Range(0, model.VocabSize).Select(i => (char)(0x100 + i)).ToArray()));
             var generator = new TextGenerator(model, tokenizer);
             var sampler = new Sampler(model.VocabSize, seed: 1, temperature: 0.8f, topK: 40);
@@ -146,7 +162,9 @@ static class BenchCommand
             // Warm-up runs past the first full context, so the window has slid once (its first prompt pass at full
             // length sizes the kernels' scratch) before anything is timed or counted.
             int warmup = model.IsSequenceModel ? model.InputLength + 20 : 20;
+            bar.Status = "warm-up";
             for (int i = 0; i < warmup; i++) generator.Next(sampler);
+            bar.Status = "timing";
             var times = new double[tokens];
             long allocated = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < tokens; i++)
@@ -154,8 +172,10 @@ static class BenchCommand
                 long start = Stopwatch.GetTimestamp();
                 generator.Next(sampler);
                 times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                bar.Report(i + 1);
             }
             allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+            bar.Dispose();
             // One position per token: the matrix products at one row, attention over about half the context.
             double flops = FlopCount.Forward(model, 1, 1) + (model.IsSequenceModel ? AttentionPerToken(model) : 0);
             string how = model.IsSequenceModel ? "batch 1, KV cache" : $"batch 1, window {model.InputLength}";
@@ -169,20 +189,25 @@ static class BenchCommand
         var dir = args.Positionals[1];
         var data = args.String("data") ?? throw new UsageException("edge bench tokenize DIR --data FILE");
         bool json = args.Flag("json");
+        bool quiet = args.Flag("quiet");
         args.RejectUnknown(2);
         var text = TextCorpus.Read(data);
         double mb = Encoding.UTF8.GetByteCount(text) / 1e6;
         var tokenizer = Edge.Text.BpeTokenizer.FromDirectory(dir);
+        var warm = new double[5];
+        using var bar = new ProgressBar(1 + warm.Length, "passes", quiet, status: $"encoding {Path.GetFileName(data)}");
         long start = Stopwatch.GetTimestamp();
         int tokens = tokenizer.Encode(text).Length;
         double cold = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        var warm = new double[5];
+        bar.Report(1);
         for (int i = 0; i < warm.Length; i++)
         {
             start = Stopwatch.GetTimestamp();
             tokenizer.Encode(text);
             warm[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            bar.Report(2 + i);
         }
+        bar.Dispose();
         double median = warm.Order().ElementAt(warm.Length / 2);
         if (json)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -8,7 +8,7 @@ static class ChatCommand
 {
     public const string CourseTemplate = "### Question:\n{q}\n\n### Answer:\n";
 
-    const string Help = """
+    public const string Help = """
         edge chat: talk to a model. Each line you type is a prompt; the answer streams back.
 
         Usage: edge chat --model FILE [options]
@@ -18,7 +18,8 @@ static class ChatCommand
           --template TEXT          how a line becomes a prompt; {q} is the line, \n a newline (default "{q}");
                                    'course' is the instruction format "### Question:\n{q}\n\n### Answer:\n"
           --tokens N               tokens per answer (default 200)
-        """ + SamplingOptions.Help + """
+        """ + "\n" + SamplingOptions.Help + "\n" + """
+          --threads N              cores the kernels use (default: all; results do not depend on it)
 
         Commands at the prompt:
           temp T | topk K | topp P | tokens N    change a setting
@@ -106,7 +107,7 @@ static class ChatCommand
                 try { ids = tokenizer.Encode(prompt); }
                 catch (EdgeException e)
                 {
-                    Console.Error.WriteLine($"edge: {e.Message}");
+                    Terminal.Error($"edge: {e.Message}");
                     continue;
                 }
                 var answer = new StringWriter();
@@ -138,7 +139,7 @@ static class ChatCommand
             set(v);
             Console.WriteLine($"({name} = {v.ToString(CultureInfo.InvariantCulture)})");
         }
-        else Console.Error.WriteLine($"edge: {name}: expected {(integer ? "an integer" : "a number")} from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}, got '{text}'");
+        else Terminal.Error($"edge: {name}: expected {(integer ? "an integer" : "a number")} from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}, got '{text}'");
     }
 
     /// <summary>Writes to two writers: the terminal, and the transcript of the answer.</summary>

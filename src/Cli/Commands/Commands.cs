@@ -3,55 +3,76 @@ namespace Edge.Cli;
 /// <summary>The sub-commands of `edge` and the top-level help.</summary>
 static class Commands
 {
-    public const string Usage = """
+    /// <summary>
+    /// A sub-command: its name, one line for `edge help`, its help text (with a "Usage: edge NAME" line and
+    /// at least one example), the options that take no value, and its entry point. A new command is one line
+    /// in <see cref="All"/>.
+    /// </summary>
+    public sealed record Command(string Name, string Summary, string Help, string[] Flags, Func<Args, int> Run);
+
+    public static readonly Command[] All =
+    [
+        new("models", "list the declared models with their parameter counts", ModelsCommand.Help, [], ModelsCommand.Run),
+        new("train", "train a model and write a checkpoint (built-in corpus unless --data)", TrainCommand.Help, ["quiet", "no-chart", "resume"], TrainCommand.Run),
+        new("generate", "sample text (or names) from a checkpoint", GenerateCommand.Help, ["quiet"], GenerateCommand.Run),
+        new("chat", "an interactive prompt over a checkpoint (also reads piped input)", ChatCommand.Help, [], ChatCommand.Run),
+        new("eval", "loss and perplexity of a checkpoint on a text file", EvalCommand.Help, ["quiet"], EvalCommand.Run),
+        new("bench", "time training steps and generated tokens against this machine's peak", BenchCommand.Help, ["json", "quiet"], BenchCommand.Run),
+        new("tokenize", "show the token ids and pieces of a text, or learn a BPE vocabulary", TokenizeCommand.Help, ["quiet"], TokenizeCommand.Run),
+        new("plot", "draw loss curves, token embeddings or attention maps as SVG or PNG", PlotCommand.Help, ["log-y", "quiet"], PlotCommand.Run),
+        new("inspect", "list a checkpoint's (or any safetensors file's) tensors and metadata", InspectCommand.Help, [], InspectCommand.Run),
+    ];
+
+    public static string Usage => $"""
         edge: train and run small language models on the CPU.
 
-        Usage: edge COMMAND [options]      (edge COMMAND --help for its options)
+        Usage: edge COMMAND [options]      (edge COMMAND --help, or edge help COMMAND, for its options)
 
         Commands:
-          models     list the declared models with their parameter counts
-          train      train a model and write a checkpoint (built-in corpus unless --data)
-          generate   sample text (or names) from a checkpoint
-          chat       an interactive prompt over a checkpoint (also reads piped input)
-          eval       loss and perplexity of a checkpoint on a text file
-          bench      time training steps and generated tokens against this machine's peak
-          tokenize   show the token ids and pieces of a text (GPT-2 BPE or a checkpoint's characters)
-          plot       draw loss curves, token embeddings or attention maps as SVG or PNG
-          inspect    list a checkpoint's (or any safetensors file's) tensors and metadata
+        {string.Join("\n", All.Select(c => $"  {c.Name,-10} {c.Summary}"))}
 
-        Example:
+        On a terminal, long jobs show a progress bar with rate and ETA on stderr, 'edge train' a live loss chart
+        (--no-chart: the plain log only), and errors are red; --quiet turns the bar off, NO_COLOR=1 the colour.
+        Redirected output is always plain text.
+
+        Exit codes:
+          0    done
+          1    bad input: a missing, unreadable or malformed file, data that cannot be used
+          2    bad command line: unknown command or option, a missing or out-of-range value
+          3    internal error (EDGE_DEBUG=1 prints it in full)
+          130  a training run stopped by Ctrl-C (after saving its resumable checkpoint)
+
+        Examples:
           edge train char-mlp --steps 2000
           edge generate --model models/char-mlp/model.safetensors --tokens 300
         """;
 
     public static int Run(string[] argv)
     {
-        if (argv.Length == 0 || argv[0] is "--help" or "-h" or "help")
+        if (argv.Length == 0 || argv[0] is "--help" or "-h" || (argv[0] == "help" && argv.Length == 1))
         {
-            Console.WriteLine(Usage);
+            Console.WriteLine(Terminal.Help(Usage, Terminal.OutColour));
             return argv.Length == 0 ? 2 : 0;
         }
-        var rest = argv.AsSpan(1);
-        return argv[0] switch
+        if (argv[0] == "help")
         {
-            "models" => ModelsCommand.Run(Args.Parse("models", rest)),
-            "train" => TrainCommand.Run(Args.Parse("train", rest, "quiet", "resume")),
-            "generate" => GenerateCommand.Run(Args.Parse("generate", rest)),
-            "eval" => EvalCommand.Run(Args.Parse("eval", rest)),
-            "chat" => ChatCommand.Run(Args.Parse("chat", rest)),
-            "bench" => BenchCommand.Run(Args.Parse("bench", rest, "json")),
-            "tokenize" => TokenizeCommand.Run(Args.Parse("tokenize", rest)),
-            "plot" => PlotCommand.Run(Args.Parse("plot", rest, "log-y")),
-            "inspect" => InspectCommand.Run(Args.Parse("inspect", rest)),
-            _ => throw new UsageException($"unknown command '{argv[0]}' (commands: models, train, generate, chat, eval, bench, tokenize, plot, inspect; see 'edge --help')"),
-        };
+            var topic = Find(argv[1]);
+            if (argv.Length > 2) throw new UsageException($"unexpected argument '{argv[2]}' for 'edge help' (edge help COMMAND)");
+            Console.WriteLine(Terminal.Help(topic.Help, Terminal.OutColour));
+            return 0;
+        }
+        var command = Find(argv[0]);
+        return command.Run(Args.Parse(command.Name, argv.AsSpan(1), command.Flags));
     }
 
-    /// <summary>Prints a command's help and returns true when --help was given.</summary>
+    static Command Find(string name) => All.FirstOrDefault(c => c.Name == name)
+        ?? throw new UsageException($"unknown command '{name}' (commands: {string.Join(", ", All.Select(c => c.Name))}; see 'edge --help')");
+
+    /// <summary>Prints a command's help and returns true when --help or -h was given.</summary>
     public static bool ShowHelp(Args args, string help)
     {
         if (!args.Help) return false;
-        Console.WriteLine(help);
+        Console.WriteLine(Terminal.Help(help, Terminal.OutColour));
         return true;
     }
 }

@@ -6,12 +6,19 @@ namespace Edge.Cli;
 
 static class EvalCommand
 {
-    const string Help = """
-        edge eval: the loss (mean negative log-likelihood, nats per character) and perplexity of a checkpoint on a file.
+    public const string Help = """
+        edge eval: the loss (mean negative log-likelihood, nats per token) and perplexity of a checkpoint on a file.
 
-        Usage: edge eval --model FILE --data FILE [--layout text|lines]
+        Usage: edge eval --model FILE|DIR --data FILE [options]
 
-        Every example of the file is scored (no split). The layout defaults to the one the model was trained with.
+        Options:
+          --model FILE|DIR         a checkpoint written by 'edge train', or a Hugging Face GPT-2-family folder
+          --data FILE              UTF-8 text to score
+          --layout text|lines      running text or one example per line (default: the layout the model was trained with)
+          --threads N              cores the kernels use (default: all; results do not depend on it)
+          --quiet                  no progress bar
+
+        Every example of the file is scored (no split).
 
         Example:
           edge eval --model models/names-mlp/model.safetensors --data ../shared/data/names.txt
@@ -23,6 +30,7 @@ static class EvalCommand
         var modelPath = args.String("model") ?? throw new UsageException("--model FILE is required");
         var dataPath = args.String("data") ?? throw new UsageException("--data FILE is required");
         var layoutOption = args.String("layout");
+        bool quiet = args.Flag("quiet");
         args.Threads();
         args.RejectUnknown(0);
 
@@ -35,8 +43,8 @@ static class EvalCommand
         ExampleSet examples;
         try { examples = TrainingData.All(text, loaded.Tokenizer, loaded.Info, layout); }
         catch (EdgeException e) { throw new EdgeException($"{dataPath}: {e.Message}"); }
-        double loss = Trainer.Evaluate(model, examples, batch: 256);
-        Console.WriteLine($"{Path.GetFileName(dataPath)}: {examples.Count:N0} {(loaded.Info.SequenceTargets ? "positions" : "examples")}  loss {loss:0.0000}  perplexity {Math.Exp(loss):0.00}");
+        double loss = Scoring.Evaluate(model, examples, batch: 256, quiet);
+        Console.WriteLine($"{Path.GetFileName(dataPath)}: {examples.Count:N0} {(loaded.Info.SequenceTargets ? "positions" : "examples")}  loss {Terminal.Bold($"{loss:0.0000}")}  perplexity {Math.Exp(loss):0.00}");
         return 0;
     }
 }

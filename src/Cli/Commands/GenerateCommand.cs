@@ -5,7 +5,7 @@ namespace Edge.Cli;
 
 static class GenerateCommand
 {
-    const string Help = """
+    public const string Help = """
         edge generate: sample from a trained model, streaming text as it is produced.
 
         Usage: edge generate --model FILE [options]
@@ -16,7 +16,9 @@ static class GenerateCommand
           --prompt TEXT            text to continue (every character must be in the model's vocabulary)
           --tokens N               tokens to generate for running-text models (default 500)
           --count N                names to generate for line models such as names-mlp (default 10)
-        """ + SamplingOptions.Help + """
+        """ + "\n" + SamplingOptions.Help + "\n" + """
+          --threads N              cores the kernels use (default: all; results do not depend on it)
+          --quiet                  no progress bar (drawn on stderr only when the text goes to a file or a pipe)
 
         Transformers decode with a KV cache: the prompt is processed in one pass, then each token costs one
         position. Past the context, the newest three quarters of it are kept and decoding continues.
@@ -34,6 +36,7 @@ static class GenerateCommand
         int tokens = args.Int("tokens", 500, min: 0, max: 10_000_000);
         int count = args.Int("count", 10, min: 0, max: 1_000_000);
         var sampling = SamplingOptions.Parse(args);
+        bool quiet = args.Flag("quiet");
         args.Threads();
         args.RejectUnknown(0);
 
@@ -44,8 +47,37 @@ static class GenerateCommand
         var stops = sampling.Stops.Count > 0 ? new StopSequences(sampling.Stops) : null;
         bool lines = loaded.Marker is not null && loaded.Info.Data == DataLayout.Lines;
         using var cancel = Interrupt.OnCtrlC();
-        TrainCommand.Sample(loaded, lines ? DataLayout.Lines : DataLayout.Text, lines ? count : tokens, sampler, prompt, Console.Out, stops, cancel.Token);
-        if (!lines) Console.WriteLine();
+        // On a terminal the text itself shows the progress; into a file or a pipe, a bar on stderr does.
+        using var bar = new ProgressBar(lines ? count : tokens, lines ? "names" : "tokens", quiet || Terminal.OutIsTerminal);
+        var output = bar.Enabled ? new ProgressWriter(Console.Out, bar, countLines: lines) : Console.Out;
+        TrainCommand.Sample(loaded, lines ? DataLayout.Lines : DataLayout.Text, lines ? count : tokens, sampler, prompt, output, stops, cancel.Token);
+        if (!lines) output.WriteLine();
         return 0;
+    }
+
+    /// <summary>
+    /// Passes the text through and counts it for the bar: lines (names), or flushes, which the generator does
+    /// once per token that completes a character (close to the token count; the bar's total caps it).
+    /// </summary>
+    sealed class ProgressWriter(TextWriter inner, ProgressBar bar, bool countLines) : TextWriter
+    {
+        long _count;
+
+        public override System.Text.Encoding Encoding => inner.Encoding;
+        public override void Write(char value) { inner.Write(value); Lines(value == '\n' ? 1 : 0); }
+        public override void Write(char[] buffer, int index, int count) => Write(buffer.AsSpan(index, count));
+        public override void Write(string? value) => Write(value.AsSpan());
+        public override void Write(ReadOnlySpan<char> buffer) { inner.Write(buffer); Lines(buffer.Count('\n')); }
+
+        public override void Flush()
+        {
+            inner.Flush();
+            if (!countLines) bar.Report(++_count);
+        }
+
+        void Lines(int n)
+        {
+            if (countLines && n > 0) bar.Report(_count += n);
+        }
     }
 }

@@ -8,11 +8,13 @@ namespace Edge.Cli;
 /// <summary>`edge inspect`: what a checkpoint or any safetensors file holds, without building a model.</summary>
 static class InspectCommand
 {
-    const string Help = """
+    public const string Help = """
         edge inspect: what a checkpoint (or any safetensors file) holds: model, parameter count, every tensor
         (name, dtype, shape, elements), the metadata and the file size. Needs no model this build knows.
 
-        Usage: edge inspect FILE
+        Usage: edge inspect FILE|DIR
+
+        FILE is any safetensors file; a DIR is read as DIR/model.safetensors. There are no options.
 
         Examples:
           edge inspect models/char-mlp/model.safetensors

@@ -4,10 +4,13 @@ namespace Edge.Cli;
 
 static class ModelsCommand
 {
-    const string Help = """
+    public const string Help = """
         edge models: list the declared models.
 
         Usage: edge models [--vocab V]
+
+        Options:
+          --vocab V      the vocabulary size to count parameters at (default 65)
 
         Parameter counts depend on the vocabulary, which comes from the training data;
         they are shown for V tokens (default 65, Tiny Shakespeare's character count).
@@ -22,7 +25,7 @@ static class ModelsCommand
         if (Commands.ShowHelp(args, Help)) return 0;
         int vocab = args.Int("vocab", 65, min: 1, max: 1_000_000);
         args.RejectUnknown(0);
-        Console.WriteLine($"{"model",-15} {"params (V=" + vocab + ")",14}  {"context",7}  {"data",-5}  description");
+        Console.WriteLine(Terminal.Bold($"{"model",-15} {"params (V=" + vocab + ")",14}  {"context",7}  {"data",-5}  description"));
         foreach (var m in ModelCatalog.All)
         {
             string count;

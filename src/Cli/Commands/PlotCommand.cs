@@ -9,7 +9,7 @@ namespace Edge.Cli;
 /// <summary>`edge plot`: pictures of training logs, token embeddings and attention, as SVG or PNG.</summary>
 static class PlotCommand
 {
-    const string Help = """
+    public const string Help = """
         edge plot: draw pictures as SVG or PNG (chosen by the --out extension).
 
         Usage: edge plot LOG... --out FILE.svg|FILE.png [--log-y] [--title TEXT]
@@ -24,6 +24,8 @@ static class PlotCommand
           attention     the attention probabilities of one head (default layer 0, head 0) of a transformer on a
                         prompt: row = query position, column = key position
           --title TEXT  the picture's title (default: what it shows)
+          --threads N   attention: cores the kernels use (default: all)
+          --quiet       embeddings: no progress bar while the components are computed
 
         Examples:
           edge plot models/char-mlp/log.csv --out loss.svg
@@ -140,6 +142,7 @@ static class PlotCommand
         var modelPath = args.String("model") ?? throw new UsageException("--model FILE is required (see 'edge plot --help')");
         var outPath = OutPath(args);
         var title = args.Text("title");
+        bool quiet = args.Flag("quiet");
         args.RejectUnknown(1);
 
         var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, maxBatch: 1, mapWeights: true);
@@ -148,7 +151,10 @@ static class PlotCommand
             ?? throw new EdgeException($"{modelPath}: model {model.Name} has no token embedding ('wte.weight')");
         int rows = wte.Shape[0], dims = wte.Shape.Length > 1 ? wte.Shape[1] : 1;
         var values = model.Weights.Slice(wte.Offset, wte.Length);
-        var (xs, ys, what) = dims >= 2 ? Pca.TopTwo(values, rows, dims) : (ToDoubles(values), new double[rows], "dimension 0");
+        (double[] X, double[] Y, string What) projection;
+        using (var bar = new ProgressBar(rows, "tokens", quiet, status: "covariance of the embeddings"))
+            projection = dims >= 2 ? Pca.TopTwo(values, rows, dims, bar) : (ToDoubles(values), new double[rows], "dimension 0");
+        var (xs, ys, what) = projection;
 
         var chart = new ScatterChart
         {
@@ -219,7 +225,7 @@ static class PlotCommand
 static class Pca
 {
     /// <summary>Row coordinates on components 1 and 2 of a [rows, dims] matrix, and a description with the variance they explain.</summary>
-    public static (double[] X, double[] Y, string What) TopTwo(ReadOnlySpan<float> values, int rows, int dims)
+    public static (double[] X, double[] Y, string What) TopTwo(ReadOnlySpan<float> values, int rows, int dims, ProgressBar? progress = null)
     {
         var mean = new double[dims];
         for (int r = 0; r < rows; r++)
@@ -232,12 +238,16 @@ static class Pca
         // The covariance from at most ~2e9 multiply-adds: a large vocabulary (GPT-2's 50k tokens) is sampled evenly.
         int stride = (int)Math.Max(1, (long)rows * dims * dims / 2_000_000_000L);
         for (int r = 0; r < rows; r += stride)
+        {
             for (int i = 0; i < dims; i++)
             {
                 double a = centred[r * dims + i];
                 if (a == 0) continue;
                 for (int j = 0; j < dims; j++) cov[i * dims + j] += a * centred[r * dims + j];
             }
+            progress?.Report(r + 1);
+        }
+        if (progress is not null) progress.Status = "power iteration";
         double total = 0;
         for (int i = 0; i < dims; i++) total += cov[i * dims + i];
 

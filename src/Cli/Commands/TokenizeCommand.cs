@@ -5,16 +5,21 @@ namespace Edge.Cli;
 
 static class TokenizeCommand
 {
-    const string Help = """
+    public const string Help = """
         edge tokenize: show how a tokenizer splits a text: one line per token with its id and piece.
 
         Usage: edge tokenize --tokenizer PATH [--text TEXT]     (without --text, reads standard input)
                edge tokenize --train N --data FILE --out DIR    (learn a byte-level BPE vocabulary of N tokens)
 
+        Options:
           --tokenizer PATH   a folder with GPT-2's encoder.json + vocab.bpe, Hugging Face's vocab.json + merges.txt
                              or tokenizer.json, or an Edge checkpoint (its character vocabulary)
+          --text TEXT        the text to tokenize (default: standard input)
           --train N          train a GPT-2-style byte-level BPE with N tokens (256 bytes + merges + <|endoftext|>)
                              on --data and save it in Hugging Face's layout (vocab.json + merges.txt) in --out
+          --data FILE        the corpus to learn the vocabulary from (with --train)
+          --out DIR          where vocab.json and merges.txt go (with --train)
+          --quiet            no progress bar
 
         Examples:
           edge tokenize --tokenizer ../shared/data/gpt2 --text "Hello world, it's 2026!"
@@ -28,6 +33,7 @@ static class TokenizeCommand
         if (train > 0) return Train(args, train);
         var path = args.String("tokenizer") ?? throw new UsageException("--tokenizer PATH is required (see 'edge tokenize --help')");
         var text = args.Text("text");
+        bool quiet = args.Flag("quiet");
         args.RejectUnknown(0);
         text ??= Console.In.ReadToEnd();
 
@@ -39,7 +45,7 @@ static class TokenizeCommand
             loaded.Model.Dispose();
             tokenizer = loaded.Tokenizer;
         }
-        var ids = tokenizer.Encode(text);
+        var ids = Encode(tokenizer, text, quiet);
         foreach (var id in ids)
             Console.WriteLine($"{id,7}  {Show(tokenizer.TokenBytes(id))}");
         Console.WriteLine($"{ids.Length} tokens, {System.Text.Encoding.UTF8.GetByteCount(text)} bytes");
@@ -50,19 +56,54 @@ static class TokenizeCommand
     {
         var data = args.String("data") ?? throw new UsageException("--train needs --data FILE (the corpus to learn from)");
         var outDir = args.String("out") ?? throw new UsageException("--train needs --out DIR (where vocab.json and merges.txt go)");
+        bool quiet = args.Flag("quiet");
         args.RejectUnknown(0);
         if (vocabSize < 257) throw new UsageException("option --train: a byte-level BPE needs at least 257 tokens (256 bytes and <|endoftext|>)");
         var text = Edge.Data.TextCorpus.Read(data);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var tokenizer = BpeTokenizer.Train(text, vocabSize, ["<|endoftext|>"]);
         if (File.Exists(outDir)) throw new EdgeException($"--out {outDir}: is a file, expected a folder");
+        BpeTokenizer tokenizer;
+        using (new ProgressBar(0, "", quiet, status: $"learning {vocabSize:N0} tokens from {Path.GetFileName(data)}"))
+            tokenizer = BpeTokenizer.Train(text, vocabSize, ["<|endoftext|>"]);
+        double seconds = clock.Elapsed.TotalSeconds;
         Directory.CreateDirectory(outDir);
         tokenizer.SaveHuggingFace(outDir);
-        int tokens = tokenizer.Encode(text).Length;
+        int tokens = Encode(tokenizer, text, quiet).Length;
         long bytes = System.Text.Encoding.UTF8.GetByteCount(text);
-        Console.WriteLine($"trained {tokenizer.VocabSize} tokens ({tokenizer.MergeCount} merges) on {Path.GetFileName(data)} in {clock.Elapsed.TotalSeconds:0.0}s; " +
+        Console.WriteLine($"trained {tokenizer.VocabSize} tokens ({tokenizer.MergeCount} merges) on {Path.GetFileName(data)} in {seconds:0.0}s; " +
                           $"it encodes the corpus in {tokens:N0} tokens ({(double)bytes / tokens:0.00} bytes per token); saved {Path.Combine(outDir, "vocab.json")} and merges.txt");
         return 0;
+    }
+
+    /// <summary>
+    /// A BPE encoding of a long text in pieces of about <paramref name="piece"/> characters, with a progress bar.
+    /// A piece ends after a newline that follows a non-space and precedes a letter: GPT-2's pre-tokeniser
+    /// splits there anyway (that newline is a piece of its own and the letter starts the next), so the ids are
+    /// exactly those of one Encode call (pinned by a test). Other tokenizers encode in one call.
+    /// </summary>
+    public static int[] Encode(ITokenizer tokenizer, string text, bool quiet, int piece = 1 << 18)
+    {
+        if (tokenizer is not BpeTokenizer || text.Length <= piece) return tokenizer.Encode(text);
+        using var bar = new ProgressBar(System.Text.Encoding.UTF8.GetByteCount(text), "bytes", quiet, status: "encoding");
+        var ids = new List<int>(text.Length / 3);
+        long bytes = 0;
+        for (int start = 0; start < text.Length;)
+        {
+            int end = PieceEnd(text, Math.Min(text.Length, start + piece));
+            var part = text[start..end];
+            ids.AddRange(tokenizer.Encode(part));
+            bar.Report(bytes += System.Text.Encoding.UTF8.GetByteCount(part));
+            start = end;
+        }
+        return [.. ids];
+    }
+
+    /// <summary>The first safe split at or after <paramref name="from"/>: after "x\n" before a letter (or the end).</summary>
+    static int PieceEnd(string text, int from)
+    {
+        for (int i = Math.Max(from, 1); i + 1 < text.Length; i++)
+            if (text[i] == '\n' && !char.IsWhiteSpace(text[i - 1]) && char.IsLetter(text[i + 1])) return i + 1;
+        return text.Length;
     }
 
     /// <summary>A token's bytes as readable text: printable UTF-8 as is, control and partial bytes escaped.</summary>

@@ -10,7 +10,7 @@ namespace Edge.Cli;
 
 static class TrainCommand
 {
-    const string Help = """
+    public const string Help = """
         edge train: train a model, print train/val loss as it goes, keep the best-val checkpoint.
 
         Usage: edge train MODEL [options]
@@ -39,7 +39,12 @@ static class TrainCommand
           --split-seed S         shuffle of line data before the split (default 42)
           --out DIR              where the checkpoint and log go (default models/MODEL)
           --sample N             characters (text) or names (lines) to print at the end (default 300 / 10)
-          --quiet                no progress bar
+          --threads N            cores the kernels use (default: all; results do not depend on it)
+          --quiet                no progress bar and no chart: the plain log only
+          --no-chart             a progress bar but no live loss chart
+
+        On a terminal, a progress bar (steps, rate, ETA, the last loss) and a live chart of train and val loss
+        against step are drawn below the log on stderr; when stdout or stderr is redirected, the log is plain lines.
 
         Writes DIR/model.safetensors (the best validation loss so far), DIR/last.safetensors (the latest
         evaluation, with optimiser state, for --resume) and DIR/log.csv.
@@ -82,6 +87,7 @@ static class TrainCommand
         string outDir = args.String("out") ?? Path.Combine("models", info.Name);
         int sample = args.Int("sample", layout == DataLayout.Lines ? 10 : 300, min: 0, max: 1_000_000);
         bool quiet = args.Flag("quiet");
+        bool noChart = args.Flag("no-chart");
         args.Threads();
         args.RejectUnknown(1);
         if (lr <= 0) throw new UsageException("option --lr: the learning rate must be positive");
@@ -121,7 +127,7 @@ static class TrainCommand
             GradClip = gradClip, Accumulate = accumulate, Schedule = schedule, EvalInterval = evalInterval, Seed = seed,
             EvalExamples = evalIters > 0 ? evalIters * batch : 16384,
         };
-        Console.WriteLine($"{info.Name}: {model.ParameterCount:N0} parameters, vocabulary {tokenizer.VocabSize}, " +
+        Console.WriteLine($"{Terminal.Bold(info.Name)}: {model.ParameterCount:N0} parameters, vocabulary {tokenizer.VocabSize}, " +
                           $"data {dataName} ({splits.Train.Count:N0} train / {splits.Val.Count:N0} val examples, {layout.ToString().ToLowerInvariant()})");
         if (!model.FitsByCounting)
             Console.WriteLine($"{optimizer.ToString().ToLowerInvariant()} lr {lr:G4}" +
@@ -132,7 +138,6 @@ static class TrainCommand
         var log = new StringBuilder(resumed is not null && File.Exists(logPath)
             ? TruncateLog(File.ReadAllText(logPath), resumed.State.Step)
             : "step,train_loss,val_loss,val_perplexity,lr,seconds\n");
-        var progress = new ProgressBar(steps, "steps", quiet || model.FitsByCounting);
         EvalResult best = default;
         using var trainer = new Trainer(model, splits, options);
         if (resumed is not null)
@@ -141,6 +146,13 @@ static class TrainCommand
             trainer.Optimizer.Restore(model, resumed.State.OptimizerSteps, resumed.FirstMoments, resumed.SecondMoments);
             best = new EvalResult(resumed.State.Step, 0, resumed.State.BestVal, 0, 0);
         }
+        int firstStep = trainer.Step;
+        bool chart = ShowChart(quiet, noChart) && !model.FitsByCounting;
+        var history = new LossHistory(firstStep, steps);
+        using var progress = new ProgressBar(steps, "steps", quiet || model.FitsByCounting, valueName: "loss", start: firstStep)
+        {
+            Above = chart ? width => history.Render(Math.Min(width, ChartWidth), ChartHeight, Terminal.ErrorColour) : null,
+        };
         var metadata = new Dictionary<string, string>
         {
             ["edge.seed"] = seed.ToString(CultureInfo.InvariantCulture),
@@ -149,13 +161,18 @@ static class TrainCommand
         };
         using var interrupt = Interrupt.OnCtrlC();
         var final = trainer.Run(
-            onStep: (step, loss) => progress.Report(step, $"loss {loss:0.0000}"),
+            onStep: (step, loss) =>
+            {
+                if (chart) history.AddTrain(step, loss);
+                progress.Report(step, loss);
+            },
             onEval: (e, improved) =>
             {
                 progress.Clear();
+                history.AddVal(e.Step, e.ValLoss);
                 Console.WriteLine(model.FitsByCounting
                     ? $"fitted by counting: train {e.TrainLoss:0.0000}  val {e.ValLoss:0.0000}  ppl {e.ValPerplexity:0.00}"
-                    : $"step {e.Step,8:N0}  train {e.TrainLoss:0.0000}  val {e.ValLoss:0.0000}  ppl {e.ValPerplexity,7:0.00}  lr {e.LearningRate:0.0e+00}  {e.Seconds,6:0.0}s{(improved ? "  *" : "")}");
+                    : $"step {e.Step,8:N0}  train {e.TrainLoss:0.0000}  val {e.ValLoss:0.0000}  ppl {e.ValPerplexity,7:0.00}  lr {e.LearningRate:0.0e+00}  {e.Seconds,6:0.0}s{(improved ? "  " + Terminal.Bold("*") : "")}");
                 log.Append(CultureInfo.InvariantCulture, $"{e.Step},{e.TrainLoss:R},{e.ValLoss:R},{e.ValPerplexity:R},{e.LearningRate:R},{e.Seconds:R}\n");
                 metadata[Checkpoint.StepKey] = e.Step.ToString(CultureInfo.InvariantCulture);
                 metadata[Checkpoint.ValLossKey] = e.ValLoss.ToString("R", CultureInfo.InvariantCulture);
@@ -168,7 +185,10 @@ static class TrainCommand
                 AtomicFile.WriteAllText(logPath, log.ToString());
             },
             interrupt.Token);
-        progress.Clear();
+        progress.Dispose();
+        if (chart && trainer.Step > firstStep) // the final chart stays above the summary
+            foreach (var line in history.Render(Math.Min(Terminal.Width - 1, ChartWidth), ChartHeight, Terminal.ErrorColour))
+                Console.Error.WriteLine(line);
         if (interrupt.Token.IsCancellationRequested)
         {
             Console.WriteLine($"interrupted at step {trainer.Step:N0}: saved {lastPath}; continue with the same command and --resume");
@@ -179,11 +199,11 @@ static class TrainCommand
         // The saved (best) checkpoint on every example of the held-out splits, not the sample used during training.
         var loaded = Checkpoint.Load(checkpointPath, ModelCatalog.All, maxBatch: 256);
         using var savedModel = loaded.Model;
-        double fullVal = Trainer.Evaluate(savedModel, splits.Val, 256);
+        double fullVal = Scoring.Evaluate(savedModel, splits.Val, 256, quiet, "scoring the val split");
         Console.Write($"best checkpoint: val {fullVal:0.0000} (ppl {Math.Exp(fullVal):0.00}, the whole val split)");
         if (splits.Test is { } test)
         {
-            double fullTest = Trainer.Evaluate(savedModel, test, 256);
+            double fullTest = Scoring.Evaluate(savedModel, test, 256, quiet, "scoring the test split");
             Console.Write($", test {fullTest:0.0000} (ppl {Math.Exp(fullTest):0.00})");
         }
         Console.WriteLine();
@@ -196,6 +216,15 @@ static class TrainCommand
         }
         return 0;
     }
+
+    const int ChartWidth = 100, ChartHeight = 12;
+
+    /// <summary>
+    /// The live chart needs both streams on a terminal (a redirected log stays plain lines), room for it and
+    /// the log above it, and neither --quiet nor --no-chart.
+    /// </summary>
+    static bool ShowChart(bool quiet, bool noChart) =>
+        !quiet && !noChart && Terminal.CanDraw && Terminal.OutIsTerminal && Terminal.Height >= ChartHeight + 8 && Terminal.Width >= 40;
 
     /// <summary>Names for line data (each ends at the marker), or a stream of characters for running text.</summary>
     public static void Sample(Checkpoint.Loaded loaded, DataLayout layout, int count, Sampler sampler, string prompt, TextWriter output,

@@ -242,23 +242,6 @@ public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel
         Assert.Equal("", r.Stderr);
     }
 
-    [Theory]
-    [InlineData("train")]
-    [InlineData("generate")]
-    [InlineData("chat")]
-    [InlineData("eval")]
-    [InlineData("bench")]
-    [InlineData("tokenize")]
-    [InlineData("models")]
-    public void EveryCommand_HasHelp(string command)
-    {
-        using var dir = new TempDir();
-        var r = EdgeProcess.Run(dir.Path, command, "--help");
-        Assert.True(r.ExitCode == 0, r.ToString());
-        Assert.Contains($"Usage: edge {command}", r.Stdout);
-        Assert.Contains("Example", r.Stdout);
-    }
-
     [Fact]
     public void Tokenize_ShowsGpt2IdsAndPieces()
     {
