@@ -20,6 +20,7 @@ static class Commands
         new("bench", "time training steps and generated tokens against this machine's peak", BenchCommand.Help, ["json", "quiet"], BenchCommand.Run),
         new("tokenize", "show the token ids and pieces of a text, or learn a BPE vocabulary", TokenizeCommand.Help, ["quiet"], TokenizeCommand.Run),
         new("plot", "draw loss curves, token embeddings or attention maps as SVG or PNG", PlotCommand.Help, ["log-y", "quiet"], PlotCommand.Run),
+        new("quantize", "write a copy of a model with 8- or 4-bit block-quantised weights", QuantizeCommand.Help, ["quiet"], QuantizeCommand.Run),
         new("inspect", "list a checkpoint's (or any safetensors file's) tensors and metadata", InspectCommand.Help, [], InspectCommand.Run),
     ];
 

@@ -15,6 +15,8 @@ namespace Edge.Kernels;
 // (vector lanes), so paths agree to float rounding. Output rows are split across the worker pool.
 public static unsafe class QuantizedLinear
 {
+    const int RowTile = 16;
+
     [ThreadStatic] static sbyte[]? t_codes;
     [ThreadStatic] static float[]? t_scales;
 
@@ -80,15 +82,21 @@ public static unsafe class QuantizedLinear
         public void Run(int part, int worker)
         {
             int s = Rows.Start(part), e = Rows.End(part);
-            for (int j = s; j < e; j++)
+            // Activation rows in tiles of RowTile, so a tile's codes stay in cache while this part's weight rows stream
+            // past them (decoding, n = 1, is one tile: every weight byte is read once).
+            for (int r0 = 0; r0 < N; r0 += RowTile)
             {
-                byte* row = W + (long)j * RowBytes;
-                float bias = B is null ? 0f : B[j];
-                for (int r = 0; r < N; r++)
+                int r1 = Math.Min(N, r0 + RowTile);
+                for (int j = s; j < e; j++)
                 {
-                    sbyte* q = Codes + (long)r * In;
-                    float* d = Scales + r * Blocks, sum = Sums + r * Blocks;
-                    Y[(long)r * Out + j] = bias + Dot(Bits, Type, row, q, d, sum, Blocks);
+                    byte* row = W + (long)j * RowBytes;
+                    float bias = B is null ? 0f : B[j];
+                    for (int r = r0; r < r1; r++)
+                    {
+                        sbyte* q = Codes + (long)r * In;
+                        float* d = Scales + r * Blocks, sum = Sums + r * Blocks;
+                        Y[(long)r * Out + j] = bias + Dot(Bits, Type, row, q, d, sum, Blocks);
+                    }
                 }
             }
         }
