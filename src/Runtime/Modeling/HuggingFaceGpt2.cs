@@ -47,7 +47,7 @@ public static class HuggingFaceGpt2
         }
         catch (JsonException e)
         {
-            throw new EdgeException($"{path}: not valid JSON ({e.Message.Split('\n')[0]})");
+            throw new EdgeException($"{path}: not valid JSON ({EdgeException.OneLine(e.Message)})");
         }
         catch (InvalidOperationException)
         {

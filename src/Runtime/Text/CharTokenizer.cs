@@ -183,7 +183,7 @@ public sealed class CharTokenizer : ITokenizer
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            throw new EdgeException($"tokenizer vocabulary: malformed JSON ({e.Message})", e);
+            throw new EdgeException($"tokenizer vocabulary: malformed JSON ({EdgeException.OneLine(e.Message)})", e);
         }
         return new CharTokenizer(symbols, marker);
     }
