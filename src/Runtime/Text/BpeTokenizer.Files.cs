@@ -30,7 +30,7 @@ public sealed partial class BpeTokenizer
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
                 throw new EdgeException($"{path}: expected a JSON object with a \"model\" object");
             if (model.TryGetProperty("type", out var type) && !(type.ValueKind == JsonValueKind.String && type.GetString() == "BPE"))
-                throw new EdgeException($"{path}: the model type is {type.GetRawText()}, expected \"BPE\"");
+                throw new EdgeException($"{path}: the model type is {Clip(type.GetRawText())}, expected \"BPE\"");
             if (!model.TryGetProperty("vocab", out var vocabElement))
                 throw new EdgeException($"{path}: the model has no \"vocab\"");
             var vocab = ReadVocab(path, vocabElement);

@@ -79,4 +79,50 @@ public class ParserRegressionTests
         Assert.DoesNotContain('\n', e.Message);
         Assert.StartsWith("tokenizer vocabulary: malformed JSON", e.Message);
     }
+
+    [Fact]
+    public void Checkpoint_ModelNameWithALineBreak_IsRefusedOnOneLine()
+    {
+        // The name comes from the file's metadata and went into the message as it was.
+        using var dir = new TempDir();
+        string path = dir.File("model.safetensors");
+        SafeTensorsWriter.Write(path, [("w", DType.F32, [1])], _ => new byte[4],
+            new Dictionary<string, string> { [Checkpoint.ModelKey] = "mlp\nedge: all is well", [Checkpoint.TokenizerKey] = "{}" });
+        var e = Assert.Throws<EdgeException>(() => Checkpoint.Load(path, [Models.TinyDeepMlp.Descriptor]));
+        AssertOneLineNaming(path, e);
+        Assert.Contains("which this build of edge does not have", e.Message);
+    }
+
+    [Theory]
+    [InlineData("""{"model_type": "gpt2\nbert", "n_layer": 2}""")]
+    [InlineData("""{"model_type": "gpt2", "activation_function": "relu\r\n", "n_layer": 2}""")]
+    [InlineData("""{"model_type": "gpt2", "layer_norm_epsilon": 1e400, "n_layer": 2}""")]
+    [InlineData("""{"model_type": "gpt2", "layer_norm_epsilon": "1e-5", "n_layer": 2}""")]
+    public void HuggingFaceConfig_ValuesWithLineBreaksOrOutOfRange_AreRefusedOnOneLine(string json)
+    {
+        using var dir = new TempDir();
+        string path = dir.File("config.json");
+        File.WriteAllText(path, json);
+        var e = Assert.Throws<EdgeException>(() => HuggingFaceGpt2.ReadConfig(dir.Path));
+        AssertOneLineNaming(path, e);
+    }
+
+    [Fact]
+    public void TokenizerJson_ModelTypeSpanningLines_IsRefusedOnOneLine()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("tokenizer.json");
+        File.WriteAllText(path, "{\"model\": {\"type\": {\n\"name\": \"BPE\"\n}, \"vocab\": {}, \"merges\": []}}");
+        var e = Assert.Throws<EdgeException>(() => BpeTokenizer.FromTokenizerJson(path));
+        AssertOneLineNaming(path, e);
+        Assert.Contains("expected \"BPE\"", e.Message);
+    }
+
+    [Fact]
+    public void CharTokenizer_MarkerSpanningLines_IsRefusedOnOneLine()
+    {
+        var e = Assert.Throws<EdgeException>(() => CharTokenizer.FromJson("{\"symbols\": [\"a\"], \"marker\": [\n0\n]}"));
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Contains("\"marker\" must be an integer id or null", e.Message);
+    }
 }
