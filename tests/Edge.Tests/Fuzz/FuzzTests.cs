@@ -12,7 +12,7 @@ namespace Edge.Tests.Fuzz;
 /// the iteration and the mutation (replay it with EDGE_FUZZ_TARGET, EDGE_FUZZ_FIRST and EDGE_FUZZ_ITERATIONS=1).
 ///
 /// The normal suite runs a short pass. A long run (see README, "Fuzzing"):
-///   EDGE_FUZZ_ITERATIONS=200000 EDGE_FUZZ_SECONDS=180 dotnet test tests/Edge.Tests -c Release --filter FuzzTests --logger "console;verbosity=detailed"
+///   EDGE_FUZZ_ITERATIONS=200000 EDGE_FUZZ_SECONDS=60 dotnet test tests/Edge.Tests -c Release --filter FuzzTests --logger "console;verbosity=detailed"
 /// EDGE_FUZZ_SECONDS caps the time per target; EDGE_FUZZ_SEED changes the whole sequence of inputs.
 /// </summary>
 public class FuzzTests(ITestOutputHelper output)
