@@ -94,8 +94,14 @@ static class TrainCommand
 
         string text = dataPath is null ? BuiltinCorpus.Text : TextCorpus.Read(dataPath);
         string dataName = dataPath ?? BuiltinCorpus.Name;
-        var tokenizer = TrainingData.BuildTokenizer(text, layout);
-        var splits = TrainingData.Split(text, tokenizer, info, layout, splitSeed);
+        CharTokenizer tokenizer;
+        DataSplits splits;
+        try
+        {
+            tokenizer = TrainingData.BuildTokenizer(text, layout);
+            splits = TrainingData.Split(text, tokenizer, info, layout, splitSeed);
+        }
+        catch (EdgeException e) { throw new EdgeException($"{dataName}: {e.Message}", e); }   // too small, the marker in the text: name the file
         if (File.Exists(outDir)) throw new EdgeException($"--out {outDir}: is a file, expected a folder");
         string checkpointPath = Path.Combine(outDir, "model.safetensors");
         string lastPath = Path.Combine(outDir, "last.safetensors");

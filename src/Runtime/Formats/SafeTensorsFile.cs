@@ -159,6 +159,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         try { doc = JsonDocument.Parse(header); }
         catch (JsonException e) { throw Bad(path, $"header is not valid JSON ({OneLine(e.Message)})"); }
         using (doc)
+        try
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Bad(path, "header is not a JSON object");
             var seen = new HashSet<string>(StringComparer.Ordinal);   // JsonDocument keeps duplicate keys
@@ -168,6 +169,10 @@ public sealed unsafe class SafeTensorsFile : IDisposable
                 if (entry.Name == "__metadata__") ReadMetadata(path, entry.Value, metadata);
                 else tensors.Add((ReadTensor(path, entry.Name, entry.Value, dataLength), tensors.Count));
             }
+        }
+        catch (InvalidOperationException e)   // a string escape that is not text: "\ud800" alone
+        {
+            throw Bad(path, $"header holds a string that is not valid text ({OneLine(e.Message)})");
         }
         // Data-offset order (ties: shorter first, then header order) makes the overlap check one pass.
         tensors.Sort((a, b) => a.Info.Offset != b.Info.Offset ? a.Info.Offset.CompareTo(b.Info.Offset)
@@ -221,9 +226,5 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     static EdgeException Bad(string path, string problem) => new($"{path}: {problem}");
 
     /// <summary>Names come from the file: keep messages to one short line.</summary>
-    static string OneLine(string s)
-    {
-        if (s.Length > 200) s = s[..200] + "...";
-        return string.Create(s.Length, s, (span, src) => { for (int i = 0; i < src.Length; i++) span[i] = char.IsControl(src[i]) ? '?' : src[i]; });
-    }
+    static string OneLine(string s) => EdgeException.OneLine(s);
 }

@@ -152,7 +152,7 @@ public static class Checkpoint
             if (!file.Metadata.TryGetValue(ModelKey, out var name))
                 throw new EdgeException($"{path}: not an Edge checkpoint (its metadata has no '{ModelKey}')");
             var info = models.FirstOrDefault(m => m.Name == name)
-                ?? throw new EdgeException($"{path}: saved by model '{name}', which this build of edge does not have");
+                ?? throw new EdgeException($"{path}: saved by model '{EdgeException.OneLine(name)}', which this build of edge does not have");
             if (!file.Metadata.TryGetValue(TokenizerKey, out var vocab))
                 throw new EdgeException($"{path}: the checkpoint has no tokenizer ('{TokenizerKey}' is missing from its metadata)");
             CharTokenizer tokenizer;

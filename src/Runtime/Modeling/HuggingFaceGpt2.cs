@@ -30,7 +30,7 @@ public static class HuggingFaceGpt2
             if (root.ValueKind != JsonValueKind.Object) throw new EdgeException($"{path}: not a JSON object");
             string type = root.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "(none)";
             if (type != "gpt2")
-                throw new EdgeException($"{path}: unsupported architecture '{type}' (Edge loads GPT-2-family models: model_type \"gpt2\")");
+                throw new EdgeException($"{path}: unsupported architecture '{EdgeException.OneLine(type)}' (Edge loads GPT-2-family models: model_type \"gpt2\")");
             int Int(string name, string? alternative = null)
             {
                 if (root.TryGetProperty(name, out var v) || (alternative is not null && root.TryGetProperty(alternative, out v)))
@@ -39,7 +39,7 @@ public static class HuggingFaceGpt2
                 throw new EdgeException($"{path}: '{name}' is missing");
             }
             if (root.TryGetProperty("activation_function", out var act) && act.GetString() is not ("gelu_new" or "gelu_pytorch_tanh"))
-                throw new EdgeException($"{path}: activation_function '{act.GetString()}' is not supported (GPT-2 uses gelu_new)");
+                throw new EdgeException($"{path}: activation_function '{EdgeException.OneLine(act.GetString() ?? "null")}' is not supported (GPT-2 uses gelu_new)");
             if (root.TryGetProperty("layer_norm_epsilon", out var eps) && Math.Abs(eps.GetDouble() - 1e-5) > 1e-12)
                 throw new EdgeException($"{path}: layer_norm_epsilon {eps.GetDouble()} is not supported (GPT-2 uses 1e-5)");
             if (root.TryGetProperty("tie_word_embeddings", out var tie) && tie.ValueKind == JsonValueKind.False)
@@ -48,7 +48,7 @@ public static class HuggingFaceGpt2
         }
         catch (JsonException e)
         {
-            throw new EdgeException($"{path}: not valid JSON ({e.Message.Split('\n')[0]})");
+            throw new EdgeException($"{path}: not valid JSON ({EdgeException.OneLine(e.Message)})");
         }
         catch (InvalidOperationException)
         {

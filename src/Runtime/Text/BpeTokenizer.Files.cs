@@ -30,7 +30,7 @@ public sealed partial class BpeTokenizer
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
                 throw new EdgeException($"{path}: expected a JSON object with a \"model\" object");
             if (model.TryGetProperty("type", out var type) && !(type.ValueKind == JsonValueKind.String && type.GetString() == "BPE"))
-                throw new EdgeException($"{path}: the model type is {type.GetRawText()}, expected \"BPE\"");
+                throw new EdgeException($"{path}: the model type is {Clip(type.GetRawText())}, expected \"BPE\"");
             if (!model.TryGetProperty("vocab", out var vocabElement))
                 throw new EdgeException($"{path}: the model has no \"vocab\"");
             var vocab = ReadVocab(path, vocabElement);
@@ -62,7 +62,7 @@ public sealed partial class BpeTokenizer
         }
         catch (InvalidOperationException e)                    // a string that is not valid UTF-8
         {
-            throw new EdgeException($"{path}: malformed tokenizer file ({e.Message})", e);
+            throw new EdgeException($"{path}: malformed tokenizer file ({EdgeException.OneLine(e.Message)})", e);
         }
     }
 
@@ -131,7 +131,7 @@ public sealed partial class BpeTokenizer
                 list.Add((p.Name, id));
             }
         }
-        catch (InvalidOperationException e) { throw new EdgeException($"{path}: malformed vocab ({e.Message})", e); }
+        catch (InvalidOperationException e) { throw new EdgeException($"{path}: malformed vocab ({EdgeException.OneLine(e.Message)})", e); }
         return list;
     }
 
@@ -162,7 +162,7 @@ public sealed partial class BpeTokenizer
         var bytes = ReadFile(path).AsMemory();
         if (bytes.Span.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
         try { return JsonDocument.Parse(bytes); }
-        catch (JsonException e) { throw new EdgeException($"{path}: malformed JSON ({e.Message})", e); }
+        catch (JsonException e) { throw new EdgeException($"{path}: malformed JSON ({EdgeException.OneLine(e.Message)})", e); }
     }
 
     static byte[] ReadFile(string path)

@@ -179,11 +179,11 @@ public sealed class CharTokenizer : ITokenizer
             }
             if (root.TryGetProperty("marker", out var mk) && mk.ValueKind != JsonValueKind.Null)
                 marker = mk.ValueKind == JsonValueKind.Number && mk.TryGetInt32(out int m) ? m
-                    : throw new EdgeException($"tokenizer vocabulary: \"marker\" must be an integer id or null, got {mk.GetRawText()}");
+                    : throw new EdgeException($"tokenizer vocabulary: \"marker\" must be an integer id or null, got {EdgeException.OneLine(mk.GetRawText())}");
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            throw new EdgeException($"tokenizer vocabulary: malformed JSON ({e.Message})", e);
+            throw new EdgeException($"tokenizer vocabulary: malformed JSON ({EdgeException.OneLine(e.Message)})", e);
         }
         return new CharTokenizer(symbols, marker);
     }

@@ -114,15 +114,20 @@ public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel
     [InlineData("missing", "file not found")]
     [InlineData("empty", "empty")]
     [InlineData("binary", "NUL")]
+    [InlineData("short", "the data is too small")]
+    [InlineData("marker", "already contains the marker")]
     public void Train_BadData_IsRefused_AndWritesNothing(string kind, string message)
     {
         using var dir = new TempDir();
         var data = dir.File("data.txt");
         if (kind == "empty") File.WriteAllText(data, "");
         if (kind == "binary") File.WriteAllBytes(data, [0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x00, 0x00]);
-        var r = EdgeProcess.Run(dir.Path, "train", "char-mlp", "--data", data, "--out", "out");
+        if (kind == "short") File.WriteAllText(data, "a few words\n");
+        if (kind == "marker") File.WriteAllText(data, string.Concat(Enumerable.Repeat("emma\nolivia\nava.\n", 10)));
+        var r = EdgeProcess.Run(dir.Path, "train", kind == "marker" ? "names-mlp" : "char-mlp", "--data", data, "--out", "out");
         Assert.True(r.ExitCode == 1, r.ToString());
         Assert.Contains(message, r.Stderr, StringComparison.OrdinalIgnoreCase);
+        Assert.StartsWith($"edge: {data}: ", r.Stderr);   // the message names the file
         Assert.Single(r.ErrorLines);
         Assert.False(Directory.Exists(dir.File("out")), "no output folder for a run that never started");
     }

@@ -13,6 +13,28 @@ public static class EdgeProcess
 
     public static Result Run(string workingDirectory, params string[] args) => RunWithInput(workingDirectory, stdin: null, args);
 
+    /// <summary>Starts edge without waiting for it; its output is read and dropped, so a long run never blocks on a full pipe.</summary>
+    public static Process Start(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edge.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        process.StandardInput.Close();
+        return process;
+    }
+
     /// <summary>Runs edge with <paramref name="stdin"/> piped in (null: closed at once).</summary>
     public static Result RunWithInput(string workingDirectory, string? stdin, params string[] args)
     {
