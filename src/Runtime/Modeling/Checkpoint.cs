@@ -204,8 +204,13 @@ public static class Checkpoint
         {
             var p = model.Parameters[i];
             var t = find(p) ?? throw new EdgeException($"{path}: tensor '{p.Name}' is missing");
-            if (!file.Metadata.ContainsKey(QuantizedCheckpoint.TensorKeyPrefix + p.Name) && !t.Shape.SequenceEqual(p.Shape.Select(d => (long)d)))
-                throw new EdgeException($"{path}: tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], {who} needs {p.ShapeText}");
+            if (!file.Metadata.ContainsKey(QuantizedCheckpoint.TensorKeyPrefix + p.Name))
+            {
+                if (t.DType == DType.U8)
+                    throw new EdgeException($"{path}: tensor '{t.Name}' is U8 but the metadata has no '{QuantizedCheckpoint.TensorKeyPrefix}{p.Name}' record saying how it is quantised");
+                if (!t.Shape.SequenceEqual(p.Shape.Select(d => (long)d)))
+                    throw new EdgeException($"{path}: tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], {who} needs {p.ShapeText}");
+            }
             tensors[i] = t;
         }
         return tensors;

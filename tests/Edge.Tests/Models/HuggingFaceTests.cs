@@ -9,13 +9,14 @@ namespace Edge.Tests.Models;
 /// <summary>A GPT-2-layout Hugging Face directory, built by the test (random weights, HF names and shapes).</summary>
 public class HuggingFaceTests
 {
-    const int Layers = 2, Heads = 3, Width = 24, Context = 16, Vocab = 50257;
+    const int Layers = 2, Context = 16, Vocab = 50257;
 
-    static Dictionary<string, float[]> WriteModelDirectory(string dir, string prefix = "transformer.", string config = "")
+    /// <summary>Writes the folder: GPT-2's layout with 2 layers and a context of 16 (test-gpt2-tiny's shape by default).</summary>
+    internal static Dictionary<string, float[]> WriteModelDirectory(string dir, string prefix = "transformer.", string config = "", int width = 24, int heads = 3)
     {
         File.WriteAllText(Path.Combine(dir, "config.json"), config.Length > 0 ? config : $$"""
-            {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_layer": {{Layers}}, "n_head": {{Heads}},
-             "n_embd": {{Width}}, "n_positions": {{Context}}, "n_ctx": {{Context}}, "vocab_size": {{Vocab}},
+            {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_layer": {{Layers}}, "n_head": {{heads}},
+             "n_embd": {{width}}, "n_positions": {{Context}}, "n_ctx": {{Context}}, "vocab_size": {{Vocab}},
              "activation_function": "gelu_new", "layer_norm_epsilon": 1e-05}
             """);
         File.Copy(TestData.File("gpt2/encoder.json"), Path.Combine(dir, "vocab.json"));
@@ -24,24 +25,24 @@ public class HuggingFaceTests
         var rng = new Rng(17);
         var tensors = new List<(string Name, long[] Shape)>
         {
-            ("wte.weight", [Vocab, Width]), ("wpe.weight", [Context, Width]),
+            ("wte.weight", [Vocab, width]), ("wpe.weight", [Context, width]),
         };
         for (int l = 0; l < Layers; l++)
         {
             string h = $"h.{l}.";
             tensors.AddRange(new (string, long[])[]
             {
-                (h + "ln_1.weight", [Width]), (h + "ln_1.bias", [Width]),
+                (h + "ln_1.weight", [width]), (h + "ln_1.bias", [width]),
                 (h + "attn.bias", [1, 1, Context, Context]), // the causal-mask buffer older checkpoints carry
-                (h + "attn.c_attn.weight", [Width, 3 * Width]), (h + "attn.c_attn.bias", [3 * Width]),
-                (h + "attn.c_proj.weight", [Width, Width]), (h + "attn.c_proj.bias", [Width]),
-                (h + "ln_2.weight", [Width]), (h + "ln_2.bias", [Width]),
-                (h + "mlp.c_fc.weight", [Width, 4 * Width]), (h + "mlp.c_fc.bias", [4 * Width]),
-                (h + "mlp.c_proj.weight", [4 * Width, Width]), (h + "mlp.c_proj.bias", [Width]),
+                (h + "attn.c_attn.weight", [width, 3 * width]), (h + "attn.c_attn.bias", [3 * width]),
+                (h + "attn.c_proj.weight", [width, width]), (h + "attn.c_proj.bias", [width]),
+                (h + "ln_2.weight", [width]), (h + "ln_2.bias", [width]),
+                (h + "mlp.c_fc.weight", [width, 4 * width]), (h + "mlp.c_fc.bias", [4 * width]),
+                (h + "mlp.c_proj.weight", [4 * width, width]), (h + "mlp.c_proj.bias", [width]),
             });
         }
-        tensors.Add(("ln_f.weight", [Width]));
-        tensors.Add(("ln_f.bias", [Width]));
+        tensors.Add(("ln_f.weight", [width]));
+        tensors.Add(("ln_f.bias", [width]));
         var values = tensors.ToDictionary(t => t.Name, t =>
         {
             var a = new float[t.Shape.Aggregate(1L, (x, y) => x * y)];
@@ -50,7 +51,7 @@ public class HuggingFaceTests
             return a;
         });
         values["lm_head.weight"] = values["wte.weight"]; // tied, as GPT2LMHeadModel saves it
-        var all = tensors.Select(t => (prefix + t.Name, DType.F32, t.Shape)).Append(("lm_head.weight", DType.F32, new long[] { Vocab, Width })).ToList();
+        var all = tensors.Select(t => (prefix + t.Name, DType.F32, t.Shape)).Append(("lm_head.weight", DType.F32, new long[] { Vocab, width })).ToList();
         var order = tensors.Select(t => t.Name).Append("lm_head.weight").ToList();
         SafeTensorsWriter.Write(Path.Combine(dir, "model.safetensors"), all,
             i => MemoryMarshal.AsBytes(values[order[i]].AsSpan()), new Dictionary<string, string> { ["format"] = "pt" });
@@ -71,7 +72,7 @@ public class HuggingFaceTests
         var tokens = bpe.Encode("Hello world, this is a tiny GPT-2.");
         var logits = model.Logits(tokens, 1, tokens.Length).ToArray();
         var reference = ReferenceGpt.Logits(name => values.TryGetValue(name, out var v) && name != "lm_head.weight" ? v.Select(f => (double)f).ToArray() : null,
-            Vocab, tokens, Layers, Heads);
+            Vocab, tokens, Layers, 3);
         double worst = 0;
         for (int t = 0; t < tokens.Length; t++)
             for (int v = 0; v < Vocab; v++) worst = Math.Max(worst, Math.Abs(reference[t, v] - logits[t * Vocab + v]));
@@ -107,8 +108,8 @@ public class HuggingFaceTests
             """);
         var path = Path.Combine(dir.Path, "model.safetensors");
         // Replace the weights with a file whose wpe is too short.
-        SafeTensorsWriter.Write(path, [("wte.weight", DType.F32, [Vocab, Width]), ("wpe.weight", DType.F32, [8, Width])],
-            i => new byte[(i == 0 ? Vocab : 8) * Width * 4]);
+        SafeTensorsWriter.Write(path, [("wte.weight", DType.F32, [Vocab, 24]), ("wpe.weight", DType.F32, [8, 24])],
+            i => new byte[(i == 0 ? Vocab : 8) * 24 * 4]);
         var e = Assert.Throws<EdgeException>(() => Checkpoint.LoadAny(dir.Path, [TinyGpt2.Descriptor]));
         Assert.Contains("tensor 'wpe.weight' has shape [8, 24], test-gpt2-tiny needs [16, 24]", e.Message);
     }

@@ -61,3 +61,11 @@ public partial class TinyGptNoBias;
 [LayerNorm]
 [OutputHead(TiedToEmbedding = true, Bias = false)]
 public partial class TinyGpt2;
+
+// GPT-2's architecture at the smallest width whose products quantise (inputs a multiple of 32).
+[LanguageModel("test-gpt-quant", Context = 16)]
+[TokenEmbedding(32, Positional = true)]
+[TransformerBlocks(Layers = 2, Heads = 2, MlpRatio = 4)]
+[LayerNorm]
+[OutputHead(TiedToEmbedding = true, Bias = false)]
+public partial class TinyQuantGpt;
