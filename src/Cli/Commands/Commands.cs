@@ -18,10 +18,12 @@ static class Commands
           tokenize   show the token ids and pieces of a text (GPT-2 BPE or a checkpoint's characters)
           plot       draw loss curves, token embeddings or attention maps as SVG or PNG
           inspect    list a checkpoint's (or any safetensors file's) tensors and metadata
+          lora       train a LoRA adapter on a frozen base, describe adapters, merge one into its base
 
         Example:
           edge train char-mlp --steps 2000
           edge generate --model models/char-mlp/model.safetensors --tokens 300
+          edge lora train --base models/baby-gpt/model.safetensors --data ../shared/data/names.txt --out adapters/names
         """;
 
     public static int Run(string[] argv)
@@ -43,7 +45,8 @@ static class Commands
             "tokenize" => TokenizeCommand.Run(Args.Parse("tokenize", rest)),
             "plot" => PlotCommand.Run(Args.Parse("plot", rest, "log-y")),
             "inspect" => InspectCommand.Run(Args.Parse("inspect", rest)),
-            _ => throw new UsageException($"unknown command '{argv[0]}' (commands: models, train, generate, chat, eval, bench, tokenize, plot, inspect; see 'edge --help')"),
+            "lora" => LoraCommand.Run(rest.ToArray()),
+            _ => throw new UsageException($"unknown command '{argv[0]}' (commands: models, train, generate, chat, eval, bench, tokenize, plot, inspect, lora; see 'edge --help')"),
         };
     }
 
