@@ -9,9 +9,10 @@ static class EvalCommand
     const string Help = """
         edge eval: the loss (mean negative log-likelihood, nats per character) and perplexity of a checkpoint on a file.
 
-        Usage: edge eval --model FILE --data FILE [--layout text|lines]
+        Usage: edge eval --model FILE --data FILE [--layout text|lines] [--adapter DIR[:SCALE]]...
 
         Every example of the file is scored (no split). The layout defaults to the one the model was trained with.
+        --adapter DIR[:SCALE] (repeatable) scores the model with LoRA adapters switched on.
 
         Example:
           edge eval --model models/names-mlp/model.safetensors --data ../shared/data/names.txt
@@ -23,11 +24,13 @@ static class EvalCommand
         var modelPath = args.String("model") ?? throw new UsageException("--model FILE is required");
         var dataPath = args.String("data") ?? throw new UsageException("--data FILE is required");
         var layoutOption = args.String("layout");
+        var adapterSpecs = args.Strings("adapter");
         args.Threads();
         args.RejectUnknown(0);
 
         var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, maxBatch: 256, mapWeights: true);
         using var model = loaded.Model;
+        if (adapterSpecs.Count > 0) model.ActiveAdapters = AdapterOptions.Load(adapterSpecs, model);
         var layout = layoutOption is null
             ? (loaded.Metadata.TryGetValue("edge.data_layout", out var l) && l == "lines" ? DataLayout.Lines : loaded.Info.Data)
             : layoutOption switch { "text" => DataLayout.Text, "lines" => DataLayout.Lines, _ => throw new UsageException($"option --layout: expected text or lines, got '{layoutOption}'") };
