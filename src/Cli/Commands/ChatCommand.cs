@@ -18,21 +18,24 @@ static class ChatCommand
           --template TEXT          how a line becomes a prompt; {q} is the line, \n a newline (default "{q}");
                                    'course' is the instruction format "### Question:\n{q}\n\n### Answer:\n"
           --tokens N               tokens per answer (default 200)
-        """ + "\n" + SamplingOptions.Help + "\n" + """
+        """ + "\n" + AdapterOptions.Help + "\n" + SamplingOptions.Help + "\n" + """
           --threads N              cores the kernels use (default: all; results do not depend on it)
 
         Commands at the prompt:
           temp T | topk K | topp P | tokens N    change a setting
           clear                                  forget the conversation so far
+          compare TEXT                           answer TEXT twice, same seed: the base alone (adapters off),
+                                                 then with the adapters (needs --adapter)
           help                                   this list
           quit                                   leave (end of input and Ctrl-C also leave; Ctrl-C during an answer stops it)
 
         Examples:
           edge chat --model models/baby-gpt/model.safetensors --temperature 0.8 --top-p 0.9
           echo "ROMEO:" | edge chat --model models/baby-gpt/model.safetensors     (piped input)
+          edge chat --model models/baby-gpt/model.safetensors --adapter adapters/names
         """;
 
-    const string Commands = "commands: temp T, topk K, topp P, tokens N, clear, help, quit";
+    const string Commands = "commands: temp T, topk K, topp P, tokens N, clear, compare TEXT, help, quit";
 
     public static int Run(Args args)
     {
@@ -40,6 +43,7 @@ static class ChatCommand
         var path = args.String("model") ?? throw new UsageException("--model FILE is required (a checkpoint written by 'edge train')");
         var templateOption = args.Text("template") ?? "{q}";
         int tokens = args.Int("tokens", 200, min: 1, max: 1_000_000);
+        var adapterSpecs = args.Strings("adapter");
         var sampling = SamplingOptions.Parse(args);
         args.Threads();
         args.RejectUnknown(0);
@@ -49,6 +53,8 @@ static class ChatCommand
         var loaded = Checkpoint.LoadAny(path, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
         var tokenizer = loaded.Tokenizer;
+        var adapters = adapterSpecs.Count > 0 ? AdapterOptions.Load(adapterSpecs, model) : null;
+        model.ActiveAdapters = adapters;
         var sampler = sampling.CreateSampler(tokenizer.VocabSize);
         // The template's opening (e.g. "### Question:") marks the start of the next turn: stop there.
         var stopTexts = sampling.Stops.ToList();
@@ -59,7 +65,8 @@ static class ChatCommand
         var generator = new TextGenerator(model, tokenizer);
 
         bool interactive = !Console.IsInputRedirected;
-        if (interactive) Console.WriteLine($"edge chat: {loaded.Info.Name}, vocabulary {tokenizer.VocabSize}; {Commands}");
+        string adapterNames = adapters is null ? "" : string.Join(" + ", adapters.Adapters.Select((a, i) => adapters.Scale(i) == 1f ? a.Name : $"{a.Name} x{adapters.Scale(i).ToString("G4", CultureInfo.InvariantCulture)}"));
+        if (interactive) Console.WriteLine($"edge chat: {loaded.Info.Name}{(adapters is null ? "" : $" with {adapterNames}")}, vocabulary {tokenizer.VocabSize}; {Commands}");
         var transcript = new System.Text.StringBuilder();
         var interrupt = Interrupt.OnCtrlC();
         try
@@ -95,6 +102,31 @@ static class ChatCommand
                     case "topp" when words.Length == 2:
                         Set(value, 1e-6, 1, v => sampling.TopP = (float)v, "topp");
                         sampling.Apply(sampler);
+                        continue;
+                    case "compare" when words.Length == 2:
+                        if (adapters is null)
+                        {
+                            Console.Error.WriteLine("edge: compare needs an adapter (start chat with --adapter DIR)");
+                            continue;
+                        }
+                        string comparePrompt = transcript + template.Replace("{q}", value);
+                        int[] compareIds;
+                        try { compareIds = tokenizer.Encode(comparePrompt); }
+                        catch (EdgeException e)
+                        {
+                            Console.Error.WriteLine($"edge: {e.Message}");
+                            continue;
+                        }
+                        // The same seed for both answers, so only the adapters differ; the base's answer runs with them really off.
+                        foreach (var (label, set) in new[] { ("base", (Edge.Lora.AdapterSet?)null), (adapterNames, adapters) })
+                        {
+                            Console.WriteLine($"[{label}]");
+                            model.ActiveAdapters = set;
+                            interrupt = interrupt.Renew();
+                            generator.Generate(compareIds, tokens, sampling.CreateSampler(tokenizer.VocabSize), Console.Out, stopToken, stops, interrupt.Token);
+                            Console.WriteLine();
+                        }
+                        model.ActiveAdapters = adapters;
                         continue;
                     case "tokens" when words.Length == 2:
                         Set(value, 1, 1_000_000, v => tokens = (int)v, "tokens", integer: true);

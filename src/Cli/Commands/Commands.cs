@@ -8,7 +8,8 @@ static class Commands
     /// at least one example), the options that take no value, and its entry point. A new command is one line
     /// in <see cref="All"/>.
     /// </summary>
-    public sealed record Command(string Name, string Summary, string Help, string[] Flags, Func<Args, int> Run);
+    /// <param name="Dispatch">For a command with sub-commands of its own (lora): takes the arguments after its name as they are.</param>
+    public sealed record Command(string Name, string Summary, string Help, string[] Flags, Func<Args, int> Run, Func<string[], int>? Dispatch = null);
 
     public static readonly Command[] All =
     [
@@ -21,6 +22,7 @@ static class Commands
         new("tokenize", "show the token ids and pieces of a text, or learn a BPE vocabulary", TokenizeCommand.Help, ["quiet"], TokenizeCommand.Run),
         new("plot", "draw loss curves, token embeddings or attention maps as SVG or PNG", PlotCommand.Help, ["log-y", "quiet"], PlotCommand.Run),
         new("quantize", "write a copy of a model with 8- or 4-bit block-quantised weights", QuantizeCommand.Help, ["quiet"], QuantizeCommand.Run),
+        new("lora", "train a LoRA adapter on a frozen base, describe adapters, merge one into its base", LoraCommand.FullHelp, [], _ => 2, LoraCommand.Run),
         new("inspect", "list a checkpoint's (or any safetensors file's) tensors and metadata", InspectCommand.Help, [], InspectCommand.Run),
     ];
 
@@ -46,6 +48,7 @@ static class Commands
         Examples:
           edge train char-mlp --steps 2000
           edge generate --model models/char-mlp/model.safetensors --tokens 300
+          edge lora train --base models/baby-gpt/model.safetensors --data ../shared/data/names.txt --out adapters/names
         """;
 
     public static int Run(string[] argv)
@@ -63,6 +66,7 @@ static class Commands
             return 0;
         }
         var command = Find(argv[0]);
+        if (command.Dispatch is { } dispatch) return dispatch(argv[1..]);
         return command.Run(Args.Parse(command.Name, argv.AsSpan(1), command.Flags));
     }
 

@@ -15,6 +15,7 @@ static class EvalCommand
           --model FILE|DIR         a checkpoint written by 'edge train', or a Hugging Face GPT-2-family folder
           --data FILE              UTF-8 text to score
           --layout text|lines      running text or one example per line (default: the layout the model was trained with)
+          --adapter DIR[:SCALE]    score with a LoRA adapter switched on, optionally scaled (repeatable)
           --threads N              cores the kernels use (default: all; results do not depend on it)
           --quiet                  no progress bar
 
@@ -31,11 +32,13 @@ static class EvalCommand
         var dataPath = args.String("data") ?? throw new UsageException("--data FILE is required");
         var layoutOption = args.String("layout");
         bool quiet = args.Flag("quiet");
+        var adapterSpecs = args.Strings("adapter");
         args.Threads();
         args.RejectUnknown(0);
 
         var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, maxBatch: 256, mapWeights: true);
         using var model = loaded.Model;
+        if (adapterSpecs.Count > 0) model.ActiveAdapters = AdapterOptions.Load(adapterSpecs, model);
         var layout = layoutOption is null
             ? (loaded.Metadata.TryGetValue("edge.data_layout", out var l) && l == "lines" ? DataLayout.Lines : loaded.Info.Data)
             : layoutOption switch { "text" => DataLayout.Text, "lines" => DataLayout.Lines, _ => throw new UsageException($"option --layout: expected text or lines, got '{layoutOption}'") };

@@ -16,7 +16,7 @@ static class GenerateCommand
           --prompt TEXT            text to continue (every character must be in the model's vocabulary)
           --tokens N               tokens to generate for running-text models (default 500)
           --count N                names to generate for line models such as names-mlp (default 10)
-        """ + "\n" + SamplingOptions.Help + "\n" + """
+        """ + "\n" + AdapterOptions.Help + "\n" + SamplingOptions.Help + "\n" + """
           --threads N              cores the kernels use (default: all; results do not depend on it)
           --quiet                  no progress bar (drawn on stderr only when the text goes to a file or a pipe)
 
@@ -26,6 +26,7 @@ static class GenerateCommand
         Examples:
           edge generate --model models/baby-gpt/model.safetensors --prompt "ROMEO:" --tokens 300 --top-p 0.9
           edge generate --model models/names-mlp/model.safetensors --count 20 --temperature 0.8
+          edge generate --model models/baby-gpt/model.safetensors --adapter adapters/names:0.8 --prompt "\n"
         """;
 
     public static int Run(Args args)
@@ -35,6 +36,7 @@ static class GenerateCommand
         var prompt = args.Text("prompt") ?? "";
         int tokens = args.Int("tokens", 500, min: 0, max: 10_000_000);
         int count = args.Int("count", 10, min: 0, max: 1_000_000);
+        var adapterSpecs = args.Strings("adapter");
         var sampling = SamplingOptions.Parse(args);
         bool quiet = args.Flag("quiet");
         args.Threads();
@@ -42,6 +44,7 @@ static class GenerateCommand
 
         var loaded = Checkpoint.LoadAny(path, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
+        if (adapterSpecs.Count > 0) model.ActiveAdapters = AdapterOptions.Load(adapterSpecs, model);
         loaded.Tokenizer.Encode(prompt); // refuses characters outside the vocabulary before anything is printed
         var sampler = sampling.CreateSampler(loaded.Tokenizer.VocabSize);
         var stops = sampling.Stops.Count > 0 ? new StopSequences(sampling.Stops) : null;

@@ -27,6 +27,11 @@ static class InspectCommand
         args.RejectUnknown(1);
         if (args.Positionals.Count == 0) throw new UsageException("give a checkpoint or safetensors file to inspect (see 'edge inspect --help')");
         var path = args.Positionals[0];
+        if (Directory.Exists(path) && File.Exists(Path.Combine(path, Edge.Lora.AdapterFile.ConfigName)) && !File.Exists(Path.Combine(path, "model.safetensors")))
+        {
+            LoraCommand.Describe(path, Console.Out);       // a LoRA adapter folder
+            return 0;
+        }
         if (Directory.Exists(path))
         {
             var inside = Path.Combine(path, "model.safetensors");
@@ -52,6 +57,9 @@ static class InspectCommand
             o.WriteLine($"model       {(meta.TryGetValue(Checkpoint.ModelKey, out var model) ? model : "(none: not an Edge checkpoint)")}");
             o.WriteLine($"parameters  {parameters.ToString("N0", CultureInfo.InvariantCulture)}" +
                         (tensors.Any(t => t.Name.StartsWith("optimizer.", StringComparison.Ordinal)) ? " (plus optimiser state)" : ""));
+            if (tensors.Any(t => t.Name.EndsWith(".lora_A.weight", StringComparison.Ordinal)))
+                o.WriteLine($"adapter     LoRA on {tensors.Count(t => t.Name.EndsWith(".lora_A.weight", StringComparison.Ordinal))} modules, rank " +
+                            $"{tensors.First(t => t.Name.EndsWith(".lora_A.weight", StringComparison.Ordinal)).Shape[0]} ('edge lora info' on its folder reads the config)");
             o.WriteLine($"tensors     {tensors.Count}");
             if (tensors.Count > 0)
             {

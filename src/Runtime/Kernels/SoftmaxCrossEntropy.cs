@@ -5,13 +5,19 @@ using System.Runtime.InteropServices;
 namespace Edge.Kernels;
 
 // Softmax over the vocabulary and the mean negative log-likelihood of the targets (the language-model loss).
-//   logits [n, V]     targets [n] in [0, V)     probs [n, V]     dlogits [n, V]
+//   logits [n, V]     targets [n] in [0, V), or IgnoredTarget     probs [n, V]     dlogits [n, V]
 // Forward keeps probs for Backward: dlogits[r, j] += scale * (probs[r, j] - (j == targets[r] ? 1 : 0)),
 // with scale = 1/n for the mean loss. A target outside [0, V) throws ArgumentOutOfRangeException.
+// A row whose target is IgnoredTarget (padding, or a prompt when only answers are scored) has no loss and no
+// gradient; the loss is then the mean over the counted rows, and Backward rescales scale by n / counted so that the
+// caller's 1/n still gives the gradient of that mean. Without ignored rows nothing changes, bit for bit.
 // Exp runs through TensorPrimitives.Exp on the vector paths (its own widest width) and MathF.Exp when Simd.Bits == 0.
 public static class SoftmaxCrossEntropy
 {
-    /// <summary>Writes probs and returns mean_r -log probs[r, targets[r]] (0 when n is 0).</summary>
+    /// <summary>A target that is not scored (no loss, no gradient).</summary>
+    public const int IgnoredTarget = -1;
+
+    /// <summary>Writes probs and returns the mean over counted rows of -log probs[r, targets[r]] (0 when none is counted).</summary>
     public static float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> probs, int n, int vocab)
     {
         Check.AtLeast(logits.Length, n, vocab, nameof(logits));
@@ -19,16 +25,19 @@ public static class SoftmaxCrossEntropy
         Check.AtLeast(probs.Length, n, vocab, nameof(probs));
         int bits = Simd.Bits;
         double loss = 0;
+        int counted = 0;
         for (int r = 0; r < n; r++)
         {
             int t = targets[r];
+            if (t == IgnoredTarget) continue;
             Check.Index(t, vocab, nameof(targets));
+            counted++;
             var row = logits.Slice(r * vocab, vocab);
             var (max, logSum) = SoftmaxRow(bits, row, probs.Slice(r * vocab, vocab));
             // log p_t = (logit_t - max) - log(sum exp(logit - max)): finite even where p_t underflows to 0.
             loss -= (row[t] - max) - logSum;
         }
-        return n == 0 ? 0f : (float)(loss / n);
+        return counted == 0 ? 0f : (float)(loss / counted);
     }
 
     public static void Backward(ReadOnlySpan<float> probs, ReadOnlySpan<int> targets, Span<float> dlogits, int n, int vocab, float scale)
@@ -39,9 +48,15 @@ public static class SoftmaxCrossEntropy
         int bits = Simd.Bits;
         ref float rp = ref MemoryMarshal.GetReference(probs);
         ref float rd = ref MemoryMarshal.GetReference(dlogits);
+        int counted = 0;
+        for (int r = 0; r < n; r++)
+            if (targets[r] != IgnoredTarget) counted++;
+        if (counted == 0) return;
+        if (counted < n) scale = scale * n / counted;
         for (int r = 0; r < n; r++)
         {
             int t = targets[r];
+            if (t == IgnoredTarget) continue;
             Check.Index(t, vocab, nameof(targets));
             ref float drow = ref Unsafe.Add(ref rd, (nint)r * vocab);
             VectorMath.Axpy(bits, scale, ref Unsafe.Add(ref rp, (nint)r * vocab), ref drow, vocab);

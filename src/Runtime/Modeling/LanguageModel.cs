@@ -269,7 +269,7 @@ public abstract unsafe class LanguageModel : IDisposable
         int targetCount = batch * (IsSequenceModel ? length : 1);
         if (targets.Length < targetCount)
             throw new ArgumentException($"targets: expected {targetCount} ids, got {targets.Length}");
-        CheckTokens(targets[..targetCount], "target");
+        CheckTokens(targets[..targetCount], "target", allowIgnored: true);
         inputs[..(batch * length)].CopyTo(_savedInputs);
         targets[..targetCount].CopyTo(_savedTargets);
         _lastBatch = batch;
@@ -393,10 +393,11 @@ public abstract unsafe class LanguageModel : IDisposable
         return length;
     }
 
-    void CheckTokens(ReadOnlySpan<int> ids, string what)
+    /// <param name="allowIgnored">Targets may be <see cref="Kernels.SoftmaxCrossEntropy.IgnoredTarget"/> (not scored).</param>
+    void CheckTokens(ReadOnlySpan<int> ids, string what, bool allowIgnored = false)
     {
         foreach (var id in ids)
-            if ((uint)id >= (uint)VocabSize)
+            if ((uint)id >= (uint)VocabSize && !(allowIgnored && id == Kernels.SoftmaxCrossEntropy.IgnoredTarget))
                 throw new ArgumentOutOfRangeException(what, $"{what} token id {id} is outside the vocabulary (size {VocabSize})");
     }
 

@@ -233,7 +233,7 @@ public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains("(temp = 0)", r.Stdout);
         Assert.Contains("(topk = 3)", r.Stdout);
-        Assert.Contains("commands: temp T, topk K, topp P, tokens N, clear, help, quit", r.Stdout);
+        Assert.Contains("commands: temp T, topk K, topp P, tokens N, clear, compare TEXT, help, quit", r.Stdout);
         Assert.Contains("(conversation cleared)", r.Stdout);
         Assert.Contains("temp: expected a number", r.Stderr);
         Assert.DoesNotContain("   at ", r.Stderr);

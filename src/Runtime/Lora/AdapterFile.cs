@@ -1,0 +1,262 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Edge.Formats;
+
+namespace Edge.Lora;
+
+/// <summary>
+/// LoRA adapters on disk in PEFT's layout, so an adapter trained here loads in PEFT for a GPT-2-family base and the
+/// other way round: a folder with
+///   adapter_model.safetensors   base_model.model.transformer.h.N.attn.c_attn.lora_A.weight [r, In]
+///                               base_model.model.transformer.h.N.attn.c_attn.lora_B.weight [Out, r]   (F32)
+///   adapter_config.json         peft_type "LORA", r, lora_alpha, lora_dropout, target_modules, bias "none",
+///                               fan_in_fan_out true (GPT-2's Conv1D stores W [In, Out]), base_model_name_or_path, ...
+/// The safetensors metadata also holds the base's fingerprint (<see cref="BaseFingerprint"/>): an adapter made for
+/// another base is refused by it, and one without it (from PEFT) is checked by its shapes.
+/// </summary>
+public static class AdapterFile
+{
+    public const string WeightsName = "adapter_model.safetensors";
+    public const string ConfigName = "adapter_config.json";
+    public const string FingerprintKey = "edge.base_fingerprint";
+    public const string BaseModelKey = "edge.base_model";
+    const string Prefix = "base_model.model.", Transformer = "transformer.";
+
+    /// <summary>PEFT's tensor name for a target's A or B.</summary>
+    public static string TensorName(string module, char which) => $"{Prefix}{Transformer}{module}.lora_{which}.weight";
+
+    /// <summary>Writes the folder (created if needed); each file is written crash-safe (a temporary file moved over the old one).</summary>
+    public static void Save(string dir, LoraAdapter adapter)
+    {
+        if (File.Exists(dir)) throw new EdgeException($"{dir}: is a file, expected a folder for the adapter");
+        Directory.CreateDirectory(dir);
+        var tensors = new List<(string, DType, long[])>();
+        var spans = new List<(int Offset, int Length)>();
+        foreach (var t in adapter.Targets)
+        {
+            tensors.Add((TensorName(t.Module, 'A'), DType.F32, [adapter.Rank, t.In]));
+            spans.Add((t.AOffset, adapter.Rank * t.In));
+            tensors.Add((TensorName(t.Module, 'B'), DType.F32, [t.Out, adapter.Rank]));
+            spans.Add((t.BOffset, t.Out * adapter.Rank));
+        }
+        var metadata = new Dictionary<string, string> { ["format"] = "pt", [BaseModelKey] = adapter.ModelName };
+        if (adapter.BaseFingerprint is { } fp) metadata[FingerprintKey] = fp;
+        SafeTensorsWriter.Write(Path.Combine(dir, WeightsName), tensors,
+            i => MemoryMarshal.AsBytes((ReadOnlySpan<float>)adapter.Weights.Slice(spans[i].Offset, spans[i].Length)), metadata);
+        WriteText(Path.Combine(dir, ConfigName), ConfigJson(adapter.Config));
+        adapter.Name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
+    }
+
+    static string ConfigJson(LoraConfig c)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("peft_type", "LORA");
+            w.WriteString("task_type", "CAUSAL_LM");
+            w.WriteString("base_model_name_or_path", c.BaseModel);
+            w.WriteNumber("r", c.Rank);
+            w.WriteNumber("lora_alpha", c.Alpha);
+            w.WriteNumber("lora_dropout", c.Dropout);
+            w.WriteStartArray("target_modules");
+            foreach (var t in c.Targets) w.WriteStringValue(t);
+            w.WriteEndArray();
+            w.WriteString("bias", "none");
+            w.WriteBoolean("fan_in_fan_out", true);
+            w.WriteBoolean("use_rslora", c.UseRsLora);
+            w.WriteBoolean("inference_mode", true);
+            w.WriteNull("modules_to_save");
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    static void WriteText(string path, string text)
+    {
+        string tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.tmp-{Environment.ProcessId}");
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+            {
+                fs.Write(Encoding.UTF8.GetBytes(text));
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(tmp); } catch (IOException) { }
+            throw new EdgeException($"{path}: cannot write ({e.Message})", e);
+        }
+    }
+
+    /// <summary>The adapter folder of a path: the folder itself, or the folder of an adapter_model.safetensors.</summary>
+    public static string FolderOf(string path) =>
+        File.Exists(path) && Path.GetFileName(path) == WeightsName ? Path.GetDirectoryName(Path.GetFullPath(path))! : path;
+
+    /// <summary>Reads adapter_config.json; anything missing or wrong is one message naming the file.</summary>
+    public static LoraConfig ReadConfig(string dir)
+    {
+        dir = FolderOf(dir);
+        if (!Directory.Exists(dir)) throw new EdgeException($"{dir}: adapter folder not found");
+        string path = Path.Combine(dir, ConfigName);
+        if (!File.Exists(path)) throw new EdgeException($"{path}: file not found (a LoRA adapter folder has {ConfigName} and {WeightsName})");
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new EdgeException($"{path}: not a JSON object");
+            if (root.TryGetProperty("peft_type", out var type) && type.GetString() != "LORA")
+                throw new EdgeException($"{path}: peft_type '{type.GetString()}' is not a LoRA adapter (expected \"LORA\")");
+            if (!root.TryGetProperty("r", out var r) || !r.TryGetInt32(out int rank)) throw new EdgeException($"{path}: 'r' (the rank) is missing or not an integer");
+            double alpha = root.TryGetProperty("lora_alpha", out var a) ? a.GetDouble() : rank;   // PEFT's default alpha is 8 = its default r
+            double dropout = root.TryGetProperty("lora_dropout", out var d) && d.ValueKind == JsonValueKind.Number ? d.GetDouble() : 0;
+            if (root.TryGetProperty("bias", out var bias) && bias.ValueKind == JsonValueKind.String && bias.GetString() != "none")
+                throw new EdgeException($"{path}: bias '{bias.GetString()}' is not supported (Edge adapters train no biases: \"none\")");
+            var targets = new List<string>();
+            if (root.TryGetProperty("target_modules", out var tm))
+            {
+                if (tm.ValueKind == JsonValueKind.Array) targets.AddRange(tm.EnumerateArray().Select(e => e.GetString() ?? ""));
+                else if (tm.ValueKind == JsonValueKind.String) targets.Add(tm.GetString()!);
+            }
+            bool rs = root.TryGetProperty("use_rslora", out var rsl) && rsl.ValueKind == JsonValueKind.True;
+            string baseModel = root.TryGetProperty("base_model_name_or_path", out var bm) && bm.ValueKind == JsonValueKind.String ? bm.GetString()! : "";
+            var config = new LoraConfig(rank, alpha, dropout, targets.Count == 0 ? LoraConfig.DefaultTargets : LoraConfig.ParseTargets(targets))
+            { UseRsLora = rs, BaseModel = baseModel };
+            try { return config.Validate(); }
+            catch (EdgeException e) { throw new EdgeException($"{path}: {e.Message}"); }
+        }
+        catch (JsonException e) { throw new EdgeException($"{path}: not valid JSON ({e.Message.Split('\n')[0]})"); }
+        catch (Exception e) when (e is InvalidOperationException or FormatException) { throw new EdgeException($"{path}: a field has the wrong type"); }
+    }
+
+    /// <summary>
+    /// Loads the adapter in <paramref name="dir"/> for <paramref name="model"/>, checking everything before it can be
+    /// used: the config, every tensor's name (a module the base has) and shape, finite values, A and B for every
+    /// target, and the base's fingerprint when the file has one. The model itself is only read.
+    /// </summary>
+    public static LoraAdapter Load(string dir, LanguageModel model, string? fingerprint = null)
+    {
+        dir = FolderOf(dir);
+        var config = ReadConfig(dir);
+        string path = Path.Combine(dir, WeightsName);
+        if (!File.Exists(path)) throw new EdgeException($"{path}: file not found (the adapter's weights)");
+        using var file = SafeTensorsFile.Open(path);
+        var layout = model.Layout;
+        var meta = file.Metadata;
+        string? made = meta.GetValueOrDefault(BaseModelKey);
+        if (meta.TryGetValue(FingerprintKey, out var expected))
+        {
+            fingerprint ??= BaseFingerprint.Of(model);
+            if (expected != fingerprint)
+                throw new EdgeException($"{path}: this adapter was made for another base{(made is null ? "" : $" (a {made})")}: " +
+                    $"its base fingerprint is {expected}, the loaded {model.Name} has {fingerprint}");
+        }
+        else if (made is not null && made != model.Name)
+            throw new EdgeException($"{path}: this adapter was made for '{made}', not {model.Name}");
+
+        // Which sites the tensors name, and their rank.
+        var byModule = new Dictionary<string, (TensorInfo? A, TensorInfo? B)>(StringComparer.Ordinal);
+        foreach (var t in file.Tensors)
+        {
+            var (module, which) = ParseName(path, t.Name);
+            var site = layout.FindProjection(module);
+            if (site is null || site.Transposed)
+                throw new EdgeException($"{path}: tensor '{t.Name}' names module '{module}', which {model.Name} does not have (is the adapter for another base?)");
+            byModule.TryGetValue(module, out var pair);
+            byModule[module] = which == 'A' ? (t, pair.B) : (pair.A, t);
+        }
+        if (byModule.Count == 0) throw new EdgeException($"{path}: holds no lora_A / lora_B tensors");
+        var sites = new List<ProjectionInfo>();
+        foreach (var (module, pair) in byModule)
+        {
+            if (pair.A is null || pair.B is null)
+                throw new EdgeException($"{path}: module '{module}' has lora_{(pair.A is null ? 'A' : 'B')}.weight missing");
+            sites.Add(layout.FindProjection(module)!);
+        }
+        sites.Sort((x, y) => x.Index.CompareTo(y.Index));
+        var adapter = LoraAdapter.Empty(layout, config, sites);
+        try
+        {
+            foreach (var t in adapter.Targets)
+            {
+                var (a, b) = byModule[t.Module];
+                CheckShape(path, a!, [config.Rank, t.In], model.Name);
+                CheckShape(path, b!, [t.Out, config.Rank], model.Name);
+                file.ReadFloats(a!, adapter.A(t));
+                file.ReadFloats(b!, adapter.B(t));
+                Checkpoint.CheckFinite(path, a!.Name, adapter.A(t));
+                Checkpoint.CheckFinite(path, b!.Name, adapter.B(t));
+            }
+            adapter.BaseFingerprint = expected ?? fingerprint;
+            adapter.Name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
+            return adapter;
+        }
+        catch
+        {
+            adapter.Dispose();
+            throw;
+        }
+    }
+
+    static void CheckShape(string path, TensorInfo t, long[] shape, string model)
+    {
+        if (!t.Shape.SequenceEqual(shape))
+            throw new EdgeException($"{path}: tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], {model} with the config's rank needs [{string.Join(", ", shape)}] (is the adapter for another base?)");
+    }
+
+    /// <summary>"base_model.model.transformer.h.0.attn.c_attn.lora_A.weight" -> ("h.0.attn.c_attn", 'A'); the prefixes are optional.</summary>
+    static (string Module, char Which) ParseName(string path, string name)
+    {
+        string n = name;
+        if (n.StartsWith(Prefix, StringComparison.Ordinal)) n = n[Prefix.Length..];
+        if (n.StartsWith(Transformer, StringComparison.Ordinal)) n = n[Transformer.Length..];
+        foreach (char which in "AB")
+        {
+            string suffix = $".lora_{which}.weight";
+            if (n.EndsWith(suffix, StringComparison.Ordinal)) return (n[..^suffix.Length], which);
+            // PEFT before 0.7 saved the adapter's name in the key: ".lora_A.default.weight"
+            suffix = $".lora_{which}.default.weight";
+            if (n.EndsWith(suffix, StringComparison.Ordinal)) return (n[..^suffix.Length], which);
+        }
+        throw new EdgeException($"{path}: tensor '{name}' is not a LoRA weight (expected names ending in .lora_A.weight or .lora_B.weight)");
+    }
+
+    /// <summary>Bytes of the adapter's files on disk.</summary>
+    public static long SizeOnDisk(string dir)
+    {
+        dir = FolderOf(dir);
+        return new FileInfo(Path.Combine(dir, WeightsName)).Length;
+    }
+
+    internal static string Invariant(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// A short identity of a base model's weights: SHA-256 over the model name, the vocabulary size, every parameter's
+/// name and shape, and 64 values sampled evenly from each parameter. Two bases of the same shape trained apart
+/// differ in it; the same weights loaded from an Edge checkpoint or a Hugging Face folder agree.
+/// Reads a few pages of a mapped model, not the whole file.
+/// </summary>
+public static class BaseFingerprint
+{
+    public static string Of(LanguageModel model)
+    {
+        var w = model.Weights;
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(Encoding.UTF8.GetBytes($"{model.Name}|{model.VocabSize}|"));
+        Span<float> sample = stackalloc float[64];
+        foreach (var p in model.Parameters)
+        {
+            sha.AppendData(Encoding.UTF8.GetBytes($"{p.Name}{p.ShapeText};"));
+            int n = Math.Min(sample.Length, p.Length);
+            for (int i = 0; i < n; i++) sample[i] = w[p.Offset + (int)((long)i * p.Length / n)];
+            sha.AppendData(MemoryMarshal.AsBytes(sample[..n]));
+        }
+        return "sha256:" + Convert.ToHexString(sha.GetHashAndReset().AsSpan(0, 12)).ToLowerInvariant();
+    }
+}
