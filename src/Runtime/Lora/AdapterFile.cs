@@ -179,14 +179,21 @@ public static class AdapterFile
             sites.Add(layout.FindProjection(module)!);
         }
         sites.Sort((x, y) => x.Index.CompareTo(y.Index));
-        var adapter = LoraAdapter.Empty(layout, config, sites);
+        // Shapes first, against the tensors the file really holds: a config's rank alone allocates nothing.
+        foreach (var site in sites)
+        {
+            var (a, b) = byModule[site.Name];
+            CheckShape(path, a!, [config.Rank, site.In], model.Name);
+            CheckShape(path, b!, [site.Out, config.Rank], model.Name);
+        }
+        LoraAdapter adapter;
+        try { adapter = LoraAdapter.Empty(layout, config, sites); }
+        catch (EdgeException e) { throw new EdgeException($"{path}: {e.Message}"); }
         try
         {
             foreach (var t in adapter.Targets)
             {
                 var (a, b) = byModule[t.Module];
-                CheckShape(path, a!, [config.Rank, t.In], model.Name);
-                CheckShape(path, b!, [t.Out, config.Rank], model.Name);
                 file.ReadFloats(a!, adapter.A(t));
                 file.ReadFloats(b!, adapter.B(t));
                 Checkpoint.CheckFinite(path, a!.Name, adapter.A(t));
@@ -246,6 +253,9 @@ public static class BaseFingerprint
 {
     public static string Of(LanguageModel model)
     {
+        // A quantised model answers with the fingerprint of the fp32 weights it was made from (recorded in its file),
+        // so adapters trained on that base apply to it.
+        if (model.QuantizedFromFingerprint is { } recorded) return recorded;
         var w = model.Weights;
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         sha.AppendData(Encoding.UTF8.GetBytes($"{model.Name}|{model.VocabSize}|"));

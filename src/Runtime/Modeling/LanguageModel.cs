@@ -143,6 +143,9 @@ public abstract unsafe class LanguageModel : IDisposable
         for (int k = 0; k < count; k++) q.DequantizeRow(tokens[k], y.Slice(k * dim, dim));
     }
 
+    /// <summary>For a quantised model: the base fingerprint of the fp32 model it was quantised from (see Lora.BaseFingerprint).</summary>
+    public string? QuantizedFromFingerprint { get; internal set; }
+
     /// <summary>True when some weights are quantised (generation and evaluation only: nothing can train them).</summary>
     public bool IsQuantized => _quantizedParameters is not null;
 

@@ -26,6 +26,8 @@ public static class QuantizedCheckpoint
 {
     public const string TypeKey = "edge.quant";
     public const string TensorKeyPrefix = "edge.quant.";
+    /// <summary>The fp32 base's fingerprint, so LoRA adapters trained on it are accepted by the quantised copy.</summary>
+    public const string BaseFingerprintKey = "edge.base_fingerprint";
 
     /// <summary>
     /// Quantises the products' weights of <paramref name="model"/> (fp32) to <paramref name="type"/> and writes
@@ -39,7 +41,10 @@ public static class QuantizedCheckpoint
         var parameters = model.Parameters;
         var tensors = new List<(string Name, DType DType, long[] Shape)>();
         var data = new byte[parameters.Count][];
-        var meta = new Dictionary<string, string>(metadata) { [TypeKey] = type.Name(), ["format"] = "pt" };
+        var meta = new Dictionary<string, string>(metadata)
+        {
+            [TypeKey] = type.Name(), ["format"] = "pt", [BaseFingerprintKey] = Lora.BaseFingerprint.Of(model),
+        };
         var kept = new List<(string, string)>();
         QuantizationError worst = default;
         string worstTensor = "";
@@ -132,6 +137,7 @@ public static class QuantizedCheckpoint
             (result ??= new QuantizedMatrix?[tensors.Count])[i] = matrix;
         }
         if (any && result is null) throw new EdgeException($"{path}: marked '{TypeKey}: {fileType}' but holds no quantised tensor");
+        if (result is not null) model.QuantizedFromFingerprint = file.Metadata.GetValueOrDefault(BaseFingerprintKey);
         return result;
     }
 

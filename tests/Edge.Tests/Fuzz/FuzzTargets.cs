@@ -41,6 +41,9 @@ static class FuzzTargets
         new("hf-config.json", "config.json", HuggingFaceSeeds("config.json"), LoadHuggingFace),
         new("hf-model.safetensors", "model.safetensors", HuggingFaceSeeds("model.safetensors"), LoadHuggingFace),
         new("text-corpus", "data.txt", TextSeeds, ReadCorpus),
+        new("quantized-checkpoint", "model.safetensors", QuantizedSeeds, LoadQuantized),
+        new("lora-adapter_model.safetensors", "adapter_model.safetensors", AdapterSeeds("adapter_model.safetensors"), LoadAdapter),
+        new("lora-adapter_config.json", "adapter_config.json", AdapterSeeds("adapter_config.json"), LoadAdapter),
     ];
 
     static string Sibling(string path, string name) => Path.Combine(Path.GetDirectoryName(path)!, name);
@@ -230,6 +233,62 @@ static class FuzzTargets
 
     static void LoadHuggingFace(string path) =>
         HuggingFaceGpt2.Load(Path.GetDirectoryName(path)!, [TinyGpt2.Descriptor]).Model.Dispose();
+
+    // ---- quantised checkpoints: every format, loaded and run for one decoding step ----
+
+    static byte[][] QuantizedSeeds(string dir)
+    {
+        string path = Path.Combine(dir, "seed.safetensors");
+        var tokenizer = TrainingData.BuildTokenizer(Text, DataLayout.Text);
+        using var model = TinyQuantGpt.Descriptor.Create(tokenizer.VocabSize, 1);
+        model.Initialize(3);
+        var metadata = new Dictionary<string, string> { [Checkpoint.ModelKey] = model.Name, [Checkpoint.TokenizerKey] = tokenizer.ToJson() };
+        return [.. new[] { Edge.Quantization.QuantType.Q8_0, Edge.Quantization.QuantType.Q4_0, Edge.Quantization.QuantType.Q4_1 }.Select(type =>
+        {
+            Edge.Quantization.QuantizedCheckpoint.Write(path, model, type, metadata);
+            return File.ReadAllBytes(path);
+        })];
+    }
+
+    static void LoadQuantized(string path)
+    {
+        using var model = Checkpoint.Load(path, [TinyQuantGpt.Descriptor]).Model;
+        model.Prefill([0, 1]);
+        model.DecodeStep(2);
+    }
+
+    // ---- LoRA adapter folders (PEFT layout) for a fixed tiny base ----
+
+    static LanguageModel AdapterBase()
+    {
+        var model = TinyGpt.Descriptor.Create(11, 1);
+        model.Initialize(3);
+        return model;
+    }
+
+    static Func<string, byte[][]> AdapterSeeds(string name) => dir =>
+    {
+        using var model = AdapterBase();
+        var seeds = new List<byte[]>();
+        // Same shapes in every seed (the other file of the folder stays the last seed's): configs and values differ.
+        ulong seed = 5;
+        foreach (var config in new[] { new Edge.Lora.LoraConfig(4, 8, 0.05, Edge.Lora.LoraConfig.ValidTargets), new Edge.Lora.LoraConfig(4, 16, 0, Edge.Lora.LoraConfig.ValidTargets) })
+        {
+            using var adapter = Edge.Lora.LoraAdapter.Create(model.Layout, config, seed++);
+            adapter.BaseFingerprint = Edge.Lora.BaseFingerprint.Of(model);
+            Edge.Lora.AdapterFile.Save(dir, adapter);
+            seeds.Add(File.ReadAllBytes(Path.Combine(dir, name)));
+        }
+        return [.. seeds];
+    };
+
+    static void LoadAdapter(string path)
+    {
+        using var model = AdapterBase();
+        using var adapter = Edge.Lora.AdapterFile.Load(Path.GetDirectoryName(path)!, model);
+        model.ActiveAdapters = new Edge.Lora.AdapterSet(model.Layout, [adapter]);
+        _ = model.Logits([1, 2, 3], 1, 3);
+    }
 
     // ---- training text ----
 

@@ -125,4 +125,22 @@ public class ParserRegressionTests
         Assert.DoesNotContain('\n', e.Message);
         Assert.Contains("\"marker\" must be an integer id or null", e.Message);
     }
+
+    [Fact]
+    public void LoraAdapter_AHugeRankInTheConfig_IsRefusedByShape_NamingTheFile()
+    {
+        // adapter_config.json saying r = 16777216 over tensors of rank 4 used to allocate the adapter first and fail
+        // with a message that named no file.
+        using var dir = new TempDir();
+        using var model = Edge.Tests.Models.TinyGpt.Descriptor.Create(11, 1);
+        model.Initialize(3);
+        using (var adapter = Edge.Lora.LoraAdapter.Create(model.Layout, new Edge.Lora.LoraConfig(4, 8, 0, Edge.Lora.LoraConfig.DefaultTargets), 5))
+            Edge.Lora.AdapterFile.Save(dir.Path, adapter);
+        string config = Path.Combine(dir.Path, "adapter_config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"r\": 4", "\"r\": 16777216"));
+        Assert.Contains("16777216", File.ReadAllText(config));
+        var e = Assert.Throws<EdgeException>(() => Edge.Lora.AdapterFile.Load(dir.Path, model));
+        AssertOneLineNaming(Path.Combine(dir.Path, "adapter_model.safetensors"), e);
+        Assert.Contains("has shape [4, 8]", e.Message);
+    }
 }

@@ -4,6 +4,7 @@ using Edge.Data;
 using Edge.Formats;
 using Edge.Quantization;
 using Edge.Tests.Data;
+using Edge.Tests.Kernels;
 using Edge.Tests.Models;
 using Edge.Training;
 using Xunit;
@@ -113,6 +114,40 @@ public class QuantizedModelTests
             for (int v = 0; v < V; v++) worst = Math.Max(worst, Math.Abs(step[v] - full[t * V + v]));
         }
         Assert.True(worst <= 1e-4, $"max |decode - forward| = {worst:G3}");
+    }
+
+    [Fact]
+    public void AnAdapterTrainedForTheFp32Base_AppliesToItsQuantisedCopy_AndSwitchesOffExactly()
+    {
+        using var dir = new TempDir();
+        WriteFp32(dir, out var fp32);
+        using var reference = fp32.Model;
+        var config = new Edge.Lora.LoraConfig(4, 8, 0.0, Edge.Lora.LoraConfig.ValidTargets);
+        using var adapter = Edge.Tests.Lora.LoraMathTests.RandomAdapter(reference.Layout, config, 5, std: 0.2f);
+        adapter.BaseFingerprint = Edge.Lora.BaseFingerprint.Of(reference);
+        string adapterDir = Path.Combine(dir.Path, "adapter");
+        Edge.Lora.AdapterFile.Save(adapterDir, adapter);
+
+        using var model = Checkpoint.Load(Quantize(dir, reference, fp32.Tokenizer, QuantType.Q8_0, out _), Models).Model;
+        // The quantised copy carries its fp32 base's fingerprint, so the adapter is accepted for it.
+        using var loaded = Edge.Lora.AdapterFile.Load(adapterDir, model);
+        int[] tokens = [1, 5, 9, 2, 7, 3];
+        var bare = model.Logits(tokens, 1, tokens.Length).ToArray();
+        var set = new Edge.Lora.AdapterSet(model.Layout, [loaded]);
+        set.Activate(0);
+        model.ActiveAdapters = set;
+        var adapted = model.Logits(tokens, 1, tokens.Length).ToArray();
+        // The same adapter on the fp32 base moves the logits the same way, up to the quantisation of the base.
+        var fpSet = new Edge.Lora.AdapterSet(reference.Layout, [adapter]);
+        var fpBare = reference.Logits(tokens, 1, tokens.Length).ToArray();
+        fpSet.Activate(0);
+        reference.ActiveAdapters = fpSet;
+        var fpAdapted = reference.Logits(tokens, 1, tokens.Length).ToArray();
+        var shift = adapted.Select((v, i) => v - bare[i]).ToArray();
+        var fpShift = fpAdapted.Select((v, i) => v - fpBare[i]).ToArray();
+        Assert.True(RelativeRms(fpShift, shift) <= 0.1, $"the adapter's effect differs by {RelativeRms(fpShift, shift):G3} over the quantised base");
+        set.Deactivate(0);
+        Expect.BitIdentical(bare, model.Logits(tokens, 1, tokens.Length).ToArray(), "logits after switching the adapter off");
     }
 
     [Fact]
