@@ -6,6 +6,7 @@ using Edge.Diagnostics;
 using Edge.Generation;
 using Edge.Kernels;
 using Edge.Models;
+using Edge.Quantization;
 using Edge.Training;
 
 namespace Edge.Cli;
@@ -16,7 +17,7 @@ static class BenchCommand
         edge bench: how fast training and generation run here, against this machine's own peak.
 
         Usage: edge bench train MODEL [--batch B] [--context T] [--steps N] [--vocab V] [--threads N] [--json]
-               edge bench generate MODEL|FILE [--tokens N] [--vocab V] [--threads N] [--json]
+               edge bench generate MODEL|FILE [--tokens N] [--vocab V] [--type q8|q4|q4m] [--threads N] [--json]
                edge bench tokenize DIR --data FILE [--json]
 
         Options:
@@ -30,6 +31,7 @@ static class BenchCommand
           --steps N    train: timed steps                --tokens N   generate: timed tokens
           --data FILE  tokenize: the text to encode
           --vocab V    vocabulary size for a model name (default 65)
+          --type T     generate: quantise the weights in memory first (q8, q4, q4m), as 'edge quantize' would
           --threads N  cores the kernels use (default: all)
           --json       one JSON object instead of the table
           --quiet      no progress bar (the timed loop only stores a count for it: no drawing, no allocation)
@@ -37,7 +39,9 @@ static class BenchCommand
         Reports the median and spread of the time per step or token, tokens per second, GFLOP/s (matrix
         products and attention, counted from the parameter table) as a share of this machine's peak fp32 FMA
         rate (measured first, on one thread, times the threads used), the vector width and threads, and
-        managed bytes allocated per step or token.
+        managed bytes allocated per step or token. 'generate' also reports the weight bytes each token reads and
+        the tokens per second that this machine's copy bandwidth (measured now, read + written bytes, STREAM's
+        convention) would allow if reading the weights were all a token cost.
 
         Examples:
           edge bench train baby-gpt
@@ -129,10 +133,14 @@ static class BenchCommand
         string target = args.Positionals[1];
         int tokens = args.Int("tokens", 200, min: 1, max: 1_000_000);
         int vocab = args.Int("vocab", 65, min: 2, max: 1_000_000);
+        var typeName = args.String("type");
         bool json = args.Flag("json");
         bool quiet = args.Flag("quiet");
         args.Threads();
         args.RejectUnknown(2);
+        QuantType? type = null;
+        if (typeName is not null)
+            type = QuantTypes.TryParse(typeName, out var t) ? t : throw new UsageException($"option --type: expected q8, q4 or q4m, got '{typeName}'");
 
         using var bar = new ProgressBar(tokens, "tokens", quiet, status: "loading");
         LanguageModel model;
@@ -153,8 +161,16 @@ static class BenchCommand
         }
         using (model)
         {
+            if (type is { } quantize)
+            {
+                bar.Status = $"quantising to {quantize.Name()}";
+                QuantizedCheckpoint.QuantizeInMemory(model, quantize);
+                name += $" ({quantize.Name()})";
+            }
             bar.Status = "measuring this machine's peak";
             double peak = MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
+            bar.Status = "measuring memory bandwidth";
+            double bandwidth = MachinePeak.MeasureCopyBandwidth();
             var tokenizer = Edge.Text.CharTokenizer.FromText(new string(Enumerable.Range(0, model.VocabSize).Select(i => (char)(0x100 + i)).ToArray()));
             var generator = new TextGenerator(model, tokenizer);
             var sampler = new Sampler(model.VocabSize, seed: 1, temperature: 0.8f, topK: 40);
@@ -179,7 +195,8 @@ static class BenchCommand
             // One position per token: the matrix products at one row, attention over about half the context.
             double flops = FlopCount.Forward(model, 1, 1) + (model.IsSequenceModel ? AttentionPerToken(model) : 0);
             string how = model.IsSequenceModel ? "batch 1, KV cache" : $"batch 1, window {model.InputLength}";
-            Report(json, "generate", name, how, times, "token", 1, flops, peak, (double)allocated / tokens);
+            Report(json, "generate", name, how, times, "token", 1, flops, peak, (double)allocated / tokens,
+                (QuantizedCheckpoint.WeightBytesPerToken(model), bandwidth));
         }
         return 0;
     }
@@ -228,7 +245,9 @@ static class BenchCommand
         return 4.0 * width * (model.InputLength / 2.0) * layers;
     }
 
-    static void Report(bool json, string kind, string model, string shape, double[] times, string unit, int tokensPer, double flops, double peak, double bytesPer)
+    /// <param name="memory">Generation: weight bytes read per token, and the measured copy bandwidth in GB/s.</param>
+    static void Report(bool json, string kind, string model, string shape, double[] times, string unit, int tokensPer, double flops, double peak, double bytesPer,
+        (long WeightBytes, double Bandwidth)? memory = null)
     {
         var sorted = times.Order().ToArray();
         double median = sorted[sorted.Length / 2], p10 = sorted[sorted.Length / 10], p90 = sorted[Math.Min(sorted.Length - 1, sorted.Length * 9 / 10)];
@@ -242,6 +261,8 @@ static class BenchCommand
             s.Append(CultureInfo.InvariantCulture, $"\"ms_per_{unit}_median\":{median:0.####},\"ms_per_{unit}_p10\":{p10:0.####},\"ms_per_{unit}_p90\":{p90:0.####},");
             s.Append(CultureInfo.InvariantCulture, $"\"tokens_per_second\":{tokensPerSecond:0.##},\"gflops\":{gflops:0.###},\"peak_gflops\":{peak:0.#},");
             s.Append(CultureInfo.InvariantCulture, $"\"percent_of_peak\":{100 * gflops / peak:0.##},\"vector_bits\":{bits},\"threads\":{Parallelism.Threads},\"bytes_allocated_per_{unit}\":{bytesPer:0.#},");
+            if (memory is { } m)
+                s.Append(CultureInfo.InvariantCulture, $"\"weight_bytes_per_token\":{m.WeightBytes},\"copy_bandwidth_gbs\":{m.Bandwidth:0.##},\"bandwidth_bound_tokens_per_second\":{m.Bandwidth * 1e9 / m.WeightBytes:0.##},\"percent_of_bandwidth_bound\":{100 * tokensPerSecond * m.WeightBytes / (m.Bandwidth * 1e9):0.##},");
             s.Append(CultureInfo.InvariantCulture, $"\"peak_memory_mib\":{PeakMemoryMiB():0}}}");
             Console.WriteLine(s.ToString());
             return;
@@ -251,6 +272,12 @@ static class BenchCommand
         Console.WriteLine($"  tokens per second  {tokensPerSecond.ToString("N0", CultureInfo.InvariantCulture)}");
         Console.WriteLine($"  GFLOP/s            {gflops.ToString("0.0", CultureInfo.InvariantCulture)}  ({(100 * gflops / peak).ToString("0.0", CultureInfo.InvariantCulture)}% of this machine's peak for {Parallelism.Threads} thread{(Parallelism.Threads == 1 ? "" : "s")}: {peak.ToString("0", CultureInfo.InvariantCulture)} GFLOP/s, measured now)");
         Console.WriteLine($"  vector width       {bits} bits, {Parallelism.Threads} thread{(Parallelism.Threads == 1 ? "" : "s")}");
+        if (memory is { } mem)
+        {
+            double bound = mem.Bandwidth * 1e9 / mem.WeightBytes;
+            Console.WriteLine($"  weights read       {(mem.WeightBytes / 1e6).ToString("0.0", CultureInfo.InvariantCulture)} MB per token; at {mem.Bandwidth.ToString("0.0", CultureInfo.InvariantCulture)} GB/s copy bandwidth (measured now) " +
+                $"at most {bound.ToString("N0", CultureInfo.InvariantCulture)} tokens/s: {(100 * tokensPerSecond / bound).ToString("0", CultureInfo.InvariantCulture)}% of that bound");
+        }
         Console.WriteLine($"  managed bytes      {bytesPer.ToString("0", CultureInfo.InvariantCulture)} allocated per {unit}");
         Console.WriteLine($"  peak memory        {PeakMemoryMiB().ToString("N0", CultureInfo.InvariantCulture)} MiB resident");
     }

@@ -51,7 +51,10 @@ static class InspectCommand
         {
             var meta = file.Metadata;
             var tensors = file.Tensors;
-            long parameters = tensors.Where(t => !t.Name.StartsWith("optimizer.", StringComparison.Ordinal)).Sum(t => t.ElementCount);
+            // A quantised tensor (a U8 tensor of blocks with a record in the metadata) counts its weights, not its bytes.
+            var quantized = tensors.ToDictionary(t => t.Name, t => Quantized(meta, t.Name));
+            long parameters = tensors.Where(t => !t.Name.StartsWith("optimizer.", StringComparison.Ordinal))
+                .Sum(t => quantized[t.Name] is { } q ? q.Elements : t.ElementCount);
             var o = Console.Out;
             o.WriteLine($"file        {path} ({Bytes(size)})");
             o.WriteLine($"model       {(meta.TryGetValue(Checkpoint.ModelKey, out var model) ? model : "(none: not an Edge checkpoint)")}");
@@ -63,22 +66,41 @@ static class InspectCommand
             o.WriteLine($"tensors     {tensors.Count}");
             if (tensors.Count > 0)
             {
-                var rows = tensors.Select(t => (t.Name, DType: t.DType.ToString(), Shape: "[" + string.Join(", ", t.Shape) + "]", Count: t.ElementCount.ToString("N0", CultureInfo.InvariantCulture))).ToList();
+                var rows = tensors.Select(t => quantized[t.Name] is { } q
+                    ? (t.Name, DType: q.Type, Shape: "[" + string.Join(", ", q.Shape) + "]", Count: q.Elements.ToString("N0", CultureInfo.InvariantCulture))
+                    : (t.Name, DType: t.DType.ToString(), Shape: "[" + string.Join(", ", t.Shape) + "]", Count: t.ElementCount.ToString("N0", CultureInfo.InvariantCulture))).ToList();
                 int wn = Math.Max(4, rows.Max(r => r.Name.Length)), wd = Math.Max(5, rows.Max(r => r.DType.Length)),
                     ws = Math.Max(5, rows.Max(r => r.Shape.Length)), wc = Math.Max(8, rows.Max(r => r.Count.Length));
                 o.WriteLine($"  {"name".PadRight(wn)}  {"dtype".PadRight(wd)}  {"shape".PadRight(ws)}  {"elements".PadLeft(wc)}");
                 foreach (var r in rows)
                     o.WriteLine($"  {r.Name.PadRight(wn)}  {r.DType.PadRight(wd)}  {r.Shape.PadRight(ws)}  {r.Count.PadLeft(wc)}");
             }
-            o.WriteLine($"metadata    {(meta.Count == 0 ? "(none)" : meta.Count + " entries")}");
-            if (meta.Count > 0)
+            // The per-tensor quantisation records are shown in the table above, not repeated here.
+            var shown = meta.Where(kv => !(kv.Key.StartsWith(Edge.Quantization.QuantizedCheckpoint.TensorKeyPrefix, StringComparison.Ordinal) && quantized.Values.Any(q => q is not null)))
+                .ToList();
+            o.WriteLine($"metadata    {(meta.Count == 0 ? "(none)" : meta.Count + " entries")}{(shown.Count < meta.Count ? $" ({meta.Count - shown.Count} quantisation records shown as dtypes above)" : "")}");
+            if (shown.Count > 0)
             {
-                int wk = meta.Keys.Max(k => k.Length);
-                foreach (var (key, value) in meta.OrderBy(kv => Rank(kv.Key)).ThenBy(kv => kv.Key, StringComparer.Ordinal))
+                int wk = shown.Max(kv => kv.Key.Length);
+                foreach (var (key, value) in shown.OrderBy(kv => Rank(kv.Key)).ThenBy(kv => kv.Key, StringComparer.Ordinal))
                     o.WriteLine($"  {key.PadRight(wk)}  {Describe(key, value)}");
             }
         }
         return 0;
+    }
+
+    /// <summary>The quantisation record of a tensor (type, fp32 shape, weights), or null when it has none or it is unreadable.</summary>
+    static (string Type, long[] Shape, long Elements)? Quantized(IReadOnlyDictionary<string, string> meta, string tensor)
+    {
+        if (!meta.TryGetValue(Edge.Quantization.QuantizedCheckpoint.TensorKeyPrefix + tensor, out var json)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            var root = doc.RootElement;
+            var shape = root.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+            return (root.GetProperty("type").GetString() ?? "?", shape, shape.Aggregate(1L, (a, b) => a * b));
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException) { return null; }
     }
 
     static string Trim(string message, string path) =>

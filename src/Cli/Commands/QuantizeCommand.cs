@@ -62,7 +62,7 @@ static class QuantizeCommand
         var metadata = loaded.Metadata.Where(kv => kv.Key != Checkpoint.TrainStateKey && kv.Key != "edge.source")
             .ToDictionary(kv => kv.Key, kv => kv.Value);
         metadata[Checkpoint.ModelKey] = loaded.Info.Name;
-        metadata["edge.quantized_from"] = Path.GetFileName(Path.GetFullPath(input).TrimEnd(Path.DirectorySeparatorChar));
+        metadata["edge.quantized_from"] = input;
         QuantizeReport report;
         using (var bar = new ProgressBar(model.Parameters.Count, "tensors", quiet, status: $"quantising to {type.Name()}"))
             report = QuantizedCheckpoint.Write(target, model, type, metadata, (done, _) => bar.Report(done));

@@ -29,6 +29,44 @@ public static class MachinePeak
         return best;
     }
 
+    /// <summary>
+    /// Memory copy bandwidth in GB/s, counted as STREAM's Copy counts it (bytes read plus bytes written per second):
+    /// 256 MiB copied between two buffers far larger than the caches, split across <see cref="Parallelism.Threads"/>
+    /// threads, the best of a few passes. Memory-bound work (decoding: every weight read once per token) is
+    /// judged against it.
+    /// </summary>
+    public static unsafe double MeasureCopyBandwidth()
+    {
+        const int Bytes = 256 << 20;
+        using var from = new NativeBuffer(Bytes / 4);
+        using var to = new NativeBuffer(Bytes / 4);
+        from.Span.Fill(1f); // touch every page, so the copy measures memory and not page faults
+        to.Span.Clear();
+        var work = new CopyWork { From = (byte*)from.Pointer, To = (byte*)to.Pointer };
+        int parts = Math.Max(1, Parallelism.Threads);
+        work.Chunks = new Split(Bytes, parts, 4096);
+        double best = 0;
+        for (int i = 0; i < 5; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            WorkerPool.For(ref work, work.Chunks.Parts);
+            best = Math.Max(best, 2.0 * Bytes / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9);
+        }
+        return best;
+    }
+
+    unsafe struct CopyWork : IPartitionedWork
+    {
+        public byte* From, To;
+        public Split Chunks;
+
+        public void Run(int part, int worker)
+        {
+            int s = Chunks.Start(part), e = Chunks.End(part);
+            Buffer.MemoryCopy(From + s, To + s, e - s, e - s);
+        }
+    }
+
     static int Lanes => Simd.Bits switch { 512 => 16, 256 => 8, 128 => 4, _ => 1 };
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -55,9 +55,7 @@ public static class QuantizedCheckpoint
             var p = parameters[i];
             var sites = model.Layout.Projections.Where(s => s.Weight == p).ToList();
             var weights = model.Weights.Slice(p.Offset, p.Length);
-            string? reason = sites.Count == 0 ? "not a matrix product's weight"
-                : sites[0].In % QuantTypes.BlockSize != 0 ? $"input dimension {sites[0].In} is not a multiple of {QuantTypes.BlockSize}"
-                : null;
+            string? reason = WhyNotQuantized(model, p);
             if (reason is not null)
             {
                 if (sites.Count > 0) kept.Add((p.Name, reason));
@@ -85,6 +83,51 @@ public static class QuantizedCheckpoint
             throw new EdgeException($"{model.Name} has no matrix product with an input dimension that is a multiple of {QuantTypes.BlockSize}: nothing to quantise");
         SafeTensorsWriter.Write(path, tensors, i => data[i], meta);
         return new QuantizeReport(type, 4 * model.ParameterCount, new FileInfo(path).Length, quantized, quantizedParameters, worst, worstTensor, kept);
+    }
+
+    /// <summary>Why a parameter stays fp32 (null: it is a product's weight that quantises).</summary>
+    static string? WhyNotQuantized(LanguageModel model, ParameterInfo p)
+    {
+        var site = model.Layout.Projections.FirstOrDefault(s => s.Weight == p);
+        return site is null ? "not a matrix product's weight"
+            : site.In % QuantTypes.BlockSize != 0 ? $"input dimension {site.In} is not a multiple of {QuantTypes.BlockSize}"
+            : null;
+    }
+
+    /// <summary>
+    /// Quantises <paramref name="model"/>'s product weights in memory (as <see cref="Write"/> would store them), for
+    /// benchmarks on random weights: the fp32 values stay in the weight buffer, unused.
+    /// </summary>
+    public static void QuantizeInMemory(LanguageModel model, QuantType type)
+    {
+        if (model.IsQuantized) throw new EdgeException($"{model.Name} is already quantised");
+        var byParameter = new QuantizedMatrix?[model.Parameters.Count];
+        for (int i = 0; i < byParameter.Length; i++)
+        {
+            var p = model.Parameters[i];
+            if (WhyNotQuantized(model, p) is not null) continue;
+            var site = model.Layout.Projections.First(s => s.Weight == p);
+            byParameter[i] = QuantizedMatrix.Create(model.Weights.Slice(p.Offset, p.Length), site.In, site.Out, site.Transposed, type);
+        }
+        if (byParameter.All(q => q is null))
+            throw new EdgeException($"{model.Name} has no matrix product with an input dimension that is a multiple of {QuantTypes.BlockSize}: nothing to quantise");
+        model.AttachQuantized(byParameter, NoOwner.Instance);
+    }
+
+    /// <summary>The weight bytes one decoded token reads: every product's weight once (quantised or fp32).</summary>
+    public static long WeightBytesPerToken(LanguageModel model)
+    {
+        long bytes = 0;
+        foreach (var p in model.Parameters)
+            if (model.Layout.Projections.Any(s => s.Weight == p))
+                bytes += model.QuantizedWeight(p.Name) is { } q ? q.ByteLength : 4L * p.Length;
+        return bytes;
+    }
+
+    sealed class NoOwner : IDisposable
+    {
+        public static readonly NoOwner Instance = new();
+        public void Dispose() { }
     }
 
     /// <summary>
