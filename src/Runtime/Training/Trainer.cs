@@ -105,13 +105,30 @@ public sealed class Trainer : IDisposable
         if (micro > 1) VectorMath.Scale(1f / micro, grads);
         LastGradientNorm = Math.Sqrt(GradientNorm.SumOfSquares(grads));
         if (!double.IsFinite(LastGradientNorm))
-            throw new EdgeException($"training diverged: the gradient norm is {LastGradientNorm} at step {Step + 1}; lower the learning rate or set --grad-clip");
+            throw new EdgeException($"training diverged: {DescribeNonFinite(_model.Parameters, grads, "gradient")} at step {Step + 1} " +
+                "(the loss was finite); lower the learning rate or set --grad-clip");
         if (_options.GradClip > 0 && LastGradientNorm > _options.GradClip)
             VectorMath.Scale((float)(_options.GradClip / LastGradientNorm), grads);
         _optimizer.LearningRate = (float)_options.Schedule.At(Step);
         _model.Step(_optimizer);
         Step++;
         return (float)(loss / micro);
+    }
+
+    /// <summary>
+    /// Where the first NaN or Inf in <paramref name="values"/> (laid out as <paramref name="parameters"/>) is: "the
+    /// gradient of 'h.1.mlp.c_fc.weight' holds NaN at element 17", or the norm's overflow when every value is finite.
+    /// </summary>
+    internal static string DescribeNonFinite(IReadOnlyList<ParameterInfo> parameters, ReadOnlySpan<float> values, string what)
+    {
+        foreach (var p in parameters)
+        {
+            var slice = values.Slice(p.Offset, p.Length);
+            for (int i = 0; i < slice.Length; i++)
+                if (!float.IsFinite(slice[i]))
+                    return $"the {what} of '{p.Name}' holds {slice[i]} at element {i}";
+        }
+        return $"the {what} norm overflows";
     }
 
     /// <summary>Mean loss over a split: every example, or <paramref name="maxExamples"/> of them at an even stride.</summary>

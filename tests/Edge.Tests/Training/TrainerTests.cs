@@ -117,4 +117,31 @@ public class TrainerTests
         Assert.Equal(0.55e-3, s.At(60), 12);
         Assert.Equal(1e-4, s.At(110), 12);
     }
+
+    [Fact]
+    public void ADivergingRun_StopsWithAClearMessage_NamingTheStep()
+    {
+        var info = CharMlp.Descriptor;
+        var (tokenizer, splits) = Data(info);
+        using var model = info.Create(tokenizer.VocabSize, 8);
+        model.Initialize(1);
+        var options = Options(200, 1) with { Optimizer = OptimizerKind.Sgd, Schedule = LearningRateSchedule.Step(1e9, 0, 1) };
+        using var trainer = new Trainer(model, splits, options);
+        var e = Assert.Throws<EdgeException>(() => trainer.Run());
+        Assert.Matches(@"^training diverged: .* at step \d+", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void ANonFiniteGradient_IsReportedByTensorAndElement()
+    {
+        using var model = new Edge.Tests.Models.TinyGpt(7, 1);
+        model.EnableTraining();
+        var p = model.Parameters.First(q => q.Name == "h.1.mlp.c_fc.weight");
+        model.Gradients[p.Offset + 17] = float.NaN;
+        Assert.Equal("the gradient of 'h.1.mlp.c_fc.weight' holds NaN at element 17",
+            Trainer.DescribeNonFinite(model.Parameters, model.Gradients, "gradient"));
+        model.Gradients.Clear();
+        Assert.Equal("the gradient norm overflows", Trainer.DescribeNonFinite(model.Parameters, model.Gradients, "gradient"));
+    }
 }
