@@ -16,10 +16,13 @@ static class EvalCommand
           --data FILE              UTF-8 text to score
           --layout text|lines      running text or one example per line (default: the layout the model was trained with)
           --adapter DIR[:SCALE]    score with a LoRA adapter switched on, optionally scaled (repeatable)
+          --split train|val|test   score only that part of the file, split as 'edge train' splits it (text: first
+                                   90% train, last 10% val; lines: shuffled with --split-seed, 80/10/10)
+          --split-seed S           the shuffle of line data (default 42, as 'edge train')
           --threads N              cores the kernels use (default: all; results do not depend on it)
           --quiet                  no progress bar
 
-        Every example of the file is scored (no split).
+        Without --split every example of the file is scored.
 
         Example:
           edge eval --model models/names-mlp/model.safetensors --data ../shared/data/names.txt
@@ -33,6 +36,8 @@ static class EvalCommand
         var layoutOption = args.String("layout");
         bool quiet = args.Flag("quiet");
         var adapterSpecs = args.Strings("adapter");
+        var split = args.Choice<string?>("split", null, ("train", "train"), ("val", "val"), ("test", "test"));
+        ulong splitSeed = args.ULong("split-seed", 42);
         args.Threads();
         args.RejectUnknown(0);
 
@@ -44,10 +49,25 @@ static class EvalCommand
             : layoutOption switch { "text" => DataLayout.Text, "lines" => DataLayout.Lines, _ => throw new UsageException($"option --layout: expected text or lines, got '{layoutOption}'") };
         var text = TextCorpus.Read(dataPath);
         ExampleSet examples;
-        try { examples = TrainingData.All(text, loaded.Tokenizer, loaded.Info, layout); }
+        try
+        {
+            if (split is null) examples = TrainingData.All(text, loaded.Tokenizer, loaded.Info, layout);
+            else
+            {
+                if (loaded.Tokenizer is not Edge.Text.CharTokenizer chars)
+                    throw new UsageException("--split needs a character-level checkpoint (the splits 'edge train' makes); score a file of the part instead");
+                var splits = TrainingData.Split(text, chars, loaded.Info, layout, splitSeed);
+                examples = split switch
+                {
+                    "train" => splits.Train,
+                    "val" => splits.Val,
+                    _ => splits.Test ?? throw new EdgeException("running text has no test split (first 90% train, last 10% val)"),
+                };
+            }
+        }
         catch (EdgeException e) { throw new EdgeException($"{dataPath}: {e.Message}"); }
         double loss = Scoring.Evaluate(model, examples, batch: 256, quiet);
-        Console.WriteLine($"{Path.GetFileName(dataPath)}: {examples.Count:N0} {(loaded.Info.SequenceTargets ? "positions" : "examples")}  loss {Terminal.Bold($"{loss:0.0000}")}  perplexity {Math.Exp(loss):0.00}");
+        Console.WriteLine($"{Path.GetFileName(dataPath)}{(split is null ? "" : $" ({split} split)")}: {examples.Count:N0} {(loaded.Info.SequenceTargets ? "positions" : "examples")}  loss {Terminal.Bold($"{loss:0.0000}")}  perplexity {Math.Exp(loss):0.00}");
         return 0;
     }
 }

@@ -54,4 +54,21 @@ public class QuantizeCliTests(TrainedAdapter trained) : IClassFixture<TrainedAda
         Assert.Contains(message, line);
         Assert.False(File.Exists(trained.Dir.File("x.safetensors")));
     }
+
+    [Fact]
+    public void Eval_SplitVal_ScoresTheLastTenthOfRunningText()
+    {
+        Assert.True(trained.BaseTrain.ExitCode == 0, trained.BaseTrain.ToString());
+        var text = TrainedAdapter.Corpus(2000, 11);
+        File.WriteAllText(trained.Dir.File("split.txt"), text);
+        var all = EdgeProcess.Run(Dir, "eval", "--model", "base/model.safetensors", "--data", "split.txt", "--quiet");
+        var val = EdgeProcess.Run(Dir, "eval", "--model", "base/model.safetensors", "--data", "split.txt", "--split", "val", "--quiet");
+        Assert.True(val.ExitCode == 0, val.ToString());
+        Assert.Contains("split.txt (val split): ", val.Stdout);
+        long Positions(EdgeProcess.Result r) => long.Parse(Regex.Match(r.Stdout, @": ([\d,]+) positions").Groups[1].Value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+        Assert.InRange(Positions(val), Positions(all) / 10 - 70, Positions(all) / 10 + 70); // the last 10%, less one context
+        var bad = EdgeProcess.Run(Dir, "eval", "--model", "base/model.safetensors", "--data", "split.txt", "--split", "dev");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("option --split: expected one of train, val, test, got 'dev'", bad.Stderr);
+    }
 }
