@@ -111,12 +111,12 @@ public static class AdapterFile
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new EdgeException($"{path}: not a JSON object");
             if (root.TryGetProperty("peft_type", out var type) && type.GetString() != "LORA")
-                throw new EdgeException($"{path}: peft_type '{type.GetString()}' is not a LoRA adapter (expected \"LORA\")");
+                throw new EdgeException($"{path}: peft_type '{EdgeException.OneLine(type.GetString() ?? "")}' is not a LoRA adapter (expected \"LORA\")");
             if (!root.TryGetProperty("r", out var r) || !r.TryGetInt32(out int rank)) throw new EdgeException($"{path}: 'r' (the rank) is missing or not an integer");
             double alpha = root.TryGetProperty("lora_alpha", out var a) ? a.GetDouble() : rank;   // PEFT's default alpha is 8 = its default r
             double dropout = root.TryGetProperty("lora_dropout", out var d) && d.ValueKind == JsonValueKind.Number ? d.GetDouble() : 0;
             if (root.TryGetProperty("bias", out var bias) && bias.ValueKind == JsonValueKind.String && bias.GetString() != "none")
-                throw new EdgeException($"{path}: bias '{bias.GetString()}' is not supported (Edge adapters train no biases: \"none\")");
+                throw new EdgeException($"{path}: bias '{EdgeException.OneLine(bias.GetString() ?? "")}' is not supported (Edge adapters train no biases: \"none\")");
             var targets = new List<string>();
             if (root.TryGetProperty("target_modules", out var tm))
             {
@@ -130,7 +130,7 @@ public static class AdapterFile
             try { return config.Validate(); }
             catch (EdgeException e) { throw new EdgeException($"{path}: {e.Message}"); }
         }
-        catch (JsonException e) { throw new EdgeException($"{path}: not valid JSON ({e.Message.Split('\n')[0]})"); }
+        catch (JsonException e) { throw new EdgeException($"{path}: not valid JSON ({EdgeException.OneLine(e.Message)})"); }
         catch (Exception e) when (e is InvalidOperationException or FormatException) { throw new EdgeException($"{path}: a field has the wrong type"); }
     }
 
@@ -153,11 +153,11 @@ public static class AdapterFile
         {
             fingerprint ??= BaseFingerprint.Of(model);
             if (expected != fingerprint)
-                throw new EdgeException($"{path}: this adapter was made for another base{(made is null ? "" : $" (a {made})")}: " +
-                    $"its base fingerprint is {expected}, the loaded {model.Name} has {fingerprint}");
+                throw new EdgeException($"{path}: this adapter was made for another base{(made is null ? "" : $" (a {EdgeException.OneLine(made)})")}: " +
+                    $"its base fingerprint is {EdgeException.OneLine(expected)}, the loaded {model.Name} has {fingerprint}");
         }
         else if (made is not null && made != model.Name)
-            throw new EdgeException($"{path}: this adapter was made for '{made}', not {model.Name}");
+            throw new EdgeException($"{path}: this adapter was made for '{EdgeException.OneLine(made)}', not {model.Name}");
 
         // Which sites the tensors name, and their rank.
         var byModule = new Dictionary<string, (TensorInfo? A, TensorInfo? B)>(StringComparer.Ordinal);
@@ -166,7 +166,7 @@ public static class AdapterFile
             var (module, which) = ParseName(path, t.Name);
             var site = layout.FindProjection(module);
             if (site is null || site.Transposed)
-                throw new EdgeException($"{path}: tensor '{t.Name}' names module '{module}', which {model.Name} does not have (is the adapter for another base?)");
+                throw new EdgeException($"{path}: tensor '{EdgeException.OneLine(t.Name)}' names module '{EdgeException.OneLine(module)}', which {model.Name} does not have (is the adapter for another base?)");
             byModule.TryGetValue(module, out var pair);
             byModule[module] = which == 'A' ? (t, pair.B) : (pair.A, t);
         }
@@ -175,7 +175,7 @@ public static class AdapterFile
         foreach (var (module, pair) in byModule)
         {
             if (pair.A is null || pair.B is null)
-                throw new EdgeException($"{path}: module '{module}' has lora_{(pair.A is null ? 'A' : 'B')}.weight missing");
+                throw new EdgeException($"{path}: module '{EdgeException.OneLine(module)}' has lora_{(pair.A is null ? 'A' : 'B')}.weight missing");
             sites.Add(layout.FindProjection(module)!);
         }
         sites.Sort((x, y) => x.Index.CompareTo(y.Index));
@@ -213,7 +213,7 @@ public static class AdapterFile
     static void CheckShape(string path, TensorInfo t, long[] shape, string model)
     {
         if (!t.Shape.SequenceEqual(shape))
-            throw new EdgeException($"{path}: tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], {model} with the config's rank needs [{string.Join(", ", shape)}] (is the adapter for another base?)");
+            throw new EdgeException($"{path}: tensor '{EdgeException.OneLine(t.Name)}' has shape [{string.Join(", ", t.Shape)}], {model} with the config's rank needs [{string.Join(", ", shape)}] (is the adapter for another base?)");
     }
 
     /// <summary>"base_model.model.transformer.h.0.attn.c_attn.lora_A.weight" -> ("h.0.attn.c_attn", 'A'); the prefixes are optional.</summary>
@@ -230,7 +230,7 @@ public static class AdapterFile
             suffix = $".lora_{which}.default.weight";
             if (n.EndsWith(suffix, StringComparison.Ordinal)) return (n[..^suffix.Length], which);
         }
-        throw new EdgeException($"{path}: tensor '{name}' is not a LoRA weight (expected names ending in .lora_A.weight or .lora_B.weight)");
+        throw new EdgeException($"{path}: tensor '{EdgeException.OneLine(name)}' is not a LoRA weight (expected names ending in .lora_A.weight or .lora_B.weight)");
     }
 
     /// <summary>Bytes of the adapter's files on disk.</summary>

@@ -31,8 +31,8 @@ public sealed record LoraConfig(int Rank, double Alpha, double Dropout, IReadOnl
         if (Targets.Count == 0) throw new EdgeException($"LoRA needs at least one target module (valid: {string.Join(", ", ValidTargets)})");
         foreach (var t in Targets)
             if (!ValidTargets.Contains(t))
-                throw new EdgeException($"'{t}' is not a LoRA target (valid: {string.Join(", ", ValidTargets)})");
-        if (Targets.Distinct().Count() != Targets.Count) throw new EdgeException($"LoRA targets repeat a module: {string.Join(", ", Targets)}");
+                throw new EdgeException($"'{EdgeException.OneLine(t)}' is not a LoRA target (valid: {string.Join(", ", ValidTargets)})");
+        if (Targets.Distinct().Count() != Targets.Count) throw new EdgeException($"LoRA targets repeat a module: {EdgeException.OneLine(string.Join(", ", Targets))}");
         return this;
     }
 

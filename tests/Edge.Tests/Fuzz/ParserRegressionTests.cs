@@ -27,6 +27,7 @@ public class ParserRegressionTests
         Assert.Contains(path, e.Message);
         Assert.DoesNotContain('\n', e.Message);
         Assert.DoesNotContain('\r', e.Message);
+        Assert.False(e.Message.Any(char.IsControl), $"a control character in: {e.Message}");
     }
 
     [Theory]
@@ -142,5 +143,31 @@ public class ParserRegressionTests
         var e = Assert.Throws<EdgeException>(() => Edge.Lora.AdapterFile.Load(dir.Path, model));
         AssertOneLineNaming(Path.Combine(dir.Path, "adapter_model.safetensors"), e);
         Assert.Contains("has shape [4, 8]", e.Message);
+    }
+
+    [Fact]
+    public void LoraAdapter_ControlCharactersInATargetOrTensorName_StayOnOneLine()
+    {
+        // A JSON escape in target_modules or in a tensor name put a tab or a carriage return into the message.
+        using var dir = new TempDir();
+        using var model = Edge.Tests.Models.TinyGpt.Descriptor.Create(11, 1);
+        model.Initialize(3);
+        using (var adapter = Edge.Lora.LoraAdapter.Create(model.Layout, new Edge.Lora.LoraConfig(4, 8, 0, Edge.Lora.LoraConfig.DefaultTargets), 5))
+            Edge.Lora.AdapterFile.Save(dir.Path, adapter);
+        string config = Path.Combine(dir.Path, "adapter_config.json");
+        string original = File.ReadAllText(config);
+        File.WriteAllText(config, original.Replace("\"attn.c_attn\"", "\"attn.c_\\r\\nattn\""));
+        AssertOneLineNaming(config, Assert.Throws<EdgeException>(() => Edge.Lora.AdapterFile.Load(dir.Path, model)));
+
+        File.WriteAllText(config, original);
+        string weights = Path.Combine(dir.Path, "adapter_model.safetensors");
+        using (var file = SafeTensorsFile.Open(weights))
+        {
+            var tensors = file.Tensors.Select(t => (t.Name.Replace("attn.c_attn", "attn.c_\tattn"), t.DType, t.Shape)).ToList();
+            var data = file.Tensors.Select(t => file.GetBytes(t).ToArray()).ToList();
+            file.Dispose();
+            SafeTensorsWriter.Write(weights, tensors, k => data[k]);
+        }
+        AssertOneLineNaming(weights, Assert.Throws<EdgeException>(() => Edge.Lora.AdapterFile.Load(dir.Path, model)));
     }
 }
