@@ -22,6 +22,15 @@ answer=$(cd "$work" && printf 'KEEPER:\ntemp 0\nquit\n' | "$edge" chat --model m
 grep -q "(temp = 0)" <<< "$answer"
 
 # Bad input: one line on stderr, the documented exit code, no stack trace.
+# Quantised copies and LoRA adapters go through JSON records and more file parsing: run them natively too.
+(cd "$work" && "$edge" quantize --in m/model.safetensors --out m/q4.safetensors --type q4m --quiet > quant.txt)
+grep -q "q4_1" "$work/quant.txt"
+for i in $(seq 200); do echo "the keeper lit the lamp and the sea was loud"; done > "$work/words.txt"
+(cd "$work" && "$edge" lora train --base m/model.safetensors --data words.txt --steps 4 --eval-interval 2 --eval-iters 2 --out a --quiet > lora.txt)
+[ -f "$work/a/adapter_model.safetensors" ] && [ -f "$work/a/adapter_config.json" ] || { echo "smoke: lora train wrote no adapter" >&2; exit 1; }
+quantized=$(cd "$work" && "$edge" generate --model m/q4.safetensors --adapter a --prompt "KEEPER:" --tokens 20 --seed 3)
+[ "${#quantized}" -ge 27 ] || { echo "smoke: the quantised model with an adapter generated too little: '$quantized'" >&2; exit 1; }
+
 set +e
 (cd "$work" && "$edge" generate --model missing.safetensors 2> err.txt); code=$?
 set -e
@@ -31,4 +40,4 @@ set +e
 (cd "$work" && "$edge" generate --model m/model.safetensors --temperature -2 2> err.txt); code=$?
 set -e
 [ "$code" -eq 2 ] || { echo "smoke: a bad option did not exit 2 (exit $code)" >&2; exit 1; }
-echo "smoke: NativeAOT edge trains, generates, chats and refuses bad input"
+echo "smoke: NativeAOT edge trains, generates, chats, quantises, trains and applies an adapter, and refuses bad input"
