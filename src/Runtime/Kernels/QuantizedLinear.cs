@@ -9,7 +9,9 @@ namespace Edge.Kernels;
 // The activations are quantised too, per block of 32, to int8 with an fp32 scale (GGML's Q8_0 for activations), so
 // every block's dot product is an integer one: 32 int8 x int8 (or unsigned 4-bit x int8) products summed by
 // multiply-add instructions (AVX2 vpmaddubsw + vpmaddwd on the 256-bit path), then scaled once per block:
-//   Q8_0, Q4_0:  dot = d_w * d_x * sum(q_w * q_x)                 (Q4_0's q_w = nibble - 8)
+//   Q8_0:        dot = d_w * d_x * sum(q_w * q_x)
+//   Q4_0:        dot = d_w * d_x * (sum(nibble * q_x) - 8 * sum(q_x))   (q_w = nibble - 8; the AVX2 path takes the
+//                nibbles as they are, unsigned, and subtracts 8 times the activations' code sum once per block)
 //   Q4_1:        dot = d_w * d_x * sum(nibble * q_x) + min_w * sum(x)
 // Every width gives the same integer sums; only the order of the per-block float additions differs
 // (vector lanes), so paths agree to float rounding. Output rows are split across the worker pool.
@@ -29,9 +31,10 @@ public static unsafe class QuantizedLinear
         Check.AtLeast(y.Length, n, outDim, nameof(y));
         int blocks = inDim / QuantTypes.BlockSize;
 
-        // Quantise the activations once per call, on the calling thread: codes [n, in], then per block a scale and a sum.
+        // Quantise the activations once per call, on the calling thread: codes [n, in], then per block a scale, the
+        // sum of x and the sum of the codes.
         var codes = t_codes is { } c && c.Length >= n * inDim ? c : t_codes = new sbyte[Math.Max(n * inDim, 1024)];
-        var scales = t_scales is { } s && s.Length >= 2 * n * blocks ? s : t_scales = new float[Math.Max(2 * n * blocks, 64)];
+        var scales = t_scales is { } s && s.Length >= 3 * n * blocks ? s : t_scales = new float[Math.Max(3 * n * blocks, 96)];
         QuantizeActivations(x, codes, scales, n, inDim);
 
         fixed (float* px = scales, pb = b, py = y)
@@ -49,12 +52,15 @@ public static unsafe class QuantizedLinear
         }
     }
 
-    /// <summary>x [n, in] to int8 codes per block of 32: scale = max|x| / 127, code = round(x / scale); also each block's sum of x.</summary>
+    /// <summary>
+    /// x [n, in] to int8 codes per block of 32: scale = max|x| / 127, code = round(x / scale). <paramref name="scalesAndSums"/>
+    /// [3 n blocks] gets the scales [n, blocks], then per row the blocks' sums of x and then of the codes (row r's
+    /// sums start at n blocks + 2 r blocks).
+    /// </summary>
     internal static void QuantizeActivations(ReadOnlySpan<float> x, Span<sbyte> codes, Span<float> scalesAndSums, int n, int inDim)
     {
         int blocks = inDim / QuantTypes.BlockSize;
         var scales = scalesAndSums.Slice(0, n * blocks);
-        var sums = scalesAndSums.Slice(n * blocks, n * blocks);
         for (int r = 0; r < n; r++)
             for (int k = 0; k < blocks; k++)
             {
@@ -63,9 +69,11 @@ public static unsafe class QuantizedLinear
                 foreach (var v in block) { amax = MathF.Max(amax, MathF.Abs(v)); sum += v; }
                 float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
                 var q = codes.Slice(r * inDim + k * QuantTypes.BlockSize, QuantTypes.BlockSize);
-                for (int i = 0; i < QuantTypes.BlockSize; i++) q[i] = (sbyte)MathF.Round(block[i] * id);
+                int codeSum = 0;
+                for (int i = 0; i < QuantTypes.BlockSize; i++) codeSum += q[i] = (sbyte)MathF.Round(block[i] * id);
                 scales[r * blocks + k] = d;
-                sums[r * blocks + k] = sum;
+                scalesAndSums[n * blocks + 2 * r * blocks + k] = sum;
+                scalesAndSums[n * blocks + 2 * r * blocks + blocks + k] = codeSum;
             }
     }
 
@@ -96,13 +104,13 @@ public static unsafe class QuantizedLinear
                     if (Bits == 256 && Avx2.IsSupported && Fma.IsSupported)
                         for (; r + 4 <= r1; r += 4)
                         {
-                            var dots = Dot256x4(Type, row, Codes + (long)r * In, In, Scales + r * Blocks, Sums + r * Blocks, Blocks);
+                            var dots = Dot256x4(Type, row, Codes + (long)r * In, In, Scales + r * Blocks, Sums + 2 * r * Blocks, Blocks);
                             for (int k = 0; k < 4; k++) Y[(long)(r + k) * Out + j] = bias + dots[k];
                         }
                     for (; r < r1; r++)
                     {
                         sbyte* q = Codes + (long)r * In;
-                        float* d = Scales + r * Blocks, sum = Sums + r * Blocks;
+                        float* d = Scales + r * Blocks, sum = Sums + 2 * r * Blocks;
                         Y[(long)r * Out + j] = bias + Dot(Bits, Type, row, q, d, sum, Blocks);
                     }
                 }
@@ -110,7 +118,10 @@ public static unsafe class QuantizedLinear
         }
     }
 
-    /// <summary>One weight row against one quantised activation row, at the given vector width.</summary>
+    /// <summary>
+    /// One weight row against one quantised activation row, at the given vector width: <paramref name="sum"/> holds the
+    /// row's blocks' sums of x, then (at sum + blocks) of the codes.
+    /// </summary>
     internal static float Dot(int bits, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks) => bits switch
     {
         512 => Dot512(type, w, q, d, sum, blocks),
@@ -172,16 +183,9 @@ public static unsafe class QuantizedLinear
                 int off = type == QuantType.Q4_0 ? 2 : 4;
                 var packed = Sse2.LoadVector128(w + off);
                 var nibbles = Vector256.Create(Sse2.And(packed, low), Sse2.And(Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte(), low));
-                if (type == QuantType.Q4_0)
-                {
-                    var qw = Avx2.Subtract(nibbles, Vector256.Create((byte)8)).AsSByte();
-                    pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(qw), Avx2.Sign(qx, qw));
-                }
-                else
-                {
-                    pairs = Avx2.MultiplyAddAdjacent(nibbles, qx);
-                    extra += QuantizedMatrix.Half16(w + 2) * sum[k];
-                }
+                pairs = Avx2.MultiplyAddAdjacent(nibbles, qx);
+                if (type == QuantType.Q4_0) extra -= 8f * QuantizedMatrix.Half16(w) * d[k] * sum[blocks + k];
+                else extra += QuantizedMatrix.Half16(w + 2) * sum[k];
             }
             var ints = Avx2.MultiplyAddAdjacent(pairs, ones);
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(ints), Vector256.Create(QuantizedMatrix.Half16(w) * d[k]), acc);
@@ -215,22 +219,25 @@ public static unsafe class QuantizedLinear
             {
                 var packed = Sse2.LoadVector128(w + (type == QuantType.Q4_0 ? 2 : 4));
                 var nibbles = Vector256.Create(Sse2.And(packed, low), Sse2.And(Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte(), low));
+                magnitude = nibbles;
+                // Row i's sums of x start at sum + 2 i blocks, its code sums at sum + (2 i + 1) blocks.
                 if (type == QuantType.Q4_0)
                 {
-                    qw = Avx2.Subtract(nibbles, Vector256.Create((byte)8)).AsSByte();
-                    magnitude = Avx2.Abs(qw);
+                    extra0 -= 8f * dw * d[k] * sum[blocks + k];
+                    extra1 -= 8f * dw * d[blocks + k] * sum[3 * blocks + k];
+                    extra2 -= 8f * dw * d[2 * blocks + k] * sum[5 * blocks + k];
+                    extra3 -= 8f * dw * d[3 * blocks + k] * sum[7 * blocks + k];
                 }
                 else
                 {
-                    magnitude = nibbles;
                     float min = QuantizedMatrix.Half16(w + 2);
                     extra0 += min * sum[k];
-                    extra1 += min * sum[blocks + k];
-                    extra2 += min * sum[2 * blocks + k];
-                    extra3 += min * sum[3 * blocks + k];
+                    extra1 += min * sum[2 * blocks + k];
+                    extra2 += min * sum[4 * blocks + k];
+                    extra3 += min * sum[6 * blocks + k];
                 }
             }
-            bool signed = type != QuantType.Q4_1;
+            bool signed = type == QuantType.Q8_0;
             acc0 = Block(magnitude, qw, signed, Avx.LoadVector256(q), ones, dw * d[k], acc0);
             acc1 = Block(magnitude, qw, signed, Avx.LoadVector256(q + stride), ones, dw * d[blocks + k], acc1);
             acc2 = Block(magnitude, qw, signed, Avx.LoadVector256(q + 2 * stride), ones, dw * d[2 * blocks + k], acc2);

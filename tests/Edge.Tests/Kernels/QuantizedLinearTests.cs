@@ -20,7 +20,7 @@ public class QuantizedLinearTests
         var deq = w.Dequantize();
         int inDim = w.Cols, blocks = inDim / 32;
         var codes = new sbyte[n * inDim];
-        var scales = new float[2 * n * blocks];
+        var scales = new float[3 * n * blocks];
         QuantizedLinear.QuantizeActivations(x, codes, scales, n, inDim);
         var y = new double[n * w.Rows];
         for (int r = 0; r < n; r++)
