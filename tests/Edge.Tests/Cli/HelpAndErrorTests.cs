@@ -109,6 +109,9 @@ public class HelpAndErrorTests
     [InlineData("unknown option --frobnicate for 'edge tokenize'", "tokenize", "--tokenizer", "t", "--text", "hi", "--frobnicate", "1")]
     [InlineData("unknown option --frobnicate for 'edge plot'", "plot", "log.csv", "--out", "a.svg", "--frobnicate", "1")]
     [InlineData("unknown option --frobnicate for 'edge inspect'", "inspect", "m.safetensors", "--frobnicate", "1")]
+    [InlineData("unknown option --frobnicate for 'edge quantize'", "quantize", "--in", "m", "--out", "q", "--type", "q8", "--frobnicate", "1")]
+    [InlineData("unknown option --frobnicate for 'edge lora train'", "lora", "train", "--base", "m", "--data", "d", "--frobnicate", "1")]
+    [InlineData("unknown lora command 'fly'", "lora", "fly")]
     [InlineData("unexpected argument 'extra' for 'edge models'", "models", "extra")]
     [InlineData("option --steps: expected an integer, got 'many'", "train", "char-mlp", "--steps", "many")]
     [InlineData("option --out needs a value", "train", "char-mlp", "--out")]
@@ -136,6 +139,11 @@ public class HelpAndErrorTests
     [InlineData("give one or more log.csv files", "plot", "--out", "a.svg")]
     [InlineData("--prompt TEXT is required", "plot", "attention", "--model", "m.safetensors", "--out", "a.svg")]
     [InlineData("give a checkpoint or safetensors file", "inspect")]
+    [InlineData("--in MODEL is required", "quantize", "--out", "q.safetensors", "--type", "q8")]
+    [InlineData("--out FILE is required", "quantize", "--in", "m.safetensors", "--type", "q8")]
+    [InlineData("--base MODEL is required", "lora", "train", "--data", "d.txt")]
+    [InlineData("--data FILE is required", "lora", "train", "--base", "m.safetensors")]
+    [InlineData("give an adapter folder", "lora", "info")]
     public void MissingRequiredArgument_IsOneLine_WithExitCode2(string message, params string[] args)
     {
         using var dir = new TempDir();
