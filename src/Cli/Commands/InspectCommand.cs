@@ -76,7 +76,8 @@ static class InspectCommand
                     o.WriteLine($"  {r.Name.PadRight(wn)}  {r.DType.PadRight(wd)}  {r.Shape.PadRight(ws)}  {r.Count.PadLeft(wc)}");
             }
             // The per-tensor quantisation records are shown in the table above, not repeated here.
-            var shown = meta.Where(kv => !(kv.Key.StartsWith(Edge.Quantization.QuantizedCheckpoint.TensorKeyPrefix, StringComparison.Ordinal) && quantized.Values.Any(q => q is not null)))
+            bool anyQuantized = quantized.Values.Any(q => q is not null);
+            var shown = meta.Where(kv => !(anyQuantized && kv.Key.StartsWith(Edge.Quantization.QuantizedCheckpoint.TensorKeyPrefix, StringComparison.Ordinal)))
                 .ToList();
             o.WriteLine($"metadata    {(meta.Count == 0 ? "(none)" : meta.Count + " entries")}{(shown.Count < meta.Count ? $" ({meta.Count - shown.Count} quantisation records shown as dtypes above)" : "")}");
             if (shown.Count > 0)

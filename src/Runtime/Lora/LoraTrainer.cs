@@ -87,12 +87,7 @@ public sealed class LoraTrainer
             _model.Backward();
         }
         finally { _model.ActiveAdapters = saved; }
-        var grads = _adapter.Gradients;
-        LastGradientNorm = Math.Sqrt(GradientNorm.SumOfSquares(grads));
-        if (!double.IsFinite(LastGradientNorm))
-            throw new EdgeException($"training diverged: the gradient norm is {LastGradientNorm} at step {Step + 1}; lower the learning rate");
-        if (_options.GradClip > 0 && LastGradientNorm > _options.GradClip)
-            VectorMath.Scale((float)(_options.GradClip / LastGradientNorm), grads);
+        LastGradientNorm = Trainer.ClipByGlobalNorm(_adapter.Gradients, _options.GradClip, Step + 1, parameters: null);
         _adapter.Step((float)_schedule.At(Step), (float)_options.WeightDecay, Step + 1);
         Step++;
         return loss;

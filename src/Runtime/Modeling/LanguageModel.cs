@@ -27,6 +27,10 @@ public abstract unsafe class LanguageModel : IDisposable
     bool _trainingPass, _baseFrozen;
     Rng _dropoutRng = new(0);
     DecodeSession? _session;
+    // Per projection site: whether its weight is stored [out, in] (a tied head), read once per product.
+    readonly bool[] _transposedSites;
+    // The model's arena is shared by every session's prompt pass: one at a time.
+    readonly object _arenaLock = new();
     // Quantised weights (null: all fp32): per parameter, and per projection site for the hot path; their bytes
     // live in _quantizedOwner (the mapped file). The fp32 slices of those parameters stay unused (and unwritten,
     // so their zero pages are never made resident).
@@ -41,6 +45,7 @@ public abstract unsafe class LanguageModel : IDisposable
         _activations = new NativeBuffer(layout.ActivationLength);
         _savedInputs = new int[layout.MaxBatch * layout.InputLength];
         _savedTargets = new int[layout.MaxBatch * layout.TargetLength];
+        _transposedSites = layout.Projections.Select(p => p.Transposed).ToArray();
     }
 
     public ModelLayout Layout { get; }
@@ -109,9 +114,6 @@ public abstract unsafe class LanguageModel : IDisposable
     /// </summary>
     public ProjectionAdapters? ActiveAdapters { get; set; }
 
-    /// <summary>Whether the forward pass running now is a training pass (adapters apply their dropout then).</summary>
-    protected bool TrainingPass => _trainingPass;
-
     /// <summary>A parameter's slice of the gradients, or an empty span while the base is frozen (kernels then skip it).</summary>
     protected Span<float> Grad(int offset, int length) => _baseFrozen ? default : Gradients.Slice(offset, length);
 
@@ -124,7 +126,7 @@ public abstract unsafe class LanguageModel : IDisposable
         int rows, int n, int m, ProjectionAdapters? adapters)
     {
         if (_quantizedSites?[site] is { } q) Kernels.QuantizedLinear.Forward(x, q, b, y, rows, n, m);
-        else if (Layout.Projections[site].Transposed) Kernels.LinearRows.Forward(x, w, b, y, rows, n, m);
+        else if (_transposedSites[site]) Kernels.LinearRows.Forward(x, w, b, y, rows, n, m);
         else Kernels.Linear.Forward(x, w, b, y, rows, n, m);
         adapters?.Forward(site, x, y, rows, _trainingPass);
     }
@@ -198,7 +200,7 @@ public abstract unsafe class LanguageModel : IDisposable
     {
         if (_quantizedSites?[site] is not null)
             throw new InvalidOperationException($"{Name}: '{Layout.Projections[site].Name}' has quantised weights, which have no backward pass");
-        if (Layout.Projections[site].Transposed) Kernels.LinearRows.Backward(x, w, dy, dx, dw, db, rows, n, m);
+        if (_transposedSites[site]) Kernels.LinearRows.Backward(x, w, dy, dx, dw, db, rows, n, m);
         else Kernels.Linear.Backward(x, w, dy, dx, dw, db, rows, n, m);
         ActiveAdapters?.Backward(site, x, dy, dx, rows);
     }
@@ -335,7 +337,7 @@ public abstract unsafe class LanguageModel : IDisposable
     /// <summary>Runs the batched prompt pass and fills <paramref name="cache"/>: the logits [V] after the prompt, copied to <paramref name="logits"/>.</summary>
     internal void PrefillSession(Span<float> cache, ReadOnlySpan<int> prompt, ProjectionAdapters? adapters, Span<float> logits)
     {
-        lock (_activations)
+        lock (_arenaLock)
         {
             var saved = ActiveAdapters;
             ActiveAdapters = adapters;

@@ -40,7 +40,7 @@ public static class QuantizedCheckpoint
         if (model.IsQuantized) throw new EdgeException($"{model.Name} is already quantised");
         var parameters = model.Parameters;
         var tensors = new List<(string Name, DType DType, long[] Shape)>();
-        var data = new byte[parameters.Count][];
+        var data = new byte[]?[parameters.Count]; // the quantised tensors' bytes; null for fp32 ones
         var meta = new Dictionary<string, string>(metadata)
         {
             [TypeKey] = type.Name(), ["format"] = "pt", [BaseFingerprintKey] = Lora.BaseFingerprint.Of(model),
@@ -53,18 +53,14 @@ public static class QuantizedCheckpoint
         for (int i = 0; i < parameters.Count; i++)
         {
             var p = parameters[i];
-            var sites = model.Layout.Projections.Where(s => s.Weight == p).ToList();
             var weights = model.Weights.Slice(p.Offset, p.Length);
-            string? reason = WhyNotQuantized(model, p);
-            if (reason is not null)
+            if (QuantizableSite(model, p, out var reason) is not { } site)
             {
-                if (sites.Count > 0) kept.Add((p.Name, reason));
-                tensors.Add((p.Name, DType.F32, p.Shape.Select(d => (long)d).ToArray()));
-                data[i] = MemoryMarshal.AsBytes(weights).ToArray();
+                if (reason is not null) kept.Add((p.Name, reason));
+                tensors.Add((p.Name, DType.F32, p.Shape.Select(d => (long)d).ToArray())); // written from the weights as they are
             }
             else
             {
-                var site = sites[0];
                 var bytes = Quantizer.Quantize(weights, site.In, site.Out, site.Transposed, type, out var error);
                 if (error.MaxAbsError >= worst.MaxAbsError) { worst = error; worstTensor = p.Name; }
                 tensors.Add((p.Name, DType.U8, [site.Out, bytes.Length / site.Out]));
@@ -81,17 +77,22 @@ public static class QuantizedCheckpoint
         }
         if (quantized == 0)
             throw new EdgeException($"{model.Name} has no matrix product with an input dimension that is a multiple of {QuantTypes.BlockSize}: nothing to quantise");
-        SafeTensorsWriter.Write(path, tensors, i => data[i], meta);
+        SafeTensorsWriter.Write(path, tensors,
+            i => data[i] ?? MemoryMarshal.AsBytes((ReadOnlySpan<float>)model.Weights.Slice(parameters[i].Offset, parameters[i].Length)), meta);
         return new QuantizeReport(type, 4 * model.ParameterCount, new FileInfo(path).Length, quantized, quantizedParameters, worst, worstTensor, kept);
     }
 
-    /// <summary>Why a parameter stays fp32 (null: it is a product's weight that quantises).</summary>
-    static string? WhyNotQuantized(LanguageModel model, ParameterInfo p)
+    /// <summary>
+    /// The matrix product whose weight <paramref name="p"/> is, when it quantises (its input dimension is a multiple
+    /// of 32); otherwise null, with <paramref name="whyNot"/> saying why for a product's weight (null for the rest:
+    /// norms, biases, position embeddings).
+    /// </summary>
+    static ProjectionInfo? QuantizableSite(LanguageModel model, ParameterInfo p, out string? whyNot)
     {
         var site = model.Layout.Projections.FirstOrDefault(s => s.Weight == p);
-        return site is null ? "not a matrix product's weight"
-            : site.In % QuantTypes.BlockSize != 0 ? $"input dimension {site.In} is not a multiple of {QuantTypes.BlockSize}"
-            : null;
+        whyNot = site is not null && site.In % QuantTypes.BlockSize != 0
+            ? $"input dimension {site.In} is not a multiple of {QuantTypes.BlockSize}" : null;
+        return site is not null && whyNot is null ? site : null;
     }
 
     /// <summary>
@@ -105,8 +106,7 @@ public static class QuantizedCheckpoint
         for (int i = 0; i < byParameter.Length; i++)
         {
             var p = model.Parameters[i];
-            if (WhyNotQuantized(model, p) is not null) continue;
-            var site = model.Layout.Projections.First(s => s.Weight == p);
+            if (QuantizableSite(model, p, out _) is not { } site) continue;
             byParameter[i] = QuantizedMatrix.Create(model.Weights.Slice(p.Offset, p.Length), site.In, site.Out, site.Transposed, type);
         }
         if (byParameter.All(q => q is null))

@@ -103,16 +103,27 @@ public sealed class Trainer : IDisposable
         }
         var grads = _model.Gradients;
         if (micro > 1) VectorMath.Scale(1f / micro, grads);
-        LastGradientNorm = Math.Sqrt(GradientNorm.SumOfSquares(grads));
-        if (!double.IsFinite(LastGradientNorm))
-            throw new EdgeException($"training diverged: {DescribeNonFinite(_model.Parameters, grads, "gradient")} at step {Step + 1} " +
-                "(the loss was finite); lower the learning rate or set --grad-clip");
-        if (_options.GradClip > 0 && LastGradientNorm > _options.GradClip)
-            VectorMath.Scale((float)(_options.GradClip / LastGradientNorm), grads);
+        LastGradientNorm = ClipByGlobalNorm(grads, _options.GradClip, Step + 1, _model.Parameters);
         _optimizer.LearningRate = (float)_options.Schedule.At(Step);
         _model.Step(_optimizer);
         Step++;
         return (float)(loss / micro);
+    }
+
+    /// <summary>
+    /// Global-norm clipping, as both trainers (full and adapter) do it: returns the gradients' L2 norm and scales them
+    /// down to <paramref name="maxNorm"/> when it is larger (0: no clipping). A NaN or Inf norm stops the run, naming
+    /// the step and, when <paramref name="parameters"/> describes the gradients' layout, the tensor and element.
+    /// </summary>
+    internal static double ClipByGlobalNorm(Span<float> gradients, double maxNorm, int step, IReadOnlyList<ParameterInfo>? parameters)
+    {
+        double norm = Math.Sqrt(GradientNorm.SumOfSquares(gradients));
+        if (!double.IsFinite(norm))
+            throw new EdgeException($"training diverged: {(parameters is null ? $"the gradient norm is {norm}" : DescribeNonFinite(parameters, gradients, "gradient"))} " +
+                $"at step {step} (the loss was finite); lower the learning rate or set --grad-clip");
+        if (maxNorm > 0 && norm > maxNorm)
+            VectorMath.Scale((float)(maxNorm / norm), gradients);
+        return norm;
     }
 
     /// <summary>
@@ -134,12 +145,19 @@ public sealed class Trainer : IDisposable
     /// <summary>Mean loss over a split: every example, or <paramref name="maxExamples"/> of them at an even stride.</summary>
     public double Evaluate(ExampleSet set, int maxExamples = int.MaxValue) => Evaluate(_model, set, _options.Batch, maxExamples);
 
-    public static double Evaluate(LanguageModel model, ExampleSet set, int batch, int maxExamples = int.MaxValue)
+    /// <summary>How many examples (sequence models: windows) <see cref="Evaluate(LanguageModel, ExampleSet, int, int, Action{int})"/> scores.</summary>
+    public static int EvaluationCount(LanguageModel model, ExampleSet set, int maxExamples = int.MaxValue)
     {
-        batch = Math.Min(batch, model.MaxBatch);
         // Sequence models score every position of a window, so windows a full context apart cover the split once.
         int available = model.IsSequenceModel ? Math.Max(1, set.Count / model.InputLength) : set.Count;
-        int count = Math.Min(available, maxExamples);
+        return Math.Min(available, maxExamples);
+    }
+
+    /// <param name="progress">Told the examples scored so far after every batch (a progress bar).</param>
+    public static double Evaluate(LanguageModel model, ExampleSet set, int batch, int maxExamples = int.MaxValue, Action<int>? progress = null)
+    {
+        batch = Math.Min(batch, model.MaxBatch);
+        int count = EvaluationCount(model, set, maxExamples);
         double stride = (double)set.Count / count;
         var inputs = new int[batch * model.InputLength];
         var targets = new int[batch * model.TargetLength];
@@ -151,6 +169,7 @@ public sealed class Trainer : IDisposable
                 set.Fill((int)((start + b) * stride), inputs.AsSpan(b * model.InputLength, model.InputLength),
                     targets.AsSpan(b * model.TargetLength, model.TargetLength));
             total += (double)model.Forward(inputs, targets, n) * n;
+            progress?.Invoke(start + n);
         }
         return total / count;
     }

@@ -127,16 +127,23 @@ public class ParserRegressionTests
         Assert.Contains("\"marker\" must be an integer id or null", e.Message);
     }
 
+    /// <summary>A tiny base, with a rank-4 adapter for it saved in <paramref name="dir"/> (PEFT layout).</summary>
+    static LanguageModel BaseWithSavedAdapter(TempDir dir)
+    {
+        var model = Edge.Tests.Models.TinyGpt.Descriptor.Create(11, 1);
+        model.Initialize(3);
+        using var adapter = Edge.Lora.LoraAdapter.Create(model.Layout, new Edge.Lora.LoraConfig(4, 8, 0, Edge.Lora.LoraConfig.DefaultTargets), 5);
+        Edge.Lora.AdapterFile.Save(dir.Path, adapter);
+        return model;
+    }
+
     [Fact]
     public void LoraAdapter_AHugeRankInTheConfig_IsRefusedByShape_NamingTheFile()
     {
         // adapter_config.json saying r = 16777216 over tensors of rank 4 used to allocate the adapter first and fail
         // with a message that named no file.
         using var dir = new TempDir();
-        using var model = Edge.Tests.Models.TinyGpt.Descriptor.Create(11, 1);
-        model.Initialize(3);
-        using (var adapter = Edge.Lora.LoraAdapter.Create(model.Layout, new Edge.Lora.LoraConfig(4, 8, 0, Edge.Lora.LoraConfig.DefaultTargets), 5))
-            Edge.Lora.AdapterFile.Save(dir.Path, adapter);
+        using var model = BaseWithSavedAdapter(dir);
         string config = Path.Combine(dir.Path, "adapter_config.json");
         File.WriteAllText(config, File.ReadAllText(config).Replace("\"r\": 4", "\"r\": 16777216"));
         Assert.Contains("16777216", File.ReadAllText(config));
@@ -150,10 +157,7 @@ public class ParserRegressionTests
     {
         // A JSON escape in target_modules or in a tensor name put a tab or a carriage return into the message.
         using var dir = new TempDir();
-        using var model = Edge.Tests.Models.TinyGpt.Descriptor.Create(11, 1);
-        model.Initialize(3);
-        using (var adapter = Edge.Lora.LoraAdapter.Create(model.Layout, new Edge.Lora.LoraConfig(4, 8, 0, Edge.Lora.LoraConfig.DefaultTargets), 5))
-            Edge.Lora.AdapterFile.Save(dir.Path, adapter);
+        using var model = BaseWithSavedAdapter(dir);
         string config = Path.Combine(dir.Path, "adapter_config.json");
         string original = File.ReadAllText(config);
         File.WriteAllText(config, original.Replace("\"attn.c_attn\"", "\"attn.c_\\r\\nattn\""));
