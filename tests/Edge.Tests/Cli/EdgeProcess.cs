@@ -13,8 +13,8 @@ public static class EdgeProcess
 
     public static Result Run(string workingDirectory, params string[] args) => RunWithInput(workingDirectory, stdin: null, args);
 
-    /// <summary>Starts edge without waiting for it; its output is read and dropped, so a long run never blocks on a full pipe.</summary>
-    public static Process Start(string workingDirectory, params string[] args)
+    /// <summary>`dotnet edge.dll ARGS` in <paramref name="workingDirectory"/>, every stream redirected.</summary>
+    static ProcessStartInfo StartInfo(string workingDirectory, string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -26,7 +26,13 @@ public static class EdgeProcess
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edge.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
-        var process = Process.Start(start)!;
+        return start;
+    }
+
+    /// <summary>Starts edge without waiting for it; its output is read and dropped, so a long run never blocks on a full pipe.</summary>
+    public static Process Start(string workingDirectory, params string[] args)
+    {
+        var process = Process.Start(StartInfo(workingDirectory, args))!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
@@ -38,17 +44,7 @@ public static class EdgeProcess
     /// <summary>Runs edge with <paramref name="stdin"/> piped in (null: closed at once).</summary>
     public static Result RunWithInput(string workingDirectory, string? stdin, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edge.dll"));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
+        using var process = Process.Start(StartInfo(workingDirectory, args))!;
         if (stdin is not null) process.StandardInput.Write(stdin);
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
