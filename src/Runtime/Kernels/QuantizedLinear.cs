@@ -11,7 +11,8 @@ namespace Edge.Kernels;
 // multiply-add instructions (AVX2 vpmaddubsw + vpmaddwd on the 256-bit path), then scaled once per block:
 //   Q8_0:        dot = d_w * d_x * sum(q_w * q_x)
 //   Q4_0:        dot = d_w * d_x * (sum(nibble * q_x) - 8 * sum(q_x))   (q_w = nibble - 8; the AVX2 path takes the
-//                nibbles as they are, unsigned, and subtracts 8 times the activations' code sum once per block)
+//                nibbles as they are, unsigned, and takes the code sum off each of its 8 integer lanes: exact, and no
+//                float work beside the block's one multiply-add)
 //   Q4_1:        dot = d_w * d_x * sum(nibble * q_x) + min_w * sum(x)
 // Every width gives the same integer sums; only the order of the per-block float additions differs
 // (vector lanes), so paths agree to float rounding. Output rows are split across the worker pool.
@@ -54,27 +55,64 @@ public static unsafe class QuantizedLinear
 
     /// <summary>
     /// x [n, in] to int8 codes per block of 32: scale = max|x| / 127, code = round(x / scale). <paramref name="scalesAndSums"/>
-    /// [3 n blocks] gets the scales [n, blocks], then per row the blocks' sums of x and then of the codes (row r's
-    /// sums start at n blocks + 2 r blocks).
+    /// [3 n blocks] gets the scales [n, blocks], then per row the blocks' sums of x and then of the codes, the code sums
+    /// as int32 bits (row r's sums start at n blocks + 2 r blocks).
     /// </summary>
     internal static void QuantizeActivations(ReadOnlySpan<float> x, Span<sbyte> codes, Span<float> scalesAndSums, int n, int inDim)
     {
         int blocks = inDim / QuantTypes.BlockSize;
-        var scales = scalesAndSums.Slice(0, n * blocks);
-        for (int r = 0; r < n; r++)
-            for (int k = 0; k < blocks; k++)
-            {
-                var block = x.Slice(r * inDim + k * QuantTypes.BlockSize, QuantTypes.BlockSize);
-                float amax = 0, sum = 0;
-                foreach (var v in block) { amax = MathF.Max(amax, MathF.Abs(v)); sum += v; }
-                float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
-                var q = codes.Slice(r * inDim + k * QuantTypes.BlockSize, QuantTypes.BlockSize);
-                int codeSum = 0;
-                for (int i = 0; i < QuantTypes.BlockSize; i++) codeSum += q[i] = (sbyte)MathF.Round(block[i] * id);
-                scales[r * blocks + k] = d;
-                scalesAndSums[n * blocks + 2 * r * blocks + k] = sum;
-                scalesAndSums[n * blocks + 2 * r * blocks + blocks + k] = codeSum;
-            }
+        Check.AtLeast(x.Length, n, inDim, nameof(x));
+        Check.AtLeast(codes.Length, n, inDim, nameof(codes));
+        Check.AtLeast(scalesAndSums.Length, 3 * n, blocks, nameof(scalesAndSums));
+        bool vector = Simd.Bits >= 256 && Vector256.IsHardwareAccelerated;
+        fixed (float* px = x, ps = scalesAndSums)
+        fixed (sbyte* pq = codes)
+            for (int r = 0; r < n; r++)
+                for (int k = 0; k < blocks; k++)
+                {
+                    long at = (long)r * inDim + k * QuantTypes.BlockSize;
+                    float* d = ps + r * blocks + k, sums = ps + n * blocks + 2 * r * blocks + k;
+                    if (vector) QuantizeBlock256(px + at, pq + at, d, sums, sums + blocks);
+                    else QuantizeBlockScalar(px + at, pq + at, d, sums, sums + blocks);
+                }
+    }
+
+    /// <summary>One block of 32: its scale, codes, sum of x and sum of codes (the reference for <see cref="QuantizeBlock256"/>).</summary>
+    internal static void QuantizeBlockScalar(float* x, sbyte* q, float* scale, float* xSum, float* codeSum)
+    {
+        float amax = 0, sum = 0;
+        for (int i = 0; i < QuantTypes.BlockSize; i++) { amax = MathF.Max(amax, MathF.Abs(x[i])); sum += x[i]; }
+        float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
+        int codes = 0;
+        for (int i = 0; i < QuantTypes.BlockSize; i++) codes += q[i] = (sbyte)MathF.Round(x[i] * id);
+        *scale = d;
+        *xSum = sum;
+        *codeSum = BitConverter.Int32BitsToSingle(codes);
+    }
+
+    /// <summary>
+    /// <see cref="QuantizeBlockScalar"/> in four 8-float vectors: the same scale and codes (round half to even, as
+    /// MathF.Round); the sum of x is added in another order, so it can differ from the scalar one in the last bits.
+    /// </summary>
+    internal static void QuantizeBlock256(float* x, sbyte* q, float* scale, float* xSum, float* codeSum)
+    {
+        var v0 = Vector256.Load(x);
+        var v1 = Vector256.Load(x + 8);
+        var v2 = Vector256.Load(x + 16);
+        var v3 = Vector256.Load(x + 24);
+        var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+        var m4 = Vector128.Max(m.GetLower(), m.GetUpper());
+        float amax = MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]));
+        float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
+        var scaleBy = Vector256.Create(id);
+        var c0 = Vector256.ConvertToInt32(Vector256.Round(v0 * scaleBy));
+        var c1 = Vector256.ConvertToInt32(Vector256.Round(v1 * scaleBy));
+        var c2 = Vector256.ConvertToInt32(Vector256.Round(v2 * scaleBy));
+        var c3 = Vector256.ConvertToInt32(Vector256.Round(v3 * scaleBy));
+        Vector256.Narrow(Vector256.Narrow(c0, c1), Vector256.Narrow(c2, c3)).Store(q);
+        *scale = d;
+        *xSum = Vector256.Sum((v0 + v1) + (v2 + v3));
+        *codeSum = BitConverter.Int32BitsToSingle(Vector256.Sum((c0 + c1) + (c2 + c3)));
     }
 
     struct Work : IPartitionedWork
@@ -165,33 +203,48 @@ public static unsafe class QuantizedLinear
     {
         int bytes = type.BlockBytes();
         var ones = Vector256.Create((short)1);
-        var low = Vector128.Create((byte)0x0F);
+        var low = Vector256.Create((byte)0x0F);
         var acc = Vector256<float>.Zero;
         float extra = 0; // Q4_1: the minimums' share, min_w * sum(x)
         for (int k = 0; k < blocks; k++, w += bytes, q += 32)
         {
             var qx = Avx.LoadVector256(q);
-            Vector256<short> pairs;
+            Vector256<int> ints;
             if (type == QuantType.Q8_0)
             {
                 // Signed x signed: |w| as unsigned bytes times q with w's sign moved onto it (GGML's trick).
                 var qw = Avx.LoadVector256((sbyte*)w + 2);
-                pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(qw), Avx2.Sign(qx, qw));
+                ints = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(qw), Avx2.Sign(qx, qw)), ones);
             }
             else
             {
-                int off = type == QuantType.Q4_0 ? 2 : 4;
-                var packed = Sse2.LoadVector128(w + off);
-                var nibbles = Vector256.Create(Sse2.And(packed, low), Sse2.And(Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte(), low));
-                pairs = Avx2.MultiplyAddAdjacent(nibbles, qx);
-                if (type == QuantType.Q4_0) extra -= 8f * QuantizedMatrix.Half16(w) * d[k] * sum[blocks + k];
+                ints = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Nibbles(type, w, low), qx), ones);
+                if (type == QuantType.Q4_0) ints = Avx2.Subtract(ints, CodeSum(sum + blocks + k));
                 else extra += QuantizedMatrix.Half16(w + 2) * sum[k];
             }
-            var ints = Avx2.MultiplyAddAdjacent(pairs, ones);
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(ints), Vector256.Create(QuantizedMatrix.Half16(w) * d[k]), acc);
         }
         return Vector256.Sum(acc) + extra;
     }
+
+    /// <summary>
+    /// A 4-bit block's 32 nibbles as unsigned bytes, weights 0..15 (low nibbles) then 16..31 (high nibbles): the 16
+    /// packed bytes are loaded into both halves, the upper half shifted right by 4, then both masked.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<byte> Nibbles(QuantType type, byte* w, Vector256<byte> low)
+    {
+        var both = Avx2.BroadcastVector128ToVector256(w + (type == QuantType.Q4_0 ? 2 : 4)).AsInt32();
+        return Avx2.And(Avx2.Blend(both, Avx2.ShiftRightLogical(both.AsUInt16(), 4).AsInt32(), 0xF0).AsByte(), low);
+    }
+
+    /// <summary>
+    /// Q4_0's nibbles are multiplied unsigned (0..15 for weights -8..7), so a block's integer sum comes out 8 times
+    /// the activations' code sum too large; taking the code sum (stored as int32 bits) off each of the eight lanes
+    /// corrects it exactly, in integers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> CodeSum(float* codeSum) => Vector256.Create(*(int*)codeSum);
 
     /// <summary>
     /// <see cref="Dot256"/> for four activation rows at once (codes <paramref name="stride"/> apart, scales and sums
@@ -202,7 +255,7 @@ public static unsafe class QuantizedLinear
     {
         int bytes = type.BlockBytes();
         var ones = Vector256.Create((short)1);
-        var low = Vector128.Create((byte)0x0F);
+        var low = Vector256.Create((byte)0x0F);
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         float extra0 = 0, extra1 = 0, extra2 = 0, extra3 = 0;
         for (int k = 0; k < blocks; k++, w += bytes, q += 32)
@@ -217,19 +270,10 @@ public static unsafe class QuantizedLinear
             }
             else
             {
-                var packed = Sse2.LoadVector128(w + (type == QuantType.Q4_0 ? 2 : 4));
-                var nibbles = Vector256.Create(Sse2.And(packed, low), Sse2.And(Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte(), low));
-                magnitude = nibbles;
-                // Row i's sums of x start at sum + 2 i blocks, its code sums at sum + (2 i + 1) blocks.
-                if (type == QuantType.Q4_0)
+                magnitude = Nibbles(type, w, low);
+                if (type == QuantType.Q4_1)
                 {
-                    extra0 -= 8f * dw * d[k] * sum[blocks + k];
-                    extra1 -= 8f * dw * d[blocks + k] * sum[3 * blocks + k];
-                    extra2 -= 8f * dw * d[2 * blocks + k] * sum[5 * blocks + k];
-                    extra3 -= 8f * dw * d[3 * blocks + k] * sum[7 * blocks + k];
-                }
-                else
-                {
+                    // Row i's sums of x start at sum + 2 i blocks.
                     float min = QuantizedMatrix.Half16(w + 2);
                     extra0 += min * sum[k];
                     extra1 += min * sum[2 * blocks + k];
@@ -237,21 +281,23 @@ public static unsafe class QuantizedLinear
                     extra3 += min * sum[6 * blocks + k];
                 }
             }
-            bool signed = type == QuantType.Q8_0;
-            acc0 = Block(magnitude, qw, signed, Avx.LoadVector256(q), ones, dw * d[k], acc0);
-            acc1 = Block(magnitude, qw, signed, Avx.LoadVector256(q + stride), ones, dw * d[blocks + k], acc1);
-            acc2 = Block(magnitude, qw, signed, Avx.LoadVector256(q + 2 * stride), ones, dw * d[2 * blocks + k], acc2);
-            acc3 = Block(magnitude, qw, signed, Avx.LoadVector256(q + 3 * stride), ones, dw * d[3 * blocks + k], acc3);
+            // Row i's code sums start at sum + (2 i + 1) blocks.
+            acc0 = Block(type, magnitude, qw, Avx.LoadVector256(q), ones, sum + blocks + k, dw * d[k], acc0);
+            acc1 = Block(type, magnitude, qw, Avx.LoadVector256(q + stride), ones, sum + 3 * blocks + k, dw * d[blocks + k], acc1);
+            acc2 = Block(type, magnitude, qw, Avx.LoadVector256(q + 2 * stride), ones, sum + 5 * blocks + k, dw * d[2 * blocks + k], acc2);
+            acc3 = Block(type, magnitude, qw, Avx.LoadVector256(q + 3 * stride), ones, sum + 7 * blocks + k, dw * d[3 * blocks + k], acc3);
         }
         return Vector128.Create(Vector256.Sum(acc0) + extra0, Vector256.Sum(acc1) + extra1, Vector256.Sum(acc2) + extra2, Vector256.Sum(acc3) + extra3);
     }
 
     /// <summary>acc + scale * (the 32 products of one block, summed in eight lanes), as <see cref="Dot256"/> does it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Block(Vector256<byte> magnitude, Vector256<sbyte> qw, bool signed, Vector256<sbyte> qx, Vector256<short> ones, float scale, Vector256<float> acc)
+    static Vector256<float> Block(QuantType type, Vector256<byte> magnitude, Vector256<sbyte> qw, Vector256<sbyte> qx, Vector256<short> ones,
+        float* codeSum, float scale, Vector256<float> acc)
     {
-        var pairs = Avx2.MultiplyAddAdjacent(magnitude, signed ? Avx2.Sign(qx, qw) : qx);
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, ones)), Vector256.Create(scale), acc);
+        var ints = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, type == QuantType.Q8_0 ? Avx2.Sign(qx, qw) : qx), ones);
+        if (type == QuantType.Q4_0) ints = Avx2.Subtract(ints, CodeSum(codeSum));
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(ints), Vector256.Create(scale), acc);
     }
 
     // ---- 128 and 256 bits without AVX2: widen to 16 bits, multiply, widen to 32 and add ----

@@ -47,6 +47,40 @@ public class ParallelKernelTests
                 $"Attention B={b} T={t} C={c} H={h}", ["y", "att", "dqkv"]);
     }
 
+    /// <summary>
+    /// Decoding attention splits heads across threads once the cache is long: the same bits at every thread count,
+    /// and the last row of the full causal pass over the same positions (to float rounding).
+    /// </summary>
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void AttentionDecode_IsBitIdenticalForEveryThreadCount_AndIsTheFullPassesLastRow(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        foreach (var (t, c, h) in new[] { (300, 128, 4), (130, 768, 12), (840, 40, 8) })
+        {
+            var rng = new Rng((ulong)(t * 31 + c));
+            float[] qkv = Data.Gaussian(ref rng, t * 3 * c);
+            SameForEveryThreadCount(() => [Decode(qkv, t, c, h)], 2L * t * c, $"AttentionDecode T={t} C={c} H={h}", ["y"]);
+            float[] y = new float[t * c], att = new float[h * t * t];
+            Attention.Forward(qkv, y, att, 1, t, c, h);
+            double[] last = y.AsSpan((t - 1) * c, c).ToArray().Select(v => (double)v).ToArray();
+            Expect.Close(last, Decode(qkv, t, c, h), $"AttentionDecode T={t} C={c} H={h} vs the full pass");
+        }
+    }
+
+    /// <summary>The last position's attention from a KV cache laid out as decoding keeps it: keys [T, C], values [T, C].</summary>
+    static float[] Decode(float[] qkv, int t, int c, int h)
+    {
+        var rng = new Rng(5);
+        float[] keys = new float[t * c], values = new float[t * c], y = Data.Gaussian(ref rng, c), scores = new float[t]; // y stale: overwritten
+        for (int p = 0; p < t; p++)
+        {
+            qkv.AsSpan(p * 3 * c + c, c).CopyTo(keys.AsSpan(p * c));
+            qkv.AsSpan(p * 3 * c + 2 * c, c).CopyTo(values.AsSpan(p * c));
+        }
+        AttentionDecode.Forward(qkv.AsSpan((t - 1) * 3 * c, c), keys, values, y, scores, t, c, h);
+        return y;
+    }
+
     [Theory, InlineData(2), InlineData(4)]
     public void ParallelKernels_AllocateNothingAfterWarmUp(int threads)
     {

@@ -122,6 +122,36 @@ public class QuantizedLinearTests
         }
     }
 
+    /// <summary>
+    /// The activations' quantiser in vectors gives the scalar one's scales, codes and code sums exactly (round half to
+    /// even included: blocks built so x / scale lands on .5), and its sums of x to float rounding.
+    /// </summary>
+    [Fact]
+    public unsafe void QuantizeActivations_InVectors_GivesTheScalarCodes()
+    {
+        if (!System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) return; // no vector path to compare
+        var rng = new Rng(94);
+        const int blocks = 40;
+        float[] x = Data.Gaussian(ref rng, blocks * 32, 3f);
+        x.AsSpan(0, 32).Clear(); // an all-zero block: scale 0, codes 0
+        for (int i = 0; i < 32; i++) x[32 + i] = i == 0 ? 127f : (i - 16) + 0.5f; // scale 1: codes on .5 ties
+        for (int i = 0; i < 32; i++) x[64 + i] = -x[32 + i];
+        sbyte[] qs = new sbyte[x.Length], qv = new sbyte[x.Length];
+        float[] ss = new float[3 * blocks], sv = new float[3 * blocks];
+        fixed (float* px = x, ps = ss, pv = sv)
+        fixed (sbyte* pqs = qs, pqv = qv)
+            for (int k = 0; k < blocks; k++)
+            {
+                QuantizedLinear.QuantizeBlockScalar(px + 32 * k, pqs + 32 * k, ps + k, ps + blocks + k, ps + 2 * blocks + k);
+                QuantizedLinear.QuantizeBlock256(px + 32 * k, pqv + 32 * k, pv + k, pv + blocks + k, pv + 2 * blocks + k);
+            }
+        Assert.Equal(qs, qv);
+        Assert.Equal(ss.AsSpan(0, blocks).ToArray(), sv.AsSpan(0, blocks).ToArray());
+        Assert.Equal(ss.AsSpan(2 * blocks).ToArray(), sv.AsSpan(2 * blocks).ToArray());
+        Expect.Close(ss.AsSpan(blocks, blocks).ToArray().Select(v => (double)v).ToArray(), sv.AsSpan(blocks, blocks), "sums of x", rel: 1e-5, abs: 1e-4);
+        Assert.Equal(new sbyte[] { 127, -14, -14 }, new[] { qs[32], qs[33], qs[34] }); // -14.5 and -13.5 both go to -14 (to even)
+    }
+
     [Fact]
     public void Forward_AllocatesNothing_AfterWarmUp()
     {
