@@ -11,6 +11,8 @@ public sealed class Sampler
     readonly float[] _scratch;
     readonly float[] _select;
     readonly int[] _order;
+    readonly int[] _candidates; // top-k: the kept token ids, in increasing order
+    readonly float[] _weights;  // top-k: their unnormalised probabilities
     Rng _rng;
 
     public Sampler(int vocabSize, ulong seed, float temperature = 1f, int topK = 0, float topP = 1f)
@@ -19,6 +21,8 @@ public sealed class Sampler
         _scratch = new float[vocabSize];
         _select = new float[vocabSize];
         _order = new int[vocabSize];
+        _candidates = new int[vocabSize];
+        _weights = new float[vocabSize];
         _rng = new Rng(seed);
         Temperature = temperature;
         TopK = topK;
@@ -59,7 +63,7 @@ public sealed class Sampler
 
         float inv = 1f / Temperature;
         for (int i = 0; i < p.Length; i++) p[i] *= inv;
-        if (TopK > 0 && TopK < p.Length) KeepTopK(p, TopK);
+        if (TopK > 0 && TopK < p.Length) return SampleTopK(p, logits);
 
         float max = float.NegativeInfinity;
         foreach (var v in p) max = MathF.Max(max, v);
@@ -71,7 +75,34 @@ public sealed class Sampler
             sum += p[i];
         }
         if (TopP < 1f) sum = KeepTopP(p, sum, TopP);
+        return Draw(p, sum);
+    }
 
+    /// <summary>
+    /// Top-k, then top-p and the draw, over the k kept tokens only: the rest of the row would weigh 0, so the
+    /// softmax, the sums (in token order) and the draw are those of the whole row, in k steps instead of V.
+    /// </summary>
+    int SampleTopK(Span<float> p, ReadOnlySpan<float> logits)
+    {
+        var kept = _candidates.AsSpan(0, KeepTopK(p, TopK, _candidates));
+        var w = _weights.AsSpan(0, kept.Length);
+        float max = float.NegativeInfinity;
+        foreach (int i in kept) max = MathF.Max(max, p[i]);
+        if (float.IsNegativeInfinity(max)) return ArgMax(logits);
+        double sum = 0;
+        for (int j = 0; j < kept.Length; j++)
+        {
+            float v = p[kept[j]];
+            w[j] = float.IsNegativeInfinity(v) ? 0f : MathF.Exp(v - max);
+            sum += w[j];
+        }
+        if (TopP < 1f) sum = KeepTopP(w, sum, TopP);
+        return kept[Draw(w, sum)];
+    }
+
+    /// <summary>A seeded draw from unnormalised probabilities <paramref name="p"/> summing to <paramref name="sum"/>: an index of p.</summary>
+    int Draw(ReadOnlySpan<float> p, double sum)
+    {
         double r = _rng.NextDouble() * sum, cumulative = 0;
         int last = 0;
         for (int i = 0; i < p.Length; i++)
@@ -107,20 +138,44 @@ public sealed class Sampler
                 p[history[i + n - 1]] = float.NegativeInfinity;
     }
 
-    /// <summary>Sets all but the k largest entries to -inf; ties at the boundary go to the lower token id.</summary>
-    void KeepTopK(Span<float> p, int k)
+    /// <summary>
+    /// The ids of the k largest entries of <paramref name="p"/>, in increasing order, into <paramref name="kept"/>;
+    /// ties at the boundary go to the lower token id. Returns how many (k). The k-th largest value is found in one
+    /// pass with a min-heap of k entries (most entries are below its top and cost one comparison).
+    /// </summary>
+    int KeepTopK(ReadOnlySpan<float> p, int k, Span<int> kept)
     {
-        var s = _select.AsSpan();
-        p.CopyTo(s);
-        float threshold = Select(s, k - 1); // the k-th largest value
+        var heap = _select.AsSpan(0, k);
+        p[..k].CopyTo(heap);
+        for (int i = k / 2 - 1; i >= 0; i--) SiftDown(heap, i);
+        for (int i = k; i < p.Length; i++)
+            if (p[i] > heap[0])
+            {
+                heap[0] = p[i];
+                SiftDown(heap, 0);
+            }
+        float threshold = heap[0]; // the k-th largest value
         int greater = 0;
         foreach (var v in p) if (v > threshold) greater++;
-        int equalAllowed = k - greater;
+        int equalAllowed = k - greater, count = 0;
         for (int i = 0; i < p.Length; i++)
         {
-            if (p[i] > threshold) continue;
-            if (p[i] == threshold && equalAllowed > 0) { equalAllowed--; continue; }
-            p[i] = float.NegativeInfinity;
+            if (p[i] > threshold) kept[count++] = i;
+            else if (p[i] == threshold && equalAllowed > 0) { equalAllowed--; kept[count++] = i; }
+        }
+        return count;
+    }
+
+    static void SiftDown(Span<float> heap, int i)
+    {
+        while (true)
+        {
+            int smallest = i, left = 2 * i + 1, right = left + 1;
+            if (left < heap.Length && heap[left] < heap[smallest]) smallest = left;
+            if (right < heap.Length && heap[right] < heap[smallest]) smallest = right;
+            if (smallest == i) return;
+            (heap[i], heap[smallest]) = (heap[smallest], heap[i]);
+            i = smallest;
         }
     }
 
@@ -130,8 +185,8 @@ public sealed class Sampler
     /// </summary>
     double KeepTopP(Span<float> p, double sum, float topP)
     {
-        var keys = _select.AsSpan();
-        var order = _order.AsSpan();
+        var keys = _select.AsSpan(0, p.Length);
+        var order = _order.AsSpan(0, p.Length);
         for (int i = 0; i < p.Length; i++) { keys[i] = -p[i]; order[i] = i; }
         keys.Sort(order); // most likely first (ties: stable enough for a draw; the set reached is the same)
         double target = topP * sum, cumulative = 0;
@@ -140,26 +195,5 @@ public sealed class Sampler
             cumulative += p[order[kept++]];
         for (int i = kept; i < order.Length; i++) p[order[i]] = 0f;
         return cumulative;
-    }
-
-    /// <summary>The value that would sit at index <paramref name="n"/> if <paramref name="s"/> were sorted descending (quickselect, in place).</summary>
-    static float Select(Span<float> s, int n)
-    {
-        int lo = 0, hi = s.Length - 1;
-        while (lo < hi)
-        {
-            float pivot = s[(lo + hi) >>> 1];
-            int i = lo, j = hi;
-            while (i <= j)
-            {
-                while (s[i] > pivot) i++;
-                while (s[j] < pivot) j--;
-                if (i <= j) { (s[i], s[j]) = (s[j], s[i]); i++; j--; }
-            }
-            if (n <= j) hi = j;
-            else if (n >= i) lo = i;
-            else return s[n];
-        }
-        return s[n];
     }
 }

@@ -281,24 +281,35 @@ public static unsafe class QuantizedLinear
                     extra3 += min * sum[6 * blocks + k];
                 }
             }
-            // Row i's code sums start at sum + (2 i + 1) blocks.
-            acc0 = Block(type, magnitude, qw, Avx.LoadVector256(q), ones, sum + blocks + k, dw * d[k], acc0);
-            acc1 = Block(type, magnitude, qw, Avx.LoadVector256(q + stride), ones, sum + 3 * blocks + k, dw * d[blocks + k], acc1);
-            acc2 = Block(type, magnitude, qw, Avx.LoadVector256(q + 2 * stride), ones, sum + 5 * blocks + k, dw * d[2 * blocks + k], acc2);
-            acc3 = Block(type, magnitude, qw, Avx.LoadVector256(q + 3 * stride), ones, sum + 7 * blocks + k, dw * d[3 * blocks + k], acc3);
+            // Row i's code sums start at sum + (2 i + 1) blocks; zero (nothing to correct) but for Q4_0.
+            Vector256<int> c0 = default, c1 = default, c2 = default, c3 = default;
+            if (type == QuantType.Q4_0)
+            {
+                c0 = CodeSum(sum + blocks + k);
+                c1 = CodeSum(sum + 3 * blocks + k);
+                c2 = CodeSum(sum + 5 * blocks + k);
+                c3 = CodeSum(sum + 7 * blocks + k);
+            }
+            bool signed = type == QuantType.Q8_0;
+            acc0 = Block(magnitude, Signed(signed, Avx.LoadVector256(q), qw), ones, c0, dw * d[k], acc0);
+            acc1 = Block(magnitude, Signed(signed, Avx.LoadVector256(q + stride), qw), ones, c1, dw * d[blocks + k], acc1);
+            acc2 = Block(magnitude, Signed(signed, Avx.LoadVector256(q + 2 * stride), qw), ones, c2, dw * d[2 * blocks + k], acc2);
+            acc3 = Block(magnitude, Signed(signed, Avx.LoadVector256(q + 3 * stride), qw), ones, c3, dw * d[3 * blocks + k], acc3);
         }
         return Vector128.Create(Vector256.Sum(acc0) + extra0, Vector256.Sum(acc1) + extra1, Vector256.Sum(acc2) + extra2, Vector256.Sum(acc3) + extra3);
     }
 
     /// <summary>acc + scale * (the 32 products of one block, summed in eight lanes), as <see cref="Dot256"/> does it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Block(QuantType type, Vector256<byte> magnitude, Vector256<sbyte> qw, Vector256<sbyte> qx, Vector256<short> ones,
-        float* codeSum, float scale, Vector256<float> acc)
+    static Vector256<float> Block(Vector256<byte> magnitude, Vector256<sbyte> qx, Vector256<short> ones, Vector256<int> correction, float scale, Vector256<float> acc)
     {
-        var ints = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, type == QuantType.Q8_0 ? Avx2.Sign(qx, qw) : qx), ones);
-        if (type == QuantType.Q4_0) ints = Avx2.Subtract(ints, CodeSum(codeSum));
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(ints), Vector256.Create(scale), acc);
+        var ints = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, qx), ones);
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(ints, correction)), Vector256.Create(scale), acc);
     }
+
+    /// <summary>Q8_0: the activation codes with the weights' signs moved onto them (the weights enter as magnitudes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<sbyte> Signed(bool signed, Vector256<sbyte> qx, Vector256<sbyte> qw) => signed ? Avx2.Sign(qx, qw) : qx;
 
     // ---- 128 and 256 bits without AVX2: widen to 16 bits, multiply, widen to 32 and add ----
 

@@ -54,6 +54,37 @@ public class SamplerTests
         int ones = Enumerable.Range(0, 20000).Count(_ => sampler.Sample(logits) == 1);
         Assert.InRange(ones / 20000.0, 0.74, 0.76);
     }
+
+    /// <summary>
+    /// On a GPT-2-sized row, top-k (found in one pass with a heap, then sampled over the k alone) draws each of the
+    /// k best as often as their renormalised softmax says, and nothing else; with top-p on top, only the smallest
+    /// set of them that reaches p.
+    /// </summary>
+    [Fact]
+    public void TopK_OnALargeVocabulary_FollowsTheSoftmaxOfTheKBest()
+    {
+        const int v = 50257, draws = 40000;
+        var logits = new float[v];
+        var rng = new Random(7);
+        for (int i = 0; i < v; i++) logits[i] = (float)(rng.NextDouble() * 4 - 8);
+        int[] best = [31000, 5, 49999, 12345]; // probabilities 0.4, 0.3, 0.2, 0.1 among themselves
+        float[] share = [0.4f, 0.3f, 0.2f, 0.1f];
+        for (int j = 0; j < best.Length; j++) logits[best[j]] = 10 + MathF.Log(share[j]);
+        var sampler = new Sampler(v, seed: 8, temperature: 1f, topK: 4);
+        var counts = new Dictionary<int, int>();
+        for (int i = 0; i < draws; i++)
+        {
+            int token = sampler.Sample(logits);
+            counts[token] = counts.GetValueOrDefault(token) + 1;
+        }
+        Assert.Equal(best.ToHashSet(), counts.Keys.ToHashSet());
+        for (int j = 0; j < best.Length; j++) Assert.InRange(counts[best[j]] / (double)draws, share[j] - 0.012, share[j] + 0.012);
+
+        var nucleus = new Sampler(v, seed: 9, temperature: 1f, topK: 4, topP: 0.65f); // 0.4 + 0.3 reach 0.65
+        var seen = new HashSet<int>();
+        for (int i = 0; i < 3000; i++) seen.Add(nucleus.Sample(logits));
+        Assert.Equal(new HashSet<int> { 31000, 5 }, seen);
+    }
 }
 
 public class SamplerControlTests
