@@ -62,7 +62,7 @@ public sealed class Sampler
         if (Temperature <= 0f) return ArgMax(p);
 
         float inv = 1f / Temperature;
-        for (int i = 0; i < p.Length; i++) p[i] *= inv;
+        System.Numerics.Tensors.TensorPrimitives.Multiply(p, inv, p); // one rounding per element, as p[i] *= inv
         if (TopK > 0 && TopK < p.Length) return SampleTopK(p, logits);
 
         float max = float.NegativeInfinity;
