@@ -1,0 +1,60 @@
+using BenchmarkDotNet.Attributes;
+using Edge;
+using Edge.Generation;
+using Edge.Kernels;
+using Edge.Quantization;
+
+/// <summary>
+/// One quantised matrix-vector product (decoding, n = 1) on one thread, with weights small enough to stay in the
+/// L2 cache: the kernels' own arithmetic speed, apart from memory. ns per block of 32 = the mean / (in x out / 32).
+/// </summary>
+[MemoryDiagnoser]
+public class QuantizedLinearBenchmarks
+{
+    QuantizedMatrix _w = null!;
+    float[] _x = [], _y = [];
+
+    /// <summary>in x out: 768 x 512 is 12,288 blocks (418 KB in q8).</summary>
+    [Params("768x512")]
+    public string Shape { get; set; } = "";
+
+    [Params(QuantType.Q8_0, QuantType.Q4_0, QuantType.Q4_1)]
+    public QuantType Type { get; set; }
+
+    int In => int.Parse(Shape.Split('x')[0]);
+    int Out => int.Parse(Shape.Split('x')[1]);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        Parallelism.Threads = 1;
+        var rng = new Rng(1);
+        var w = new float[In * Out];
+        for (int i = 0; i < w.Length; i++) w[i] = 0.02f * rng.NextGaussian();
+        _w = QuantizedMatrix.Create(w, In, Out, transposed: false, Type);
+        _x = new float[In];
+        for (int i = 0; i < In; i++) _x[i] = rng.NextGaussian();
+        _y = new float[Out];
+    }
+
+    [Benchmark]
+    public void MatrixVector() => QuantizedLinear.Forward(_x, _w, [], _y, 1, In, Out);
+}
+
+/// <summary>Drawing one token from a row of GPT-2's 50,257 logits with top-k 40 (what `edge bench generate` samples with).</summary>
+[MemoryDiagnoser]
+public class SamplerBenchmarks
+{
+    readonly Sampler _sampler = new(50257, seed: 1, temperature: 0.8f, topK: 40);
+    readonly float[] _logits = new float[50257];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var rng = new Rng(2);
+        for (int i = 0; i < _logits.Length; i++) _logits[i] = 3 * rng.NextGaussian();
+    }
+
+    [Benchmark]
+    public int TopK40() => _sampler.Sample(_logits);
+}
