@@ -128,6 +128,12 @@ public static unsafe class QuantizedLinear
         public void Run(int part, int worker)
         {
             int s = Rows.Start(part), e = Rows.End(part);
+            if (N == 1 && Bits == 256 && Avx2.IsSupported && Fma.IsSupported)
+            {
+                // Decoding: this part's weight rows against the one activation row, the row loop inside one call.
+                Dot256Rows(Type, W + (long)s * RowBytes, RowBytes, e - s, Codes, Scales, Sums, Blocks, B is null ? null : B + s, Y + s);
+                return;
+            }
             // Activation rows in tiles of RowTile, so a tile's codes stay in cache while this part's weight rows stream
             // past them (decoding, n = 1, is one tile: every weight byte is read once).
             for (int r0 = 0; r0 < N; r0 += RowTile)
@@ -199,6 +205,14 @@ public static unsafe class QuantizedLinear
 
     // ---- 256 bits with AVX2: vpmaddubsw (unsigned x signed bytes -> pairs of 16-bit sums) + vpmaddwd ----
 
+    /// <summary>y[j] = b[j] + <see cref="Dot256"/>(row j) for <paramref name="rows"/> consecutive weight rows: the same bits as row by row.</summary>
+    static void Dot256Rows(QuantType type, byte* w, int rowBytes, int rows, sbyte* q, float* d, float* sum, int blocks, float* b, float* y)
+    {
+        for (int j = 0; j < rows; j++, w += rowBytes)
+            y[j] = (b is null ? 0f : b[j]) + Dot256(type, w, q, d, sum, blocks);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float Dot256(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
     {
         int bytes = type.BlockBytes();
