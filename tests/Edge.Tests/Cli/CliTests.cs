@@ -1,6 +1,8 @@
 using Edge.Tests.Support;
 using Xunit;
 
+using static Edge.Tests.Cli.EdgeProcess;
+
 namespace Edge.Tests.Cli;
 
 /// <summary>A checkpoint trained once by the real CLI on the built-in corpus, shared by the tests that read it.</summary>
@@ -18,14 +20,6 @@ public sealed class TrainedCharModel : IDisposable
 
 public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel>
 {
-    static void AssertOneLineError(EdgeProcess.Result r, int exitCode, string contains)
-    {
-        Assert.True(r.ExitCode == exitCode, r.ToString());
-        var line = Assert.Single(r.ErrorLines);
-        Assert.StartsWith("edge: ", line);
-        Assert.Contains(contains, line);
-        Assert.DoesNotContain("   at ", r.Stderr); // never a stack trace
-    }
 
     [Fact]
     public void Train_OnBuiltInCorpus_WritesCheckpointAndLog_AndPrintsASample()

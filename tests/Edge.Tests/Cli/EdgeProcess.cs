@@ -11,6 +11,20 @@ public static class EdgeProcess
         public override string ToString() => $"exit {ExitCode}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
     }
 
+    /// <summary>
+    /// The CLI's contract for bad input: the documented exit code, exactly one stderr line "edge: ..." containing
+    /// <paramref name="contains"/>, never a stack trace, and no colour (every stream is redirected here).
+    /// </summary>
+    public static void AssertOneLineError(Result r, int exitCode, string contains)
+    {
+        Xunit.Assert.True(r.ExitCode == exitCode, r.ToString());
+        var line = Xunit.Assert.Single(r.ErrorLines);
+        Xunit.Assert.StartsWith("edge: ", line);
+        Xunit.Assert.Contains(contains, line);
+        Xunit.Assert.DoesNotContain("   at ", r.Stderr);
+        Xunit.Assert.DoesNotContain("\u001b", r.Stderr);
+    }
+
     public static Result Run(string workingDirectory, params string[] args) => RunWithInput(workingDirectory, stdin: null, args);
 
     /// <summary>`dotnet edge.dll ARGS` in <paramref name="workingDirectory"/>, every stream redirected.</summary>

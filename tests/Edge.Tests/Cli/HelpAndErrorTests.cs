@@ -3,6 +3,8 @@ using Edge.Cli;
 using Edge.Tests.Support;
 using Xunit;
 
+using static Edge.Tests.Cli.EdgeProcess;
+
 namespace Edge.Tests.Cli;
 
 /// <summary>
@@ -13,15 +15,6 @@ public class HelpAndErrorTests
 {
     public static TheoryData<string> CommandNames => [.. Commands.All.Select(c => c.Name)];
 
-    static void AssertOneLineError(EdgeProcess.Result r, int exitCode, string contains)
-    {
-        Assert.True(r.ExitCode == exitCode, r.ToString());
-        var line = Assert.Single(r.ErrorLines);
-        Assert.StartsWith("edge: ", line);
-        Assert.Contains(contains, line);
-        Assert.DoesNotContain("   at ", r.Stderr);
-        Assert.DoesNotContain("\u001b", r.Stderr); // no colour when redirected
-    }
 
     /// <summary>The options a command's source reads (args.Int("steps", ...), args.Threads() -> --threads, ...).</summary>
     static SortedSet<string> OptionsRead(string command)

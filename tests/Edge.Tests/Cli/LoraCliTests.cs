@@ -4,6 +4,8 @@ using System.Text.RegularExpressions;
 using Edge.Tests.Support;
 using Xunit;
 
+using static Edge.Tests.Cli.EdgeProcess;
+
 namespace Edge.Tests.Cli;
 
 /// <summary>A baby GPT trained briefly by the real CLI on the built-in corpus, and an adapter trained on it by `edge lora train`.</summary>
@@ -42,14 +44,6 @@ public sealed class TrainedAdapter : IDisposable
 
 public class LoraCliTests(TrainedAdapter trained) : IClassFixture<TrainedAdapter>
 {
-    static void AssertOneLineError(EdgeProcess.Result r, int exitCode, string contains)
-    {
-        Assert.True(r.ExitCode == exitCode, r.ToString());
-        var line = Assert.Single(r.ErrorLines);
-        Assert.StartsWith("edge: ", line);
-        Assert.Contains(contains, line);
-        Assert.DoesNotContain("   at ", r.Stderr);
-    }
 
     string Dir => trained.Dir.Path;
 

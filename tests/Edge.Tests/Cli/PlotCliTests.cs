@@ -3,6 +3,8 @@ using Edge.Tests.Plotting;
 using Edge.Tests.Support;
 using Xunit;
 
+using static Edge.Tests.Cli.EdgeProcess;
+
 namespace Edge.Tests.Cli;
 
 /// <summary>A char-mlp and a baby-gpt trained briefly by the real CLI, for the plot and inspect tests.</summary>
@@ -35,14 +37,6 @@ public class PlotCliTests(PlotFixture f) : IClassFixture<PlotFixture>
         Assert.Equal("", r.Stderr);
     }
 
-    static void AssertOneLineError(EdgeProcess.Result r, int exitCode, string contains)
-    {
-        Assert.True(r.ExitCode == exitCode, r.ToString());
-        var line = Assert.Single(r.ErrorLines);
-        Assert.StartsWith("edge: ", line);
-        Assert.Contains(contains, line);
-        Assert.DoesNotContain("   at ", r.Stderr);
-    }
 
     EdgeProcess.Result Edge(params string[] args) => EdgeProcess.Run(f.Dir.Path, args);
 
