@@ -65,3 +65,32 @@ public class AttentionBenchmarks
     [Benchmark]
     public void Backward() => Attention.Backward(_y, _qkv, _att, _dqkv, _scratch, B, T, C, H);
 }
+
+/// <summary>The MLP's GELU at the baby GPT's shape (batch 12 x context 64 rows of width 512), both forms, one thread.</summary>
+[MemoryDiagnoser]
+public class GeluBenchmarks
+{
+    const int N = 12 * 64 * 512;
+    float[] _x = [], _y = [], _dy = [], _dx = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var rng = new Rng(3);
+        _x = new float[N]; _dy = new float[N];
+        for (int i = 0; i < N; i++) { _x[i] = rng.NextGaussian(); _dy[i] = rng.NextGaussian(); }
+        _y = new float[N]; _dx = new float[N];
+    }
+
+    [Benchmark(Baseline = true)]
+    public void TanhForward() => Gelu.Forward(_x, _y);
+
+    [Benchmark]
+    public void TanhBackward() => Gelu.Backward(_x, _dy, _dx);
+
+    [Benchmark]
+    public void ExactForward() => GeluExact.Forward(_x, _y);
+
+    [Benchmark]
+    public void ExactBackward() => GeluExact.Backward(_x, _dy, _dx);
+}

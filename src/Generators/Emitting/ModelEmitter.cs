@@ -63,7 +63,7 @@ namespace Edge.Generators.Emitting
             else
             {
                 w.Line($"    Create: static (vocabSize, maxBatch) => new {m.ClassName}(vocabSize, maxBatch),");
-                w.Line($"    Transformer: new global::Edge.TransformerShape(Layers: {blocks.Layers}, Heads: {blocks.Heads}, Width: {embedding.Width}, Context: {m.Context}, MlpRatio: {blocks.Ratio}, Bias: {(blocks.Flag ? "true" : "false")}, TiedHead: {(head?.Tied == true ? "true" : "false")}));");
+                w.Line($"    Transformer: new global::Edge.TransformerShape(Layers: {blocks.Layers}, Heads: {blocks.Heads}, Width: {embedding.Width}, Context: {m.Context}, MlpRatio: {blocks.Ratio}, Bias: {(blocks.Flag ? "true" : "false")}, TiedHead: {(head?.Tied == true ? "true" : "false")}, ExactGelu: {(blocks.ExactGelu ? "true" : "false")}));");
             }
             w.Line();
             w.Line("public override global::Edge.ModelInfo Info => Descriptor;");

@@ -207,7 +207,7 @@ namespace Edge.Generators.Emitting
                 {
                     $"K.LayerNorm.Forward({X}, {P(Find(h + ".ln_2.weight"))}, {Maybe(h + ".ln_2.bias")}, {LN}, {mean}, {rstd}, 1, {c});",
                     ProjectCall(FindProjection(h + ".mlp.c_fc"), LN, P(Find(h + ".mlp.c_fc.weight")), Maybe(h + ".mlp.c_fc.bias"), S(fc), "1"),
-                    $"K.Gelu.Forward({S(fc)}, {S(gelu)});",
+                    $"K.{GeluKernel(blocks)}.Forward({S(fc)}, {S(gelu)});",
                     ProjectCall(FindProjection(h + ".mlp.c_proj"), S(gelu), P(Find(h + ".mlp.c_proj.weight")), Maybe(h + ".mlp.c_proj.bias"), PROJ, "1"),
                     $"K.VectorMath.Add({PROJ}, {X});",
                 }));
@@ -345,6 +345,9 @@ namespace Edge.Generators.Emitting
             _x = output;
         }
 
+        /// <summary>The MLP's GELU kernel: Edge.Kernels.Gelu (tanh form) or GeluExact (erf form).</summary>
+        static string GeluKernel(LayerSpec blocks) => blocks.ExactGelu ? "GeluExact" : "Gelu";
+
         void LayBlocks(LayerSpec layer)
         {
             int c = _width, heads = layer.Heads, hs = c / heads, hidden = layer.Ratio * c, layers = layer.Layers;
@@ -365,7 +368,7 @@ namespace Edge.Generators.Emitting
             Bwd($"dropout on the embeddings: demb.drop -> demb",
                 $"if (_dropped) K.Dropout.Backward({D(embDrop)}, {A(embMask)}, {D(emb)}, {_rows} * {c}); else K.VectorMath.Add({D(embDrop)}, {D(emb)});");
             _x = embDrop;
-            Summary.Add($"h.0..{layers - 1}        {layers} x block: x += attn(ln_1(x)) ({heads} heads of {hs}); x += mlp(ln_2(x)) (gelu, {hidden}); dropout {Dropout.ToString(CultureInfo.InvariantCulture)}");
+            Summary.Add($"h.0..{layers - 1}        {layers} x block: x += attn(ln_1(x)) ({heads} heads of {hs}); x += mlp(ln_2(x)) ({(layer.ExactGelu ? "exact gelu" : "gelu")}, {hidden}); dropout {Dropout.ToString(CultureInfo.InvariantCulture)}");
 
             var scratch = Act("attn.scratch", "T");
             for (int l = 0; l < layers; l++)
@@ -415,11 +418,11 @@ namespace Edge.Generators.Emitting
                 var mlpOut = Act(h + ".mlp.proj", $"{_rows} * {c}");
                 Fwd($"{h}.mlp: ln_2 [B, T, {c}] @ c_fc [{c}, {hidden}] -> gelu -> @ c_proj [{hidden}, {c}] -> proj [B, T, {c}]",
                     ProjectCall(pFc, A(ln2), P(wFc), Opt(bFc, P), A(fc), _rows),
-                    $"K.Gelu.Forward({A(fc)}, {A(gelu)});",
+                    $"K.{GeluKernel(layer)}.Forward({A(fc)}, {A(gelu)});",
                     ProjectCall(pOut, A(gelu), P(wOut), Opt(bOut, P), A(mlpOut), _rows));
                 Bwd($"{h}.mlp: dproj -> dgelu -> dfc -> dln_2, dc_proj, dc_fc",
                     ProjectBackwardCall(pOut, A(gelu), P(wOut), D(mlpOut), D(gelu), G(wOut), Opt(bOut, G), _rows),
-                    $"K.Gelu.Backward({A(fc)}, {D(gelu)}, {D(fc)});",
+                    $"K.{GeluKernel(layer)}.Backward({A(fc)}, {D(gelu)}, {D(fc)});",
                     ProjectBackwardCall(pFc, A(ln2), P(wFc), D(fc), D(ln2), G(wFc), Opt(bFc, G), _rows));
                 Residual(h + ".mlp", afterAttn, mlpOut);
             }

@@ -93,7 +93,8 @@ namespace Edge.Generators.Parsing
                     case "TransformerBlocksAttribute":
                         layers.Add(new LayerSpec(LayerKind.TransformerBlocks, 0, ActivationKind.None, "h",
                             !named.TryGetValue("Bias", out var blockBias) || blockBias.Value is true, Double(named, "Dropout", 0),
-                            Layers: Int(named, "Layers", 1), Heads: Int(named, "Heads", 1), Ratio: Int(named, "MlpRatio", 4)));
+                            Layers: Int(named, "Layers", 1), Heads: Int(named, "Heads", 1), Ratio: Int(named, "MlpRatio", 4),
+                            ExactGelu: Int(named, "Gelu", 0) == 1));
                         layerLocations.Add(at ?? classLocation);
                         break;
                     case "LayerNormAttribute":

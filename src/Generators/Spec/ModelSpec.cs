@@ -18,8 +18,9 @@ namespace Edge.Generators.Spec
     /// <param name="Heads">TransformerBlocks: attention heads.</param>
     /// <param name="Ratio">TransformerBlocks: MLP width as a multiple of the model width.</param>
     /// <param name="Tied">OutputHead: the projection is the token embedding, transposed.</param>
+    /// <param name="ExactGelu">TransformerBlocks: the MLP uses the erf GELU (Edge.GeluForm.Exact), not the tanh form.</param>
     internal sealed record LayerSpec(LayerKind Kind, int Width, ActivationKind Activation, string Name, bool Flag, double Number,
-        int Layers = 0, int Heads = 0, int Ratio = 0, bool Tied = false);
+        int Layers = 0, int Heads = 0, int Ratio = 0, bool Tied = false, bool ExactGelu = false);
 
     internal sealed record RecipeSpec(int Optimizer, double LearningRate, int Batch, int Steps, int DecayStep, double DecayFactor,
         double WeightDecay, int EvalInterval, int Schedule, int Warmup, double MinLearningRate, double Beta2, double GradClip);

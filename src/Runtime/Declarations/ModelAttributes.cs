@@ -16,6 +16,15 @@ public enum DataLayout
 /// <summary>The non-linearity after a dense layer.</summary>
 public enum Activation { None, Tanh, Relu }
 
+/// <summary>Which GELU a transformer's MLP uses.</summary>
+public enum GeluForm
+{
+    /// <summary>0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): GPT-2's, Hugging Face "gelu_new".</summary>
+    Tanh,
+    /// <summary>x Phi(x), Phi the normal CDF through erf: PyTorch's nn.GELU(), nanoGPT's, Hugging Face "gelu".</summary>
+    Exact,
+}
+
 /// <summary>The optimiser a training recipe uses.</summary>
 public enum OptimizerKind { Sgd, AdamW }
 
@@ -66,6 +75,8 @@ public sealed class TransformerBlocksAttribute : Attribute
     public double Dropout { get; set; }
     /// <summary>Biases in the linear layers and LayerNorms (GPT-2: true; nanoGPT's default: false, "a bit better and faster").</summary>
     public bool Bias { get; set; } = true;
+    /// <summary>The MLP's GELU: the tanh form (GPT-2, the default) or the exact erf form (nanoGPT).</summary>
+    public GeluForm Gelu { get; set; } = GeluForm.Tanh;
 }
 
 /// <summary>Layer normalisation over the last dimension, with a learned scale and shift (GPT-2's ln_f).</summary>

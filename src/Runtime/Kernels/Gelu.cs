@@ -13,12 +13,57 @@ namespace Edge.Kernels;
 // Backward takes the forward INPUT x (unlike Activations, whose backward takes y) and accumulates into dx:
 //   dx += dy * (s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2))     [1 - tanh(u)^2 = 4 s (1 - s)]
 // y may be x (in place). The derivative is finite for |x| below about 1.8e19, where x^2 overflows (llm.c's is the same).
+// The exact (erf) form is GeluExact; both run through GeluKernel, which owns the width dispatch and the loops.
 public static class Gelu
+{
+    /// <summary>y = gelu(x).</summary>
+    public static void Forward(ReadOnlySpan<float> x, Span<float> y) => GeluKernel<TanhGelu>.Forward(x, y);
+
+    /// <summary>dx += dy * gelu'(x).</summary>
+    public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => GeluKernel<TanhGelu>.Backward(x, dy, dx);
+}
+
+/// <summary>One GELU form as per-vector functions: the value and the derivative at the forward input x.</summary>
+internal interface IGeluForm
+{
+    static abstract V Value<S, V>(V x) where S : struct, ISimd<V> where V : struct;
+    static abstract V Derivative<S, V>(V x) where S : struct, ISimd<V> where V : struct;
+}
+
+internal readonly struct TanhGelu : IGeluForm
 {
     const float K = 0.7978845608028654f; // sqrt(2 / pi)
     const float A = 0.044715f;
 
-    /// <summary>y = gelu(x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V Value<S, V>(V x) where S : struct, ISimd<V> where V : struct => S.Mul(x, Sigmoid2U<S, V>(x));
+
+    /// <summary>s + 2K x s (1 - s) (1 + 3A x^2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V Derivative<S, V>(V x) where S : struct, ISimd<V> where V : struct
+    {
+        V one = S.Splat(1f), s = Sigmoid2U<S, V>(x);
+        V inner = S.MulAdd(S.Splat(3f * A), S.Mul(x, x), one);
+        return S.MulAdd(S.Mul(S.Mul(S.Splat(2f * K), x), S.Mul(s, S.Sub(one, s))), inner, s);
+    }
+
+    /// <summary>1 / (1 + exp(-2u)), u = K x (1 + A x^2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static V Sigmoid2U<S, V>(V x) where S : struct, ISimd<V> where V : struct
+    {
+        V one = S.Splat(1f);
+        V inner = S.MulAdd(S.Splat(A), S.Mul(x, x), one);
+        V e = S.Exp(S.Mul(S.Splat(-2f * K), S.Mul(x, inner)));
+        return S.Div(one, S.Add(one, e));
+    }
+}
+
+/// <summary>
+/// The element loops of both GELU forms, written once: F supplies the value and the derivative per vector, and the
+/// JIT specialises the loops per form and width (F is a struct), so the form's functions inline into them.
+/// </summary>
+internal static class GeluKernel<F> where F : struct, IGeluForm
+{
     public static void Forward(ReadOnlySpan<float> x, Span<float> y)
     {
         Check.SameLength(x.Length, y.Length, nameof(y));
@@ -33,17 +78,11 @@ public static class Gelu
 
     static int Forward<S, V>(ref float x, ref float y, int i, int n) where S : struct, ISimd<V> where V : struct
     {
-        V one = S.Splat(1f), a = S.Splat(A), minus2K = S.Splat(-2f * K);
         for (; i + S.Count <= n; i += S.Count)
-        {
-            V xi = S.Load(ref Unsafe.Add(ref x, i));
-            V s = Sigmoid2U<S, V>(xi, one, a, minus2K);
-            S.Store(S.Mul(xi, s), ref Unsafe.Add(ref y, i));
-        }
+            S.Store(F.Value<S, V>(S.Load(ref Unsafe.Add(ref x, i))), ref Unsafe.Add(ref y, i));
         return i;
     }
 
-    /// <summary>dx += dy * gelu'(x).</summary>
     public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
     {
         Check.SameLength(x.Length, dy.Length, nameof(dy));
@@ -60,26 +99,12 @@ public static class Gelu
 
     static int Backward<S, V>(ref float x, ref float dy, ref float dx, int i, int n) where S : struct, ISimd<V> where V : struct
     {
-        V one = S.Splat(1f), a = S.Splat(A), minus2K = S.Splat(-2f * K), twoK = S.Splat(2f * K), threeA = S.Splat(3f * A);
         for (; i + S.Count <= n; i += S.Count)
         {
-            V xi = S.Load(ref Unsafe.Add(ref x, i));
-            V s = Sigmoid2U<S, V>(xi, one, a, minus2K);
-            // s + 2K x s (1 - s) (1 + 3A x^2)
-            V inner = S.MulAdd(threeA, S.Mul(xi, xi), one);
-            V grad = S.MulAdd(S.Mul(S.Mul(twoK, xi), S.Mul(s, S.Sub(one, s))), inner, s);
+            V grad = F.Derivative<S, V>(S.Load(ref Unsafe.Add(ref x, i)));
             ref float dxi = ref Unsafe.Add(ref dx, i);
             S.Store(S.MulAdd(S.Load(ref Unsafe.Add(ref dy, i)), grad, S.Load(ref dxi)), ref dxi);
         }
         return i;
-    }
-
-    /// <summary>1 / (1 + exp(-2u)), u = K x (1 + A x^2).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static V Sigmoid2U<S, V>(V x, V one, V a, V minus2K) where S : struct, ISimd<V> where V : struct
-    {
-        V inner = S.MulAdd(a, S.Mul(x, x), one);
-        V e = S.Exp(S.Mul(minus2K, S.Mul(x, inner)));
-        return S.Div(one, S.Add(one, e));
     }
 }

@@ -36,6 +36,9 @@ internal interface ISimd<V> where V : struct
     static abstract V Exp(V a);
     /// <summary>m > 0 ? v : 0 per element (ReLU and its gradient).</summary>
     static abstract V WherePositive(V m, V v);
+    /// <summary>m &lt; 0 ? a : b per element.</summary>
+    static abstract V WhereNegative(V m, V a, V b);
+    static abstract V Abs(V a);
     static abstract float Sum(V v);
     static abstract float MaxAcross(V v);
 }
@@ -56,6 +59,8 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Sqrt(Vector512<float> a) => Vector512.Sqrt(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> a) => Vector512.Exp(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> WherePositive(Vector512<float> m, Vector512<float> v) => Vector512.GreaterThan(m, Vector512<float>.Zero) & v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> WhereNegative(Vector512<float> m, Vector512<float> a, Vector512<float> b) => Vector512.ConditionalSelect(Vector512.LessThan(m, Vector512<float>.Zero), a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Abs(Vector512<float> a) => Vector512.Abs(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> v) => Vector512.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector512<float> v) => Simd256.MaxAcross(Vector256.Max(v.GetLower(), v.GetUpper()));
 }
@@ -76,6 +81,8 @@ internal readonly struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Sqrt(Vector256<float> a) => Vector256.Sqrt(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> a) => Vector256.Exp(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> WherePositive(Vector256<float> m, Vector256<float> v) => Vector256.GreaterThan(m, Vector256<float>.Zero) & v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> WhereNegative(Vector256<float> m, Vector256<float> a, Vector256<float> b) => Vector256.ConditionalSelect(Vector256.LessThan(m, Vector256<float>.Zero), a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Abs(Vector256<float> a) => Vector256.Abs(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector256<float> v) => Simd128.MaxAcross(Vector128.Max(v.GetLower(), v.GetUpper()));
 }
@@ -96,6 +103,8 @@ internal readonly struct Simd128 : ISimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Sqrt(Vector128<float> a) => Vector128.Sqrt(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Exp(Vector128<float> a) => Vector128.Exp(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> WherePositive(Vector128<float> m, Vector128<float> v) => Vector128.GreaterThan(m, Vector128<float>.Zero) & v;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> WhereNegative(Vector128<float> m, Vector128<float> a, Vector128<float> b) => Vector128.ConditionalSelect(Vector128.LessThan(m, Vector128<float>.Zero), a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Abs(Vector128<float> a) => Vector128.Abs(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> v) => Vector128.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector128<float> v) => MathF.Max(MathF.Max(v.GetElement(0), v.GetElement(1)), MathF.Max(v.GetElement(2), v.GetElement(3)));
 }
@@ -117,6 +126,8 @@ internal readonly struct Scalar : ISimd<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sqrt(float a) => MathF.Sqrt(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Exp(float a) => MathF.Exp(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float WherePositive(float m, float v) => m > 0f ? v : 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float WhereNegative(float m, float a, float b) => m < 0f ? a : b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Abs(float a) => MathF.Abs(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float v) => v;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(float v) => v;
 }

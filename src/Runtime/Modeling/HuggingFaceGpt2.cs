@@ -14,8 +14,8 @@ namespace Edge;
 /// </summary>
 public static class HuggingFaceGpt2
 {
-    /// <summary>The shape read from config.json.</summary>
-    public sealed record Config(int Layers, int Heads, int Width, int Context, int VocabSize);
+    /// <summary>The shape read from config.json; ExactGelu for activation_function "gelu" (erf), else the tanh form.</summary>
+    public sealed record Config(int Layers, int Heads, int Width, int Context, int VocabSize, bool ExactGelu = false);
 
     public static bool IsModelDirectory(string path) => Directory.Exists(path) && File.Exists(Path.Combine(path, "config.json"));
 
@@ -38,13 +38,20 @@ public static class HuggingFaceGpt2
                     else throw new EdgeException($"{path}: '{name}' must be a positive integer");
                 throw new EdgeException($"{path}: '{name}' is missing");
             }
-            if (root.TryGetProperty("activation_function", out var act) && act.GetString() is not ("gelu_new" or "gelu_pytorch_tanh"))
-                throw new EdgeException($"{path}: activation_function '{EdgeException.OneLine(act.GetString() ?? "null")}' is not supported (GPT-2 uses gelu_new)");
+            // GPT-2's tanh GELU under its three Hugging Face names, or the exact erf one ("gelu"); absent means gelu_new.
+            bool exactGelu = false;
+            if (root.TryGetProperty("activation_function", out var act))
+                exactGelu = act.GetString() switch
+                {
+                    "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => false,
+                    "gelu" => true,
+                    var other => throw new EdgeException($"{path}: activation_function '{EdgeException.OneLine(other ?? "null")}' is not supported (gelu_new, gelu_pytorch_tanh, gelu_fast or gelu)"),
+                };
             if (root.TryGetProperty("layer_norm_epsilon", out var eps) && Math.Abs(eps.GetDouble() - 1e-5) > 1e-12)
                 throw new EdgeException($"{path}: layer_norm_epsilon {eps.GetDouble()} is not supported (GPT-2 uses 1e-5)");
             if (root.TryGetProperty("tie_word_embeddings", out var tie) && tie.ValueKind == JsonValueKind.False)
                 throw new EdgeException($"{path}: untied output embeddings are not supported (GPT-2 ties lm_head to wte)");
-            return new Config(Int("n_layer"), Int("n_head"), Int("n_embd"), Int("n_positions", "n_ctx"), Int("vocab_size"));
+            return new Config(Int("n_layer"), Int("n_head"), Int("n_embd"), Int("n_positions", "n_ctx"), Int("vocab_size"), exactGelu);
         }
         catch (JsonException e)
         {
@@ -61,9 +68,11 @@ public static class HuggingFaceGpt2
     {
         var config = ReadConfig(dir);
         var info = models.FirstOrDefault(m => m.Transformer is { Bias: true, TiedHead: true, MlpRatio: 4 } s
-                && s.Layers == config.Layers && s.Heads == config.Heads && s.Width == config.Width && s.Context == config.Context)
+                && s.Layers == config.Layers && s.Heads == config.Heads && s.Width == config.Width && s.Context == config.Context
+                && s.ExactGelu == config.ExactGelu)
             ?? throw new EdgeException($"{Path.Combine(dir, "config.json")}: no declared model has {config.Layers} layers, {config.Heads} heads, " +
-                $"width {config.Width} and context {config.Context} (declared: {string.Join(", ", models.Where(m => m.Transformer is not null).Select(m => $"{m.Name} {m.Transformer!.Layers}/{m.Transformer.Heads}/{m.Transformer.Width}/{m.Transformer.Context}"))})");
+                $"width {config.Width} and context {config.Context}{(config.ExactGelu ? " with the exact GELU" : "")} " +
+                $"(declared: {string.Join(", ", models.Where(m => m.Transformer is not null).Select(m => $"{m.Name} {m.Transformer!.Layers}/{m.Transformer.Heads}/{m.Transformer.Width}/{m.Transformer.Context}{(m.Transformer.ExactGelu ? " exact GELU" : "")}"))})");
         var tokenizer = BpeTokenizer.FromDirectory(dir);
         if (tokenizer.VocabSize != config.VocabSize)
             throw new EdgeException($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but config.json says vocab_size {config.VocabSize}");

@@ -1,7 +1,7 @@
 namespace Edge;
 
 /// <summary>The shape of a transformer model, to match a Hugging Face config.json against the declared models.</summary>
-public sealed record TransformerShape(int Layers, int Heads, int Width, int Context, int MlpRatio, bool Bias, bool TiedHead);
+public sealed record TransformerShape(int Layers, int Heads, int Width, int Context, int MlpRatio, bool Bias, bool TiedHead, bool ExactGelu = false);
 
 /// <summary>Training defaults declared with [TrainingRecipe]; the CLI's options override them.</summary>
 public sealed record TrainingRecipe(

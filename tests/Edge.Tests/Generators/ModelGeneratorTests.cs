@@ -167,5 +167,30 @@ public class TransformerGeneratorTests
         Assert.Contains("DropoutRate = 0.1f;", model);
         // GPT-2 initialisation: residual projections scaled by 1/sqrt(2 * layers).
         Assert.Contains("ref rng, 0.01f); // h.0.attn.c_proj.weight", model);
+        // GPT-2's tanh GELU unless the declaration asks for the exact one.
+        Assert.Contains("K.Gelu.Forward(", model);
+        Assert.DoesNotContain("GeluExact", model);
+    }
+
+    [Fact]
+    public void Gpt_WithExactGelu_CallsTheErfKernel_InTraining_AndDecoding()
+    {
+        var result = GeneratorHarness.Run("""
+            using Edge;
+            [LanguageModel("g", Context = 16)]
+            [TokenEmbedding(32, Positional = true)]
+            [TransformerBlocks(Layers = 2, Heads = 4, Gelu = GeluForm.Exact)]
+            [LayerNorm]
+            [OutputHead(TiedToEmbedding = true, Bias = false)]
+            public partial class G;
+            """);
+        Assert.Empty(result.GeneratorDiagnostics);
+        Assert.Empty(result.Errors);
+        var model = Assert.Single(result.Sources, s => s.Contains("partial class G "));
+        Assert.DoesNotContain("K.Gelu.", model);
+        Assert.Contains("K.GeluExact.Backward(", model);
+        // Two blocks: forward and backward in training, and the decode step.
+        Assert.Equal(2 + 2 + 2, model.Split("K.GeluExact.").Length - 1);
+        Assert.Contains("ExactGelu: true", model);
     }
 }

@@ -289,6 +289,54 @@ internal static class ScalarReference
         return dx;
     }
 
+    /// <summary>The exact GELU, x Phi(x) with Phi(x) = erfc(-x / sqrt 2) / 2 (PyTorch's nn.GELU()).</summary>
+    public static double GeluExact(double x) => x * NormalCdf(x);
+
+    public static double[] GeluExactForward(double[] x) => x.Select(GeluExact).ToArray();
+
+    public static double[] GeluExactForward(float[] x) => GeluExactForward(ToDouble(x));
+
+    /// <summary>dx += dy * (Phi(x) + x phi(x)), phi the standard normal density.</summary>
+    public static double[] GeluExactBackward(float[] x, float[] dy, float[] dx0)
+    {
+        var dx = ToDouble(dx0);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = x[i];
+            dx[i] += dy[i] * (NormalCdf(v) + v * Math.Exp(-v * v / 2) / Math.Sqrt(2 * Math.PI));
+        }
+        return dx;
+    }
+
+    /// <summary>Phi(x) = erfc(-x / sqrt 2) / 2, each tail from erfc of a positive argument so neither cancels.</summary>
+    public static double NormalCdf(double x)
+    {
+        double z = Math.Abs(x) / Math.Sqrt(2), tail = Erfc(z) / 2;
+        return x < 0 ? tail : 1 - tail;
+    }
+
+    /// <summary>
+    /// erfc(z) for z >= 0 in double precision, by a method unlike the kernel's fit: the Maclaurin series of erf below 3
+    /// (terms stay under 1e4, so about 1e-12 is lost to cancellation) and the continued fraction
+    /// erfc(z) = exp(-z^2) / sqrt(pi) / (z + (1/2) / (z + 1 / (z + (3/2) / (z + ...)))) from 3 on.
+    /// </summary>
+    public static double Erfc(double z)
+    {
+        if (z < 3)
+        {
+            double term = z, sum = z;
+            for (int n = 1; n < 200 && Math.Abs(term) > 1e-17 * Math.Abs(sum); n++)
+            {
+                term *= -z * z / n;
+                sum += term / (2 * n + 1);
+            }
+            return 1 - 2 / Math.Sqrt(Math.PI) * sum;
+        }
+        double f = z;
+        for (int k = 200; k >= 1; k--) f = z + k / 2.0 / f;
+        return Math.Exp(-z * z) / Math.Sqrt(Math.PI) / f;
+    }
+
     /// <summary>
     /// Causal self-attention the naive way: per (b, head) the full T x T score matrix q k^T / sqrt(hs) with -infinity
     /// above the diagonal, a row softmax (exp(-inf) = 0), then y = att @ v. qkv [B, T, 3C] rows are [q | k | v].

@@ -12,12 +12,13 @@ public class HuggingFaceTests
     const int Layers = 2, Context = 16, Vocab = 50257;
 
     /// <summary>Writes the folder: GPT-2's layout with 2 layers and a context of 16 (test-gpt2-tiny's shape by default).</summary>
-    internal static Dictionary<string, float[]> WriteModelDirectory(string dir, string prefix = "transformer.", string config = "", int width = 24, int heads = 3)
+    internal static Dictionary<string, float[]> WriteModelDirectory(string dir, string prefix = "transformer.", string config = "", int width = 24, int heads = 3,
+        string activation = "gelu_new")
     {
         File.WriteAllText(Path.Combine(dir, "config.json"), config.Length > 0 ? config : $$"""
             {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_layer": {{Layers}}, "n_head": {{heads}},
              "n_embd": {{width}}, "n_positions": {{Context}}, "n_ctx": {{Context}}, "vocab_size": {{Vocab}},
-             "activation_function": "gelu_new", "layer_norm_epsilon": 1e-05}
+             "activation_function": "{{activation}}", "layer_norm_epsilon": 1e-05}
             """);
         File.Copy(TestData.File("gpt2/encoder.json"), Path.Combine(dir, "vocab.json"));
         File.Copy(TestData.File("gpt2/vocab.bpe"), Path.Combine(dir, "merges.txt"));
@@ -86,6 +87,43 @@ public class HuggingFaceTests
     }
 
     [Theory]
+    [InlineData("gelu_new", "test-gpt2-tiny", false)]
+    [InlineData("gelu_pytorch_tanh", "test-gpt2-tiny", false)]
+    [InlineData("gelu", "test-gpt2-tiny-exact", true)]
+    public void ActivationFunction_PicksTheDeclaredModelWithThatGelu(string activation, string expected, bool exact)
+    {
+        using var dir = new TempDir();
+        var values = WriteModelDirectory(dir.Path, activation: activation);
+        var loaded = Checkpoint.LoadAny(dir.Path, [TinyGpt2.Descriptor, TinyGpt2Exact.Descriptor]);
+        using var model = loaded.Model;
+        Assert.Equal(expected, loaded.Info.Name);
+        int[] tokens = [464, 3290, 11, 995];
+        var logits = model.Logits(tokens, 1, tokens.Length).ToArray();
+        double[]? Tensor(string name) => values.TryGetValue(name, out var v) && name != "lm_head.weight" ? v.Select(f => (double)f).ToArray() : null;
+        var reference = ReferenceGpt.Logits(Tensor, Vocab, tokens, Layers, 3, exact);
+        var other = ReferenceGpt.Logits(Tensor, Vocab, tokens, Layers, 3, !exact);
+        double worst = 0, toOther = 0;
+        for (int t = 0; t < tokens.Length; t++)
+            for (int v = 0; v < Vocab; v++)
+            {
+                worst = Math.Max(worst, Math.Abs(reference[t, v] - logits[t * Vocab + v]));
+                toOther = Math.Max(toOther, Math.Abs(other[t, v] - logits[t * Vocab + v]));
+            }
+        Assert.True(worst <= 1e-4, $"max |edge - reference| = {worst:G3}");
+        Assert.True(toOther > 10 * worst, $"the two GELU forms should be told apart: {toOther:G3} vs {worst:G3}");
+    }
+
+    [Fact]
+    public void ExactGeluConfig_WithoutAnExactDeclaration_IsRefused_SayingSo()
+    {
+        using var dir = new TempDir();
+        WriteModelDirectory(dir.Path, activation: "gelu");
+        var e = Assert.Throws<EdgeException>(() => Checkpoint.LoadAny(dir.Path, [TinyGpt2.Descriptor]));
+        Assert.Contains("no declared model has 2 layers, 3 heads, width 24 and context 16 with the exact GELU", e.Message);
+    }
+
+    [Theory]
+    [InlineData("""{"model_type": "gpt2", "n_layer": 2, "activation_function": "relu"}""", "activation_function 'relu' is not supported")]
     [InlineData("""{"model_type": "llama", "n_layer": 2}""", "unsupported architecture 'llama'")]
     [InlineData("""{"model_type": "gpt2", "n_layer": 7, "n_head": 3, "n_embd": 24, "n_positions": 16, "vocab_size": 50257}""", "no declared model has 7 layers")]
     [InlineData("""{"model_type": "gpt2", "n_head": 3}""", "'n_layer' is missing")]

@@ -7,13 +7,17 @@ namespace Edge.Tests.Models;
 static class ReferenceGpt
 {
     /// <summary>Logits [T, V] for one sequence, from the generated model's own weights.</summary>
-    public static double[,] Logits(LanguageModel model, int[] tokens, int layers, int heads) =>
+    public static double[,] Logits(LanguageModel model, int[] tokens, int layers, int heads, bool exactGelu = false) =>
         Logits(name => model.Layout.Find(name) is { } p ? model.Weights.Slice(p.Offset, p.Length).ToArray().Select(f => (double)f).ToArray() : null,
-            model.VocabSize, tokens, layers, heads);
+            model.VocabSize, tokens, layers, heads, exactGelu);
 
-    /// <summary>Logits [T, V] for one sequence; <paramref name="tensor"/> gives a weight by its Hugging Face name, or null.</summary>
-    public static double[,] Logits(Func<string, double[]?> tensor, int vocab, int[] tokens, int layers, int heads)
+    /// <summary>
+    /// Logits [T, V] for one sequence; <paramref name="tensor"/> gives a weight by its Hugging Face name, or null.
+    /// The MLP's GELU is GPT-2's tanh form, or with <paramref name="exactGelu"/> x Phi(x) (nanoGPT's nn.GELU()).
+    /// </summary>
+    public static double[,] Logits(Func<string, double[]?> tensor, int vocab, int[] tokens, int layers, int heads, bool exactGelu = false)
     {
+        Func<double, double> gelu = exactGelu ? Kernels.ScalarReference.GeluExact : Gelu;
         double[] P(string name) => tensor(name) ?? throw new ArgumentException("no parameter " + name);
         // A bias the model does not have (Bias = false) acts as zeros.
         double[] Bias(string name, int size) => tensor(name) ?? new double[size];
@@ -55,7 +59,7 @@ static class ReferenceGpt
                 var proj = Dense(y[t], P(h + ".attn.c_proj.weight"), Bias(h + ".attn.c_proj.bias", C));
                 for (int i = 0; i < C; i++) x[t][i] += proj[i];
                 var fc = Dense(LayerNorm(x[t], P(h + ".ln_2.weight"), Bias(h + ".ln_2.bias", C)), P(h + ".mlp.c_fc.weight"), Bias(h + ".mlp.c_fc.bias", P(h + ".mlp.c_fc.weight").Length / C));
-                var mlp = Dense(fc.Select(Gelu).ToArray(), P(h + ".mlp.c_proj.weight"), Bias(h + ".mlp.c_proj.bias", C));
+                var mlp = Dense(fc.Select(gelu).ToArray(), P(h + ".mlp.c_proj.weight"), Bias(h + ".mlp.c_proj.bias", C));
                 for (int i = 0; i < C; i++) x[t][i] += mlp[i];
             }
         }

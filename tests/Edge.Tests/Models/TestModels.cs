@@ -54,6 +54,14 @@ public partial class TinyTiedMlp;
 [OutputHead(TiedToEmbedding = true, Bias = false)]
 public partial class TinyGptNoBias;
 
+// nanoGPT's block: no biases and the exact (erf) GELU.
+[LanguageModel("test-gpt-exact", Context = 5)]
+[TokenEmbedding(8, Positional = true)]
+[TransformerBlocks(Layers = 2, Heads = 2, MlpRatio = 2, Bias = false, Gelu = GeluForm.Exact)]
+[LayerNorm]
+[OutputHead(TiedToEmbedding = true, Bias = false)]
+public partial class TinyGptExact;
+
 // GPT-2's architecture at a tiny width, for loading Hugging Face-layout directories in tests.
 [LanguageModel("test-gpt2-tiny", Context = 16)]
 [TokenEmbedding(24, Positional = true)]
@@ -61,6 +69,14 @@ public partial class TinyGptNoBias;
 [LayerNorm]
 [OutputHead(TiedToEmbedding = true, Bias = false)]
 public partial class TinyGpt2;
+
+// The same shape with the exact GELU: what a config.json with activation_function "gelu" loads into.
+[LanguageModel("test-gpt2-tiny-exact", Context = 16)]
+[TokenEmbedding(24, Positional = true)]
+[TransformerBlocks(Layers = 2, Heads = 3, MlpRatio = 4, Gelu = GeluForm.Exact)]
+[LayerNorm]
+[OutputHead(TiedToEmbedding = true, Bias = false)]
+public partial class TinyGpt2Exact;
 
 // GPT-2's architecture at the smallest width whose products quantise (inputs a multiple of 32).
 [LanguageModel("test-gpt-quant", Context = 16)]

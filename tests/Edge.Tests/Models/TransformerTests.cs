@@ -8,10 +8,11 @@ namespace Edge.Tests.Models;
 public class TransformerTests
 {
     [Theory]
-    [InlineData("test-gpt", 2, 2)]
-    [InlineData("test-gpt-untied", 1, 3)]
-    [InlineData("test-gpt-nobias", 1, 2)]
-    public void GeneratedForward_MatchesDoublePrecisionReference(string name, int layers, int heads)
+    [InlineData("test-gpt", 2, 2, false)]
+    [InlineData("test-gpt-untied", 1, 3, false)]
+    [InlineData("test-gpt-nobias", 1, 2, false)]
+    [InlineData("test-gpt-exact", 2, 2, true)]
+    public void GeneratedForward_MatchesDoublePrecisionReference(string name, int layers, int heads, bool exactGelu)
     {
         const int V = 13, B = 2;
         var info = Edge.Generated.ModelRegistry.All.Single(m => m.Name == name);
@@ -30,7 +31,7 @@ public class TransformerTests
             double expectedLoss = 0;
             for (int b = 0; b < B; b++)
             {
-                var reference = ReferenceGpt.Logits(model, tokens[(b * T)..((b + 1) * T)], layers, heads);
+                var reference = ReferenceGpt.Logits(model, tokens[(b * T)..((b + 1) * T)], layers, heads, exactGelu);
                 for (int t = 0; t < T; t++)
                 {
                     double max = double.NegativeInfinity, sum = 0;
