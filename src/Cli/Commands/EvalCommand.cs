@@ -19,6 +19,10 @@ static class EvalCommand
           --split train|val|test   score only that part of the file, split as 'edge train' splits it (text: first
                                    90% train, last 10% val; lines: shuffled with --split-seed, 80/10/10)
           --split-seed S           the shuffle of line data (default 42, as 'edge train')
+          --random-batches N       instead of scoring every example, score N batches drawn at random (nanoGPT's
+                                   estimate_loss) and print their mean and how much one batch's loss varies
+          --batch B                examples in a random batch (default: the model's training recipe)
+          --seed S                 the random draw (default 1337)
           --threads N              cores the kernels use (default: all; results do not depend on it)
           --quiet                  no progress bar
 
@@ -38,10 +42,15 @@ static class EvalCommand
         var adapterSpecs = args.Strings("adapter");
         var split = args.Choice<string?>("split", null, ("train", "train"), ("val", "val"), ("test", "test"));
         ulong splitSeed = args.ULong("split-seed", 42);
+        int randomBatches = args.Int("random-batches", 0, min: 1, max: 10_000_000);
+        int? batchOption = args.String("batch") is null ? null : args.Int("batch", 1, min: 1, max: 4096);
+        ulong seed = args.ULong("seed", 1337);
+        if (randomBatches == 0 && (batchOption is not null || args.String("seed") is not null))
+            throw new UsageException("--batch and --seed go with --random-batches N");
         args.Threads();
         args.RejectUnknown(0);
 
-        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, maxBatch: 256, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, maxBatch: Math.Max(256, batchOption ?? 0), mapWeights: true);
         using var model = loaded.Model;
         if (adapterSpecs.Count > 0) model.ActiveAdapters = AdapterOptions.Load(adapterSpecs, model);
         var layout = layoutOption is null
@@ -66,8 +75,26 @@ static class EvalCommand
             }
         }
         catch (EdgeException e) { throw new EdgeException($"{dataPath}: {e.Message}"); }
+        string what = $"{Path.GetFileName(dataPath)}{(split is null ? "" : $" ({split} split)")}";
+        if (randomBatches > 0)
+        {
+            int batch = batchOption ?? loaded.Info.Recipe.Batch;
+            var losses = RandomBatches(model, examples, batch, randomBatches, seed, quiet);
+            double mean = losses.Average();
+            double sd = losses.Length > 1 ? Math.Sqrt(losses.Sum(l => (l - mean) * (l - mean)) / (losses.Length - 1)) : 0;
+            string shape = loaded.Info.SequenceTargets ? $"{batch} x {model.InputLength}" : $"{batch}";
+            Console.WriteLine($"{what}: {randomBatches:N0} random batches of {shape}  loss {Terminal.Bold($"{mean:0.0000}")}  perplexity {Math.Exp(mean):0.00}  " +
+                $"sd of one batch {sd:0.0000} (of a mean of k batches: that / sqrt(k))");
+            return 0;
+        }
         double loss = Scoring.Evaluate(model, examples, batch: 256, quiet);
-        Console.WriteLine($"{Path.GetFileName(dataPath)}{(split is null ? "" : $" ({split} split)")}: {examples.Count:N0} {(loaded.Info.SequenceTargets ? "positions" : "examples")}  loss {Terminal.Bold($"{loss:0.0000}")}  perplexity {Math.Exp(loss):0.00}");
+        Console.WriteLine($"{what}: {examples.Count:N0} {(loaded.Info.SequenceTargets ? "positions" : "examples")}  loss {Terminal.Bold($"{loss:0.0000}")}  perplexity {Math.Exp(loss):0.00}");
         return 0;
+    }
+
+    static double[] RandomBatches(LanguageModel model, ExampleSet examples, int batch, int batches, ulong seed, bool quiet)
+    {
+        using var bar = new ProgressBar(batches, "batches", quiet);
+        return Trainer.RandomBatchLosses(model, examples, batch, batches, seed, progress: done => bar.Report(done));
     }
 }

@@ -175,6 +175,29 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
+    /// The loss of each of <paramref name="batches"/> batches of <paramref name="batch"/> examples drawn uniformly at
+    /// random from <paramref name="set"/> (with replacement; nanoGPT's get_batch), seeded: the spread of these losses
+    /// says how far an estimate from a few batches (nanoGPT's eval_iters) can fall from the whole split's loss.
+    /// </summary>
+    public static double[] RandomBatchLosses(LanguageModel model, ExampleSet set, int batch, int batches, ulong seed, Action<int>? progress = null)
+    {
+        if (batch < 1 || batch > model.MaxBatch) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"the batch must be 1 to {model.MaxBatch}");
+        var rng = new Rng(seed);
+        var inputs = new int[batch * model.InputLength];
+        var targets = new int[batch * model.TargetLength];
+        var losses = new double[batches];
+        for (int r = 0; r < batches; r++)
+        {
+            for (int b = 0; b < batch; b++)
+                set.Fill(rng.NextInt(set.Count), inputs.AsSpan(b * model.InputLength, model.InputLength),
+                    targets.AsSpan(b * model.TargetLength, model.TargetLength));
+            losses[r] = model.Forward(inputs, targets, batch);
+            progress?.Invoke(r + 1);
+        }
+        return losses;
+    }
+
+    /// <summary>
     /// Runs all steps (or fits a counting model in one pass), calling <paramref name="onStep"/> after every
     /// step with its loss and <paramref name="onEval"/> after every evaluation, with whether the validation
     /// loss is the best so far (the moment to save a checkpoint).

@@ -69,6 +69,17 @@ public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel
     }
 
     [Fact]
+    public void Eval_RandomBatches_PrintsTheMeanAndOneBatchsSpread()
+    {
+        var data = trained.Dir.File("eval-random.txt");
+        File.WriteAllText(data, string.Concat(Enumerable.Repeat("KEEPER:\nThe lamp is lit and the sea is loud tonight, and the bread is in.\n", 4)));
+        var r = EdgeProcess.Run(trained.Dir.Path, "eval", "--model", trained.Checkpoint, "--data", data, "--random-batches", "30", "--batch", "3", "--seed", "2");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Matches(@"eval-random\.txt: 30 random batches of 3  loss \d+\.\d{4}  perplexity \d+\.\d{2}  sd of one batch \d+\.\d{4} ", r.Stdout);
+        AssertOneLineError(EdgeProcess.Run(trained.Dir.Path, "eval", "--model", trained.Checkpoint, "--data", data, "--seed", "2"), 2, "--batch and --seed go with --random-batches N");
+    }
+
+    [Fact]
     public void Generate_PromptOutsideVocabulary_IsOneClearLine()
     {
         var r = EdgeProcess.Run(trained.Dir.Path, "generate", "--model", trained.Checkpoint, "--prompt", "snow \u2603");

@@ -144,4 +144,24 @@ public class TrainerTests
         model.Gradients.Clear();
         Assert.Equal("the gradient norm overflows", Trainer.DescribeNonFinite(model.Parameters, model.Gradients, "gradient"));
     }
+
+    [Fact]
+    public void RandomBatchLosses_AreSeeded_AndAverageToTheWholeSplit()
+    {
+        var info = Edge.Tests.Models.TinyGpt.Descriptor;
+        var (tokenizer, splits) = Data(info);
+        using var model = info.Create(tokenizer.VocabSize, 4);
+        model.Initialize(3);
+        var a = Trainer.RandomBatchLosses(model, splits.Train, 4, 400, seed: 5);
+        Assert.Equal(a, Trainer.RandomBatchLosses(model, splits.Train, 4, 400, seed: 5));
+        Assert.NotEqual(a, Trainer.RandomBatchLosses(model, splits.Train, 4, 400, seed: 6));
+
+        // Random windows and the whole split's evenly spaced windows estimate the same mean loss: within four
+        // standard errors of the 400-batch mean (the batches' own spread gives the standard error).
+        double mean = a.Average(), sd = Math.Sqrt(a.Sum(l => (l - mean) * (l - mean)) / (a.Length - 1));
+        double whole = Trainer.Evaluate(model, splits.Train, batch: 4);
+        Assert.True(sd > 0, "batches of random windows should not all score the same");
+        Assert.True(Math.Abs(mean - whole) <= 4 * sd / Math.Sqrt(a.Length), $"random-batch mean {mean:F4}, whole split {whole:F4}, sd {sd:F4}");
+        Assert.Throws<ArgumentOutOfRangeException>(() => Trainer.RandomBatchLosses(model, splits.Train, 5, 1, seed: 1));
+    }
 }
