@@ -8,7 +8,7 @@ namespace Edge.Kernels;
 // erfc comes from Numerical Recipes' erfcc (a Chebyshev fit, relative error below 1.2e-7 everywhere):
 //   erfc(z) = t exp(-z^2 + P(t)),  t = 1 / (1 + z / 2),  z >= 0,
 // and Phi takes the tail for the sign: Phi(x) = x < 0 ? erfc(|z|) / 2 : 1 - erfc(|z|) / 2, so the far left tail keeps
-// its relative accuracy instead of being 1 minus nearly 1. Exact limits: erfc underflows to 0 for |x| above about 13,
+// its relative accuracy instead of being 1 minus nearly 1. Exact limits: erfc underflows to 0 for |x| above about 14,
 // giving y = x or -0 and a derivative of 1 or 0. Backward takes the forward INPUT x, like Gelu. y may be x (in place).
 // It costs more than the tanh form (a division, a 10-term polynomial, and a second exp in the backward);
 // GeluBenchmarks in tests/Edge.Benchmarks measures both.
