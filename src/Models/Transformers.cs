@@ -18,6 +18,19 @@ namespace Edge.Models;
 public partial class BabyGpt;
 
 /// <summary>
+/// The baby GPT as nanoGPT builds it (model.py's defaults): no biases in the linear layers and LayerNorms, and
+/// PyTorch's exact (erf) GELU; the same recipe. For comparing with nanoGPT's own runs.
+/// </summary>
+[LanguageModel("baby-gpt-nanogpt", Context = 64, Description = "the baby GPT with nanoGPT's block: no biases, exact GELU")]
+[TokenEmbedding(128, Positional = true)]
+[TransformerBlocks(Layers = 4, Heads = 4, MlpRatio = 4, Dropout = 0.0, Bias = false, Gelu = GeluForm.Exact)]
+[LayerNorm]
+[OutputHead(TiedToEmbedding = true, Bias = false)]
+[TrainingRecipe(Optimizer = OptimizerKind.AdamW, LearningRate = 1e-3, Batch = 12, Steps = 2000, Schedule = ScheduleKind.Cosine,
+    Warmup = 100, MinLearningRate = 1e-4, Beta2 = 0.99, WeightDecay = 0.1, GradClip = 1.0, EvalInterval = 250)]
+public partial class BabyGptNanoGpt;
+
+/// <summary>
 /// MiniGPT from the "build your own AI" course: embedding 128, 4 heads, 4 blocks, context 256, GELU MLP 512,
 /// pre-LayerNorm, dropout 0.1, output tied to the embedding, N(0, 0.02) initialisation.
 /// </summary>

@@ -78,7 +78,7 @@ static class EvalCommand
         string what = $"{Path.GetFileName(dataPath)}{(split is null ? "" : $" ({split} split)")}";
         if (randomBatches > 0)
         {
-            int batch = batchOption ?? loaded.Info.Recipe.Batch;
+            int batch = batchOption ?? Math.Min(loaded.Info.Recipe.Batch, model.MaxBatch);
             var losses = RandomBatches(model, examples, batch, randomBatches, seed, quiet);
             double mean = losses.Average();
             double sd = losses.Length > 1 ? Math.Sqrt(losses.Sum(l => (l - mean) * (l - mean)) / (losses.Length - 1)) : 0;

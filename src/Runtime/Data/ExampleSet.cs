@@ -17,6 +17,29 @@ public abstract class ExampleSet
     public abstract void Fill(int index, Span<int> inputs, Span<int> targets);
 
     /// <summary>
+    /// Writes <paramref name="batch"/> examples drawn uniformly at random, with replacement (nanoGPT's get_batch), as
+    /// rows of inputs [batch, InputLength] and targets [batch, TargetLength]; one <c>NextInt</c> of
+    /// <paramref name="rng"/> per row, in row order (a training run's batch stream, which a resume replays).
+    /// </summary>
+    public void FillRandom(ref Rng rng, int batch, Span<int> inputs, Span<int> targets)
+    {
+        int inLen = InputLength, tLen = TargetLength;
+        for (int b = 0; b < batch; b++)
+            Fill(rng.NextInt(Count), inputs.Slice(b * inLen, inLen), targets.Slice(b * tLen, tLen));
+    }
+
+    /// <summary>
+    /// Writes rows 0..n-1 of an evaluation that spreads <c>count</c> examples evenly over the set: row b is example
+    /// (int)((start + b) * <paramref name="stride"/>), stride = Count / count.
+    /// </summary>
+    public void FillSpread(int start, int n, double stride, Span<int> inputs, Span<int> targets)
+    {
+        int inLen = InputLength, tLen = TargetLength;
+        for (int b = 0; b < n; b++)
+            Fill((int)((start + b) * stride), inputs.Slice(b * inLen, inLen), targets.Slice(b * tLen, tLen));
+    }
+
+    /// <summary>
     /// Sliding windows over running text: example i is tokens[i..i+L) -> tokens[i+L], or -> tokens[i+1..i+L+1)
     /// with <paramref name="sequenceTargets"/>. Count = tokens.Length - L. Keeps a reference to the tokens.
     /// </summary>

@@ -72,9 +72,7 @@ public sealed class LoraTrainer
     public float TrainStep()
     {
         int batch = _options.Batch, length = _data.Length;
-        var train = _data.Train;
-        for (int b = 0; b < batch; b++)
-            train.Fill(_batchRng.NextInt(train.Count), _inputs.AsSpan(b * length, length), _targets.AsSpan(b * length, length));
+        _data.Train.FillRandom(ref _batchRng, batch, _inputs, _targets);
         _adapter.ZeroGradients();
         var saved = _model.ActiveAdapters;
         _model.ActiveAdapters = _set;
@@ -109,8 +107,7 @@ public sealed class LoraTrainer
         for (int start = 0; start < count; start += batch)
         {
             int n = Math.Min(batch, count - start);
-            for (int b = 0; b < n; b++)
-                set.Fill((int)((start + b) * stride), inputs.AsSpan(b * length, length), targets.AsSpan(b * length, length));
+            set.FillSpread(start, n, stride, inputs, targets);
             int counted = 0;
             foreach (var t in targets.AsSpan(0, n * length)) if (t != SoftmaxCrossEntropy.IgnoredTarget) counted++;
             if (counted == 0) continue;

@@ -51,6 +51,7 @@ public sealed class Trainer : IDisposable
     {
         if (options.Batch > model.MaxBatch)
             throw new ArgumentException($"batch {options.Batch} exceeds the model's largest batch {model.MaxBatch}");
+        CheckExampleShape(model, data.Train);
         _model = model;
         _data = data;
         _options = options;
@@ -87,14 +88,12 @@ public sealed class Trainer : IDisposable
     /// <summary>One optimisation step on <see cref="TrainOptions.Accumulate"/> random training batches; returns their mean loss.</summary>
     public float TrainStep()
     {
-        int batch = _options.Batch, inLen = _model.InputLength, tLen = _model.TargetLength, micro = _options.Accumulate;
-        var train = _data.Train;
+        int batch = _options.Batch, micro = _options.Accumulate;
         _model.ZeroGradients();
         double loss = 0;
         for (int k = 0; k < micro; k++)
         {
-            for (int b = 0; b < batch; b++)
-                train.Fill(_batchRng.NextInt(train.Count), _inputs.AsSpan(b * inLen, inLen), _targets.AsSpan(b * tLen, tLen));
+            _data.Train.FillRandom(ref _batchRng, batch, _inputs, _targets);
             float microLoss = _model.Forward(_inputs, _targets, batch, training: true);
             if (!float.IsFinite(microLoss))
                 throw new EdgeException($"training diverged: the loss is {microLoss} at step {Step + 1}; lower the learning rate or set --grad-clip");
@@ -156,6 +155,7 @@ public sealed class Trainer : IDisposable
     /// <param name="progress">Told the examples scored so far after every batch (a progress bar).</param>
     public static double Evaluate(LanguageModel model, ExampleSet set, int batch, int maxExamples = int.MaxValue, Action<int>? progress = null)
     {
+        CheckExampleShape(model, set);
         batch = Math.Min(batch, model.MaxBatch);
         int count = EvaluationCount(model, set, maxExamples);
         double stride = (double)set.Count / count;
@@ -165,9 +165,7 @@ public sealed class Trainer : IDisposable
         for (int start = 0; start < count; start += batch)
         {
             int n = Math.Min(batch, count - start);
-            for (int b = 0; b < n; b++)
-                set.Fill((int)((start + b) * stride), inputs.AsSpan(b * model.InputLength, model.InputLength),
-                    targets.AsSpan(b * model.TargetLength, model.TargetLength));
+            set.FillSpread(start, n, stride, inputs, targets);
             total += (double)model.Forward(inputs, targets, n) * n;
             progress?.Invoke(start + n);
         }
@@ -182,19 +180,26 @@ public sealed class Trainer : IDisposable
     public static double[] RandomBatchLosses(LanguageModel model, ExampleSet set, int batch, int batches, ulong seed, Action<int>? progress = null)
     {
         if (batch < 1 || batch > model.MaxBatch) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"the batch must be 1 to {model.MaxBatch}");
+        CheckExampleShape(model, set);
         var rng = new Rng(seed);
         var inputs = new int[batch * model.InputLength];
         var targets = new int[batch * model.TargetLength];
         var losses = new double[batches];
         for (int r = 0; r < batches; r++)
         {
-            for (int b = 0; b < batch; b++)
-                set.Fill(rng.NextInt(set.Count), inputs.AsSpan(b * model.InputLength, model.InputLength),
-                    targets.AsSpan(b * model.TargetLength, model.TargetLength));
+            set.FillRandom(ref rng, batch, inputs, targets);
             losses[r] = model.Forward(inputs, targets, batch);
             progress?.Invoke(r + 1);
         }
         return losses;
+    }
+
+    /// <summary>The set's rows must be the model's: the batch buffers are sized from the model, filled by the set.</summary>
+    static void CheckExampleShape(LanguageModel model, ExampleSet set)
+    {
+        if (set.InputLength != model.InputLength || set.TargetLength != model.TargetLength)
+            throw new ArgumentException($"examples of {set.InputLength} inputs and {set.TargetLength} targets do not fit {model.Name} " +
+                $"({model.InputLength} inputs, {model.TargetLength} targets)", nameof(set));
     }
 
     /// <summary>

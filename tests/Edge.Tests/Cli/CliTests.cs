@@ -20,7 +20,6 @@ public sealed class TrainedCharModel : IDisposable
 
 public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel>
 {
-
     [Fact]
     public void Train_OnBuiltInCorpus_WritesCheckpointAndLog_AndPrintsASample()
     {

@@ -44,7 +44,6 @@ public sealed class TrainedAdapter : IDisposable
 
 public class LoraCliTests(TrainedAdapter trained) : IClassFixture<TrainedAdapter>
 {
-
     string Dir => trained.Dir.Path;
 
     [Fact]

@@ -137,21 +137,27 @@ public class TransformerGeneratorTests
         Assert.Equal("Model 'm': 4 attention heads do not divide the width 10", d.GetMessage());
     }
 
-    [Fact]
-    public void Gpt_GeneratesHuggingFaceNames_AndStraightLineBlocks()
+    /// <summary>The generated source of a two-block GPT of width 32 and context 16, with <paramref name="blockOptions"/> added to its [TransformerBlocks].</summary>
+    static string GenerateGpt(string blockOptions)
     {
-        var result = GeneratorHarness.Run("""
+        var result = GeneratorHarness.Run($$"""
             using Edge;
             [LanguageModel("g", Context = 16)]
             [TokenEmbedding(32, Positional = true)]
-            [TransformerBlocks(Layers = 2, Heads = 4, Dropout = 0.1)]
+            [TransformerBlocks(Layers = 2, Heads = 4{{blockOptions}})]
             [LayerNorm]
             [OutputHead(TiedToEmbedding = true, Bias = false)]
             public partial class G;
             """);
         Assert.Empty(result.GeneratorDiagnostics);
         Assert.Empty(result.Errors);
-        var model = Assert.Single(result.Sources, s => s.Contains("partial class G "));
+        return Assert.Single(result.Sources, s => s.Contains("partial class G "));
+    }
+
+    [Fact]
+    public void Gpt_GeneratesHuggingFaceNames_AndStraightLineBlocks()
+    {
+        var model = GenerateGpt(", Dropout = 0.1");
         foreach (var name in new[] { "wte.weight", "wpe.weight", "h.0.ln_1.weight", "h.0.attn.c_attn.weight", "h.0.attn.c_proj.bias",
                      "h.1.ln_2.bias", "h.1.mlp.c_fc.weight", "h.1.mlp.c_proj.weight", "ln_f.weight" })
             Assert.Contains($"\"{name}\"", model);
@@ -167,30 +173,21 @@ public class TransformerGeneratorTests
         Assert.Contains("DropoutRate = 0.1f;", model);
         // GPT-2 initialisation: residual projections scaled by 1/sqrt(2 * layers).
         Assert.Contains("ref rng, 0.01f); // h.0.attn.c_proj.weight", model);
-        // GPT-2's tanh GELU unless the declaration asks for the exact one.
-        Assert.Contains("K.Gelu.Forward(", model);
-        Assert.DoesNotContain("GeluExact", model);
     }
 
-    [Fact]
-    public void Gpt_WithExactGelu_CallsTheErfKernel_InTraining_AndDecoding()
+    /// <summary>GPT-2's tanh GELU unless the declaration asks for the exact one; the kernel is chosen at generation time.</summary>
+    [Theory]
+    [InlineData(", Dropout = 0.1", "Gelu", "GeluExact", false)]
+    [InlineData(", Gelu = GeluForm.Tanh", "Gelu", "GeluExact", false)]
+    [InlineData(", Gelu = GeluForm.Exact", "GeluExact", "K.Gelu.", true)]
+    public void Gpt_CallsTheKernelOfItsGeluForm_InTraining_AndDecoding(string blockOptions, string kernel, string absent, bool exact)
     {
-        var result = GeneratorHarness.Run("""
-            using Edge;
-            [LanguageModel("g", Context = 16)]
-            [TokenEmbedding(32, Positional = true)]
-            [TransformerBlocks(Layers = 2, Heads = 4, Gelu = GeluForm.Exact)]
-            [LayerNorm]
-            [OutputHead(TiedToEmbedding = true, Bias = false)]
-            public partial class G;
-            """);
-        Assert.Empty(result.GeneratorDiagnostics);
-        Assert.Empty(result.Errors);
-        var model = Assert.Single(result.Sources, s => s.Contains("partial class G "));
-        Assert.DoesNotContain("K.Gelu.", model);
-        Assert.Contains("K.GeluExact.Backward(", model);
+        var model = GenerateGpt(blockOptions);
+        Assert.DoesNotContain(absent, model);
+        Assert.Contains($"K.{kernel}.Forward(", model);
+        Assert.Contains($"K.{kernel}.Backward(", model);
         // Two blocks: forward and backward in training, and the decode step.
-        Assert.Equal(2 + 2 + 2, model.Split("K.GeluExact.").Length - 1);
-        Assert.Contains("ExactGelu: true", model);
+        Assert.Equal(2 + 2 + 2, model.Split($"K.{kernel}.").Length - 1);
+        Assert.Contains($"ExactGelu: {(exact ? "true" : "false")}", model);
     }
 }

@@ -108,5 +108,10 @@ public class TransformerTests
         Assert.Equal(0.2, ShakespeareGpt.Descriptor.Recipe.Dropout, 6);
         Assert.Equal(0.1, MiniGpt.Descriptor.Recipe.Dropout, 6);
         Assert.Equal(0.0, BabyGpt.Descriptor.Recipe.Dropout);
+        // nanoGPT's block: 804,096 parameters, which nanoGPT prints as 0.80M (it leaves out wpe's 64 x 128).
+        Assert.Equal(Gpt(4, 128, 65, 64, bias: false), BabyGptNanoGpt.Descriptor.ParameterCount(65));
+        Assert.Equal(804_096, BabyGptNanoGpt.Descriptor.ParameterCount(65));
+        Assert.Equal(BabyGpt.Descriptor.Recipe, BabyGptNanoGpt.Descriptor.Recipe);
+        Assert.True(BabyGptNanoGpt.Descriptor.Transformer is { Bias: false, ExactGelu: true });
     }
 }

@@ -163,5 +163,9 @@ public class TrainerTests
         Assert.True(sd > 0, "batches of random windows should not all score the same");
         Assert.True(Math.Abs(mean - whole) <= 4 * sd / Math.Sqrt(a.Length), $"random-batch mean {mean:F4}, whole split {whole:F4}, sd {sd:F4}");
         Assert.Throws<ArgumentOutOfRangeException>(() => Trainer.RandomBatchLosses(model, splits.Train, 5, 1, seed: 1));
+        // Examples cut for another model's rows are refused, not written past the batch buffers.
+        var (_, otherShape) = Data(CharMlp.Descriptor);
+        Assert.Throws<ArgumentException>(() => Trainer.RandomBatchLosses(model, otherShape.Train, 4, 1, seed: 1));
+        Assert.Throws<ArgumentException>(() => Trainer.Evaluate(model, otherShape.Train, batch: 4));
     }
 }
