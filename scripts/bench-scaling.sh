@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build src/Cli -c Release -v q -nologo > /dev/null
-edge() { dotnet src/Cli/bin/Release/net9.0/edge.dll "$@"; }
+edge() { dotnet src/Cli/bin/Release/net10.0/edge.dll "$@"; }
 for t in 64 128 256 512 1024; do
   edge bench train gpt2 --batch 1 --context "$t" --steps 3 --json
 done

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 checkpoint=${1:?checkpoint}; data=${2:?data file}
 dotnet build src/Cli -c Release -v q -nologo > /dev/null
-edge() { dotnet src/Cli/bin/Release/net9.0/edge.dll "$@"; }
+edge() { dotnet src/Cli/bin/Release/net10.0/edge.dll "$@"; }
 dir=$(dirname "$checkpoint")
 for t in q8 q4 q4m; do
   edge quantize --in "$checkpoint" --out "$dir/$t.safetensors" --type "$t" --quiet
