@@ -12,6 +12,7 @@ using Edge.Models;
 public class LoraSwitchBenchmarks
 {
     LanguageModel _model = null!;
+    ModelContext _context = null!;
     LoraAdapter _a = null!, _b = null!;
     AdapterSet _set = null!;
     int _i;
@@ -20,7 +21,8 @@ public class LoraSwitchBenchmarks
     public void Setup()
     {
         Edge.Kernels.Parallelism.Threads = 1;
-        _model = ModelCatalog.Find("baby-gpt")!.Create(65, 1);
+        _model = ModelCatalog.Find("baby-gpt")!.Create(65);
+        _context = _model.CreateDecodingContext();
         _model.Initialize(1);
         var config = new LoraConfig(8, 16, 0.05, LoraConfig.DefaultTargets);
         _a = LoraAdapter.Create(_model.Layout, config, 1);
@@ -29,9 +31,9 @@ public class LoraSwitchBenchmarks
         foreach (ref float v in _a.Weights) v = rng.NextGaussian() * 0.02f;
         foreach (ref float v in _b.Weights) v = rng.NextGaussian() * 0.02f;
         _set = new AdapterSet(_model.Layout, [_a, _b]);
-        _model.ActiveAdapters = _set;
+        _context.Adapters = _set;
         _set.ActivateOnly(0);
-        _model.Prefill([1, 2, 3, 4]);
+        _context.Prefill([1, 2, 3, 4]);
     }
 
     /// <summary>One adapter off, the other on (what a generation call does to choose its adapter).</summary>
@@ -42,8 +44,8 @@ public class LoraSwitchBenchmarks
     [Benchmark(Baseline = true)]
     public float DecodeToken()
     {
-        _model.Prefill([1, 2, 3, 4]);
-        return _model.DecodeStep(5)[0];
+        _context.Prefill([1, 2, 3, 4]);
+        return _context.DecodeStep(5)[0];
     }
 
     /// <summary>The same with a switch of adapter before the token.</summary>
@@ -51,7 +53,7 @@ public class LoraSwitchBenchmarks
     public float SwitchThenDecodeToken()
     {
         _set.ActivateOnly(++_i & 1);
-        _model.Prefill([1, 2, 3, 4]);
-        return _model.DecodeStep(5)[0];
+        _context.Prefill([1, 2, 3, 4]);
+        return _context.DecodeStep(5)[0];
     }
 }

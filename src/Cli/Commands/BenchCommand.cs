@@ -82,17 +82,18 @@ static class BenchCommand
         using var bar = new ProgressBar(3 + steps, "steps", quiet, status: "measuring this machine's peak");
         double peak = MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
         bar.Status = "warm-up";
-        using var model = info.Create(vocab, batch);
+        using var model = info.Create(vocab);
         model.Initialize(1);
         var rng = new Rng(2);
         var tokens = Enumerable.Range(0, Math.Max(100_000, 20 * (context + 1))).Select(_ => rng.NextInt(vocab)).ToArray();
-        var data = DataSplits.FromText(tokens, info.Context, info.SequenceTargets);
-        using var trainer = new Trainer(model, data, new TrainOptions
+        // Examples of the timed length (a sequence model may be timed at a shorter context than its own).
+        var data = DataSplits.FromText(tokens, context, info.SequenceTargets);
+        using var trainingContext = model.CreateTrainingContext(batch);
+        using var trainer = new Trainer(trainingContext, data.Train, data.Val, new TrainOptions
         {
-            Steps = int.MaxValue, Batch = batch, GradClip = 1.0, WeightDecay = 0.1, Schedule = LearningRateSchedule.Step(1e-4, 0, 1),
+            Steps = int.MaxValue, Batch = batch, GradClip = 1.0, WeightDecay = 0.1, LearningRate = 1e-4, Dropout = info.Recipe.Dropout,
         });
-        // A shorter context than the model's: time Forward/Backward directly at that length.
-        Func<float> step = context == info.Context || !info.SequenceTargets ? trainer.TrainStep : ShortStep(model, trainer, batch, context, vocab);
+        Func<float> step = trainer.TrainStep;
         for (int i = 0; i < 3; i++) { step(); bar.Report(i + 1); }
         bar.Status = "timing";
         var times = new double[steps];
@@ -110,23 +111,6 @@ static class BenchCommand
         double flops = FlopCount.TrainingStep(model, batch, context);
         Report(json, "train", info.Name, $"batch {batch}, context {context}, vocabulary {vocab}", times, "step", tokensPerStep, flops, peak, (double)allocated / steps);
         return 0;
-    }
-
-    /// <summary>A training step at a shorter sequence length than the model's context (bench only).</summary>
-    static Func<float> ShortStep(LanguageModel model, Trainer trainer, int batch, int context, int vocab)
-    {
-        var rng = new Rng(3);
-        var inputs = Enumerable.Range(0, batch * context).Select(_ => rng.NextInt(vocab)).ToArray();
-        var targets = Enumerable.Range(0, batch * context).Select(_ => rng.NextInt(vocab)).ToArray();
-        return () =>
-        {
-            model.ZeroGradients();
-            float loss = model.Forward(inputs, targets, batch, context, training: true);
-            model.Backward();
-            trainer.Optimizer.LearningRate = 1e-4f;
-            model.Step(trainer.Optimizer);
-            return loss;
-        };
     }
 
     static int Generate(Args args)
@@ -156,7 +140,7 @@ static class BenchCommand
             throw new EdgeException($"{target}: file not found");
         else
         {
-            model = Model(target).Create(vocab, 1);
+            model = Model(target).Create(vocab);
             model.Initialize(1);
             name = target;
         }
@@ -173,7 +157,8 @@ static class BenchCommand
             bar.Status = "measuring memory bandwidth";
             double bandwidth = MachinePeak.MeasureCopyBandwidth();
             var tokenizer = Edge.Text.CharTokenizer.FromText(new string(Enumerable.Range(0, model.VocabSize).Select(i => (char)(0x100 + i)).ToArray()));
-            var generator = new TextGenerator(model, tokenizer);
+            using var context = model.IsSequenceModel ? model.CreateDecodingContext() : model.CreateInferenceContext();
+            var generator = new TextGenerator(context, tokenizer);
             var sampler = new Sampler(model.VocabSize, seed: 1, temperature: 0.8f, topK: 40);
             // Warm-up: one prompt pass over a full context first (it sizes the kernels' per-thread scratch for the
             // longest pass a window slide will make, so nothing is allocated later), then 20 tokens from an empty

@@ -54,7 +54,8 @@ static class ChatCommand
         using var model = loaded.Model;
         var tokenizer = loaded.Tokenizer;
         var adapters = adapterSpecs.Count > 0 ? AdapterOptions.Load(adapterSpecs, model) : null;
-        model.ActiveAdapters = adapters;
+        using var context = model.IsSequenceModel ? model.CreateDecodingContext() : model.CreateInferenceContext();
+        context.Adapters = adapters;
         var sampler = sampling.CreateSampler(tokenizer.VocabSize);
         // The template's opening (e.g. "### Question:") marks the start of the next turn: stop there.
         var stopTexts = sampling.Stops.ToList();
@@ -62,7 +63,7 @@ static class ChatCommand
         if (opening.Length > 0) stopTexts.Add(opening);
         var stops = new StopSequences(stopTexts);
         int stopToken = loaded.Info.Data == DataLayout.Lines ? loaded.Marker ?? -1 : -1;
-        var generator = new TextGenerator(model, tokenizer);
+        var generator = new TextGenerator(context, tokenizer);
 
         bool interactive = !Console.IsInputRedirected;
         string adapterNames = adapters is null ? "" : string.Join(" + ", adapters.Adapters.Select((a, i) => adapters.Scale(i) == 1f ? a.Name : $"{a.Name} x{adapters.Scale(i).ToString("G4", CultureInfo.InvariantCulture)}"));
@@ -121,12 +122,12 @@ static class ChatCommand
                         foreach (var (label, set) in new[] { ("base", (Edge.Lora.AdapterSet?)null), (adapterNames, adapters) })
                         {
                             Console.WriteLine($"[{label}]");
-                            model.ActiveAdapters = set;
+                            context.Adapters = set;
                             interrupt = interrupt.Renew();
                             generator.Generate(compareIds, tokens, sampling.CreateSampler(tokenizer.VocabSize), Console.Out, stopToken, stops, interrupt.Token);
                             Console.WriteLine();
                         }
-                        model.ActiveAdapters = adapters;
+                        context.Adapters = adapters;
                         continue;
                     case "tokens" when words.Length == 2:
                         Set(value, 1, 1_000_000, v => tokens = (int)v, "tokens", integer: true);

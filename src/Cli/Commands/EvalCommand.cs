@@ -50,9 +50,9 @@ static class EvalCommand
         args.Threads();
         args.RejectUnknown(0);
 
-        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, maxBatch: Math.Max(256, batchOption ?? 0), mapWeights: true);
+        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
-        if (adapterSpecs.Count > 0) model.ActiveAdapters = AdapterOptions.Load(adapterSpecs, model);
+        var adapters = adapterSpecs.Count > 0 ? AdapterOptions.Load(adapterSpecs, model) : null;
         var layout = layoutOption is null
             ? (loaded.Metadata.TryGetValue("edge.data_layout", out var l) && l == "lines" ? DataLayout.Lines : loaded.Info.Data)
             : layoutOption switch { "text" => DataLayout.Text, "lines" => DataLayout.Lines, _ => throw new UsageException($"option --layout: expected text or lines, got '{layoutOption}'") };
@@ -78,8 +78,10 @@ static class EvalCommand
         string what = $"{Path.GetFileName(dataPath)}{(split is null ? "" : $" ({split} split)")}";
         if (randomBatches > 0)
         {
-            int batch = batchOption ?? Math.Min(loaded.Info.Recipe.Batch, model.MaxBatch);
-            var losses = RandomBatches(model, examples, batch, randomBatches, seed, quiet);
+            int batch = batchOption ?? loaded.Info.Recipe.Batch;
+            using var context = model.CreateInferenceContext(batch);
+            context.Adapters = adapters;
+            var losses = RandomBatches(context, examples, batch, randomBatches, seed, quiet);
             double mean = losses.Average();
             double sd = losses.Length > 1 ? Math.Sqrt(losses.Sum(l => (l - mean) * (l - mean)) / (losses.Length - 1)) : 0;
             string shape = loaded.Info.SequenceTargets ? $"{batch} x {model.InputLength}" : $"{batch}";
@@ -87,14 +89,16 @@ static class EvalCommand
                 $"sd of one batch {sd:0.0000} (of a mean of k batches: that / sqrt(k))");
             return 0;
         }
-        double loss = Scoring.Evaluate(model, examples, batch: 256, quiet);
+        using var scoring = Scoring.CreateContext(model, 256);
+        scoring.Adapters = adapters;
+        double loss = Scoring.Evaluate(scoring, examples, quiet);
         Console.WriteLine($"{what}: {examples.Count:N0} {(loaded.Info.SequenceTargets ? "positions" : "examples")}  loss {Terminal.Bold($"{loss:0.0000}")}  perplexity {Math.Exp(loss):0.00}");
         return 0;
     }
 
-    static double[] RandomBatches(LanguageModel model, ExampleSet examples, int batch, int batches, ulong seed, bool quiet)
+    static double[] RandomBatches(ModelContext context, ExampleSet examples, int batch, int batches, ulong seed, bool quiet)
     {
         using var bar = new ProgressBar(batches, "batches", quiet);
-        return Trainer.RandomBatchLosses(model, examples, batch, batches, seed, progress: done => bar.Report(done));
+        return Trainer.RandomBatchLosses(context, examples, batch, batches, seed, progress: done => bar.Report(done));
     }
 }

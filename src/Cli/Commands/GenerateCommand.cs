@@ -44,7 +44,7 @@ static class GenerateCommand
 
         var loaded = Checkpoint.LoadAny(path, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
-        if (adapterSpecs.Count > 0) model.ActiveAdapters = AdapterOptions.Load(adapterSpecs, model);
+        var adapters = adapterSpecs.Count > 0 ? AdapterOptions.Load(adapterSpecs, model) : null;
         loaded.Tokenizer.Encode(prompt); // refuses characters outside the vocabulary before anything is printed
         var sampler = sampling.CreateSampler(loaded.Tokenizer.VocabSize);
         var stops = sampling.Stops.Count > 0 ? new StopSequences(sampling.Stops) : null;
@@ -53,7 +53,7 @@ static class GenerateCommand
         // On a terminal the text itself shows the progress; into a file or a pipe, a bar on stderr does.
         using var bar = new ProgressBar(lines ? count : tokens, lines ? "names" : "tokens", quiet || Terminal.OutIsTerminal);
         var output = bar.Enabled ? new ProgressWriter(Console.Out, bar, countLines: lines) : Console.Out;
-        TrainCommand.Sample(loaded, lines ? DataLayout.Lines : DataLayout.Text, lines ? count : tokens, sampler, prompt, output, stops, cancel.Token);
+        TrainCommand.Sample(loaded, lines ? DataLayout.Lines : DataLayout.Text, lines ? count : tokens, sampler, prompt, output, stops, cancel.Token, adapters);
         if (!lines) output.WriteLine();
         return 0;
     }

@@ -140,10 +140,9 @@ static class LoraCommand
         catch (EdgeException e) { throw new UsageException($"option --targets: {e.Message}"); }
         if (File.Exists(outDir)) throw new EdgeException($"--out {outDir}: is a file, expected a folder");
 
-        var loaded = Checkpoint.LoadAny(basePath, ModelCatalog.All, maxBatch: batch, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(basePath, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
         if (!model.IsSequenceModel) throw new EdgeException($"{basePath}: {model.Name} is not a transformer; LoRA targets the projections of transformer blocks");
-        batch = Math.Min(batch, model.MaxBatch);
         string text = Edge.Data.TextCorpus.Read(dataPath);
         LoraData data;
         try
@@ -156,23 +155,29 @@ static class LoraCommand
 
         using var adapter = LoraAdapter.Create(model.Layout, config, seed);
         adapter.BaseFingerprint = BaseFingerprint.Of(model);
-        var options = new LoraTrainOptions
+        int effectiveWarmup = AdapterTraining.Warmup(steps, warmup);
+        var options = new TrainOptions
         {
-            Steps = steps, Batch = batch, LearningRate = lr, Warmup = warmup, MinLearningRate = minLr, WeightDecay = weightDecay,
-            GradClip = gradClip, EvalInterval = evalInterval, EvalExamples = evalIters > 0 ? evalIters * batch : 1024, Seed = seed,
+            Steps = steps, Batch = batch, Optimizer = OptimizerKind.AdamW, LearningRate = lr, Schedule = ScheduleKind.Cosine, Warmup = effectiveWarmup,
+            MinLearningRate = minLr, WeightDecay = weightDecay, GradClip = gradClip, EvalInterval = evalInterval,
+            EvalExamples = evalIters > 0 ? evalIters * batch : 1024, Dropout = model.Info.Recipe.Dropout, Seed = seed,
         };
-        var trainer = new LoraTrainer(model, adapter, data, options);
+        // The base is frozen: the context has activation gradients only, and the weights may stay memory-mapped.
+        using var context = model.CreateTrainingContext(batch, frozenWeights: true);
+        using var trainer = AdapterTraining.Create(context, adapter, data, options);
+        var adapters = context.Adapters;
 
         int blocks = adapter.Targets.Select(t => t.Module.Split('.')[1]).Distinct().Count();
         Console.WriteLine($"lora on {model.Name} ({model.ParameterCount:N0} parameters, frozen{(model.WeightsAreMapped ? ", memory-mapped read-only" : "")}): " +
             $"rank {rank}, alpha {alpha:G4}, dropout {dropout:G3} on {string.Join(", ", config.Targets)} in {blocks} blocks: " +
             $"{adapter.ParameterCount:N0} trainable parameters ({100.0 * adapter.ParameterCount / model.ParameterCount:0.00}%)");
         Console.WriteLine($"data {dataPath}: {data.Description}");
-        int effectiveWarmup = options.EffectiveWarmup;
         Console.WriteLine($"adamw lr {lr:G4} (warm-up {effectiveWarmup}{(effectiveWarmup < warmup ? $", shortened from {warmup} for a {steps:N0}-step run" : "")}, cosine to {minLr:G3}), " +
             $"batch {batch}, {steps:N0} steps{(gradClip > 0 ? $", clip {gradClip:G3}" : "")}, seed {seed}");
-        Console.WriteLine(Memory(model, adapter));
-        double baseVal = trainer.EvaluateBase();
+        Console.WriteLine(Memory(model, context, adapter));
+        context.Adapters = null;   // the base alone
+        double baseVal = Trainer.Evaluate(context, data.Val, batch, options.EvalExamples);
+        context.Adapters = adapters;
         Console.WriteLine($"base         val {baseVal:0.0000}  ppl {Math.Exp(baseVal),7:0.00}");
 
         Directory.CreateDirectory(outDir);
@@ -210,12 +215,12 @@ static class LoraCommand
     }
 
     /// <summary>What this run holds in memory, next to what full fine-tuning of the same model would add.</summary>
-    static string Memory(LanguageModel model, LoraAdapter adapter)
+    static string Memory(LanguageModel model, ModelContext context, LoraAdapter adapter)
     {
-        long weights = 4L * model.Layout.WeightLength, activations = 2 * 4L * model.Layout.ActivationLength;
+        long weights = 4L * model.Layout.WeightLength, activations = context.MemoryBytes;
         long full = 3 * weights; // weight gradients + AdamW's two moments
         return $"memory: base weights {Bytes(weights)}{(model.WeightsAreMapped ? " (mapped, read-only)" : "")}, activations and their gradients {Bytes(activations)}, " +
-               $"adapter {Bytes(adapter.MemoryBytes)} (weights, gradients, AdamW moments, saved inputs); full fine-tuning would add {Bytes(full)}";
+               $"adapter {Bytes(adapter.MemoryBytes + 2 * 4L * adapter.ParameterCount)} (weights, gradients, AdamW moments, saved inputs); full fine-tuning would add {Bytes(full)}";
     }
 
     static int Info(Args args)

@@ -145,7 +145,7 @@ static class PlotCommand
         bool quiet = args.Flag("quiet");
         args.RejectUnknown(1);
 
-        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, maxBatch: 1, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
         var wte = model.Parameters.FirstOrDefault(p => p.Name == "wte.weight")
             ?? throw new EdgeException($"{modelPath}: model {model.Name} has no token embedding ('wte.weight')");
@@ -187,15 +187,15 @@ static class PlotCommand
         args.RejectUnknown(1);
         if (prompt.Length == 0) throw new UsageException("option --prompt: the prompt is empty");
 
-        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, maxBatch: 1, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
-        var attention = model.Layout.Activations.Where(a => a.Name.StartsWith("h.", StringComparison.Ordinal) && a.Name.EndsWith(".attn.att", StringComparison.Ordinal)).ToList();
+        var attention = loaded.Info.Slots.Where(a => a.Name.StartsWith("h.", StringComparison.Ordinal) && a.Name.EndsWith(".attn.att", StringComparison.Ordinal)).ToList();
         if (!model.IsSequenceModel || attention.Count == 0)
             throw new EdgeException($"{modelPath}: model {model.Name} is not a transformer (it has no attention to draw)");
         int layers = attention.Count;
         if (layer >= layers) throw new EdgeException($"option --layer: {layer} is out of range ({model.Name} has layers 0 to {layers - 1})");
         int context = model.InputLength;
-        int heads = loaded.Info.Transformer?.Heads ?? attention[0].Length / (model.MaxBatch * context * context);
+        int heads = attention[0].Width;
         if (head >= heads) throw new EdgeException($"option --head: {head} is out of range ({model.Name} has heads 0 to {heads - 1})");
 
         int[] ids;
@@ -205,8 +205,9 @@ static class PlotCommand
         if (t == 0) throw new EdgeException("--prompt: the prompt encodes to no tokens");
         if (t > context) throw new EdgeException($"--prompt: {t} tokens is longer than {model.Name}'s context of {context}");
 
-        model.Logits(ids, 1, t);
-        var att = model.ActivationValues($"h.{layer}.attn.att", heads * t * t); // [1, H, T, T]
+        using var pass = model.CreateInferenceContext(1, keepActivations: true);
+        pass.Logits(ids, 1, t);
+        var att = pass.ActivationValues($"h.{layer}.attn.att", heads * t * t); // [1, H, T, T]
         var matrix = new float[t, t];
         for (int r = 0; r < t; r++)
             for (int c = 0; c < t; c++) matrix[r, c] = att[head * t * t + r * t + c];

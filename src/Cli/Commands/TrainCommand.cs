@@ -111,7 +111,7 @@ static class TrainCommand
         if (resume)
         {
             if (!File.Exists(lastPath)) throw new EdgeException($"--resume: {lastPath} not found (nothing to resume in {outDir})");
-            resumed = Checkpoint.LoadForResume(lastPath, ModelCatalog.All, batch);
+            resumed = Checkpoint.LoadForResume(lastPath, ModelCatalog.All);
             if (resumed.Checkpoint.Info.Name != info.Name)
                 throw new EdgeException($"--resume: {lastPath} is a '{resumed.Checkpoint.Info.Name}' run, not '{info.Name}'");
             if (resumed.Checkpoint.Tokenizer is not CharTokenizer saved || saved.ToJson() != tokenizer.ToJson())
@@ -121,16 +121,13 @@ static class TrainCommand
         }
         Directory.CreateDirectory(outDir);
 
-        using var model = resumed?.Checkpoint.Model ?? info.Create(tokenizer.VocabSize, batch);
+        using var model = resumed?.Checkpoint.Model ?? info.Create(tokenizer.VocabSize);
         if (resumed is null) model.Initialize(seed);
-        model.DropoutRate = (float)dropout;
-        var schedule = scheduleKind == ScheduleKind.Cosine
-            ? LearningRateSchedule.Cosine(lr, warmup, steps, minLr)
-            : LearningRateSchedule.Step(lr, decayStep, decayFactor);
-        var options = new TrainOptions
+        var options = TrainOptions.FromRecipe(r) with
         {
-            Steps = steps, Batch = batch, Optimizer = optimizer, WeightDecay = weightDecay, Beta2 = beta2,
-            GradClip = gradClip, Accumulate = accumulate, Schedule = schedule, EvalInterval = evalInterval, Seed = seed,
+            Steps = steps, Batch = batch, Optimizer = optimizer, LearningRate = lr, Schedule = scheduleKind, DecayStep = decayStep,
+            DecayFactor = decayFactor, Warmup = warmup, MinLearningRate = minLr, WeightDecay = weightDecay, Beta2 = beta2,
+            GradClip = gradClip, Accumulate = accumulate, Dropout = dropout, EvalInterval = evalInterval, Seed = seed,
             EvalExamples = evalIters > 0 ? evalIters * batch : 16384,
         };
         Console.WriteLine($"{Terminal.Bold(info.Name)}: {model.ParameterCount:N0} parameters, vocabulary {tokenizer.VocabSize}, " +
@@ -145,11 +142,12 @@ static class TrainCommand
             ? TruncateLog(File.ReadAllText(logPath), resumed.State.Step)
             : "step,train_loss,val_loss,val_perplexity,lr,seconds\n");
         EvalResult best = default;
-        using var trainer = new Trainer(model, splits, options);
+        using var context = model.CreateTrainingContext(batch);
+        using var trainer = new Trainer(context, splits.Train, splits.Val, options);
         if (resumed is not null)
         {
             trainer.Restore(resumed.State);
-            trainer.Optimizer.Restore(model, resumed.State.OptimizerSteps, resumed.FirstMoments, resumed.SecondMoments);
+            trainer.Optimizer.Restore(model.Layout.WeightLength, resumed.State.OptimizerSteps, resumed.FirstMoments, resumed.SecondMoments);
             best = new EvalResult(resumed.State.Step, 0, resumed.State.BestVal, 0, 0);
         }
         int firstStep = trainer.Step;
@@ -203,13 +201,16 @@ static class TrainCommand
         Console.WriteLine($"saved {checkpointPath} ({(model.FitsByCounting ? "fitted by counting" : $"best val at step {best.Step:N0}")}), log {logPath}, {final.Seconds:0.0}s");
 
         // The saved (best) checkpoint on every example of the held-out splits, not the sample used during training.
-        var loaded = Checkpoint.Load(checkpointPath, ModelCatalog.All, maxBatch: 256);
+        // The training context's memory goes back before scoring starts (scoring takes an inference context of its own).
+        context.Dispose();
+        var loaded = Checkpoint.Load(checkpointPath, ModelCatalog.All, mapWeights: true);
         using var savedModel = loaded.Model;
-        double fullVal = Scoring.Evaluate(savedModel, splits.Val, 256, quiet, "scoring the val split");
+        using var scoring = Scoring.CreateContext(savedModel, 256);
+        double fullVal = Scoring.Evaluate(scoring, splits.Val, quiet, "scoring the val split");
         Console.Write($"best checkpoint: val {fullVal:0.0000} (ppl {Math.Exp(fullVal):0.00}, the whole val split)");
         if (splits.Test is { } test)
         {
-            double fullTest = Scoring.Evaluate(savedModel, test, 256, quiet, "scoring the test split");
+            double fullTest = Scoring.Evaluate(scoring, test, quiet, "scoring the test split");
             Console.Write($", test {fullTest:0.0000} (ppl {Math.Exp(fullTest):0.00})");
         }
         Console.WriteLine();
@@ -234,9 +235,11 @@ static class TrainCommand
 
     /// <summary>Names for line data (each ends at the marker), or a stream of characters for running text.</summary>
     public static void Sample(Checkpoint.Loaded loaded, DataLayout layout, int count, Sampler sampler, string prompt, TextWriter output,
-        StopSequences? stops = null, CancellationToken cancel = default)
+        StopSequences? stops = null, CancellationToken cancel = default, ProjectionAdapters? adapters = null)
     {
-        var generator = new TextGenerator(loaded.Model, loaded.Tokenizer);
+        using var context = loaded.Model.IsSequenceModel ? loaded.Model.CreateDecodingContext() : loaded.Model.CreateInferenceContext();
+        context.Adapters = adapters;
+        var generator = new TextGenerator(context, loaded.Tokenizer);
         var promptIds = loaded.Tokenizer.Encode(prompt);
         if (layout == DataLayout.Lines && loaded.Marker is int marker)
         {

@@ -25,6 +25,8 @@ namespace Edge.Generators.Emitting
         public CodeWriter Close(string suffix = "")
         {
             _indent--;
+            // No blank line before a closing brace.
+            if (_text.Length >= 2 && _text[_text.Length - 1] == '\n' && _text[_text.Length - 2] == '\n') _text.Length--;
             return Line("}" + suffix);
         }
 

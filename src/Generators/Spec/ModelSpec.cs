@@ -2,48 +2,66 @@ using System;
 
 namespace Edge.Generators.Spec
 {
-    // The plain, equatable description of a declared model that the parser produces and the emitter reads.
-    // No Roslyn symbols here: that is what lets the incremental pipeline cache it.
+    // The typed, equatable description of a declared model that the parser produces and the planner reads: one
+    // sealed record per layer kind, the enums of the real attribute source (Edge.*, compiled into this assembly from
+    // src/Runtime/Declarations/ModelAttributes.cs), and every shape already resolved. No Roslyn symbols and no source
+    // locations: that is what lets the incremental pipeline cache it (moving a class does not regenerate its model).
 
-    internal enum LayerKind { TokenEmbedding, Flatten, Dense, BigramTable, OutputHead, TransformerBlocks, LayerNorm }
+    /// <summary>One layer of a declaration, in declaration order.</summary>
+    internal abstract record LayerSpec;
 
-    /// <summary>Mirrors Edge.Activation (same numeric values).</summary>
-    internal enum ActivationKind { None, Tanh, Relu }
+    /// <summary>[TokenEmbedding]: wte [V, Dim], plus wpe [Context, Dim] when <paramref name="Positional"/>.</summary>
+    internal sealed record EmbeddingSpec(int Dim, bool Positional) : LayerSpec;
 
-    /// <param name="Width">Embedding dim (TokenEmbedding) or output width (Dense).</param>
-    /// <param name="Name">Checkpoint tensor prefix (Dense: fc1, fc2, ... unless named).</param>
-    /// <param name="Flag">OutputHead: has a bias. BigramTable: fitted by counting. TokenEmbedding: positional.</param>
-    /// <param name="Number">BigramTable: add-k smoothing. TransformerBlocks: dropout.</param>
-    /// <param name="Layers">TransformerBlocks: how many blocks.</param>
-    /// <param name="Heads">TransformerBlocks: attention heads.</param>
-    /// <param name="Ratio">TransformerBlocks: MLP width as a multiple of the model width.</param>
-    /// <param name="Tied">OutputHead: the projection is the token embedding, transposed.</param>
-    /// <param name="ExactGelu">TransformerBlocks: the MLP uses the erf GELU (Edge.GeluForm.Exact), not the tanh form.</param>
-    internal sealed record LayerSpec(LayerKind Kind, int Width, ActivationKind Activation, string Name, bool Flag, double Number,
-        int Layers = 0, int Heads = 0, int Ratio = 0, bool Tied = false, bool ExactGelu = false);
+    /// <summary>[Flatten]: [B, Context, Width] read as [B, Context * Width]; no work.</summary>
+    internal sealed record FlattenSpec(int Positions, int Width) : LayerSpec;
 
-    internal sealed record RecipeSpec(int Optimizer, double LearningRate, int Batch, int Steps, int DecayStep, double DecayFactor,
-        double WeightDecay, int EvalInterval, int Schedule, int Warmup, double MinLearningRate, double Beta2, double GradClip);
+    /// <summary>[Dense]: y = act(x W + b), W [In, Out]; <paramref name="Name"/> is the tensor prefix (fc1, ...).</summary>
+    internal sealed record DenseSpec(string Name, int In, int Out, Activation Activation) : LayerSpec;
+
+    /// <summary>[BigramTable]: logits are the previous token's row of table [V, V]; fitted by counting or trained.</summary>
+    internal sealed record BigramSpec(bool Counting, double Smoothing) : LayerSpec;
+
+    /// <summary>[TransformerBlocks]: GPT-2 decoder blocks over width <paramref name="Width"/>.</summary>
+    internal sealed record GptBlocksSpec(int Width, int Layers, int Heads, int MlpRatio, double Dropout, bool Bias, GeluForm Gelu) : LayerSpec
+    {
+        public int HeadSize => Width / Heads;
+        public int Hidden => MlpRatio * Width;
+    }
+
+    /// <summary>[LayerNorm]: GPT-2's final ln_f over width <paramref name="Width"/> (no shift when the blocks have no biases).</summary>
+    internal sealed record FinalNormSpec(int Width, bool Bias) : LayerSpec;
+
+    /// <summary>[OutputHead]: [rows, In] -> logits [rows, V]; the weight is wte itself (read transposed) when tied.</summary>
+    internal sealed record HeadSpec(int In, bool Bias, bool Tied) : LayerSpec;
+
+    internal sealed record RecipeSpec(OptimizerKind Optimizer, double LearningRate, int Batch, int Steps, int DecayStep, double DecayFactor,
+        double WeightDecay, int EvalInterval, ScheduleKind Schedule, int Warmup, double MinLearningRate, double Beta2, double GradClip);
 
     /// <param name="Namespace">Empty for the global namespace.</param>
-    /// <param name="DataLayout">Mirrors Edge.DataLayout: 0 text, 1 lines.</param>
-    /// <param name="SortKey">File path and position, so the registry lists models in a stable order.</param>
+    /// <param name="Sequence">True when the model predicts at every position (it has transformer blocks).</param>
     internal sealed record ModelSpec(
         string Namespace,
         string ClassName,
         string ModelName,
         string Description,
         int Context,
-        int DataLayout,
+        DataLayout Data,
+        bool Sequence,
         EquatableArray<LayerSpec> Layers,
-        RecipeSpec Recipe,
-        string SortKey);
+        RecipeSpec Recipe)
+    {
+        public string FullName => (Namespace.Length > 0 ? Namespace + "." : "") + ClassName;
+    }
 
     /// <summary>A diagnostic to report, stored without Roslyn's Location so it stays equatable.</summary>
     internal sealed record DiagnosticInfo(string Id, EquatableArray<string> Args, LocationInfo? Location);
 
     internal sealed record LocationInfo(string FilePath, int Start, int Length, int StartLine, int StartColumn, int EndLine, int EndColumn);
 
-    /// <summary>What the parser hands to the emitter: a model when the declaration is valid, and diagnostics either way.</summary>
-    internal sealed record ParseResult(ModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics);
+    /// <summary>
+    /// What the parser hands on: a model when the declaration is valid (no locations in it), the diagnostics
+    /// either way, and the key that orders the registry (file and line: only the registry depends on it).
+    /// </summary>
+    internal sealed record ParseResult(ModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics, string OrderKey);
 }

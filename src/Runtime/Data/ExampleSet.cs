@@ -13,6 +13,15 @@ public abstract class ExampleSet
     public abstract int InputLength { get; }
     public abstract int TargetLength { get; }
 
+    /// <summary>
+    /// True for windows over running text with a target at every position: neighbouring examples share all but one
+    /// target, so an evaluation that covers the set once takes windows a full length apart.
+    /// </summary>
+    public virtual bool OverlappingWindows => false;
+
+    /// <summary>False when some targets are <see cref="Kernels.SoftmaxCrossEntropy.IgnoredTarget"/> (padding, prompts): a mean loss then weighs the scored targets.</summary>
+    public virtual bool ScoresEveryTarget => true;
+
     /// <summary>Writes example <paramref name="index"/>: inputs [InputLength], targets [TargetLength].</summary>
     public abstract void Fill(int index, Span<int> inputs, Span<int> targets);
 
@@ -108,6 +117,7 @@ public abstract class ExampleSet
         public override int Count => tokens.Length - length;
         public override int InputLength => length;
         public override int TargetLength => sequenceTargets ? length : 1;
+        public override bool OverlappingWindows => sequenceTargets;
 
         public override void Fill(int index, Span<int> inputs, Span<int> targets)
         {

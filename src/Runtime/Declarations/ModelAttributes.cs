@@ -1,3 +1,5 @@
+using System;
+
 namespace Edge;
 
 // The attributes a developer puts on a `partial class` to declare a language model. Edge.Generators reads

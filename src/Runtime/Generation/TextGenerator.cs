@@ -9,12 +9,13 @@ namespace Edge.Generation;
 /// batched pass that fills the KV cache (starting from <see cref="PaddingToken"/> when there is no prompt),
 /// then each new token costs one position. When the context is full, the window slides: the last three
 /// quarters of the context are kept and prefilled again, and decoding goes on from there. Buffers are
-/// allocated once, so producing a token allocates nothing.
+/// allocated once, so producing a token allocates nothing. The generator runs in one context (a decoding context for
+/// sequence models, an inference context for window models): its KV cache and its adapters.
 /// </summary>
 public sealed class TextGenerator
 {
     readonly LanguageModel _model;
-    readonly DecodeSession? _session; // null: the model's own session
+    readonly ModelContext _context;
     readonly ITokenizer _tokenizer;
     readonly int[] _window;
     readonly Utf8StreamDecoder _utf8 = new();
@@ -22,14 +23,18 @@ public sealed class TextGenerator
     int _count; // tokens in the window (always full for window models)
     bool _needsPrefill;
 
-    /// <param name="session">
-    /// Sequence models: the decoding session to generate in (its KV cache and adapters), so several generators
-    /// share one model; null uses the model's own session.
+    /// <param name="context">
+    /// The context to generate in: a decoding context for sequence models (its KV cache and adapters: several generators
+    /// share one model through contexts of their own), any context that runs forward passes for window models.
     /// </param>
-    public TextGenerator(LanguageModel model, ITokenizer tokenizer, DecodeSession? session = null)
+    public TextGenerator(ModelContext context, ITokenizer tokenizer)
     {
-        if (session is not null && session.Model != model) throw new ArgumentException("the session belongs to another model", nameof(session));
-        _session = session;
+        var model = context.Model;
+        if (model.IsSequenceModel && context.Kind != ContextKind.Decoding)
+            throw new ArgumentException($"{model.Name} decodes with a KV cache: generate in a decoding context (CreateDecodingContext)", nameof(context));
+        if (!model.IsSequenceModel && context.Kind == ContextKind.Decoding)
+            throw new ArgumentException($"{model.Name} reads a fixed window: generate in an inference context", nameof(context));
+        _context = context;
         if (model.VocabSize != tokenizer.VocabSize)
             throw new EdgeException($"the model has {model.VocabSize} tokens but its tokenizer has {tokenizer.VocabSize}");
         _model = model;
@@ -62,10 +67,10 @@ public sealed class TextGenerator
     {
         ReadOnlySpan<float> logits;
         if (!_model.IsSequenceModel)
-            logits = _model.Logits(_window, 1);
+            logits = _context.Logits(_window, 1);
         else if (_needsPrefill)
             logits = Prefill(Window);
-        else if ((_session?.CachedPositions ?? _model.CachedPositions) >= _window.Length)
+        else if (_context.CachedPositions >= _window.Length)
         {
             // Context full: keep the newest three quarters and rebuild the cache from them.
             int keep = Math.Max(1, _window.Length - _window.Length / 4);
@@ -74,14 +79,17 @@ public sealed class TextGenerator
             logits = Prefill(Window);
         }
         else
-            logits = _session is null ? _model.DecodeStep(_window[_count - 1]) : _session.DecodeStep(_window[_count - 1]);
+            logits = _context.DecodeStep(_window[_count - 1]);
         _needsPrefill = false;
         int token = sampler.Sample(logits, Window);
         Push(token);
         return token;
     }
 
-    ReadOnlySpan<float> Prefill(ReadOnlySpan<int> window) => _session is null ? _model.Prefill(window) : _session.Prefill(window);
+    ReadOnlySpan<float> Prefill(ReadOnlySpan<int> window) => _context.Prefill(window);
+
+    /// <summary>The context generation runs in.</summary>
+    public ModelContext Context => _context;
 
     void Push(int token)
     {

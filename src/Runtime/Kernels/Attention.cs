@@ -16,7 +16,8 @@ namespace Edge.Kernels;
 //   dpre[t2] = att[t2] * (datt[t2] - sum_t2' att[t2'] * datt[t2'])
 //   dq[t1] += scale * sum_t2 dpre[t2] k[t2];  dk[t2] += scale * dpre[t2] q[t1];  dv[t2] += att[t2] dy[t1]
 // Every buffer is indexed with the T passed in (att is dense [B, H, T, T] for that T), and may be longer than
-// needed (sized for the largest batch and context).
+// needed (sized for the largest batch and context). An empty att is an inference pass: each row's probabilities
+// live in a per-thread scratch row instead (the same arithmetic, no T x T map kept, so no backward).
 // The head-size loops (dot products over hs, axpys into rows of hs) run at the widest allowed vector width whose
 // lane count divides hs, with no tail: for hs = 32 or 64 that is Simd.Bits itself; an hs that is not a multiple
 // of 4 (possible, but no model uses one) runs scalar. Keys are taken four at a time, so that each load of q (or
@@ -31,11 +32,11 @@ public static unsafe class Attention
         int hs = HeadSize(b, t, c, h);
         Check.AtLeast(qkv.Length, b * t, 3 * c, nameof(qkv));
         Check.AtLeast(y.Length, b * t, c, nameof(y));
-        Check.AtLeast(att.Length, b * h * t, t, nameof(att));
+        if (!att.IsEmpty) Check.AtLeast(att.Length, b * h * t, t, nameof(att));
 
         fixed (float* pqkv = qkv, py = y, patt = att)
         {
-            var work = new ForwardWork { Qkv = pqkv, Y = py, Att = patt, T = t, C = c, H = h, Bits = Simd.Bits };
+            var work = new ForwardWork { Qkv = pqkv, Y = py, Att = patt, Keep = !att.IsEmpty, T = t, C = c, H = h, Bits = Simd.Bits };
             int pairs = b * h;
             // Per pair: t (t + 1) / 2 scores and as many axpys over hs, plus the softmax.
             int parts = Parallelism.Parts((long)pairs * t * (t + 1) / 2 * (2 * hs + 8), pairs);
@@ -45,9 +46,11 @@ public static unsafe class Attention
     }
 
     // Pairs (batch, head) [s, e), pair index bb * H + hh: each writes only its own att rows and its head's y channels.
+    // Without Keep, every row goes through the thread's scratch row (T floats) instead of att.
     struct ForwardWork : IPartitionedWork
     {
         public float* Qkv, Y, Att;
+        public bool Keep;
         public int T, C, H, Bits;
         public Split Pairs;
 
@@ -58,11 +61,11 @@ public static unsafe class Attention
             int hs = C / H, bits = Bits;
             ref float qkv = ref *Qkv;
             ref float y = ref *Y;
-            ref float att = ref *Att;
-            if (bits >= 512 && hs % Simd512.Count == 0) Forward<Simd512, F512>(bits, ref qkv, ref y, ref att, T, C, H, s, e);
-            else if (bits >= 256 && hs % Simd256.Count == 0) Forward<Simd256, F256>(bits, ref qkv, ref y, ref att, T, C, H, s, e);
-            else if (bits >= 128 && hs % Simd128.Count == 0) Forward<Simd128, F128>(bits, ref qkv, ref y, ref att, T, C, H, s, e);
-            else Forward<Scalar, float>(bits, ref qkv, ref y, ref att, T, C, H, s, e);
+            ref float att = ref Keep ? ref *Att : ref MemoryMarshal.GetReference(WorkerPool.ThreadScratch(T));
+            if (bits >= 512 && hs % Simd512.Count == 0) Forward<Simd512, F512>(bits, ref qkv, ref y, ref att, Keep, T, C, H, s, e);
+            else if (bits >= 256 && hs % Simd256.Count == 0) Forward<Simd256, F256>(bits, ref qkv, ref y, ref att, Keep, T, C, H, s, e);
+            else if (bits >= 128 && hs % Simd128.Count == 0) Forward<Simd128, F128>(bits, ref qkv, ref y, ref att, Keep, T, C, H, s, e);
+            else Forward<Scalar, float>(bits, ref qkv, ref y, ref att, Keep, T, C, H, s, e);
         }
     }
 
@@ -115,8 +118,9 @@ public static unsafe class Attention
         }
     }
 
-    // hs is a multiple of S.Count; bits is for the softmax rows. Pairs [p0, p1), pair = bb * h + hh.
-    static void Forward<S, V>(int bits, ref float qkv, ref float y, ref float att, int t, int c, int h, int p0, int p1)
+    // hs is a multiple of S.Count; bits is for the softmax rows. Pairs [p0, p1), pair = bb * h + hh. Without keep, att is
+    // one scratch row that every row reuses.
+    static void Forward<S, V>(int bits, ref float qkv, ref float y, ref float att, bool keep, int t, int c, int h, int p0, int p1)
         where S : struct, ISimd<V> where V : struct
     {
         int hs = c / h;
@@ -131,14 +135,14 @@ public static unsafe class Attention
             ref float v0 = ref Unsafe.Add(ref q0, 2 * c);
             for (int t1 = 0; t1 < t; t1++)
             {
-                ref float row = ref Unsafe.Add(ref att, (((nint)bb * h + hh) * t + t1) * t);
+                ref float row = ref keep ? ref Unsafe.Add(ref att, (((nint)bb * h + hh) * t + t1) * t) : ref att;
                 int len = t1 + 1;
 
                 // Scores q . k[t2] * scale for t2 <= t1, then the softmax in place.
                 float max = Dots<S, V>(ref Unsafe.Add(ref q0, t1 * c3), ref k0, c3, hs, len, scale, ref row);
                 float sum = ExpShifted(bits, ref row, max, len);
                 VectorMath.Scale(bits, 1f / sum, ref row, len);
-                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, len), t - len).Clear();
+                if (keep) MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, len), t - len).Clear();
 
                 // y[t1] = sum_t2 att[t2] v[t2]
                 ref float yr = ref Unsafe.Add(ref y, ((nint)bb * t + t1) * c + hh * hs);

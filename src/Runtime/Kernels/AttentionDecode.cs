@@ -15,6 +15,36 @@ namespace Edge.Kernels;
 // order whatever the thread count, so results do not depend on it.
 public static unsafe class AttentionDecode
 {
+    /// <summary>
+    /// A decoding pass's attention: T new positions (qkv [T, 3C], GPT-2's fused rows) at <paramref name="position"/>. Their
+    /// keys and values go to rows position .. position + T - 1 of the caches [Context, C]; each new position attends over
+    /// every cached one up to itself; y [T, C]. A prompt from position 0 runs the batched causal kernel (the training
+    /// forward's arithmetic, so a prefill matches the full forward pass bit for bit), one token the single-query kernel.
+    /// </summary>
+    public static void Chunk(ReadOnlySpan<float> qkv, Span<float> keys, Span<float> values, Span<float> y, Span<float> scores,
+        int position, int t, int c, int h)
+    {
+        if (position < 0 || t < 1 || (long)(position + t) * c > keys.Length || (long)(position + t) * c > values.Length)
+            throw new ArgumentOutOfRangeException(nameof(t), $"positions {position}..{position + t - 1} do not fit the cache");
+        Check.AtLeast(qkv.Length, t, 3 * c, nameof(qkv));
+        Check.AtLeast(y.Length, t, c, nameof(y));
+        for (int r = 0; r < t; r++)
+        {
+            qkv.Slice(r * 3 * c + c, c).CopyTo(keys.Slice((position + r) * c, c));
+            qkv.Slice(r * 3 * c + 2 * c, c).CopyTo(values.Slice((position + r) * c, c));
+        }
+        if (position == 0 && t > 1)
+        {
+            Attention.Forward(qkv, y, default, 1, t, c, h);
+            return;
+        }
+        for (int r = 0; r < t; r++)
+        {
+            int seen = position + r + 1;
+            Forward(qkv.Slice(r * 3 * c, c), keys[..(seen * c)], values[..(seen * c)], y.Slice(r * c, c), scores, seen, c, h);
+        }
+    }
+
     public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
         Span<float> y, Span<float> scores, int positions, int c, int h)
     {

@@ -1,4 +1,5 @@
 using Edge.Kernels;
+using Edge.Training;
 
 namespace Edge.Lora;
 
@@ -11,13 +12,15 @@ public sealed record LoraTarget(int Site, string Module, int In, int Out, int AO
 ///   y += s * dropout(x) @ A^T @ B^T,    A [r, In] (lora_A.weight), B [Out, r] (lora_B.weight), s = scaling * scale
 /// with A and B stored as PEFT stores them (torch.nn.Linear's [out, in]), so the file is a straight copy of the
 /// buffer. All A and B live in one buffer (<see cref="Weights"/>); training adds gradients, AdamW moments and what the
-/// backward pass needs (the scaled x A^T of every target, and dropout masks), sized once for the model's largest
-/// batch. The base model's weights are never written, except by <see cref="Merge"/> and <see cref="Unmerge"/>.
-/// Inference is thread-safe (sessions on several threads share an adapter); training is single-threaded.
+/// backward pass needs (the scaled x A^T of every target, and dropout masks), sized once for the largest pass. As a
+/// <see cref="IParameterSet"/> (A and B of every target, all decayed) it is what a <see cref="Trainer"/> optimises on a
+/// frozen base. The base model's weights are never written, except by <see cref="Merge"/> and <see cref="Unmerge"/>.
+/// Inference is thread-safe (contexts on several threads share an adapter); training is single-threaded.
 /// </summary>
-public sealed class LoraAdapter : IDisposable
+public sealed class LoraAdapter : IDisposable, IParameterSet
 {
     readonly LoraTarget[] _targets;
+    readonly ParameterInfo[] _tensors;
     readonly int[] _bySite;           // site index -> index in _targets, or -1
     readonly NativeBuffer _weights;
     Training? _training;
@@ -40,6 +43,11 @@ public sealed class LoraAdapter : IDisposable
             _bySite[p.Index] = i;
         }
         _weights = new NativeBuffer((int)length);
+        _tensors = _targets.SelectMany(t => new[]
+        {
+            new ParameterInfo(t.Module + ".lora_A.weight", [config.Rank, t.In], t.AOffset, config.Rank * t.In, Decay: true),
+            new ParameterInfo(t.Module + ".lora_B.weight", [t.Out, config.Rank], t.BOffset, t.Out * config.Rank, Decay: true),
+        }).ToArray();
     }
 
     /// <summary>A new adapter: A drawn like PEFT's (kaiming-uniform with a = sqrt(5): U(-1/sqrt(In), 1/sqrt(In))), B zero, so it starts as the base.</summary>
@@ -75,6 +83,9 @@ public sealed class LoraAdapter : IDisposable
     public long ParameterCount => _weights.Length;
     /// <summary>All A and B, target after target: A [r, In] then B [Out, r].</summary>
     public Span<float> Weights => _weights.Span;
+    /// <summary>A and B of every target, as PEFT names them ("h.0.attn.c_attn.lora_A.weight").</summary>
+    public IReadOnlyList<ParameterInfo> Tensors => _tensors;
+    Span<float> IParameterSet.Values => Weights;
     public Span<float> A(LoraTarget t) => Weights.Slice(t.AOffset, Rank * t.In);
     public Span<float> B(LoraTarget t) => Weights.Slice(t.BOffset, t.Out * Rank);
 
@@ -176,8 +187,8 @@ public sealed class LoraAdapter : IDisposable
     public bool TrainingEnabled => _training is not null;
 
     /// <summary>
-    /// Allocates gradients, AdamW moments and the saved activations for passes of up to <paramref name="maxRows"/>
-    /// rows (batch x context of the model), once. Dropout applies to training passes at <see cref="LoraConfig.Dropout"/>.
+    /// Allocates gradients and the saved activations for passes of up to <paramref name="maxRows"/> rows (batch x length),
+    /// once. Dropout applies to training passes at <see cref="LoraConfig.Dropout"/>.
     /// </summary>
     public void EnableTraining(int maxRows)
     {
@@ -202,20 +213,10 @@ public sealed class LoraAdapter : IDisposable
     /// <summary>dA and dB, laid out like <see cref="Weights"/>; only after <see cref="EnableTraining"/>.</summary>
     public Span<float> Gradients => (_training ?? throw new InvalidOperationException("call EnableTraining before reading gradients")).Gradients;
 
-    /// <summary>Bytes this adapter holds: weights, and when training gradients, moments and saved activations.</summary>
+    /// <summary>Bytes this adapter holds: weights, and when training gradients and saved activations.</summary>
     public long MemoryBytes => 4L * (_weights.Length + (_training?.Floats ?? 0));
 
     public void ZeroGradients() => Gradients.Clear();
-
-    /// <summary>
-    /// One AdamW update of every A and B (decay on all of them: they are matrices), PyTorch's semantics; step counts
-    /// from 1.
-    /// </summary>
-    public void Step(float learningRate, float weightDecay, int step, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f)
-    {
-        var train = _training ?? throw new InvalidOperationException("call EnableTraining before Step");
-        AdamW.Update(Weights, train.Gradients, train.M, train.V, learningRate, beta1, beta2, epsilon, weightDecay, step);
-    }
 
     // ---- merging into the base ----
 
@@ -257,7 +258,7 @@ public sealed class LoraAdapter : IDisposable
         _training?.Dispose();
     }
 
-    /// <summary>Gradients, AdamW moments, saved h and dropout masks per target, and backward scratch; one buffer.</summary>
+    /// <summary>Gradients, saved h and dropout masks per target, and backward scratch; one buffer.</summary>
     sealed class Training : IDisposable
     {
         readonly NativeBuffer _buffer;
@@ -270,7 +271,7 @@ public sealed class LoraAdapter : IDisposable
             DropoutRate = (float)adapter.Config.Dropout;
             int r = adapter.Rank, maxIn = adapter._targets.Max(t => t.In);
             _n = (int)adapter.ParameterCount;
-            long at = 3L * _n; // gradients, m, v
+            long at = _n; // gradients
             _hAt = new int[adapter._targets.Length];
             _maskAt = new int[adapter._targets.Length];
             for (int i = 0; i < _hAt.Length; i++)
@@ -299,8 +300,6 @@ public sealed class LoraAdapter : IDisposable
         Span<float> All => _buffer.Span;
         public Span<float> Gradients => All[.._n];
         public Span<float> Grad(int offset, int length) => All.Slice(offset, length);
-        public Span<float> M => All.Slice(_n, _n);
-        public Span<float> V => All.Slice(2 * _n, _n);
         public Span<float> H(int target, int length) => All.Slice(_hAt[target], length);
         public Span<float> Mask(int target, int length) => All.Slice(_maskAt[target], length);
         public Span<float> Dh(int length) => All.Slice(_dh, length);

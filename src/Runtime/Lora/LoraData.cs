@@ -174,6 +174,7 @@ public sealed class LoraData
         public override int Count => _examples.Length;
         public override int InputLength => _length;
         public override int TargetLength => _length;
+        public override bool ScoresEveryTarget => false;
 
         public override void Fill(int index, Span<int> inputs, Span<int> targets)
         {

@@ -66,9 +66,9 @@ public static class Checkpoint
     public sealed record Resumable(Loaded Checkpoint, TrainingState State, float[] FirstMoments, float[] SecondMoments);
 
     /// <summary>Reads a checkpoint written by <see cref="SaveForResume"/>.</summary>
-    public static Resumable LoadForResume(string path, IReadOnlyList<ModelInfo> models, int maxBatch)
+    public static Resumable LoadForResume(string path, IReadOnlyList<ModelInfo> models)
     {
-        var loaded = Load(path, models, maxBatch);
+        var loaded = Load(path, models);
         try
         {
             if (!loaded.Metadata.TryGetValue(TrainStateKey, out var json))
@@ -131,10 +131,10 @@ public static class Checkpoint
     }
 
     /// <summary>A checkpoint file written by Edge, or a Hugging Face GPT-2-family model directory.</summary>
-    public static Loaded LoadAny(string path, IReadOnlyList<ModelInfo> models, int maxBatch = 1, bool mapWeights = false) =>
-        HuggingFaceGpt2.IsModelDirectory(path) ? HuggingFaceGpt2.Load(path, models, maxBatch)
+    public static Loaded LoadAny(string path, IReadOnlyList<ModelInfo> models, bool mapWeights = false) =>
+        HuggingFaceGpt2.IsModelDirectory(path) ? HuggingFaceGpt2.Load(path, models)
         : Directory.Exists(path) ? throw new EdgeException($"{path}: a folder without config.json (expected a checkpoint file or a Hugging Face model folder)")
-        : Load(path, models, maxBatch, mapWeights);
+        : Load(path, models, mapWeights);
 
     /// <summary>
     /// Reads a checkpoint written by <see cref="Save"/>; <paramref name="models"/> are the models this program
@@ -142,7 +142,7 @@ public static class Checkpoint
     /// (every file <see cref="Save"/> writes) becomes the weight buffer itself: memory-mapped read-only, no
     /// copy, pages loaded on first use. Otherwise (or for other files) the weights are copied out.
     /// </summary>
-    public static Loaded Load(string path, IReadOnlyList<ModelInfo> models, int maxBatch = 1, bool mapWeights = false)
+    public static Loaded Load(string path, IReadOnlyList<ModelInfo> models, bool mapWeights = false)
     {
         var file = SafeTensorsFile.Open(path);
         LanguageModel? model = null;
@@ -159,7 +159,7 @@ public static class Checkpoint
             try { tokenizer = CharTokenizer.FromJson(vocab); }
             catch (EdgeException e) { throw new EdgeException($"{path}: bad tokenizer in the metadata: {e.Message}"); }
 
-            model = info.Create(tokenizer.VocabSize, info.FittingBatch(tokenizer.VocabSize, maxBatch));
+            model = info.Create(tokenizer.VocabSize);
             var tensors = FindTensors(file, path, model, p => file.Find(p.Name), "the model");
             var quantized = QuantizedCheckpoint.Read(file, path, model, tensors);
             if (quantized is not null)

@@ -64,7 +64,7 @@ public static class HuggingFaceGpt2
     }
 
     /// <summary>Builds the matching declared model and fills it from model.safetensors.</summary>
-    public static Checkpoint.Loaded Load(string dir, IReadOnlyList<ModelInfo> models, int maxBatch = 1)
+    public static Checkpoint.Loaded Load(string dir, IReadOnlyList<ModelInfo> models)
     {
         var config = ReadConfig(dir);
         var info = models.FirstOrDefault(m => m.Transformer is { Bias: true, TiedHead: true, MlpRatio: 4 } s
@@ -81,7 +81,7 @@ public static class HuggingFaceGpt2
         if (!File.Exists(weights))
             throw new EdgeException($"{weights}: file not found (Edge reads safetensors; convert a pytorch_model.bin first)");
         var file = SafeTensorsFile.Open(weights);
-        var model = info.Create(config.VocabSize, info.FittingBatch(config.VocabSize, maxBatch));
+        var model = info.Create(config.VocabSize);
         bool owned = false;
         try
         {

@@ -11,12 +11,13 @@ public sealed record TrainingRecipe(
     double Beta2 = 0.999, double GradClip = 0, double Dropout = 0);
 
 /// <summary>
-/// What the CLI knows about a declared model without building one: the generator emits one of these per
-/// model into a registry, so listing and constructing models needs no reflection.
+/// What a host knows about a declared model without building one: the generator emits one of these per model into a
+/// registry, so listing and constructing models needs no reflection.
 /// </summary>
 /// <param name="SequenceTargets">True when every input position has a target (transformers); false when one target follows the window.</param>
-/// <param name="Describe">The layout for a vocabulary size and a largest batch (no memory allocated).</param>
-/// <param name="Create">Builds the model for a vocabulary size and a largest batch.</param>
+/// <param name="Describe">The parameter layout for a vocabulary size (no memory allocated).</param>
+/// <param name="Slots">The activation slots a context lays out (<see cref="ContextLayout"/>).</param>
+/// <param name="Create">Builds the model (its weights) for a vocabulary size.</param>
 public sealed record ModelInfo(
     string Name,
     string Description,
@@ -25,25 +26,29 @@ public sealed record ModelInfo(
     bool SequenceTargets,
     bool FitsByCounting,
     TrainingRecipe Recipe,
-    Func<int, int, ModelLayout> Describe,
-    Func<int, int, LanguageModel> Create,
+    Func<int, ModelLayout> Describe,
+    IReadOnlyList<SlotInfo> Slots,
+    Func<int, LanguageModel> Create,
     TransformerShape? Transformer = null)
 {
-    /// <summary>Parameter count for a vocabulary size .</summary>
-    public long ParameterCount(int vocabSize) => Describe(vocabSize, 1).ParameterCount;
+    /// <summary>Parameter count for a vocabulary size.</summary>
+    public long ParameterCount(int vocabSize) => Describe(vocabSize).ParameterCount;
+
+    /// <summary>Bytes of a context's activations (and their gradients, in training) at a largest batch.</summary>
+    public long ContextBytes(int vocabSize, int maxBatch, ContextKind kind) => ContextLayout.Build(this, vocabSize, maxBatch, kind).Bytes;
 
     /// <summary>
-    /// The largest batch up to <paramref name="wanted"/> whose activations fit one arena (a transformer's
-    /// attention maps grow with batch x context^2), halving from <paramref name="wanted"/>; at least 1.
+    /// The largest batch up to <paramref name="wanted"/> whose context of <paramref name="kind"/> fits in
+    /// <paramref name="budgetBytes"/> (a transformer's training activations grow with batch x context^2), halving from
+    /// <paramref name="wanted"/>; at least 1.
     /// </summary>
-    public int FittingBatch(int vocabSize, int wanted)
+    public int FittingBatch(int vocabSize, int wanted, ContextKind kind = ContextKind.Inference, long budgetBytes = 256L << 20)
     {
         for (int batch = Math.Max(1, wanted); batch > 1; batch /= 2)
         {
             try
             {
-                var layout = Describe(vocabSize, batch);
-                if ((long)layout.ActivationLength * sizeof(float) <= 2L << 30) return batch; // and at most 2 GiB of activations
+                if (ContextBytes(vocabSize, batch, kind) <= budgetBytes) return batch;
             }
             catch (EdgeException) { }
         }

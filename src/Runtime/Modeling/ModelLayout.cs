@@ -7,9 +7,6 @@ public sealed record ParameterInfo(string Name, int[] Shape, int Offset, int Len
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }
 
-/// <summary>One activation buffer in the arena, sized for the model's largest batch.</summary>
-public sealed record ActivationInfo(string Name, int Offset, int Length);
-
 /// <summary>
 /// A weight-matrix product of the model, y [rows, Out] = x [rows, In] @ W (+ b): the place where LoRA adapters add
 /// their term and where a quantised weight replaces the fp32 one. <see cref="Index"/> is the constant the generated
@@ -19,51 +16,35 @@ public sealed record ActivationInfo(string Name, int Offset, int Length);
 public sealed record ProjectionInfo(string Name, int Index, ParameterInfo Weight, int In, int Out, bool Transposed);
 
 /// <summary>
-/// Where every parameter and activation of a model lives: one buffer of weights (the same layout for
-/// gradients and optimiser moments) and one arena of activations. Generated code builds it once, at
-/// construction, from the compile-time shapes plus the sizes known only at run time (vocabulary, batch).
-/// Parameters are packed back to back in declaration order, exactly as a checkpoint stores them, so a
-/// checkpoint's data section can serve as the weight buffer directly (memory-mapped, no copy).
-/// Activation offsets are multiples of 16 floats (64 bytes) from the start of the arena.
+/// Where every parameter of a model lives, and its weight-matrix products: one buffer of weights (the same layout for
+/// gradients and optimiser moments). Generated code builds it from the compile-time shapes and the vocabulary size.
+/// Parameters are packed back to back in declaration order, exactly as a checkpoint stores them, so a checkpoint's data
+/// section can serve as the weight buffer directly (memory-mapped, no copy). Activations belong to contexts
+/// (<see cref="ContextLayout"/>), not to the model.
 /// </summary>
 public sealed class ModelLayout
 {
-    const int Align = 16; // floats: 64 bytes
-
     readonly List<ParameterInfo> _parameters = [];
-    readonly List<ActivationInfo> _activations = [];
-    readonly List<ActivationInfo> _sessionActivations = [];
     readonly List<ProjectionInfo> _projections = [];
 
-    public ModelLayout(string modelName, int vocabSize, int maxBatch, int inputLength, int targetLength)
+    public ModelLayout(string modelName, int vocabSize, int inputLength, int targetLength)
     {
         if (vocabSize <= 0) throw new EdgeException($"model {modelName}: vocabulary size must be positive, got {vocabSize}");
-        if (maxBatch <= 0) throw new EdgeException($"model {modelName}: batch size must be positive, got {maxBatch}");
         ModelName = modelName;
         VocabSize = vocabSize;
-        MaxBatch = maxBatch;
         InputLength = inputLength;
         TargetLength = targetLength;
     }
 
     public string ModelName { get; }
     public int VocabSize { get; }
-    public int MaxBatch { get; }
     /// <summary>Tokens per example fed to the model.</summary>
     public int InputLength { get; }
     /// <summary>Targets per example: 1 for models that predict the next token after a window, T for sequence models.</summary>
     public int TargetLength { get; }
     public IReadOnlyList<ParameterInfo> Parameters => _parameters;
-    public IReadOnlyList<ActivationInfo> Activations => _activations;
     /// <summary>Floats in the weight buffer, padding included.</summary>
     public int WeightLength { get; private set; }
-    public int ActivationLength { get; private set; }
-    /// <summary>
-    /// Decoding state of one generation (sequence models): the KV cache and one position's activations. Every
-    /// <see cref="DecodeSession"/> has its own arena with this layout, so sessions decode side by side.
-    /// </summary>
-    public IReadOnlyList<ActivationInfo> SessionActivations => _sessionActivations;
-    public int SessionLength { get; private set; }
     /// <summary>The weight-matrix products, in forward order; index i is the site the generated code calls i.</summary>
     public IReadOnlyList<ProjectionInfo> Projections => _projections;
     public long ParameterCount => _parameters.Sum(p => (long)p.Length);
@@ -81,28 +62,6 @@ public sealed class ModelLayout
         return offset;
     }
 
-    /// <summary>Adds an activation buffer of <paramref name="length"/> floats and returns its offset in the arena.</summary>
-    public int Activation(string name, long length)
-    {
-        if (length > int.MaxValue || ActivationLength + length > int.MaxValue)
-            throw new EdgeException($"model {ModelName}: activations do not fit in one arena at batch {MaxBatch} ('{name}' needs {length:N0} floats); use a smaller batch");
-        int offset = ActivationLength;
-        ActivationLength = checked(AlignUp(offset + (int)length));
-        _activations.Add(new ActivationInfo(name, offset, (int)length));
-        return offset;
-    }
-
-    /// <summary>Adds a buffer to the per-session decoding arena and returns its offset there.</summary>
-    public int SessionActivation(string name, long length)
-    {
-        if (length > int.MaxValue || SessionLength + length > int.MaxValue)
-            throw new EdgeException($"model {ModelName}: the decoding state does not fit in one arena ('{name}' needs {length:N0} floats)");
-        int offset = SessionLength;
-        SessionLength = checked(AlignUp(offset + (int)length));
-        _sessionActivations.Add(new ActivationInfo(name, offset, (int)length));
-        return offset;
-    }
-
     /// <summary>Registers the product x [rows, inDim] @ weight and returns its site index.</summary>
     public int Projection(string name, string weight, int inDim, int outDim, bool transposed)
     {
@@ -116,6 +75,4 @@ public sealed class ModelLayout
     public ProjectionInfo? FindProjection(string name) => _projections.Find(p => p.Name == name);
 
     public ParameterInfo? Find(string name) => _parameters.Find(p => p.Name == name);
-
-    static int AlignUp(int n) => (n + Align - 1) / Align * Align;
 }

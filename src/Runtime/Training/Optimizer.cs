@@ -3,9 +3,9 @@ using Edge.Kernels;
 namespace Edge.Training;
 
 /// <summary>
-/// An optimiser updates every parameter tensor from its gradient. Generated code calls <see cref="Update"/>
-/// once per tensor (straight-line, with the tensor's decay flag as a constant); state such as Adam's moments
-/// lives in buffers with the same layout as the weights, allocated once on the first step.
+/// An optimiser updates every tensor of a parameter set from its gradient (<see cref="Step"/>: one <see cref="Update"/>
+/// per tensor, with its decay flag); state such as Adam's moments lives in buffers with the set's layout, allocated once
+/// on the first step.
 /// </summary>
 public abstract class Optimizer : IDisposable
 {
@@ -15,14 +15,29 @@ public abstract class Optimizer : IDisposable
     /// <summary>Updates taken so far (Adam's bias correction needs it; checkpoints store it).</summary>
     public int StepCount { get; protected set; }
 
-    /// <summary>Called by <see cref="LanguageModel.Step"/> before the per-tensor updates of one step.</summary>
-    public virtual void Begin(LanguageModel model) => StepCount++;
+    /// <summary>One update of every tensor of <paramref name="parameters"/> from its gradient.</summary>
+    public void Step(IParameterSet parameters)
+    {
+        StepCount++;
+        Prepare(parameters.Values.Length);
+        var w = parameters.Values;
+        var g = parameters.Gradients;
+        var tensors = parameters.Tensors;
+        for (int i = 0; i < tensors.Count; i++)   // not foreach: an interface's enumerator would allocate every step
+        {
+            var p = tensors[i];
+            Update(w.Slice(p.Offset, p.Length), g.Slice(p.Offset, p.Length), p.Offset, p.Decay);
+        }
+    }
+
+    /// <summary>Allocates per-value state for a set of <paramref name="length"/> values (once).</summary>
+    protected virtual void Prepare(int length) { }
 
     /// <summary>w, g: one parameter tensor and its gradient; offset: where it starts in the weight layout.</summary>
     public abstract void Update(Span<float> w, ReadOnlySpan<float> g, int offset, bool decay);
 
     /// <summary>Restores the step count and any per-parameter state (a resumed run).</summary>
-    public virtual void Restore(LanguageModel model, int stepCount, ReadOnlySpan<float> firstMoments, ReadOnlySpan<float> secondMoments) =>
+    public virtual void Restore(int length, int stepCount, ReadOnlySpan<float> firstMoments, ReadOnlySpan<float> secondMoments) =>
         StepCount = stepCount;
 
     public virtual void Dispose() => GC.SuppressFinalize(this);
@@ -48,26 +63,20 @@ public sealed class AdamWOptimizer : Optimizer
     public Span<float> FirstMoments => _m is null ? default : _m.Span;
     public Span<float> SecondMoments => _v is null ? default : _v.Span;
 
-    public override void Begin(LanguageModel model)
+    protected override void Prepare(int length)
     {
-        base.Begin(model);
-        Allocate(model);
-    }
-
-    void Allocate(LanguageModel model)
-    {
-        if (_m is null || _m.Length != model.Layout.WeightLength)
+        if (_m is null || _m.Length != length)
         {
             _m?.Dispose(); _v?.Dispose();
-            _m = new NativeBuffer(model.Layout.WeightLength);
-            _v = new NativeBuffer(model.Layout.WeightLength);
+            _m = new NativeBuffer(length);
+            _v = new NativeBuffer(length);
         }
     }
 
-    public override void Restore(LanguageModel model, int stepCount, ReadOnlySpan<float> firstMoments, ReadOnlySpan<float> secondMoments)
+    public override void Restore(int length, int stepCount, ReadOnlySpan<float> firstMoments, ReadOnlySpan<float> secondMoments)
     {
-        base.Restore(model, stepCount, firstMoments, secondMoments);
-        Allocate(model);
+        base.Restore(length, stepCount, firstMoments, secondMoments);
+        Prepare(length);
         firstMoments.CopyTo(_m!.Span);
         secondMoments.CopyTo(_v!.Span);
     }

@@ -4,13 +4,24 @@ using Edge.Kernels;
 
 namespace Edge.Training;
 
-/// <summary>Everything a training run needs besides the model and the data; the CLI's options map onto it.</summary>
+/// <summary>
+/// Every option of a training run, for a model's weights or for an adapter; defaults come from the model's
+/// [TrainingRecipe] (<see cref="FromRecipe"/>) and the CLI binds its options onto them.
+/// </summary>
 public sealed record TrainOptions
 {
     public int Steps { get; init; } = 1000;
     public int Batch { get; init; } = 32;
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.AdamW;
-    public required LearningRateSchedule Schedule { get; init; }
+    /// <summary>The base rate (the peak of the cosine schedule).</summary>
+    public double LearningRate { get; init; } = 1e-3;
+    public ScheduleKind Schedule { get; init; } = ScheduleKind.Step;
+    /// <summary>Step schedule: multiply the rate by <see cref="DecayFactor"/> from this step on (0: never).</summary>
+    public int DecayStep { get; init; }
+    public double DecayFactor { get; init; } = 0.1;
+    /// <summary>Cosine schedule: steps of linear warm-up, and the rate at the last step.</summary>
+    public int Warmup { get; init; }
+    public double MinLearningRate { get; init; }
     public double WeightDecay { get; init; }
     public double Beta2 { get; init; } = 0.999;
     /// <summary>Scale the gradients down when their global L2 norm exceeds this (0 = off).</summary>
@@ -21,7 +32,22 @@ public sealed record TrainOptions
     public int EvalInterval { get; init; } = 500;
     /// <summary>Evaluations use at most this many validation examples, evenly spread over the split (`edge eval` scores every one).</summary>
     public int EvalExamples { get; init; } = 16384;
+    /// <summary>Dropout in training passes (the model's own layers; adapters have theirs in their config).</summary>
+    public double Dropout { get; init; }
     public ulong Seed { get; init; } = 1337;
+
+    /// <summary>The options a model's [TrainingRecipe] declares.</summary>
+    public static TrainOptions FromRecipe(TrainingRecipe r) => new()
+    {
+        Steps = r.Steps, Batch = r.Batch, Optimizer = r.Optimizer, LearningRate = r.LearningRate, Schedule = r.Schedule,
+        DecayStep = r.DecayStep, DecayFactor = r.DecayFactor, Warmup = r.Warmup, MinLearningRate = r.MinLearningRate,
+        WeightDecay = r.WeightDecay, Beta2 = r.Beta2, GradClip = r.GradClip, EvalInterval = r.EvalInterval, Dropout = r.Dropout,
+    };
+
+    /// <summary>The learning rate at each step.</summary>
+    public LearningRateSchedule LearningRates => Schedule == ScheduleKind.Cosine
+        ? LearningRateSchedule.Cosine(LearningRate, Warmup, Steps, MinLearningRate)
+        : LearningRateSchedule.Step(LearningRate, DecayStep, DecayFactor);
 }
 
 /// <summary>The position of a run: step, the batch and dropout random streams, optimiser steps, best validation loss.</summary>
@@ -34,51 +60,66 @@ public readonly record struct EvalResult(int Step, double TrainLoss, double ValL
 }
 
 /// <summary>
-/// The training loop: draw a batch, zero the gradients, forward, backward, optimiser step; evaluate every
-/// N steps. Deterministic for a given seed (one thread, seeded batches, seeded initialisation). After the
-/// first step nothing here allocates.
+/// The training loop, one for every parameter set (a model's weights, or a LoRA adapter on a frozen base): draw a batch,
+/// zero the gradients, forward, backward, clip, optimiser step; evaluate every N steps. It runs in a training context
+/// (the activations, gradients and dropout stream of this run) and is deterministic for a given seed. After the first
+/// step nothing here allocates.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
-    readonly LanguageModel _model;
-    readonly DataSplits _data;
+    readonly ModelContext _context;
+    readonly ExampleSet _train, _val;
     readonly TrainOptions _options;
+    readonly IParameterSet _parameters;
     readonly Optimizer _optimizer;
+    readonly LearningRateSchedule _schedule;
     readonly int[] _inputs, _targets;
+    readonly int _length;
     Rng _batchRng;
 
-    public Trainer(LanguageModel model, DataSplits data, TrainOptions options)
+    /// <param name="context">A training context of the model (its largest batch at least <see cref="TrainOptions.Batch"/>).</param>
+    /// <param name="parameters">What to optimise: null for the model's weights; a LoRA adapter (active in the context's adapters) for adapter training.</param>
+    public Trainer(ModelContext context, ExampleSet train, ExampleSet val, TrainOptions options, IParameterSet? parameters = null)
     {
-        if (options.Batch > model.MaxBatch)
-            throw new ArgumentException($"batch {options.Batch} exceeds the model's largest batch {model.MaxBatch}");
-        CheckExampleShape(model, data.Train);
-        _model = model;
-        _data = data;
+        var model = context.Model;
+        if (context.Kind != ContextKind.Training) throw new ArgumentException("a trainer needs a training context", nameof(context));
+        if (options.Batch > context.MaxBatch)
+            throw new ArgumentException($"batch {options.Batch} exceeds the context's largest batch {context.MaxBatch}");
+        CheckExampleShape(model, train);
+        CheckExampleShape(model, val);
+        _context = context;
+        _train = train;
+        _val = val;
         _options = options;
+        _schedule = options.LearningRates;
+        _parameters = parameters ?? (model.FitsByCounting ? null! : new ModelWeights(context));
         _optimizer = options.Optimizer == OptimizerKind.Sgd
             ? new SgdOptimizer()
             : new AdamWOptimizer { Beta2 = (float)options.Beta2 };
         _optimizer.WeightDecay = (float)options.WeightDecay;
-        _inputs = new int[options.Batch * model.InputLength];
-        _targets = new int[options.Batch * model.TargetLength];
+        _length = train.InputLength;
+        _inputs = new int[options.Batch * train.InputLength];
+        _targets = new int[options.Batch * train.TargetLength];
         _batchRng = new Rng(options.Seed ^ 0x5EED_BA7C_0000_0001UL);
-        if (!model.FitsByCounting) model.EnableTraining();
+        context.DropoutRate = (float)options.Dropout;
+        context.SeedDropout(options.Seed);
     }
 
     public int Step { get; private set; }
     double _best = double.PositiveInfinity;
 
     public Optimizer Optimizer => _optimizer;
+    public ModelContext Context => _context;
 
-    /// <summary>Everything besides weights and optimiser moments that a resumed run needs to continue exactly.</summary>
-    public TrainingState State => new(Step, _batchRng.State, _model.DropoutState, _optimizer.StepCount, _best);
+    /// <summary>Everything besides the values and optimiser moments that a resumed run needs to continue exactly.</summary>
+    public TrainingState State => new(Step, _batchRng.State, _context.DropoutState, _optimizer.StepCount, _best);
 
     /// <summary>Continues from a saved state: the next step, batch and dropout draw are the ones the original run would have made.</summary>
     public void Restore(TrainingState state)
     {
         Step = state.Step;
         _batchRng = Rng.FromState(state.BatchRng);
-        _model.DropoutState = state.DropoutRng;
+        _context.DropoutState = state.DropoutRng;
         _best = state.BestVal;
     }
 
@@ -89,36 +130,35 @@ public sealed class Trainer : IDisposable
     public float TrainStep()
     {
         int batch = _options.Batch, micro = _options.Accumulate;
-        _model.ZeroGradients();
+        _parameters.ZeroGradients();
         double loss = 0;
         for (int k = 0; k < micro; k++)
         {
-            _data.Train.FillRandom(ref _batchRng, batch, _inputs, _targets);
-            float microLoss = _model.Forward(_inputs, _targets, batch, training: true);
+            _train.FillRandom(ref _batchRng, batch, _inputs, _targets);
+            float microLoss = _context.Forward(_inputs, _targets, batch, _length, training: true);
             if (!float.IsFinite(microLoss))
                 throw new EdgeException($"training diverged: the loss is {microLoss} at step {Step + 1}; lower the learning rate or set --grad-clip");
-            _model.Backward();
+            _context.Backward();
             loss += microLoss;
         }
-        var grads = _model.Gradients;
+        var grads = _parameters.Gradients;
         if (micro > 1) VectorMath.Scale(1f / micro, grads);
-        LastGradientNorm = ClipByGlobalNorm(grads, _options.GradClip, Step + 1, _model.Parameters);
-        _optimizer.LearningRate = (float)_options.Schedule.At(Step);
-        _model.Step(_optimizer);
+        LastGradientNorm = ClipByGlobalNorm(grads, _options.GradClip, Step + 1, _parameters.Tensors);
+        _optimizer.LearningRate = (float)_schedule.At(Step);
+        _optimizer.Step(_parameters);
         Step++;
         return (float)(loss / micro);
     }
 
     /// <summary>
-    /// Global-norm clipping, as both trainers (full and adapter) do it: returns the gradients' L2 norm and scales them
-    /// down to <paramref name="maxNorm"/> when it is larger (0: no clipping). A NaN or Inf norm stops the run, naming
-    /// the step and, when <paramref name="parameters"/> describes the gradients' layout, the tensor and element.
+    /// Global-norm clipping: returns the gradients' L2 norm and scales them down to <paramref name="maxNorm"/> when it is
+    /// larger (0: no clipping). A NaN or Inf norm stops the run, naming the step, the tensor and the element.
     /// </summary>
-    internal static double ClipByGlobalNorm(Span<float> gradients, double maxNorm, int step, IReadOnlyList<ParameterInfo>? parameters)
+    internal static double ClipByGlobalNorm(Span<float> gradients, double maxNorm, int step, IReadOnlyList<ParameterInfo> parameters)
     {
         double norm = Math.Sqrt(GradientNorm.SumOfSquares(gradients));
         if (!double.IsFinite(norm))
-            throw new EdgeException($"training diverged: {(parameters is null ? $"the gradient norm is {norm}" : DescribeNonFinite(parameters, gradients, "gradient"))} " +
+            throw new EdgeException($"training diverged: {DescribeNonFinite(parameters, gradients, "gradient")} " +
                 $"at step {step} (the loss was finite); lower the learning rate or set --grad-clip");
         if (maxNorm > 0 && norm > maxNorm)
             VectorMath.Scale((float)(maxNorm / norm), gradients);
@@ -141,35 +181,48 @@ public sealed class Trainer : IDisposable
         return $"the {what} norm overflows";
     }
 
-    /// <summary>Mean loss over a split: every example, or <paramref name="maxExamples"/> of them at an even stride.</summary>
-    public double Evaluate(ExampleSet set, int maxExamples = int.MaxValue) => Evaluate(_model, set, _options.Batch, maxExamples);
+    /// <summary>Mean loss over a split with this run's context: every example, or <paramref name="maxExamples"/> of them at an even stride.</summary>
+    public double Evaluate(ExampleSet set, int maxExamples = int.MaxValue) => Evaluate(_context, set, _options.Batch, maxExamples);
 
-    /// <summary>How many examples (sequence models: windows) <see cref="Evaluate(LanguageModel, ExampleSet, int, int, Action{int})"/> scores.</summary>
-    public static int EvaluationCount(LanguageModel model, ExampleSet set, int maxExamples = int.MaxValue)
+    /// <summary>How many examples (overlapping windows: windows a full length apart) an evaluation of <paramref name="set"/> scores.</summary>
+    public static int EvaluationCount(ExampleSet set, int maxExamples = int.MaxValue)
     {
-        // Sequence models score every position of a window, so windows a full context apart cover the split once.
-        int available = model.IsSequenceModel ? Math.Max(1, set.Count / model.InputLength) : set.Count;
+        // Sequence models score every position of a window, so windows a full length apart cover the split once.
+        int available = set.OverlappingWindows ? Math.Max(1, set.Count / set.InputLength) : set.Count;
         return Math.Min(available, maxExamples);
     }
 
+    /// <summary>
+    /// The mean loss of the targets of a split (evenly spread examples), on any context that runs forward passes; the mean
+    /// is over examples, or over the scored targets when some are not scored (padding, prompts).
+    /// </summary>
     /// <param name="progress">Told the examples scored so far after every batch (a progress bar).</param>
-    public static double Evaluate(LanguageModel model, ExampleSet set, int batch, int maxExamples = int.MaxValue, Action<int>? progress = null)
+    public static double Evaluate(ModelContext context, ExampleSet set, int batch, int maxExamples = int.MaxValue, Action<int>? progress = null)
     {
-        CheckExampleShape(model, set);
-        batch = Math.Min(batch, model.MaxBatch);
-        int count = EvaluationCount(model, set, maxExamples);
+        CheckExampleShape(context.Model, set);
+        batch = Math.Min(batch, context.MaxBatch);
+        int count = EvaluationCount(set, maxExamples);
         double stride = (double)set.Count / count;
-        var inputs = new int[batch * model.InputLength];
-        var targets = new int[batch * model.TargetLength];
-        double total = 0;
+        int length = set.InputLength;
+        var inputs = new int[batch * length];
+        var targets = new int[batch * set.TargetLength];
+        double total = 0, weight = 0;
         for (int start = 0; start < count; start += batch)
         {
             int n = Math.Min(batch, count - start);
             set.FillSpread(start, n, stride, inputs, targets);
-            total += (double)model.Forward(inputs, targets, n) * n;
+            double w = n;
+            if (!set.ScoresEveryTarget)
+            {
+                int counted = 0;
+                foreach (var t in targets.AsSpan(0, n * set.TargetLength)) if (t != SoftmaxCrossEntropy.IgnoredTarget) counted++;
+                w = counted;
+            }
+            if (w > 0) total += (double)context.Forward(inputs, targets, n, length) * w;
+            weight += w;
             progress?.Invoke(start + n);
         }
-        return total / count;
+        return weight == 0 ? double.NaN : total / weight;
     }
 
     /// <summary>
@@ -177,49 +230,49 @@ public sealed class Trainer : IDisposable
     /// random from <paramref name="set"/> (with replacement; nanoGPT's get_batch), seeded: the spread of these losses
     /// says how far an estimate from a few batches (nanoGPT's eval_iters) can fall from the whole split's loss.
     /// </summary>
-    public static double[] RandomBatchLosses(LanguageModel model, ExampleSet set, int batch, int batches, ulong seed, Action<int>? progress = null)
+    public static double[] RandomBatchLosses(ModelContext context, ExampleSet set, int batch, int batches, ulong seed, Action<int>? progress = null)
     {
-        if (batch < 1 || batch > model.MaxBatch) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"the batch must be 1 to {model.MaxBatch}");
-        CheckExampleShape(model, set);
+        if (batch < 1 || batch > context.MaxBatch) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"the batch must be 1 to {context.MaxBatch}");
+        CheckExampleShape(context.Model, set);
         var rng = new Rng(seed);
-        var inputs = new int[batch * model.InputLength];
-        var targets = new int[batch * model.TargetLength];
+        var inputs = new int[batch * set.InputLength];
+        var targets = new int[batch * set.TargetLength];
         var losses = new double[batches];
         for (int r = 0; r < batches; r++)
         {
             set.FillRandom(ref rng, batch, inputs, targets);
-            losses[r] = model.Forward(inputs, targets, batch);
+            losses[r] = context.Forward(inputs, targets, batch, set.InputLength);
             progress?.Invoke(r + 1);
         }
         return losses;
     }
 
-    /// <summary>The set's rows must be the model's: the batch buffers are sized from the model, filled by the set.</summary>
+    /// <summary>A set's rows must fit the model: window models read exactly their window; sequence models at most their context.</summary>
     static void CheckExampleShape(LanguageModel model, ExampleSet set)
     {
-        if (set.InputLength != model.InputLength || set.TargetLength != model.TargetLength)
+        bool fits = model.IsSequenceModel
+            ? set.InputLength <= model.InputLength && set.TargetLength == set.InputLength
+            : set.InputLength == model.InputLength && set.TargetLength == model.TargetLength;
+        if (!fits)
             throw new ArgumentException($"examples of {set.InputLength} inputs and {set.TargetLength} targets do not fit {model.Name} " +
                 $"({model.InputLength} inputs, {model.TargetLength} targets)", nameof(set));
     }
 
     /// <summary>
-    /// Runs all steps (or fits a counting model in one pass), calling <paramref name="onStep"/> after every
-    /// step with its loss and <paramref name="onEval"/> after every evaluation, with whether the validation
-    /// loss is the best so far (the moment to save a checkpoint).
+    /// Runs all steps (or fits a counting model in one pass), calling <paramref name="onStep"/> after every step with its
+    /// loss and <paramref name="onEval"/> after every evaluation, with whether the validation loss is the best so far (the
+    /// moment to save). <paramref name="cancel"/> (Ctrl-C) stops after the current step with one last evaluation, so the
+    /// caller can save a state that <see cref="Restore"/> continues from exactly.
     /// </summary>
-    /// <remarks>
-    /// <paramref name="cancel"/> (Ctrl-C) stops after the current step with one last evaluation, so the caller
-    /// can save a checkpoint that <see cref="Restore"/> continues from exactly.
-    /// </remarks>
     public EvalResult Run(Action<int, float>? onStep = null, Action<EvalResult, bool>? onEval = null, CancellationToken cancel = default)
     {
         var clock = Stopwatch.StartNew();
         EvalResult last = default;
 
-        if (_model.FitsByCounting)
+        if (_context.Model.FitsByCounting)
         {
-            _model.FitCounts(_data.Train);
-            double train = Evaluate(_data.Train, _options.EvalExamples), val = Evaluate(_data.Val, _options.EvalExamples);
+            _context.Model.FitCounts(_train);
+            double train = Evaluate(_train, _options.EvalExamples), val = Evaluate(_val, _options.EvalExamples);
             last = new EvalResult(0, train, val, 0, clock.Elapsed.TotalSeconds);
             onEval?.Invoke(last, true);
             return last;
@@ -236,8 +289,8 @@ public sealed class Trainer : IDisposable
             bool final = Step == _options.Steps || cancel.IsCancellationRequested;
             if (Step % _options.EvalInterval == 0 || final)
             {
-                double val = Evaluate(_data.Val, _options.EvalExamples);
-                last = new EvalResult(Step, sinceEval / stepsSinceEval, val, _options.Schedule.At(Step - 1), clock.Elapsed.TotalSeconds);
+                double val = Evaluate(_val, _options.EvalExamples);
+                last = new EvalResult(Step, sinceEval / stepsSinceEval, val, _schedule.At(Step - 1), clock.Elapsed.TotalSeconds);
                 bool improved = val < _best;
                 if (improved) _best = val;
                 onEval?.Invoke(last, improved);

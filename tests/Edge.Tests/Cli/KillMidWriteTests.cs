@@ -54,7 +54,7 @@ public class KillMidWriteTests(ITestOutputHelper output)
         Assert.True(temp is not null, $"edge (share {share}) exited with {process.ExitCode} before saving a checkpoint");
 
         // The final name always holds a whole checkpoint: it loads, with its optimiser state, and its weights are finite.
-        Checkpoint.LoadForResume(last, ModelCatalog.All, maxBatch: 1).Checkpoint.Model.Dispose();
+        Checkpoint.LoadForResume(last, ModelCatalog.All).Checkpoint.Model.Dispose();
         Checkpoint.Load(Path.Combine(runDir, "model.safetensors"), ModelCatalog.All).Model.Dispose();
 
         var left = Directory.GetFiles(runDir, pattern);

@@ -18,13 +18,14 @@ public class ProgressTests
     {
         var info = ModelCatalog.Find(name)!;
         const int vocab = 23;
-        using var model = info.Create(vocab, 16);
+        using var model = info.Create(vocab);
         model.Initialize(5);
         var rng = new Rng(9);
         var tokens = Enumerable.Range(0, 40 * info.Context + 7).Select(_ => rng.NextInt(vocab)).ToArray();
         var set = ExampleSet.FromStream(tokens, info.Context, info.SequenceTargets);
-        double expected = Trainer.Evaluate(model, set, 16);
-        Assert.Equal(expected, Scoring.Evaluate(model, set, 16, quiet: true));
+        using var context = model.CreateInferenceContext(16);
+        double expected = Trainer.Evaluate(context, set, 16);
+        Assert.Equal(expected, Scoring.Evaluate(context, set, quiet: true));
     }
 
     [Fact]

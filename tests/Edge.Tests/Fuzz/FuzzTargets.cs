@@ -31,7 +31,7 @@ static class FuzzTargets
         new("safetensors", "file.safetensors", SafeTensorsSeeds, ReadSafeTensors),
         new("checkpoint", "model.safetensors", CheckpointSeeds, path => Checkpoint.Load(path, Models).Model.Dispose()),
         new("checkpoint-mapped", "model.safetensors", CheckpointSeeds, path => Checkpoint.Load(path, Models, mapWeights: true).Model.Dispose()),
-        new("checkpoint-resume", "last.safetensors", ResumeSeeds, path => Checkpoint.LoadForResume(path, Models, maxBatch: 2).Checkpoint.Model.Dispose()),
+        new("checkpoint-resume", "last.safetensors", ResumeSeeds, path => Checkpoint.LoadForResume(path, Models).Checkpoint.Model.Dispose()),
         new("char-tokenizer-metadata", "tokenizer.json", CharTokenizerSeeds, LoadWithCharTokenizer),
         new("bpe-vocab.json", "vocab.json", BpeSeeds("vocab.json"), path => BpeTokenizer.FromHuggingFace(path, Sibling(path, "merges.txt"))),
         new("bpe-merges.txt", "merges.txt", BpeSeeds("merges.txt"), path => BpeTokenizer.FromHuggingFace(Sibling(path, "vocab.json"), path)),
@@ -98,7 +98,7 @@ static class FuzzTargets
         foreach (var (info, layout) in new[] { (TinyDeepMlp.Descriptor, DataLayout.Lines), (TinyGpt.Descriptor, DataLayout.Text), (TinyBigram.Descriptor, DataLayout.Lines) })
         {
             var tokenizer = TrainingData.BuildTokenizer(Text, layout);
-            using var model = info.Create(tokenizer.VocabSize, 1);
+            using var model = info.Create(tokenizer.VocabSize);
             model.Initialize(3);
             Checkpoint.Save(path, model, tokenizer, new Dictionary<string, string> { [Checkpoint.StepKey] = "10", [Checkpoint.ValLossKey] = "2.5" });
             seeds.Add(File.ReadAllBytes(path));
@@ -115,11 +115,12 @@ static class FuzzTargets
         {
             var tokenizer = TrainingData.BuildTokenizer(text, DataLayout.Text);
             var splits = TrainingData.Split(text, tokenizer, TinyGpt.Descriptor, DataLayout.Text, splitSeed: 42);
-            using var model = TinyGpt.Descriptor.Create(tokenizer.VocabSize, 2);
+            using var model = TinyGpt.Descriptor.Create(tokenizer.VocabSize);
             model.Initialize(4);
-            using var trainer = new Trainer(model, splits, new TrainOptions
+            using var context = model.CreateTrainingContext(2);
+            using var trainer = new Trainer(context, splits.Train, splits.Val, new TrainOptions
             {
-                Steps = 3, Batch = 2, Optimizer = optimizer, Schedule = LearningRateSchedule.Step(1e-3, 0, 1), EvalInterval = 100,
+                Steps = 3, Batch = 2, Optimizer = optimizer, LearningRate = 1e-3, EvalInterval = 100,
             });
             for (int i = 0; i < 2; i++) trainer.TrainStep();
             Checkpoint.SaveForResume(path, model, tokenizer, trainer);
@@ -147,7 +148,7 @@ static class FuzzTargets
         int vocab;
         try { vocab = Math.Min(CharTokenizer.FromJson(json).VocabSize, 100_000); }
         catch (EdgeException) { vocab = TrainingData.BuildTokenizer(Text, DataLayout.Lines).VocabSize; }
-        var tensors = TinyDeepMlp.Descriptor.Describe(vocab, 1).Parameters.Select(p => (p.Name, DType.F32, p.Shape.Select(d => (long)d).ToArray())).ToArray();
+        var tensors = TinyDeepMlp.Descriptor.Describe(vocab).Parameters.Select(p => (p.Name, DType.F32, p.Shape.Select(d => (long)d).ToArray())).ToArray();
         SafeTensorsWriter.Write(checkpoint, tensors, i => new byte[tensors[i].Item3.Aggregate(4L, (a, b) => a * b)],
             new Dictionary<string, string> { [Checkpoint.ModelKey] = TinyDeepMlp.Descriptor.Name, [Checkpoint.TokenizerKey] = json });
         Checkpoint.Load(checkpoint, Models).Model.Dispose();
@@ -215,7 +216,7 @@ static class FuzzTargets
         var bpe = TinyBpe();
         bpe.SaveHuggingFace(dir);
         int vocab = bpe.VocabSize;
-        var layout = TinyGpt2.Descriptor.Describe(vocab, 1);
+        var layout = TinyGpt2.Descriptor.Describe(vocab);
         var spec = TinyGpt2.Descriptor.Transformer!;
         File.WriteAllText(Path.Combine(dir, "config.json"), $$"""
             {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_layer": {{spec.Layers}}, "n_head": {{spec.Heads}},
@@ -240,7 +241,7 @@ static class FuzzTargets
     {
         string path = Path.Combine(dir, "seed.safetensors");
         var tokenizer = TrainingData.BuildTokenizer(Text, DataLayout.Text);
-        using var model = TinyQuantGpt.Descriptor.Create(tokenizer.VocabSize, 1);
+        using var model = TinyQuantGpt.Descriptor.Create(tokenizer.VocabSize);
         model.Initialize(3);
         var metadata = new Dictionary<string, string> { [Checkpoint.ModelKey] = model.Name, [Checkpoint.TokenizerKey] = tokenizer.ToJson() };
         return [.. new[] { Edge.Quantization.QuantType.Q8_0, Edge.Quantization.QuantType.Q4_0, Edge.Quantization.QuantType.Q4_1 }.Select(type =>
@@ -253,15 +254,16 @@ static class FuzzTargets
     static void LoadQuantized(string path)
     {
         using var model = Checkpoint.Load(path, [TinyQuantGpt.Descriptor]).Model;
-        model.Prefill([0, 1]);
-        model.DecodeStep(2);
+        using var context = model.CreateDecodingContext();
+        context.Prefill([0, 1]);
+        context.DecodeStep(2);
     }
 
     // ---- LoRA adapter folders (PEFT layout) for a fixed tiny base ----
 
     static LanguageModel AdapterBase()
     {
-        var model = TinyGpt.Descriptor.Create(11, 1);
+        var model = TinyGpt.Descriptor.Create(11);
         model.Initialize(3);
         return model;
     }
@@ -286,8 +288,9 @@ static class FuzzTargets
     {
         using var model = AdapterBase();
         using var adapter = Edge.Lora.AdapterFile.Load(Path.GetDirectoryName(path)!, model);
-        model.ActiveAdapters = new Edge.Lora.AdapterSet(model.Layout, [adapter]);
-        _ = model.Logits([1, 2, 3], 1, 3);
+        using var context = model.CreateInferenceContext();
+        context.Adapters = new Edge.Lora.AdapterSet(model.Layout, [adapter]);
+        _ = context.Logits([1, 2, 3], 1, 3);
     }
 
     // ---- training text ----

@@ -130,7 +130,7 @@ public class ParserRegressionTests
     /// <summary>A tiny base, with a rank-4 adapter for it saved in <paramref name="dir"/> (PEFT layout).</summary>
     static LanguageModel BaseWithSavedAdapter(TempDir dir)
     {
-        var model = Edge.Tests.Models.TinyGpt.Descriptor.Create(11, 1);
+        var model = Edge.Tests.Models.TinyGpt.Descriptor.Create(11);
         model.Initialize(3);
         using var adapter = Edge.Lora.LoraAdapter.Create(model.Layout, new Edge.Lora.LoraConfig(4, 8, 0, Edge.Lora.LoraConfig.DefaultTargets), 5);
         Edge.Lora.AdapterFile.Save(dir.Path, adapter);

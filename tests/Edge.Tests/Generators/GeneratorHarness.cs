@@ -1,5 +1,6 @@
+extern alias generator;
 using System.Collections.Immutable;
-using Edge.Generators;
+using generator::Edge.Generators;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 
@@ -32,7 +33,9 @@ static class GeneratorHarness
     static ImmutableArray<MetadataReference> BuildReferences()
     {
         var trusted = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
-        return trusted.Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
+        // Not the generator itself: it carries its own copy of the attribute types (compiled from the runtime's source).
+        return trusted.Where(p => !p.EndsWith("Edge.Generators.dll", StringComparison.Ordinal))
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
             .Append(MetadataReference.CreateFromFile(typeof(LanguageModel).Assembly.Location))
             .ToImmutableArray();
     }

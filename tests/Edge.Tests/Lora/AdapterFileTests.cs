@@ -15,7 +15,7 @@ public class AdapterFileTests
 
     static (TinyGpt Model, LoraAdapter Adapter) Make(ulong baseSeed = 3)
     {
-        var model = new TinyGpt(Vocab, 1);
+        var model = new TinyGpt(Vocab);
         model.Initialize(baseSeed);
         var adapter = LoraMathTests.RandomAdapter(model.Layout, Config, 5);
         adapter.BaseFingerprint = BaseFingerprint.Of(model);
@@ -89,7 +89,7 @@ public class AdapterFileTests
         using var _ = model;
         using var __ = adapter;
         AdapterFile.Save(dir.Path, adapter);
-        using var other = new TinyGpt(Vocab, 1);
+        using var other = new TinyGpt(Vocab);
         other.Initialize(4);                              // same shapes, other weights
         var e = Assert.Throws<EdgeException>(() => AdapterFile.Load(dir.Path, other));
         Assert.Contains("made for another base", e.Message);
@@ -111,7 +111,7 @@ public class AdapterFileTests
             Assert.Equal(adapter.Weights.ToArray(), loaded.Weights.ToArray());
 
         // The same file on a base of another width: refused by shape, in one line.
-        using var wide = new TinyGptUntied(Vocab, 1);
+        using var wide = new TinyGptUntied(Vocab);
         var e = Assert.Throws<EdgeException>(() => AdapterFile.Load(dir.Path, wide));
         Assert.Contains("another base", e.Message);
     }
@@ -124,7 +124,8 @@ public class AdapterFileTests
         using var _ = model;
         using var __ = adapter;
         int[] prompt = [1, 2, 3, 4];
-        var before = model.Logits(prompt, 1, 4).ToArray();
+        using var context = model.CreateInferenceContext();
+        var before = context.Logits(prompt, 1, 4).ToArray();
         string weights = dir.File(AdapterFile.WeightsName), config = dir.File(AdapterFile.ConfigName);
 
         AdapterFile.Save(dir.Path, adapter);
@@ -150,7 +151,7 @@ public class AdapterFileTests
         File.Delete(config);
         Assert.Contains("adapter_config.json", Assert.Throws<EdgeException>(() => AdapterFile.Load(dir.Path, model)).Message);
 
-        Assert.True(before.AsSpan().SequenceEqual(model.Logits(prompt, 1, 4)), "the base is untouched by failed loads");
+        Assert.True(before.AsSpan().SequenceEqual(context.Logits(prompt, 1, 4)), "the base is untouched by failed loads");
     }
 
     [Fact]
@@ -169,7 +170,7 @@ public class AdapterFileTests
     public void FileSize_IsRankTimesInPlusOut_PerTarget_PlusASmallHeader()
     {
         // DistilGPT-2's shapes (no weights needed: the layout alone), rank 8 on c_attn: 6 x 8 x (768 + 2304).
-        var layout = Edge.Models.ModelCatalog.Find("distilgpt2")!.Describe(50257, 1);
+        var layout = Edge.Models.ModelCatalog.Find("distilgpt2")!.Describe(50257);
         using var adapter = LoraAdapter.Create(layout, new LoraConfig(8, 16, 0.05, LoraConfig.DefaultTargets), 1);
         Assert.Equal(147_456, adapter.ParameterCount);
         Assert.Equal(6, adapter.Targets.Count);

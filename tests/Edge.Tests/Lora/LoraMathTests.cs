@@ -36,15 +36,15 @@ public class LoraMathTests
     public void AdapterGradients_MatchFiniteDifferences_ThroughTheFrozenBase(double dropout, int bits)
     {
         using var _ = Simd.Force(bits);
-        using var model = new TinyGpt(Vocab, Batch);
+        using var model = new TinyGpt(Vocab);
         model.Initialize(7);
         var rng = new Rng(5);
         foreach (ref float v in model.Weights) v += rng.NextGaussian() * 0.2f;
         using var adapter = RandomAdapter(model.Layout, AllTargets with { Dropout = dropout }, 3);
         var set = new AdapterSet(model.Layout, [adapter]);
         set.Activate(0, 0.7f);
-        model.ActiveAdapters = set;
-        model.EnableAdapterTraining();
+        using var context = model.CreateTrainingContext(Batch, frozenWeights: true);
+        context.Adapters = set;
         adapter.EnableTraining(Batch * model.InputLength);
 
         int length = model.InputLength - 1;
@@ -52,18 +52,18 @@ public class LoraMathTests
         var targets = new int[Batch * length];
         for (int i = 0; i < inputs.Length; i++) { inputs[i] = rng.NextInt(Vocab); targets[i] = rng.NextInt(Vocab); }
         targets[4] = SoftmaxCrossEntropy.IgnoredTarget; // an ignored target: no loss, no gradient
-        var modelDropout = model.DropoutState;
+        var modelDropout = context.DropoutState;
         var adapterDropout = adapter.DropoutState;
         float Loss()
         {
-            model.DropoutState = modelDropout;
+            context.DropoutState = modelDropout;
             adapter.DropoutState = adapterDropout;
-            return model.Forward(inputs, targets, Batch, length, training: true);
+            return context.Forward(inputs, targets, Batch, length, training: true);
         }
 
         adapter.ZeroGradients();
         Loss();
-        model.Backward();
+        context.Backward();
         var analytic = adapter.Gradients.ToArray();
         Assert.Contains(analytic, g => Math.Abs(g) > 1e-3);
 
@@ -91,7 +91,7 @@ public class LoraMathTests
     public void InputGradient_MatchesFiniteDifferences(double dropout, int bits)
     {
         using var _ = Simd.Force(bits);
-        using var model = new TinyGpt(Vocab, Batch);
+        using var model = new TinyGpt(Vocab);
         using var adapter = RandomAdapter(model.Layout, AllTargets with { Dropout = dropout }, 9);
         adapter.EnableTraining(8);
         var set = new AdapterSet(model.Layout, [adapter]);
@@ -129,38 +129,39 @@ public class LoraMathTests
     [Fact]
     public void Merged_MatchesUnmerged_AndUnmergeRestoresTheBase()
     {
-        using var model = new TinyGpt(Vocab, 2);
+        using var model = new TinyGpt(Vocab);
         model.Initialize(3);
         using var adapter = RandomAdapter(model.Layout, AllTargets, 4, std: 0.5f);
         var set = new AdapterSet(model.Layout, [adapter]);
         int[] tokens = [1, 4, 2, 9, 0, 3, 5, 5, 7, 10];
+        using var context = model.CreateInferenceContext(2);
         var baseWeights = model.Weights.ToArray();
-        var baseLogits = model.Logits(tokens, 2, 5).ToArray();
+        var baseLogits = context.Logits(tokens, 2, 5).ToArray();
 
         set.Activate(0, 0.8f);
-        model.ActiveAdapters = set;
-        var adapted = model.Logits(tokens, 2, 5).ToArray();
-        model.ActiveAdapters = null;
+        context.Adapters = set;
+        var adapted = context.Logits(tokens, 2, 5).ToArray();
+        context.Adapters = null;
         Assert.True(MaxDiff(adapted, baseLogits) > 1e-2, "the adapter should change the logits");
 
         adapter.Merge(model, 0.8f);
-        var merged = model.Logits(tokens, 2, 5).ToArray();
+        var merged = context.Logits(tokens, 2, 5).ToArray();
         Assert.True(MaxDiff(merged, adapted) <= 1e-5, $"merged vs unmerged: {MaxDiff(merged, adapted)}");
 
         adapter.Unmerge(model, 0.8f);
         Assert.True(MaxDiff(model.Weights.ToArray(), baseWeights) <= 1e-6, "unmerging restores the weights up to rounding");
-        Assert.True(MaxDiff(model.Logits(tokens, 2, 5).ToArray(), baseLogits) <= 1e-5);
+        Assert.True(MaxDiff(context.Logits(tokens, 2, 5).ToArray(), baseLogits) <= 1e-5);
     }
 
     [Fact]
     public void MergingIntoMappedWeights_IsRefused()
     {
         using var dir = new Edge.Tests.Support.TempDir();
-        using var model = new TinyGpt(Vocab, 1);
+        using var model = new TinyGpt(Vocab);
         model.Initialize(3);
         var tokenizer = Edge.Text.CharTokenizer.FromText("abcdefghijk");
         Checkpoint.Save(dir.File("m.safetensors"), model, tokenizer);
-        var loaded = Checkpoint.Load(dir.File("m.safetensors"), [model.Info], 1, mapWeights: true);
+        var loaded = Checkpoint.Load(dir.File("m.safetensors"), [model.Info], mapWeights: true);
         using var mapped = loaded.Model;
         Assert.True(mapped.WeightsAreMapped);
         using var adapter = RandomAdapter(mapped.Layout, AllTargets, 4);
@@ -171,68 +172,73 @@ public class LoraMathTests
     [Fact]
     public void ActivatingThenDeactivating_RestoresTheBaseLogitsBitForBit()
     {
-        using var model = new TinyGpt(Vocab, 1);
+        using var model = new TinyGpt(Vocab);
         model.Initialize(5);
         using var a = RandomAdapter(model.Layout, AllTargets, 1);
         using var b = RandomAdapter(model.Layout, new LoraConfig(3, 3, 0, LoraConfig.DefaultTargets), 2);
         var weights = model.Weights.ToArray();
         var set = new AdapterSet(model.Layout, [a, b]);
-        model.ActiveAdapters = set;
+        using var inference = model.CreateInferenceContext();
+        using var decoding = model.CreateDecodingContext();
+        inference.Adapters = set;
+        decoding.Adapters = set;
         int[] prompt = [3, 1, 4, 1, 5];
-        var before = model.Logits(prompt, 1, 5).ToArray();
-        var decodedBefore = Decode(model, prompt);
+        var before = inference.Logits(prompt, 1, 5).ToArray();
+        var decodedBefore = Decode(decoding, prompt);
 
         set.Activate(0, 1f);
         set.Activate(1, 0.5f);
-        Assert.True(MaxDiff(model.Logits(prompt, 1, 5).ToArray(), before) > 1e-3);
-        Assert.True(MaxDiff(Decode(model, prompt), decodedBefore) > 1e-3);
+        Assert.True(MaxDiff(inference.Logits(prompt, 1, 5).ToArray(), before) > 1e-3);
+        Assert.True(MaxDiff(Decode(decoding, prompt), decodedBefore) > 1e-3);
         set.Deactivate(0);
         set.DeactivateAll();
 
-        Assert.True(before.AsSpan().SequenceEqual(model.Logits(prompt, 1, 5)));
-        Assert.True(decodedBefore.AsSpan().SequenceEqual(Decode(model, prompt)));
+        Assert.True(before.AsSpan().SequenceEqual(inference.Logits(prompt, 1, 5)));
+        Assert.True(decodedBefore.AsSpan().SequenceEqual(Decode(decoding, prompt)));
         Assert.True(weights.AsSpan().SequenceEqual(model.Weights), "switching never writes the base");
     }
 
     [Fact]
     public void Decoding_WithAnAdapter_MatchesTheFullForward()
     {
-        using var model = new TinyGpt(Vocab, 1);
+        using var model = new TinyGpt(Vocab);
         model.Initialize(6);
         using var adapter = RandomAdapter(model.Layout, AllTargets, 8);
         var set = new AdapterSet(model.Layout, [adapter]);
         set.Activate(0, 1f);
-        using var session = model.CreateSession();
-        session.Adapters = set;
+        using var decoding = model.CreateDecodingContext();
+        decoding.Adapters = set;
         int[] tokens = [2, 7, 1, 8, 2, 8];
-        session.Prefill(tokens.AsSpan(0, 3));
-        var last = session.DecodeStep(tokens[3]).ToArray();
-        model.ActiveAdapters = set;
-        var full = model.Logits(tokens, 1, 4).ToArray()[(3 * Vocab)..];
+        decoding.Prefill(tokens.AsSpan(0, 3));
+        var last = decoding.DecodeStep(tokens[3]).ToArray();
+        using var inference = model.CreateInferenceContext();
+        inference.Adapters = set;
+        var full = inference.Logits(tokens, 1, 4).ToArray()[(3 * Vocab)..];
         Assert.True(MaxDiff(last, full) <= 1e-4, $"decode vs forward: {MaxDiff(last, full)}");
-        // The model's own passes without adapters are unaffected by the session's set.
-        model.ActiveAdapters = null;
-        Assert.True(MaxDiff(model.Logits(tokens, 1, 4).ToArray()[(3 * Vocab)..], full) > 1e-3);
+        // Another context without adapters is unaffected by this one's set.
+        using var bare = model.CreateInferenceContext();
+        Assert.True(MaxDiff(bare.Logits(tokens, 1, 4).ToArray()[(3 * Vocab)..], full) > 1e-3);
     }
 
     [Fact]
-    public void Sessions_UseTheirOwnAdapters_SideBySide()
+    public void Contexts_UseTheirOwnAdapters_SideBySide()
     {
-        using var model = new TinyGpt(Vocab, 1);
+        using var model = new TinyGpt(Vocab);
         model.Initialize(6);
         using var adapter = RandomAdapter(model.Layout, AllTargets, 8);
         var on = new AdapterSet(model.Layout, [adapter]);
         on.Activate(0);
         var off = on.View();
-        using var s1 = model.CreateSession();
-        using var s2 = model.CreateSession();
+        using var s1 = model.CreateDecodingContext();
+        using var s2 = model.CreateDecodingContext();
         s1.Adapters = on;
         s2.Adapters = off;
         int[] prompt = [1, 2, 3];
         var withAdapter = s1.Prefill(prompt).ToArray();
         var bare = s2.Prefill(prompt).ToArray();
         Assert.True(MaxDiff(withAdapter, bare) > 1e-3);
-        Assert.True(bare.AsSpan().SequenceEqual(model.Logits(prompt, 1, 3)[(2 * Vocab)..]));
+        using var inference = model.CreateInferenceContext();
+        Assert.True(MaxDiff(bare, inference.Logits(prompt, 1, 3)[(2 * Vocab)..]) <= 1e-5);
     }
 
     [Fact]
@@ -241,36 +247,38 @@ public class LoraMathTests
         var e = Assert.Throws<EdgeException>(() => new LoraConfig(8, 16, 0.05, ["attn.q_proj"]).Validate());
         Assert.Contains("attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj", e.Message);
         Assert.Equal(["attn.c_proj", "mlp.c_proj"], LoraConfig.ParseTargets(["c_proj"]));
-        var layout = Edge.Models.ModelCatalog.Find("char-mlp")!.Describe(30, 1);
+        var layout = Edge.Models.ModelCatalog.Find("char-mlp")!.Describe(30);
         Assert.Throws<EdgeException>(() => LoraAdapter.Create(layout, new LoraConfig(8, 16, 0, LoraConfig.DefaultTargets), 1));
     }
 
     [Fact]
     public void SwitchingAdapters_AllocatesNothing()
     {
-        using var model = new TinyGpt(Vocab, 1);
+        using var model = new TinyGpt(Vocab);
         using var a = RandomAdapter(model.Layout, AllTargets, 1);
         using var b = RandomAdapter(model.Layout, AllTargets, 2);
         var set = new AdapterSet(model.Layout, [a, b]);
-        model.ActiveAdapters = set;
+        using var context = model.CreateDecodingContext();
+        context.Adapters = set;
         int[] prompt = [1, 2, 3];
-        set.ActivateOnly(0); model.Prefill(prompt); model.DecodeStep(4);
-        set.ActivateOnly(1); model.Prefill(prompt); model.DecodeStep(4);
+        set.ActivateOnly(0); context.Prefill(prompt); context.DecodeStep(4);
+        set.ActivateOnly(1); context.Prefill(prompt); context.DecodeStep(4);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 100; i++)
         {
             set.ActivateOnly(i % 2, 0.5f + i % 3);
-            model.Prefill(prompt);
-            model.DecodeStep(4);
+            context.Adapters = i % 3 == 0 ? null : set;
+            context.Prefill(prompt);
+            context.DecodeStep(4);
         }
         set.DeactivateAll();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
-    static float[] Decode(LanguageModel model, int[] prompt)
+    static float[] Decode(ModelContext context, int[] prompt)
     {
-        var all = new List<float>(model.Prefill(prompt.AsSpan(0, 2)).ToArray());
-        for (int i = 2; i < prompt.Length; i++) all.AddRange(model.DecodeStep(prompt[i]).ToArray());
+        var all = new List<float>(context.Prefill(prompt.AsSpan(0, 2)).ToArray());
+        for (int i = 2; i < prompt.Length; i++) all.AddRange(context.DecodeStep(prompt[i]).ToArray());
         return all.ToArray();
     }
 

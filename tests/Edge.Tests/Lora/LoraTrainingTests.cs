@@ -36,21 +36,29 @@ public class LoraTrainingTests
     /// <summary>test-gpt2-tiny trained briefly on words of both directions.</summary>
     static TinyGpt2 TrainBase()
     {
-        var model = new TinyGpt2(Tokenizer.VocabSize, 16);
+        var model = new TinyGpt2(Tokenizer.VocabSize);
         model.Initialize(1);
         var splits = DataSplits.FromText(Tokenizer.Encode(Corpus(0, 8000, 1)), model.InputLength, sequenceTargets: true);
-        using var trainer = new Trainer(model, splits, new TrainOptions
+        using var context = model.CreateTrainingContext(16);
+        using var trainer = new Trainer(context, splits.Train, splits.Val, new TrainOptions
         {
-            Steps = 150, Batch = 16, Schedule = LearningRateSchedule.Cosine(1e-2, 10, 150, 1e-3), GradClip = 1, EvalInterval = 1000,
+            Steps = 150, Batch = 16, LearningRate = 1e-2, Schedule = ScheduleKind.Cosine, Warmup = 10, MinLearningRate = 1e-3, GradClip = 1, EvalInterval = 1000,
         });
         trainer.Run();
         return model;
     }
 
+    static TrainOptions AdapterOptions(int steps, int batch, double lr = 1e-3, int warmup = 20, double clip = 1.0) => new()
+    {
+        Steps = steps, Batch = batch, LearningRate = lr, Schedule = ScheduleKind.Cosine, Warmup = AdapterTraining.Warmup(steps, warmup),
+        GradClip = clip, EvalInterval = 1000, EvalExamples = 1024,
+    };
+
     static LoraAdapter TrainAdapter(LanguageModel model, LoraData data, ulong seed)
     {
         var adapter = LoraAdapter.Create(model.Layout, new LoraConfig(4, 8, 0.0, ["attn.c_attn", "mlp.c_fc"]), seed);
-        var trainer = new LoraTrainer(model, adapter, data, new LoraTrainOptions { Steps = 150, Batch = 16, LearningRate = 1e-2, Warmup = 10, EvalInterval = 1000 });
+        using var context = model.CreateTrainingContext(16, frozenWeights: true);
+        using var trainer = AdapterTraining.Create(context, adapter, data, AdapterOptions(150, 16, lr: 1e-2, warmup: 10));
         trainer.Run();
         return adapter;
     }
@@ -61,26 +69,29 @@ public class LoraTrainingTests
         // A base that is not trainable and not writable: mapped read-only from a checkpoint, as `edge lora train` loads it.
         using var dir = new Edge.Tests.Support.TempDir();
         using (var trained = TrainBase()) Checkpoint.Save(dir.File("base.safetensors"), trained, Tokenizer);
-        var loaded = Checkpoint.Load(dir.File("base.safetensors"), Edge.Generated.ModelRegistry.All, 16, mapWeights: true);
+        var loaded = Checkpoint.Load(dir.File("base.safetensors"), Edge.Generated.ModelRegistry.All, mapWeights: true);
         using var model = loaded.Model;
         Assert.True(model.WeightsAreMapped);
 
         var up = LoraData.FromText(Corpus(+1, 6000, 2), Tokenizer, model.InputLength);
         var down = LoraData.FromText(Corpus(-1, 6000, 3), Tokenizer, model.InputLength);
-        double Loss(LoraData d) => LoraTrainer.Evaluate(model, d, d.Val, 16, 1000);
+        using var scoring = model.CreateInferenceContext(16);
+        double Loss(LoraData d) => Trainer.Evaluate(scoring, d.Val, 16, 1000);
         double baseUp = Loss(up), baseDown = Loss(down);
 
         using var upAdapter = TrainAdapter(model, up, 11);
         using var downAdapter = TrainAdapter(model, down, 12);
         var set = new AdapterSet(model.Layout, [upAdapter, downAdapter]);
-        model.ActiveAdapters = set;
+        scoring.Adapters = set;
+        using var decoding = model.CreateDecodingContext();
+        decoding.Adapters = set;
 
         set.ActivateOnly(0);
         double upOnUp = Loss(up), upOnDown = Loss(down);
-        var upText = Generate(model);
+        var upText = Generate(decoding);
         set.ActivateOnly(1);
         double downOnDown = Loss(down), downOnUp = Loss(up);
-        var downText = Generate(model);
+        var downText = Generate(decoding);
         set.DeactivateAll();
 
         string report = $"base up {baseUp:0.000} down {baseDown:0.000}; up adapter {upOnUp:0.000}/{upOnDown:0.000}; down adapter {downOnUp:0.000}/{downOnDown:0.000}";
@@ -93,9 +104,9 @@ public class LoraTrainingTests
         Assert.Equal(Loss(up), baseUp);       // all off: the base again
     }
 
-    static string Generate(LanguageModel model)
+    static string Generate(ModelContext context)
     {
-        var generator = new TextGenerator(model, Tokenizer);
+        var generator = new TextGenerator(context, Tokenizer);
         var output = new StringWriter();
         generator.Generate(Tokenizer.Encode(" b"), 6, new Sampler(Tokenizer.VocabSize, 1, temperature: 0f), output);
         return output.ToString();
@@ -104,19 +115,19 @@ public class LoraTrainingTests
     [Fact]
     public void TrainingStep_AllocatesNothingAfterWarmUp_AndNeverWritesTheBase()
     {
-        using var model = new TinyGpt(Tokenizer.VocabSize, 4);
+        using var model = new TinyGpt(Tokenizer.VocabSize);
         model.Initialize(2);
-        model.DropoutRate = 0.1f;
         var weights = model.Weights.ToArray();
         var data = LoraData.FromText(Corpus(0, 3000, 5), Tokenizer, model.InputLength);
         using var adapter = LoraAdapter.Create(model.Layout, new LoraConfig(2, 4, 0.1, LoraConfig.ValidTargets), 3);
-        var trainer = new LoraTrainer(model, adapter, data, new LoraTrainOptions { Steps = 1000, Batch = 4, GradClip = 0.5 });
+        using var context = model.CreateTrainingContext(4, frozenWeights: true);
+        using var trainer = AdapterTraining.Create(context, adapter, data, AdapterOptions(1000, 4, clip: 0.5) with { Dropout = 0.1 });
         for (int i = 0; i < 3; i++) trainer.TrainStep();
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 50; i++) trainer.TrainStep();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.True(weights.AsSpan().SequenceEqual(model.Weights));
-        Assert.False(model.TrainingEnabled);
+        Assert.False(context.HasWeightGradients);
     }
 
     [Fact]
@@ -160,9 +171,9 @@ public class LoraTrainingTests
     [Fact]
     public void WarmUp_Shrinks_ForShortRuns()
     {
-        Assert.Equal(20, new LoraTrainOptions { Steps = 1000, Warmup = 20 }.EffectiveWarmup);
-        Assert.Equal(5, new LoraTrainOptions { Steps = 50, Warmup = 20 }.EffectiveWarmup);
-        var schedule = new LoraTrainOptions { Steps = 50, Warmup = 20, LearningRate = 1e-3 }.Schedule;
+        Assert.Equal(20, AdapterTraining.Warmup(1000, 20));
+        Assert.Equal(5, AdapterTraining.Warmup(50, 20));
+        var schedule = AdapterOptions(50, 4, lr: 1e-3, warmup: 20).LearningRates;
         Assert.Equal(1e-3, schedule.At(4), 9);      // the peak is reached within the short run
     }
 

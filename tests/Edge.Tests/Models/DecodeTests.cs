@@ -13,37 +13,44 @@ public class DecodeTests
     {
         const int V = 65;
         var info = ModelCatalog.Find(name)!;
-        using var model = info.Create(V, 1);
+        using var model = info.Create(V);
         model.Initialize(5);
         int T = model.InputLength;
         var rng = new Rng(8);
         var tokens = Enumerable.Range(0, T).Select(_ => rng.NextInt(V)).ToArray();
-        var full = model.Logits(tokens, 1, T).ToArray();
+        using var inference = model.CreateInferenceContext();
+        var full = inference.Logits(tokens, 1, T).ToArray();
 
         // Prefill a short prompt, then one token at a time up to the full context.
+        using var decoding = model.CreateDecodingContext();
         const int prompt = 3;
-        var logits = model.Prefill(tokens.AsSpan(0, prompt)).ToArray();
+        var logits = decoding.Prefill(tokens.AsSpan(0, prompt)).ToArray();
         double worst = MaxDiff(full.AsSpan((prompt - 1) * V, V), logits);
         for (int t = prompt; t < T; t++)
         {
-            logits = model.DecodeStep(tokens[t]).ToArray();
+            logits = decoding.DecodeStep(tokens[t]).ToArray();
             worst = Math.Max(worst, MaxDiff(full.AsSpan(t * V, V), logits));
         }
-        Assert.Equal(T, model.CachedPositions);
+        Assert.Equal(T, decoding.CachedPositions);
         Assert.True(worst <= 1e-4, $"{name}: max |decode - forward| = {worst:G3}");
-        Assert.Throws<InvalidOperationException>(() => model.DecodeStep(0));
+        Assert.Throws<InvalidOperationException>(() => decoding.DecodeStep(0));
+
+        // A full-context prefill is the forward pass's last row.
+        var last = decoding.Prefill(tokens).ToArray();
+        Assert.True(MaxDiff(full.AsSpan((T - 1) * V, V), last) <= 1e-4, $"{name}: prefill of the whole context differs from the forward pass");
     }
 
     [Fact]
     public void DecodeStep_AllocatesNothing()
     {
-        using var model = new TinyGpt(7, 1);
+        using var model = new TinyGpt(7);
         model.Initialize(1);
-        model.Prefill([1, 2]);
-        model.DecodeStep(3);
+        using var context = model.CreateDecodingContext();
+        context.Prefill([1, 2]);
+        context.DecodeStep(3);
         long before = GC.GetAllocatedBytesForCurrentThread();
-        model.DecodeStep(4);
-        model.DecodeStep(5);
+        context.DecodeStep(4);
+        context.DecodeStep(5);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 

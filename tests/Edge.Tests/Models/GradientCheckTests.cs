@@ -24,8 +24,9 @@ public class GradientCheckTests
     {
         using var _ = Simd.Force(bits);
         var info = Edge.Generated.ModelRegistry.All.Single(m => m.Name == modelName);
-        using var model = info.Create(Vocab, Batch);
+        using var model = info.Create(Vocab);
         model.Initialize(seed: 7);
+        using var context = model.CreateTrainingContext(Batch);
         var rng = new Rng(99);
         // Larger weights than the defaults so that every layer's gradient is well above float rounding.
         var w = model.Weights;
@@ -38,19 +39,18 @@ public class GradientCheckTests
         for (int i = 0; i < inputs.Length; i++) inputs[i] = rng.NextInt(Vocab);
         for (int i = 0; i < targets.Length; i++) targets[i] = rng.NextInt(Vocab);
         // Dropout is checked too: every forward replays the same masks from the same dropout state.
-        bool dropout = model.DropoutRate > 0;
-        var dropoutState = model.DropoutState;
+        bool dropout = context.DropoutRate > 0;
+        var dropoutState = context.DropoutState;
         float Loss()
         {
-            model.DropoutState = dropoutState;
-            return model.Forward(inputs, targets, Batch, length, training: dropout);
+            context.DropoutState = dropoutState;
+            return context.Forward(inputs, targets, Batch, length, training: dropout);
         }
 
-        model.EnableTraining();
-        model.ZeroGradients();
+        context.ZeroWeightGradients();
         Loss();
-        model.Backward();
-        var analytic = model.Gradients.ToArray();
+        context.Backward();
+        var analytic = context.WeightGradients.ToArray();
 
         const float eps = 1e-3f;
         int checkedCount = 0;
@@ -81,18 +81,18 @@ public class GradientCheckTests
     public void Backward_AccumulatesAcrossCalls()
     {
         var info = Edge.Generated.ModelRegistry.All.Single(m => m.Name == "test-deep-mlp");
-        using var model = info.Create(Vocab, Batch);
+        using var model = info.Create(Vocab);
         model.Initialize(3);
-        model.EnableTraining();
+        using var context = model.CreateTrainingContext(Batch);
         var inputs = Enumerable.Range(0, Batch * 3).Select(i => i % Vocab).ToArray();
         var targets = Enumerable.Range(0, Batch).Select(i => (i * 5) % Vocab).ToArray();
-        model.ZeroGradients();
-        model.Forward(inputs, targets, Batch);
-        model.Backward();
-        var once = model.Gradients.ToArray();
-        model.Forward(inputs, targets, Batch);
-        model.Backward();
-        var twice = model.Gradients.ToArray();
+        context.ZeroWeightGradients();
+        context.Forward(inputs, targets, Batch);
+        context.Backward();
+        var once = context.WeightGradients.ToArray();
+        context.Forward(inputs, targets, Batch);
+        context.Backward();
+        var twice = context.WeightGradients.ToArray();
         Assert.Contains(once, g => g != 0);
         for (int i = 0; i < once.Length; i++) Assert.Equal(2 * once[i], twice[i], 1e-5f);
     }

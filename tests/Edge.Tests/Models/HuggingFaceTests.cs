@@ -71,7 +71,8 @@ public class HuggingFaceTests
         Assert.Equal("test-gpt2-tiny", loaded.Info.Name);
         var bpe = Assert.IsType<BpeTokenizer>(loaded.Tokenizer);
         var tokens = bpe.Encode("Hello world, this is a tiny GPT-2.");
-        var logits = model.Logits(tokens, 1, tokens.Length).ToArray();
+        using var context = model.CreateInferenceContext();
+        var logits = context.Logits(tokens, 1, tokens.Length).ToArray();
         var reference = ReferenceGpt.Logits(name => values.TryGetValue(name, out var v) && name != "lm_head.weight" ? v.Select(f => (double)f).ToArray() : null,
             Vocab, tokens, Layers, 3);
         double worst = 0;
@@ -81,7 +82,8 @@ public class HuggingFaceTests
 
         // And it generates: KV-cache decoding past the context (16), streaming BPE bytes as whole characters.
         var output = new StringWriter();
-        int produced = new Edge.Generation.TextGenerator(model, bpe).Generate(tokens, 40, new Edge.Generation.Sampler(Vocab, seed: 3), output);
+        using var decoding = model.CreateDecodingContext();
+        int produced = new Edge.Generation.TextGenerator(decoding, bpe).Generate(tokens, 40, new Edge.Generation.Sampler(Vocab, seed: 3), output);
         Assert.Equal(40, produced);
         Assert.True(output.ToString().Length > 0);
     }
@@ -98,7 +100,8 @@ public class HuggingFaceTests
         using var model = loaded.Model;
         Assert.Equal(expected, loaded.Info.Name);
         int[] tokens = [464, 3290, 11, 995];
-        var logits = model.Logits(tokens, 1, tokens.Length).ToArray();
+        using var context = model.CreateInferenceContext();
+        var logits = context.Logits(tokens, 1, tokens.Length).ToArray();
         double[]? Tensor(string name) => values.TryGetValue(name, out var v) && name != "lm_head.weight" ? v.Select(f => (double)f).ToArray() : null;
         var reference = ReferenceGpt.Logits(Tensor, Vocab, tokens, Layers, 3, exact);
         var other = ReferenceGpt.Logits(Tensor, Vocab, tokens, Layers, 3, !exact);

@@ -9,14 +9,15 @@ public class ReferenceForwardTests
     public void DeepMlpForward_MatchesDoublePrecisionReference()
     {
         const int V = 9, B = 4, C = 3;
-        using var model = new TinyDeepMlp(V, B);
+        using var model = new TinyDeepMlp(V);
         model.Initialize(11);
         var rng = new Rng(5);
         var inputs = Enumerable.Range(0, B * C).Select(_ => rng.NextInt(V)).ToArray();
         var targets = Enumerable.Range(0, B).Select(_ => rng.NextInt(V)).ToArray();
 
-        float loss = model.Forward(inputs, targets, B);
-        var logits = model.Logits(inputs, B).ToArray();
+        using var context = model.CreateInferenceContext(B);
+        float loss = context.Forward(inputs, targets, B);
+        var logits = context.Logits(inputs, B).ToArray();
 
         double[] P(string name) => model.Weights.Slice(model.Layout.Find(name)!.Offset, model.Layout.Find(name)!.Length).ToArray().Select(f => (double)f).ToArray();
         double expectedLoss = 0;

@@ -16,8 +16,9 @@ public class TransformerTests
     {
         const int V = 13, B = 2;
         var info = Edge.Generated.ModelRegistry.All.Single(m => m.Name == name);
-        using var model = info.Create(V, B);
+        using var model = info.Create(V);
         model.Initialize(21);
+        using var context = model.CreateInferenceContext(B);
         var rng = new Rng(4);
         // Non-trivial LayerNorm scales and biases, so the reference checks every parameter's role.
         foreach (var p in model.Parameters)
@@ -27,7 +28,7 @@ public class TransformerTests
         {
             var tokens = Enumerable.Range(0, B * T).Select(_ => rng.NextInt(V)).ToArray();
             var targets = Enumerable.Range(0, B * T).Select(_ => rng.NextInt(V)).ToArray();
-            var logits = model.Logits(tokens, B, T).ToArray();
+            var logits = context.Logits(tokens, B, T).ToArray();
             double expectedLoss = 0;
             for (int b = 0; b < B; b++)
             {
@@ -44,26 +45,27 @@ public class TransformerTests
                     expectedLoss += (Math.Log(sum) + max - reference[t, targets[b * T + t]]) / (B * T);
                 }
             }
-            Assert.Equal(expectedLoss, model.Forward(tokens, targets, B, T), 1e-4);
+            Assert.Equal(expectedLoss, context.Forward(tokens, targets, B, T), 1e-4);
         }
     }
 
     [Fact]
     public void Dropout_OnlyInTraining_AndReproducibleFromItsState()
     {
-        using var model = new TinyGpt(9, 2);
+        using var model = new TinyGpt(9);
         model.Initialize(1);
-        Assert.Equal(0.25f, model.DropoutRate);
+        using var context = model.CreateTrainingContext(2);
+        Assert.Equal(0.25f, context.DropoutRate);
         var tokens = new[] { 1, 2, 3, 4, 5, 6, 6, 5, 4, 3, 2, 1 };
         var targets = new[] { 2, 3, 4, 5, 6, 7, 5, 4, 3, 2, 1, 0 };
-        float eval1 = model.Forward(tokens, targets, 2);
-        float eval2 = model.Forward(tokens, targets, 2);
+        float eval1 = context.Forward(tokens, targets, 2);
+        float eval2 = context.Forward(tokens, targets, 2);
         Assert.Equal(eval1, eval2);
-        var state = model.DropoutState;
-        float train1 = model.Forward(tokens, targets, 2, training: true);
-        float train2 = model.Forward(tokens, targets, 2, training: true);
-        model.DropoutState = state;
-        float replay = model.Forward(tokens, targets, 2, training: true);
+        var state = context.DropoutState;
+        float train1 = context.Forward(tokens, targets, 2, training: true);
+        float train2 = context.Forward(tokens, targets, 2, training: true);
+        context.DropoutState = state;
+        float replay = context.Forward(tokens, targets, 2, training: true);
         Assert.NotEqual(eval1, train1);
         Assert.NotEqual(train1, train2);
         Assert.Equal(train1, replay);
@@ -72,10 +74,11 @@ public class TransformerTests
     [Fact]
     public void CausalMask_LaterTokensDoNotChangeEarlierLogits()
     {
-        using var model = new TinyGpt(9, 1);
+        using var model = new TinyGpt(9);
         model.Initialize(2);
-        var a = model.Logits(new[] { 1, 2, 3, 4 }, 1, 4).ToArray();
-        var b = model.Logits(new[] { 1, 2, 3, 8 }, 1, 4).ToArray();
+        using var context = model.CreateInferenceContext();
+        var a = context.Logits(new[] { 1, 2, 3, 4 }, 1, 4).ToArray();
+        var b = context.Logits(new[] { 1, 2, 3, 8 }, 1, 4).ToArray();
         Assert.Equal(a.AsSpan(0, 3 * 9).ToArray(), b.AsSpan(0, 3 * 9).ToArray());
         Assert.NotEqual(a.AsSpan(3 * 9).ToArray(), b.AsSpan(3 * 9).ToArray());
     }
@@ -83,10 +86,11 @@ public class TransformerTests
     [Fact]
     public void Generation_SlidesPastTheContext_AndAllocatesNothingPerToken()
     {
-        using var model = new TinyGpt(5, 1);
+        using var model = new TinyGpt(5);
         model.Initialize(3);
         var tokenizer = CharTokenizer.FromText("\nabcd");
-        var generator = new TextGenerator(model, tokenizer);
+        using var context = model.CreateDecodingContext();
+        var generator = new TextGenerator(context, tokenizer);
         var sampler = new Sampler(5, seed: 1);
         generator.Reset([]);
         for (int i = 0; i < 10; i++) generator.Next(sampler); // past the context of 6

@@ -21,7 +21,7 @@ public class QuantizedModelTests
     static string WriteFp32(TempDir dir, out CharTokenizerAndModel fp32)
     {
         var tokenizer = TrainingData.BuildTokenizer(Text, DataLayout.Text);
-        var model = TinyQuantGpt.Descriptor.Create(tokenizer.VocabSize, 1);
+        var model = TinyQuantGpt.Descriptor.Create(tokenizer.VocabSize);
         model.Initialize(7);
         var rng = new Rng(8);
         foreach (ref var w in model.Weights) w += 0.1f * rng.NextGaussian();
@@ -76,7 +76,7 @@ public class QuantizedModelTests
         var got = model.Logits(tokens, 1, tokens.Length).ToArray();
 
         // The same weights, dequantised into an fp32 model: rows of a quantised matrix are [out] of [in] inputs.
-        using var dequantised = TinyQuantGpt.Descriptor.Create(reference.VocabSize, 1);
+        using var dequantised = TinyQuantGpt.Descriptor.Create(reference.VocabSize);
         reference.Weights.CopyTo(dequantised.Weights);
         foreach (var site in model.Layout.Projections)
         {
@@ -104,12 +104,13 @@ public class QuantizedModelTests
         int V = model.VocabSize;
         int[] tokens = [1, 5, 9, 2, 7, 3, 3, 8, 0, 4, 6, 2];
         var full = model.Logits(tokens, 1, tokens.Length).ToArray();
-        var logits = model.Prefill(tokens.AsSpan(0, 2)).ToArray();
+        using var context = model.CreateDecodingContext();
+        var logits = context.Prefill(tokens.AsSpan(0, 2)).ToArray();
         double worst = 0;
         for (int t = 2; t < tokens.Length; t++)
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
-            var step = model.DecodeStep(tokens[t]);
+            var step = context.DecodeStep(tokens[t]);
             if (t > 3) Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
             for (int v = 0; v < V; v++) worst = Math.Max(worst, Math.Abs(step[v] - full[t * V + v]));
         }
@@ -135,19 +136,17 @@ public class QuantizedModelTests
         var bare = model.Logits(tokens, 1, tokens.Length).ToArray();
         var set = new Edge.Lora.AdapterSet(model.Layout, [loaded]);
         set.Activate(0);
-        model.ActiveAdapters = set;
-        var adapted = model.Logits(tokens, 1, tokens.Length).ToArray();
+        var adapted = model.Logits(tokens, 1, tokens.Length, set).ToArray();
         // The same adapter on the fp32 base moves the logits the same way, up to the quantisation of the base.
         var fpSet = new Edge.Lora.AdapterSet(reference.Layout, [adapter]);
         var fpBare = reference.Logits(tokens, 1, tokens.Length).ToArray();
         fpSet.Activate(0);
-        reference.ActiveAdapters = fpSet;
-        var fpAdapted = reference.Logits(tokens, 1, tokens.Length).ToArray();
+        var fpAdapted = reference.Logits(tokens, 1, tokens.Length, fpSet).ToArray();
         var shift = adapted.Select((v, i) => v - bare[i]).ToArray();
         var fpShift = fpAdapted.Select((v, i) => v - fpBare[i]).ToArray();
         Assert.True(RelativeRms(fpShift, shift) <= 0.1, $"the adapter's effect differs by {RelativeRms(fpShift, shift):G3} over the quantised base");
         set.Deactivate(0);
-        Expect.BitIdentical(bare, model.Logits(tokens, 1, tokens.Length).ToArray(), "logits after switching the adapter off");
+        Expect.BitIdentical(bare, model.Logits(tokens, 1, tokens.Length, set).ToArray(), "logits after switching the adapter off");
     }
 
     [Fact]
@@ -157,8 +156,8 @@ public class QuantizedModelTests
         WriteFp32(dir, out var fp32);
         using var reference = fp32.Model;
         using var model = Checkpoint.Load(Quantize(dir, reference, fp32.Tokenizer, QuantType.Q8_0, out _), Models).Model;
-        Assert.Throws<InvalidOperationException>(() => model.EnableTraining());
-        Assert.Throws<InvalidOperationException>(() => model.EnableAdapterTraining());
+        Assert.Throws<InvalidOperationException>(() => model.CreateTrainingContext(1));
+        Assert.Throws<InvalidOperationException>(() => model.CreateTrainingContext(1, frozenWeights: true));
         Assert.Throws<EdgeException>(() => Checkpoint.Save(Path.Combine(dir.Path, "again.safetensors"), model, fp32.Tokenizer));
         Assert.Throws<EdgeException>(() => QuantizedCheckpoint.Write(Path.Combine(dir.Path, "twice.safetensors"), model, QuantType.Q4_0, new Dictionary<string, string>()));
     }

@@ -26,35 +26,39 @@ public class ResumeTests
         var options = new TrainOptions
         {
             Steps = 30, Batch = 4, Optimizer = OptimizerKind.AdamW, WeightDecay = 0.1, GradClip = 1.0, Accumulate = 2,
-            Schedule = LearningRateSchedule.Cosine(3e-3, warmup: 5, totalSteps: 30, minRate: 3e-4), EvalInterval = 10, Seed = 9,
+            LearningRate = 3e-3, Schedule = ScheduleKind.Cosine, Warmup = 5, MinLearningRate = 3e-4, EvalInterval = 10, Seed = 9,
+            Dropout = info.Recipe.Dropout,
         };
 
         List<float> uninterrupted;
-        using (var model = info.Create(tokenizer.VocabSize, 4))
+        using (var model = info.Create(tokenizer.VocabSize))
         {
             model.Initialize(9);
-            using var trainer = new Trainer(model, splits, options);
+            using var context = model.CreateTrainingContext(4);
+            using var trainer = new Trainer(context, splits.Train, splits.Val, options);
             uninterrupted = Enumerable.Range(0, 30).Select(_ => trainer.TrainStep()).ToList();
         }
 
         using var dir = new TempDir();
         var path = dir.File("last.safetensors");
         var firstHalf = new List<float>();
-        using (var model = info.Create(tokenizer.VocabSize, 4))
+        using (var model = info.Create(tokenizer.VocabSize))
         {
             model.Initialize(9);
-            using var trainer = new Trainer(model, splits, options);
+            using var context = model.CreateTrainingContext(4);
+            using var trainer = new Trainer(context, splits.Train, splits.Val, options);
             for (int i = 0; i < 13; i++) firstHalf.Add(trainer.TrainStep());
             Checkpoint.SaveForResume(path, model, tokenizer, trainer);
         }
 
-        var resumed = Checkpoint.LoadForResume(path, [info], maxBatch: 4);
+        var resumed = Checkpoint.LoadForResume(path, [info]);
         using (resumed.Checkpoint.Model)
         {
             Assert.Equal(13, resumed.State.Step);
-            using var trainer = new Trainer(resumed.Checkpoint.Model, splits, options);
+            using var context = resumed.Checkpoint.Model.CreateTrainingContext(4);
+            using var trainer = new Trainer(context, splits.Train, splits.Val, options);
             trainer.Restore(resumed.State);
-            trainer.Optimizer.Restore(resumed.Checkpoint.Model, resumed.State.OptimizerSteps, resumed.FirstMoments, resumed.SecondMoments);
+            trainer.Optimizer.Restore(resumed.Checkpoint.Model.Layout.WeightLength, resumed.State.OptimizerSteps, resumed.FirstMoments, resumed.SecondMoments);
             var secondHalf = Enumerable.Range(0, 17).Select(_ => trainer.TrainStep()).ToList();
             Assert.Equal(uninterrupted, firstHalf.Concat(secondHalf).ToList());
         }
@@ -64,11 +68,13 @@ public class ResumeTests
     public void TransformerTrainingStep_AllocatesNothingAfterWarmUp()
     {
         var (info, tokenizer, splits) = TinyData();
-        using var model = info.Create(tokenizer.VocabSize, 4);
+        using var model = info.Create(tokenizer.VocabSize);
         model.Initialize(1);
-        using var trainer = new Trainer(model, splits, new TrainOptions
+        using var context = model.CreateTrainingContext(4);
+        using var trainer = new Trainer(context, splits.Train, splits.Val, new TrainOptions
         {
-            Steps = 1000, Batch = 4, GradClip = 1.0, Accumulate = 2, Schedule = LearningRateSchedule.Cosine(1e-3, 10, 1000, 1e-4),
+            Steps = 1000, Batch = 4, GradClip = 1.0, Accumulate = 2, LearningRate = 1e-3, Schedule = ScheduleKind.Cosine, Warmup = 10,
+            MinLearningRate = 1e-4, Dropout = info.Recipe.Dropout,
         });
         for (int i = 0; i < 3; i++) trainer.TrainStep();
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -80,11 +86,12 @@ public class ResumeTests
     public void GradientClipping_BoundsTheUpdate()
     {
         var (info, tokenizer, splits) = TinyData();
-        using var model = info.Create(tokenizer.VocabSize, 4);
+        using var model = info.Create(tokenizer.VocabSize);
         model.Initialize(1);
-        using var trainer = new Trainer(model, splits, new TrainOptions
+        using var context = model.CreateTrainingContext(4);
+        using var trainer = new Trainer(context, splits.Train, splits.Val, new TrainOptions
         {
-            Steps = 10, Batch = 4, Optimizer = OptimizerKind.Sgd, GradClip = 1e-3, Schedule = LearningRateSchedule.Step(1.0, 0, 1),
+            Steps = 10, Batch = 4, Optimizer = OptimizerKind.Sgd, GradClip = 1e-3, LearningRate = 1.0,
         });
         var before = model.Weights.ToArray();
         trainer.TrainStep();
@@ -104,11 +111,12 @@ public class CheckpointTests
         using var dir = new TempDir();
         var path = dir.File("model.safetensors");
         var tokenizer = CharTokenizer.FromText("abcdefgh\n");
-        using var model = new TinyGpt(tokenizer.VocabSize, 1);
+        using var model = new TinyGpt(tokenizer.VocabSize);
         model.Initialize(3);
         Checkpoint.Save(path, model, tokenizer);
         var tokens = new[] { 1, 2, 3, 4 };
-        var expected = model.Logits(tokens, 1, 4).ToArray();
+        float[] expected;
+        using (var context = model.CreateInferenceContext()) expected = context.Logits(tokens, 1, 4).ToArray();
 
         var copied = Checkpoint.Load(path, [TinyGpt.Descriptor]);
         var mapped = Checkpoint.Load(path, [TinyGpt.Descriptor], mapWeights: true);
@@ -117,10 +125,10 @@ public class CheckpointTests
         {
             Assert.False(copied.Model.WeightsAreMapped);
             Assert.True(mapped.Model.WeightsAreMapped);
-            Assert.Equal(expected, copied.Model.Logits(tokens, 1, 4).ToArray());
-            Assert.Equal(expected, mapped.Model.Logits(tokens, 1, 4).ToArray());
+            using (var context = copied.Model.CreateInferenceContext()) Assert.Equal(expected, context.Logits(tokens, 1, 4).ToArray());
+            using (var context = mapped.Model.CreateInferenceContext()) Assert.Equal(expected, context.Logits(tokens, 1, 4).ToArray());
             // Read-only: anything that would write the weights is refused instead of faulting.
-            Assert.Throws<InvalidOperationException>(() => mapped.Model.EnableTraining());
+            Assert.Throws<InvalidOperationException>(() => mapped.Model.CreateTrainingContext(1));
             Assert.Throws<InvalidOperationException>(() => mapped.Model.Initialize(1));
         }
     }
@@ -131,7 +139,7 @@ public class CheckpointTests
         using var dir = new TempDir();
         var path = dir.File("model.safetensors");
         var small = CharTokenizer.FromText("abc");
-        using var model = new TinyGpt(small.VocabSize, 1);
+        using var model = new TinyGpt(small.VocabSize);
         model.Initialize(1);
         Checkpoint.Save(path, model, small);
         var e = Assert.Throws<EdgeException>(() => Checkpoint.Load(path, [TinyGptUntied.Descriptor with { Name = "test-gpt" }]));
@@ -139,25 +147,19 @@ public class CheckpointTests
     }
 }
 
-public class LargeBatchLoadTests
+public class FittingBatchTests
 {
     [Fact]
-    public void Load_WithABatchTooLargeForTheArena_UsesTheLargestThatFits()
+    public void FittingBatch_IsTheLargestBatchWhoseContextFitsTheBudget()
     {
-        using var dir = new TempDir();
-        var path = dir.File("model.safetensors");
-        var tokenizer = CharTokenizer.FromText("abcdefghijklmnopqrstuvwxyz \n");
-        using (var model = Edge.Models.ShakespeareGpt.Descriptor.Create(tokenizer.VocabSize, 1))
-        {
-            model.Initialize(1);
-            Checkpoint.Save(path, model, tokenizer);
-        }
-        // Batch 256 at context 256 would need 6 x 256 x 6 x 256 x 256 floats of attention maps alone.
-        var loaded = Checkpoint.Load(path, [Edge.Models.ShakespeareGpt.Descriptor], maxBatch: 256);
-        using (loaded.Model)
-        {
-            Assert.InRange(loaded.Model.MaxBatch, 1, 128);
-            Assert.Equal(loaded.Model.MaxBatch, Edge.Models.ShakespeareGpt.Descriptor.FittingBatch(tokenizer.VocabSize, 256));
-        }
+        var info = Edge.Models.ShakespeareGpt.Descriptor;
+        const int V = 65;
+        // A training context at batch 256 and context 256 would need 6 x 256 x 6 x 256 x 256 floats of attention maps alone.
+        int batch = info.FittingBatch(V, 256, ContextKind.Training, budgetBytes: 1L << 30);
+        Assert.InRange(batch, 1, 128);
+        Assert.True(info.ContextBytes(V, batch, ContextKind.Training) <= 1L << 30);
+        Assert.True(batch == 256 || info.ContextBytes(V, 2 * batch, ContextKind.Training) > 1L << 30);
+        // Inference contexts keep no attention maps and share memory by lifetime: a far larger batch fits.
+        Assert.True(info.FittingBatch(V, 256, ContextKind.Inference, budgetBytes: 1L << 30) > batch);
     }
 }

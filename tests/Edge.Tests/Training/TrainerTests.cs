@@ -28,20 +28,22 @@ public class TrainerTests
     static TrainOptions Options(int steps, ulong seed) => new()
     {
         Steps = steps, Batch = 8, EvalInterval = 10, Seed = seed, Optimizer = OptimizerKind.AdamW,
-        Schedule = LearningRateSchedule.Step(3e-3, 20, 0.5),
+        LearningRate = 3e-3, Schedule = ScheduleKind.Step, DecayStep = 20, DecayFactor = 0.5,
     };
 
     static List<float> Curve(ulong seed, out string sample)
     {
         var info = CharMlp.Descriptor;
         var (tokenizer, splits) = Data(info);
-        using var model = info.Create(tokenizer.VocabSize, 8);
+        using var model = info.Create(tokenizer.VocabSize);
         model.Initialize(seed);
         var losses = new List<float>();
-        using (var trainer = new Trainer(model, splits, Options(30, seed)))
+        using (var context = model.CreateTrainingContext(8))
+        using (var trainer = new Trainer(context, splits.Train, splits.Val, Options(30, seed)))
             trainer.Run(onStep: (_, loss) => losses.Add(loss));
         var writer = new StringWriter();
-        new TextGenerator(model, tokenizer).Generate(tokenizer.Encode("KEEPER:\n"), 60, new Sampler(tokenizer.VocabSize, seed), writer);
+        using var inference = model.CreateInferenceContext();
+        new TextGenerator(inference, tokenizer).Generate(tokenizer.Encode("KEEPER:\n"), 60, new Sampler(tokenizer.VocabSize, seed), writer);
         sample = writer.ToString();
         return losses;
     }
@@ -74,9 +76,10 @@ public class TrainerTests
     {
         var info = CharMlp.Descriptor;
         var (tokenizer, splits) = Data(info);
-        using var model = info.Create(tokenizer.VocabSize, 8);
+        using var model = info.Create(tokenizer.VocabSize);
         model.Initialize(1);
-        using var trainer = new Trainer(model, splits, Options(1000, 1) with { Optimizer = optimizer });
+        using var context = model.CreateTrainingContext(8);
+        using var trainer = new Trainer(context, splits.Train, splits.Val, Options(1000, 1) with { Optimizer = optimizer });
         for (int i = 0; i < 3; i++) trainer.TrainStep();
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 100; i++) trainer.TrainStep();
@@ -87,10 +90,11 @@ public class TrainerTests
     public void SampledToken_AllocatesNothingAfterWarmUp()
     {
         var info = NamesMlp.Descriptor;
-        using var model = info.Create(27, 1);
+        using var model = info.Create(27);
         model.Initialize(1);
         var tokenizer = CharTokenizer.FromText("abcdefghijklmnopqrstuvwxyz", new System.Text.Rune('.'));
-        var generator = new TextGenerator(model, tokenizer);
+        using var context = model.CreateInferenceContext();
+        var generator = new TextGenerator(context, tokenizer);
         var sampler = new Sampler(27, 3, temperature: 0.9f, topK: 5);
         generator.Reset([]);
         for (int i = 0; i < 3; i++) generator.Next(sampler);
@@ -123,10 +127,11 @@ public class TrainerTests
     {
         var info = CharMlp.Descriptor;
         var (tokenizer, splits) = Data(info);
-        using var model = info.Create(tokenizer.VocabSize, 8);
+        using var model = info.Create(tokenizer.VocabSize);
         model.Initialize(1);
-        var options = Options(200, 1) with { Optimizer = OptimizerKind.Sgd, Schedule = LearningRateSchedule.Step(1e9, 0, 1) };
-        using var trainer = new Trainer(model, splits, options);
+        var options = Options(200, 1) with { Optimizer = OptimizerKind.Sgd, LearningRate = 1e9, DecayStep = 0 };
+        using var context = model.CreateTrainingContext(8);
+        using var trainer = new Trainer(context, splits.Train, splits.Val, options);
         var e = Assert.Throws<EdgeException>(() => trainer.Run());
         Assert.Matches(@"^training diverged: .* at step \d+", e.Message);
         Assert.DoesNotContain('\n', e.Message);
@@ -135,14 +140,14 @@ public class TrainerTests
     [Fact]
     public void ANonFiniteGradient_IsReportedByTensorAndElement()
     {
-        using var model = new Edge.Tests.Models.TinyGpt(7, 1);
-        model.EnableTraining();
+        using var model = new Edge.Tests.Models.TinyGpt(7);
+        using var context = model.CreateTrainingContext(1);
         var p = model.Parameters.First(q => q.Name == "h.1.mlp.c_fc.weight");
-        model.Gradients[p.Offset + 17] = float.NaN;
+        context.WeightGradients[p.Offset + 17] = float.NaN;
         Assert.Equal("the gradient of 'h.1.mlp.c_fc.weight' holds NaN at element 17",
-            Trainer.DescribeNonFinite(model.Parameters, model.Gradients, "gradient"));
-        model.Gradients.Clear();
-        Assert.Equal("the gradient norm overflows", Trainer.DescribeNonFinite(model.Parameters, model.Gradients, "gradient"));
+            Trainer.DescribeNonFinite(model.Parameters, context.WeightGradients, "gradient"));
+        context.WeightGradients.Clear();
+        Assert.Equal("the gradient norm overflows", Trainer.DescribeNonFinite(model.Parameters, context.WeightGradients, "gradient"));
     }
 
     [Fact]
@@ -150,22 +155,23 @@ public class TrainerTests
     {
         var info = Edge.Tests.Models.TinyGpt.Descriptor;
         var (tokenizer, splits) = Data(info);
-        using var model = info.Create(tokenizer.VocabSize, 4);
+        using var model = info.Create(tokenizer.VocabSize);
         model.Initialize(3);
-        var a = Trainer.RandomBatchLosses(model, splits.Train, 4, 400, seed: 5);
-        Assert.Equal(a, Trainer.RandomBatchLosses(model, splits.Train, 4, 400, seed: 5));
-        Assert.NotEqual(a, Trainer.RandomBatchLosses(model, splits.Train, 4, 400, seed: 6));
+        using var context = model.CreateInferenceContext(4);
+        var a = Trainer.RandomBatchLosses(context, splits.Train, 4, 400, seed: 5);
+        Assert.Equal(a, Trainer.RandomBatchLosses(context, splits.Train, 4, 400, seed: 5));
+        Assert.NotEqual(a, Trainer.RandomBatchLosses(context, splits.Train, 4, 400, seed: 6));
 
         // Random windows and the whole split's evenly spaced windows estimate the same mean loss: within four
         // standard errors of the 400-batch mean (the batches' own spread gives the standard error).
         double mean = a.Average(), sd = Math.Sqrt(a.Sum(l => (l - mean) * (l - mean)) / (a.Length - 1));
-        double whole = Trainer.Evaluate(model, splits.Train, batch: 4);
+        double whole = Trainer.Evaluate(context, splits.Train, batch: 4);
         Assert.True(sd > 0, "batches of random windows should not all score the same");
         Assert.True(Math.Abs(mean - whole) <= 4 * sd / Math.Sqrt(a.Length), $"random-batch mean {mean:F4}, whole split {whole:F4}, sd {sd:F4}");
-        Assert.Throws<ArgumentOutOfRangeException>(() => Trainer.RandomBatchLosses(model, splits.Train, 5, 1, seed: 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Trainer.RandomBatchLosses(context, splits.Train, 5, 1, seed: 1));
         // Examples cut for another model's rows are refused, not written past the batch buffers.
         var (_, otherShape) = Data(CharMlp.Descriptor);
-        Assert.Throws<ArgumentException>(() => Trainer.RandomBatchLosses(model, otherShape.Train, 4, 1, seed: 1));
-        Assert.Throws<ArgumentException>(() => Trainer.Evaluate(model, otherShape.Train, batch: 4));
+        Assert.Throws<ArgumentException>(() => Trainer.RandomBatchLosses(context, otherShape.Train, 4, 1, seed: 1));
+        Assert.Throws<ArgumentException>(() => Trainer.Evaluate(context, otherShape.Train, batch: 4));
     }
 }

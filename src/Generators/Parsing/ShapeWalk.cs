@@ -1,0 +1,122 @@
+using System.Collections.Generic;
+using System.Linq;
+using Edge.Generators.Spec;
+using Microsoft.CodeAnalysis;
+
+namespace Edge.Generators.Parsing
+{
+    /// <summary>
+    /// The one walk over a declaration's layers: tracks the shape of the current activation (positions per example x
+    /// width), reports what cannot be built, and turns each layer attribute into its <see cref="LayerSpec"/> with every
+    /// width resolved, so nothing after the parser walks shapes again.
+    /// </summary>
+    internal sealed class ShapeWalk
+    {
+        readonly string _model;
+        readonly int _context;
+        readonly Reporter _report;
+        readonly Location _classLocation;
+
+        public ShapeWalk(string model, int context, Reporter report, Location classLocation)
+        {
+            _model = model;
+            _context = context;
+            _report = report;
+            _classLocation = classLocation;
+        }
+
+        /// <summary>True when the model has transformer blocks: it predicts a token at every position.</summary>
+        public bool Sequence { get; private set; }
+
+        static string Name(object attribute) => attribute.GetType().Name.Replace("Attribute", "");
+
+        public List<LayerSpec> Run(List<(object Attribute, Location At)> layers)
+        {
+            var specs = new List<LayerSpec>();
+            int outputIndex = layers.FindIndex(l => l.Attribute is OutputHeadAttribute or BigramTableAttribute);
+            if (outputIndex < 0)
+            {
+                _report(Diagnostics.MissingOutput, _classLocation, _model);
+                return specs;
+            }
+            for (int i = outputIndex + 1; i < layers.Count; i++)
+                _report(Diagnostics.LayerAfterOutput, layers[i].At, _model, Name(layers[i].Attribute));
+
+            if (layers[outputIndex].Attribute is BigramTableAttribute bigram)
+            {
+                foreach (var (attribute, at) in layers)
+                    if (attribute is not BigramTableAttribute) _report(Diagnostics.BigramNotAlone, at, _model, Name(attribute));
+                if (_context != 1) _report(Diagnostics.BigramContext, layers[outputIndex].At, _model, _context);
+                specs.Add(new BigramSpec(bigram.Counting, bigram.Smoothing));
+                return specs;
+            }
+
+            Sequence = layers.Any(l => l.Attribute is TransformerBlocksAttribute);
+            bool haveVectors = false, flattened = _context == 1 || Sequence, shapeReported = false, blockBias = true;
+            int width = 0, embeddingWidth = 0, denseCount = 0;
+            var seen = new HashSet<System.Type>();
+            var names = new HashSet<string>();
+            foreach (var (attribute, at) in layers.Take(outputIndex + 1))
+            {
+                if (attribute is not DenseAttribute && !seen.Add(attribute.GetType()))
+                    _report(Diagnostics.DuplicateLayer, at, _model, Name(attribute));
+                if (Sequence && attribute is FlattenAttribute or DenseAttribute)
+                    _report(Diagnostics.NotWithTransformer, at, _model, Name(attribute));
+                void NeedVectors()
+                {
+                    if (!haveVectors && !shapeReported) { _report(Diagnostics.MissingEmbedding, at, _model, Name(attribute)); shapeReported = true; }
+                }
+                switch (attribute)
+                {
+                    case TokenEmbeddingAttribute e:
+                        if (e.Dim <= 0) _report(Diagnostics.NonPositive, at, _model, "the embedding size", e.Dim);
+                        haveVectors = true;
+                        width = embeddingWidth = e.Dim;
+                        specs.Add(new EmbeddingSpec(e.Dim, e.Positional));
+                        break;
+                    case FlattenAttribute:
+                        if (!haveVectors) _report(Diagnostics.MissingEmbedding, at, _model, Name(attribute));
+                        flattened = true;
+                        specs.Add(new FlattenSpec(_context, width));
+                        width *= _context;
+                        break;
+                    case TransformerBlocksAttribute b:
+                        NeedVectors();
+                        if (b.Layers <= 0) _report(Diagnostics.NonPositive, at, _model, nameof(b.Layers), b.Layers);
+                        if (b.Heads <= 0) _report(Diagnostics.NonPositive, at, _model, nameof(b.Heads), b.Heads);
+                        else if (width > 0 && width % b.Heads != 0) _report(Diagnostics.HeadsDoNotDivide, at, _model, b.Heads, width);
+                        if (b.MlpRatio <= 0) _report(Diagnostics.NonPositive, at, _model, nameof(b.MlpRatio), b.MlpRatio);
+                        if (b.Dropout < 0 || b.Dropout >= 1) _report(Diagnostics.BadRecipe, at, _model, nameof(b.Dropout), "in [0, 1)", b.Dropout);
+                        blockBias = b.Bias;
+                        specs.Add(new GptBlocksSpec(width, b.Layers, b.Heads, b.MlpRatio, b.Dropout, b.Bias, b.Gelu));
+                        break;
+                    case LayerNormAttribute:
+                        NeedVectors();
+                        specs.Add(new FinalNormSpec(width, blockBias));
+                        break;
+                    case DenseAttribute d:
+                    {
+                        if (!shapeReported && !haveVectors) { _report(Diagnostics.MissingEmbedding, at, _model, Name(attribute)); shapeReported = true; }
+                        else if (!shapeReported && !flattened) { _report(Diagnostics.NeedsFlatten, at, _model, Name(attribute), _context); shapeReported = true; }
+                        string name = d.Name is { Length: > 0 } n ? n : "fc" + ++denseCount;
+                        if (d.Name is { Length: > 0 }) denseCount++;
+                        if (d.Width <= 0) _report(Diagnostics.NonPositive, at, _model, $"the width of dense layer '{name}'", d.Width);
+                        if (!names.Add(name) || name is "wte" or "wpe" or "lm_head" or "ln_f" or "h")
+                            _report(Diagnostics.DuplicateName, at, "Layer name", name);
+                        specs.Add(new DenseSpec(name, width, d.Width, d.Activation));
+                        width = d.Width;
+                        break;
+                    }
+                    case OutputHeadAttribute head:
+                        if (!shapeReported && !haveVectors) { _report(Diagnostics.MissingEmbedding, at, _model, Name(attribute)); shapeReported = true; }
+                        else if (!shapeReported && !flattened) { _report(Diagnostics.NeedsFlatten, at, _model, Name(attribute), _context); shapeReported = true; }
+                        if (head.TiedToEmbedding && haveVectors && width != embeddingWidth)
+                            _report(Diagnostics.TiedWidth, at, _model, width, embeddingWidth);
+                        specs.Add(new HeadSpec(width, head.Bias, head.TiedToEmbedding));
+                        break;
+                }
+            }
+            return specs;
+        }
+    }
+}
