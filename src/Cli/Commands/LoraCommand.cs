@@ -199,7 +199,7 @@ static class LoraCommand
                     best = e;
                     AdapterFile.Save(outDir, adapter);
                 }
-                AtomicFile.WriteAllText(logPath, log.ToString());
+                Edge.Files.SafeFile.WriteAllText(logPath, log.ToString());
             },
             interrupt.Token);
         progress.Clear();

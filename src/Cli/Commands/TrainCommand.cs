@@ -186,7 +186,7 @@ static class TrainCommand
                     Checkpoint.Save(checkpointPath, model, tokenizer, metadata);
                 }
                 if (!model.FitsByCounting) Checkpoint.SaveForResume(lastPath, model, tokenizer, trainer, metadata);
-                AtomicFile.WriteAllText(logPath, log.ToString());
+                Edge.Files.SafeFile.WriteAllText(logPath, log.ToString());
             },
             interrupt.Token);
         progress.Dispose();

@@ -11,14 +11,11 @@ namespace Edge.Formats;
 /// </summary>
 public static class SafeTensorsWriter
 {
-    static int s_tempCounter;
-
     /// <summary>
     /// Writes <paramref name="tensors"/>[i] with the bytes <paramref name="data"/>(i), whose length must be the
-    /// shape's element count times the dtype size (else <see cref="ArgumentException"/>). Crash-safe: the file is
-    /// written to a temporary file in the same folder, flushed to disk and then moved over <paramref name="path"/>,
-    /// so on any failure the old file is untouched and the temporary file is removed. I/O failures are reported
-    /// as <see cref="EdgeException"/>; exceptions from <paramref name="data"/> propagate unchanged.
+    /// shape's element count times the dtype size (else <see cref="ArgumentException"/>). Crash-safe
+    /// (<see cref="Files.SafeFile.Write"/>): on any failure the old file is untouched. I/O failures are reported as
+    /// <see cref="EdgeException"/>; exceptions from <paramref name="data"/> propagate unchanged.
     /// </summary>
     public static void Write(string path, IReadOnlyList<(string Name, DType DType, long[] Shape)> tensors, TensorBytes data,
         IReadOnlyDictionary<string, string>? metadata = null)
@@ -26,41 +23,26 @@ public static class SafeTensorsWriter
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(tensors);
         ArgumentNullException.ThrowIfNull(data);
+        Files.SafeFile.Write(path, stream => WriteTo(stream, tensors, data, metadata));
+    }
+
+    /// <summary>The file's bytes, to a stream (one file of a set that <see cref="Files.SafeFile.CommitFolder"/> writes).</summary>
+    public static void WriteTo(Stream stream, IReadOnlyList<(string Name, DType DType, long[] Shape)> tensors, TensorBytes data,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
         var lengths = new long[tensors.Count];
         byte[] header = BuildHeader(tensors, metadata, lengths);
-
-        string full = System.IO.Path.GetFullPath(path);
-        string tmp = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(full)!,
-            $".{System.IO.Path.GetFileName(full)}.tmp-{Environment.ProcessId}-{Interlocked.Increment(ref s_tempCounter)}");
-        try
+        Span<byte> len8 = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(len8, (ulong)header.Length);
+        stream.Write(len8);
+        stream.Write(header);
+        for (int i = 0; i < tensors.Count; i++)
         {
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> len8 = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(len8, (ulong)header.Length);
-                fs.Write(len8);
-                fs.Write(header);
-                for (int i = 0; i < tensors.Count; i++)
-                {
-                    ReadOnlySpan<byte> bytes = data(i);
-                    if (bytes.Length != lengths[i])
-                        throw new ArgumentException(
-                            $"tensor '{tensors[i].Name}': data has {bytes.Length} bytes, its shape and dtype need {lengths[i]}", nameof(data));
-                    fs.Write(bytes);
-                }
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            TryDelete(tmp);
-            throw new EdgeException($"{path}: cannot write ({e.Message})", e);
-        }
-        catch
-        {
-            TryDelete(tmp);
-            throw;
+            ReadOnlySpan<byte> bytes = data(i);
+            if (bytes.Length != lengths[i])
+                throw new ArgumentException(
+                    $"tensor '{tensors[i].Name}': data has {bytes.Length} bytes, its shape and dtype need {lengths[i]}", nameof(data));
+            stream.Write(bytes);
         }
     }
 

@@ -28,11 +28,12 @@ public static class AdapterFile
     /// <summary>PEFT's tensor name for a target's A or B.</summary>
     public static string TensorName(string module, char which) => $"{Prefix}{Transformer}{module}.lora_{which}.weight";
 
-    /// <summary>Writes the folder (created if needed); each file is written crash-safe (a temporary file moved over the old one).</summary>
+    /// <summary>
+    /// Writes the folder (created if needed). The weights and the config are committed as one unit
+    /// (<see cref="Files.SafeFile.CommitFolder"/>): a crash leaves the old adapter or the new one, never a mix.
+    /// </summary>
     public static void Save(string dir, LoraAdapter adapter)
     {
-        if (File.Exists(dir)) throw new EdgeException($"{dir}: is a file, expected a folder for the adapter");
-        Directory.CreateDirectory(dir);
         var tensors = new List<(string, DType, long[])>();
         var spans = new List<(int Offset, int Length)>();
         foreach (var t in adapter.Targets)
@@ -44,55 +45,20 @@ public static class AdapterFile
         }
         var metadata = new Dictionary<string, string> { ["format"] = "pt", [BaseModelKey] = adapter.ModelName };
         if (adapter.BaseFingerprint is { } fp) metadata[FingerprintKey] = fp;
-        SafeTensorsWriter.Write(Path.Combine(dir, WeightsName), tensors,
-            i => MemoryMarshal.AsBytes((ReadOnlySpan<float>)adapter.Weights.Slice(spans[i].Offset, spans[i].Length)), metadata);
-        WriteText(Path.Combine(dir, ConfigName), ConfigJson(adapter.Config));
+        byte[] config = Encoding.UTF8.GetBytes(ConfigJson(adapter.Config));
+        Files.SafeFile.CommitFolder(dir,
+        [
+            (WeightsName, s => SafeTensorsWriter.WriteTo(s, tensors,
+                i => MemoryMarshal.AsBytes((ReadOnlySpan<float>)adapter.Weights.Slice(spans[i].Offset, spans[i].Length)), metadata)),
+            (ConfigName, s => s.Write(config)),
+        ]);
         adapter.Name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
     }
 
-    static string ConfigJson(LoraConfig c)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
-        {
-            w.WriteStartObject();
-            w.WriteString("peft_type", "LORA");
-            w.WriteString("task_type", "CAUSAL_LM");
-            w.WriteString("base_model_name_or_path", c.BaseModel);
-            w.WriteNumber("r", c.Rank);
-            w.WriteNumber("lora_alpha", c.Alpha);
-            w.WriteNumber("lora_dropout", c.Dropout);
-            w.WriteStartArray("target_modules");
-            foreach (var t in c.Targets) w.WriteStringValue(t);
-            w.WriteEndArray();
-            w.WriteString("bias", "none");
-            w.WriteBoolean("fan_in_fan_out", true);
-            w.WriteBoolean("use_rslora", c.UseRsLora);
-            w.WriteBoolean("inference_mode", true);
-            w.WriteNull("modules_to_save");
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
-    }
-
-    static void WriteText(string path, string text)
-    {
-        string tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.tmp-{Environment.ProcessId}");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write))
-            {
-                fs.Write(Encoding.UTF8.GetBytes(text));
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw new EdgeException($"{path}: cannot write ({e.Message})", e);
-        }
-    }
+    static string ConfigJson(LoraConfig c) => Formats.EdgeJson.Write(new Formats.AdapterConfigRecord(
+        PeftType: "LORA", TaskType: "CAUSAL_LM", BaseModel: c.BaseModel, Rank: c.Rank, Alpha: c.Alpha, Dropout: c.Dropout,
+        TargetModules: Formats.EdgeJson.ToElement([.. c.Targets]),
+        Bias: "none", FanInFanOut: true, UseRsLora: c.UseRsLora, InferenceMode: true, ModulesToSave: null), indented: true) + "\n";
 
     /// <summary>The adapter folder of a path: the folder itself, or the folder of an adapter_model.safetensors.</summary>
     public static string FolderOf(string path) =>
@@ -105,33 +71,35 @@ public static class AdapterFile
         if (!Directory.Exists(dir)) throw new EdgeException($"{dir}: adapter folder not found");
         string path = Path.Combine(dir, ConfigName);
         if (!File.Exists(path)) throw new EdgeException($"{path}: file not found (a LoRA adapter folder has {ConfigName} and {WeightsName})");
-        try
+        Formats.AdapterConfigRecord? c;
+        try { c = Formats.EdgeJson.Read<Formats.AdapterConfigRecord>(File.ReadAllBytes(path)); }
+        catch (JsonException e) when (Formats.EdgeJson.FieldOf(e) is string field)
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new EdgeException($"{path}: not a JSON object");
-            if (root.TryGetProperty("peft_type", out var type) && type.GetString() != "LORA")
-                throw new EdgeException($"{path}: peft_type '{EdgeException.OneLine(type.GetString() ?? "")}' is not a LoRA adapter (expected \"LORA\")");
-            if (!root.TryGetProperty("r", out var r) || !r.TryGetInt32(out int rank)) throw new EdgeException($"{path}: 'r' (the rank) is missing or not an integer");
-            double alpha = root.TryGetProperty("lora_alpha", out var a) ? a.GetDouble() : rank;   // PEFT's default alpha is 8 = its default r
-            double dropout = root.TryGetProperty("lora_dropout", out var d) && d.ValueKind == JsonValueKind.Number ? d.GetDouble() : 0;
-            if (root.TryGetProperty("bias", out var bias) && bias.ValueKind == JsonValueKind.String && bias.GetString() != "none")
-                throw new EdgeException($"{path}: bias '{EdgeException.OneLine(bias.GetString() ?? "")}' is not supported (Edge adapters train no biases: \"none\")");
-            var targets = new List<string>();
-            if (root.TryGetProperty("target_modules", out var tm))
-            {
-                if (tm.ValueKind == JsonValueKind.Array) targets.AddRange(tm.EnumerateArray().Select(e => e.GetString() ?? ""));
-                else if (tm.ValueKind == JsonValueKind.String) targets.Add(tm.GetString()!);
-            }
-            bool rs = root.TryGetProperty("use_rslora", out var rsl) && rsl.ValueKind == JsonValueKind.True;
-            string baseModel = root.TryGetProperty("base_model_name_or_path", out var bm) && bm.ValueKind == JsonValueKind.String ? bm.GetString()! : "";
-            var config = new LoraConfig(rank, alpha, dropout, targets.Count == 0 ? LoraConfig.DefaultTargets : LoraConfig.ParseTargets(targets))
-            { UseRsLora = rs, BaseModel = baseModel };
-            try { return config.Validate(); }
-            catch (EdgeException e) { throw new EdgeException($"{path}: {e.Message}"); }
+            throw new EdgeException($"{path}: '{field}' has the wrong type");
         }
         catch (JsonException e) { throw new EdgeException($"{path}: not valid JSON ({EdgeException.OneLine(e.Message)})"); }
-        catch (Exception e) when (e is InvalidOperationException or FormatException) { throw new EdgeException($"{path}: a field has the wrong type"); }
+        if (c is null) throw new EdgeException($"{path}: not a JSON object");
+        if (c.PeftType is { } type && type != "LORA")
+            throw new EdgeException($"{path}: peft_type '{EdgeException.OneLine(type)}' is not a LoRA adapter (expected \"LORA\")");
+        if (c.Rank is not int rank) throw new EdgeException($"{path}: 'r' (the rank) is missing or not an integer");
+        if (c.Bias is { } bias && bias != "none")
+            throw new EdgeException($"{path}: bias '{EdgeException.OneLine(bias)}' is not supported (Edge adapters train no biases: \"none\")");
+        var targets = new List<string>();
+        if (c.TargetModules is { } tm)
+        {
+            try
+            {
+                if (tm.ValueKind == JsonValueKind.Array) targets.AddRange(tm.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString()! : ""));
+                else if (tm.ValueKind == JsonValueKind.String) targets.Add(tm.GetString()!);
+                else if (tm.ValueKind != JsonValueKind.Null) throw new EdgeException($"{path}: 'target_modules' must be a list of module names");
+            }
+            catch (InvalidOperationException) { throw new EdgeException($"{path}: 'target_modules' holds text that is not valid UTF-8"); }
+        }
+        // PEFT's default alpha is 8, its default r.
+        var config = new LoraConfig(rank, c.Alpha ?? rank, c.Dropout ?? 0, targets.Count == 0 ? LoraConfig.DefaultTargets : LoraConfig.ParseTargets(targets))
+        { UseRsLora = c.UseRsLora == true, BaseModel = c.BaseModel ?? "" };
+        try { return config.Validate(); }
+        catch (EdgeException e) { throw new EdgeException($"{path}: {e.Message}"); }
     }
 
     /// <summary>

@@ -96,31 +96,23 @@ public static class Checkpoint
 
     static string FormatState(TrainingState s)
     {
-        static string R((ulong, ulong, ulong, ulong) r) => $"[\"{r.Item1}\",\"{r.Item2}\",\"{r.Item3}\",\"{r.Item4}\"]";
-        string best = double.IsFinite(s.BestVal) ? s.BestVal.ToString("R", CultureInfo.InvariantCulture) : "null";
-        return $"{{\"step\":{s.Step},\"batch_rng\":{R(s.BatchRng)},\"dropout_rng\":{R(s.DropoutRng)},\"optimizer_steps\":{s.OptimizerSteps},\"best_val\":{best}}}";
+        static string[] R((ulong, ulong, ulong, ulong) r) => [.. new[] { r.Item1, r.Item2, r.Item3, r.Item4 }.Select(v => v.ToString(CultureInfo.InvariantCulture))];
+        return EdgeJson.Write(new TrainingStateRecord(s.Step, R(s.BatchRng), R(s.DropoutRng), s.OptimizerSteps, double.IsFinite(s.BestVal) ? s.BestVal : null));
     }
 
     static TrainingState ParseState(string path, string json)
     {
-        try
-        {
-            using var doc = System.Text.Json.JsonDocument.Parse(json);
-            var root = doc.RootElement;
-            static (ulong, ulong, ulong, ulong) R(System.Text.Json.JsonElement e)
-            {
-                var v = e.EnumerateArray().Select(x => ulong.Parse(x.GetString()!, CultureInfo.InvariantCulture)).ToArray();
-                return (v[0], v[1], v[2], v[3]);
-            }
-            var best = root.GetProperty("best_val");
-            return new TrainingState(root.GetProperty("step").GetInt32(), R(root.GetProperty("batch_rng")), R(root.GetProperty("dropout_rng")),
-                root.GetProperty("optimizer_steps").GetInt32(),
-                best.ValueKind == System.Text.Json.JsonValueKind.Null ? double.PositiveInfinity : best.GetDouble());
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or FormatException or InvalidOperationException or KeyNotFoundException or IndexOutOfRangeException or OverflowException)
-        {
-            throw new EdgeException($"{path}: the training state in '{TrainStateKey}' is malformed");
-        }
+        var malformed = new EdgeException($"{path}: the training state in '{TrainStateKey}' is malformed");
+        TrainingStateRecord? r;
+        try { r = EdgeJson.Read<TrainingStateRecord>(json); }
+        catch (System.Text.Json.JsonException) { throw malformed; }
+        (ulong, ulong, ulong, ulong) Rng(string[]? v) =>
+            v is { Length: 4 } && v.All(x => ulong.TryParse(x, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                ? (ulong.Parse(v[0], CultureInfo.InvariantCulture), ulong.Parse(v[1], CultureInfo.InvariantCulture),
+                   ulong.Parse(v[2], CultureInfo.InvariantCulture), ulong.Parse(v[3], CultureInfo.InvariantCulture))
+                : throw malformed;
+        if (r is not { Step: >= 0 and int step, OptimizerSteps: >= 0 and int optimizerSteps }) throw malformed;
+        return new TrainingState(step, Rng(r.BatchRng), Rng(r.DropoutRng), optimizerSteps, r.BestVal ?? double.PositiveInfinity);
     }
 
     /// <summary>A loaded checkpoint: the model (weights filled in), its tokenizer and the file's metadata.</summary>

@@ -23,44 +23,37 @@ public static class HuggingFaceGpt2
     {
         string path = Path.Combine(dir, "config.json");
         if (!File.Exists(path)) throw new EdgeException($"{path}: file not found");
-        try
+        Gpt2ConfigRecord? c;
+        try { c = EdgeJson.Read<Gpt2ConfigRecord>(File.ReadAllBytes(path)); }
+        catch (JsonException e) when (EdgeJson.FieldOf(e) is string field)
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new EdgeException($"{path}: not a JSON object");
-            string type = root.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "(none)";
-            if (type != "gpt2")
-                throw new EdgeException($"{path}: unsupported architecture '{EdgeException.OneLine(type)}' (Edge loads GPT-2-family models: model_type \"gpt2\")");
-            int Int(string name, string? alternative = null)
-            {
-                if (root.TryGetProperty(name, out var v) || (alternative is not null && root.TryGetProperty(alternative, out v)))
-                    if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) && i > 0) return i;
-                    else throw new EdgeException($"{path}: '{name}' must be a positive integer");
-                throw new EdgeException($"{path}: '{name}' is missing");
-            }
-            // GPT-2's tanh GELU under its three Hugging Face names, or the exact erf one ("gelu"); absent means gelu_new.
-            bool exactGelu = false;
-            if (root.TryGetProperty("activation_function", out var act))
-                exactGelu = act.GetString() switch
-                {
-                    "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => false,
-                    "gelu" => true,
-                    var other => throw new EdgeException($"{path}: activation_function '{EdgeException.OneLine(other ?? "null")}' is not supported (gelu_new, gelu_pytorch_tanh, gelu_fast or gelu)"),
-                };
-            if (root.TryGetProperty("layer_norm_epsilon", out var eps) && Math.Abs(eps.GetDouble() - 1e-5) > 1e-12)
-                throw new EdgeException($"{path}: layer_norm_epsilon {eps.GetDouble()} is not supported (GPT-2 uses 1e-5)");
-            if (root.TryGetProperty("tie_word_embeddings", out var tie) && tie.ValueKind == JsonValueKind.False)
-                throw new EdgeException($"{path}: untied output embeddings are not supported (GPT-2 ties lm_head to wte)");
-            return new Config(Int("n_layer"), Int("n_head"), Int("n_embd"), Int("n_positions", "n_ctx"), Int("vocab_size"), exactGelu);
+            throw new EdgeException(field is "n_layer" or "n_head" or "n_embd" or "n_positions" or "n_ctx" or "vocab_size"
+                ? $"{path}: '{field}' must be a positive integer" : $"{path}: '{field}' has the wrong type");
         }
-        catch (JsonException e)
+        catch (JsonException e) { throw new EdgeException($"{path}: not valid JSON ({EdgeException.OneLine(e.Message)})"); }
+        if (c is null) throw new EdgeException($"{path}: not a JSON object");
+        string type = c.ModelType ?? "(none)";
+        if (type != "gpt2")
+            throw new EdgeException($"{path}: unsupported architecture '{EdgeException.OneLine(type)}' (Edge loads GPT-2-family models: model_type \"gpt2\")");
+        int Positive(int? value, string name) => value switch
         {
-            throw new EdgeException($"{path}: not valid JSON ({EdgeException.OneLine(e.Message)})");
-        }
-        catch (InvalidOperationException)
+            null => throw new EdgeException($"{path}: '{name}' is missing"),
+            > 0 and int v => v,
+            _ => throw new EdgeException($"{path}: '{name}' must be a positive integer"),
+        };
+        // GPT-2's tanh GELU under its three Hugging Face names, or the exact erf one ("gelu"); absent means gelu_new.
+        bool exactGelu = c.Activation switch
         {
-            throw new EdgeException($"{path}: a field has the wrong type");
-        }
+            null or "gelu_new" or "gelu_pytorch_tanh" or "gelu_fast" => false,
+            "gelu" => true,
+            var other => throw new EdgeException($"{path}: activation_function '{EdgeException.OneLine(other)}' is not supported (gelu_new, gelu_pytorch_tanh, gelu_fast or gelu)"),
+        };
+        if (c.LayerNormEpsilon is double eps && Math.Abs(eps - 1e-5) > 1e-12)
+            throw new EdgeException($"{path}: layer_norm_epsilon {eps} is not supported (GPT-2 uses 1e-5)");
+        if (c.TieWordEmbeddings == false)
+            throw new EdgeException($"{path}: untied output embeddings are not supported (GPT-2 ties lm_head to wte)");
+        return new Config(Positive(c.Layers, "n_layer"), Positive(c.Heads, "n_head"), Positive(c.Width, "n_embd"),
+            Positive(c.Positions ?? c.Context, "n_positions"), Positive(c.VocabSize, "vocab_size"), exactGelu);
     }
 
     /// <summary>Builds the matching declared model and fills it from model.safetensors.</summary>

@@ -4,37 +4,9 @@ using System.Text;
 
 namespace Edge.Plotting;
 
-/// <summary>CRC-32 (IEEE 802.3, the polynomial PNG and zip use), table-driven.</summary>
-public static class Crc32
-{
-    static readonly uint[] Table = BuildTable();
-
-    static uint[] BuildTable()
-    {
-        var table = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            uint c = n;
-            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[n] = c;
-        }
-        return table;
-    }
-
-    /// <summary>Continues a running CRC (start with 0) over <paramref name="data"/>.</summary>
-    public static uint Update(uint crc, ReadOnlySpan<byte> data)
-    {
-        uint c = ~crc;
-        foreach (byte b in data) c = Table[(c ^ b) & 0xFF] ^ (c >> 8);
-        return ~c;
-    }
-
-    public static uint Compute(ReadOnlySpan<byte> data) => Update(0, data);
-}
-
 /// <summary>
-/// Writes 8-bit RGB or RGBA images as PNG with the base library only: signature, IHDR, one IDAT (zlib, filter
-/// type 0 on every row), IEND, each chunk with its CRC-32.
+/// Writes 8-bit RGB or RGBA images as PNG: signature, IHDR, one IDAT (zlib through ZLibStream, filter type 0 on every
+/// row), IEND, each chunk with its CRC-32 (System.IO.Hashing).
 /// </summary>
 public static class PngWriter
 {
@@ -85,30 +57,15 @@ public static class PngWriter
         Encoding.ASCII.GetBytes(type, header[4..]);
         output.Write(header);
         output.Write(data);
-        uint crc = Crc32.Update(Crc32.Compute(header[4..]), data);
+        var crc32 = new System.IO.Hashing.Crc32();   // over the chunk type and data
+        crc32.Append(header[4..]);
+        crc32.Append(data);
+        uint crc = crc32.GetCurrentHashAsUInt32();
         Span<byte> tail = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(tail, crc);
         output.Write(tail);
     }
 
     /// <summary>Readers see the old file or the whole new one, never a half-written one.</summary>
-    public static void WriteFileAtomically(string path, ReadOnlySpan<byte> bytes)
-    {
-        var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.tmp-{Environment.ProcessId}");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
-    }
+    public static void WriteFileAtomically(string path, ReadOnlySpan<byte> bytes) => Files.SafeFile.WriteAllBytes(path, bytes);
 }

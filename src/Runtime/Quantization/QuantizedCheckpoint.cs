@@ -65,11 +65,8 @@ public static class QuantizedCheckpoint
                 if (error.MaxAbsError >= worst.MaxAbsError) { worst = error; worstTensor = p.Name; }
                 tensors.Add((p.Name, DType.U8, [site.Out, bytes.Length / site.Out]));
                 data[i] = bytes;
-                meta[TensorKeyPrefix + p.Name] = JsonSerializer.Serialize(new TensorRecord
-                {
-                    Type = type.Name(), Shape = p.Shape, Rows = site.Out, Cols = site.In,
-                    Xxh64 = XxHash64.Hash(bytes).ToString("x16", CultureInfo.InvariantCulture),
-                }, RecordJson.Default.TensorRecord);
+                meta[TensorKeyPrefix + p.Name] = EdgeJson.Write(new QuantizedTensorRecord(type.Name(), p.Shape, site.Out, site.In,
+                    System.IO.Hashing.XxHash64.HashToUInt64(bytes).ToString("x16", CultureInfo.InvariantCulture)));
                 quantized++;
                 quantizedParameters += p.Length;
             }
@@ -150,8 +147,8 @@ public static class QuantizedCheckpoint
                     throw new EdgeException($"{path}: tensor '{t.Name}' is U8 but the metadata has no '{TensorKeyPrefix}{p.Name}' record saying how it is quantised");
                 continue;
             }
-            TensorRecord record;
-            try { record = JsonSerializer.Deserialize(json, RecordJson.Default.TensorRecord) ?? throw new JsonException("null"); }
+            QuantizedTensorRecord record;
+            try { record = EdgeJson.Read<QuantizedTensorRecord>(json) ?? throw new JsonException("null"); }
             catch (JsonException) { throw new EdgeException($"{path}: the quantisation record of '{p.Name}' is not valid JSON"); }
             if (record.Type is null || !QuantTypes.TryParse(record.Type, out var type) || record.Type != type.Name())
                 throw new EdgeException($"{path}: tensor '{p.Name}' has unknown quantisation type '{record.Type}' (Edge reads q8_0, q4_0, q4_1)");
@@ -171,7 +168,7 @@ public static class QuantizedCheckpoint
             }
             if (record.Xxh64 is null || !ulong.TryParse(record.Xxh64, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong expected))
                 throw new EdgeException($"{path}: the quantisation record of '{p.Name}' has no checksum");
-            if (XxHash64.Hash(file.GetBytes(t)) != expected)
+            if (System.IO.Hashing.XxHash64.HashToUInt64(file.GetBytes(t)) != expected)
                 throw new EdgeException($"{path}: quantised '{p.Name}' is corrupted (its bytes do not match the checksum written with them)");
             var matrix = new QuantizedMatrix(type, site.Out, site.In, file.Address(t));
             long bad = matrix.FindCorruptBlock();
@@ -183,16 +180,4 @@ public static class QuantizedCheckpoint
         if (result is not null) model.QuantizedFromFingerprint = file.Metadata.GetValueOrDefault(BaseFingerprintKey);
         return result;
     }
-
-    internal sealed class TensorRecord
-    {
-        [System.Text.Json.Serialization.JsonPropertyName("type")] public string? Type { get; set; }
-        [System.Text.Json.Serialization.JsonPropertyName("shape")] public int[]? Shape { get; set; }
-        [System.Text.Json.Serialization.JsonPropertyName("rows")] public int Rows { get; set; }
-        [System.Text.Json.Serialization.JsonPropertyName("cols")] public int Cols { get; set; }
-        [System.Text.Json.Serialization.JsonPropertyName("xxh64")] public string? Xxh64 { get; set; }
-    }
 }
-
-[System.Text.Json.Serialization.JsonSerializable(typeof(QuantizedCheckpoint.TensorRecord))]
-internal sealed partial class RecordJson : System.Text.Json.Serialization.JsonSerializerContext;

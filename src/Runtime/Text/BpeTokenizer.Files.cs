@@ -77,38 +77,24 @@ public sealed partial class BpeTokenizer
         throw new EdgeException($"{dir}: no BPE tokenizer files (expected tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe)");
     }
 
-    /// <summary>Writes <c>vocab.json</c> and <c>merges.txt</c> into <paramref name="dir"/> (each via a temporary file, then renamed).</summary>
+    /// <summary>
+    /// Writes <c>vocab.json</c> and <c>merges.txt</c> into <paramref name="dir"/>, committed as one unit
+    /// (<see cref="Files.SafeFile.CommitFolder"/>): a crash leaves the old pair or the new pair, never a mix.
+    /// </summary>
     public void SaveHuggingFace(string dir)
     {
-        try
+        using var vocab = new MemoryStream();
+        using (var w = new Utf8JsonWriter(vocab, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
-            Directory.CreateDirectory(dir);
-            using (var vocab = new MemoryStream())
-            {
-                using (var w = new Utf8JsonWriter(vocab, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-                {
-                    w.WriteStartObject();
-                    for (int id = 0; id < _tokens.Length; id++)
-                        if (_tokens[id] is string s) w.WriteNumber(s, id);
-                    w.WriteEndObject();
-                }
-                WriteAtomically(Path.Combine(dir, "vocab.json"), vocab.ToArray());
-            }
-            var merges = new StringBuilder("#version: 0.2\n");
-            foreach (long pair in _mergePairs) merges.Append(_tokens[(int)(pair >> 32)]).Append(' ').Append(_tokens[(int)pair]).Append('\n');
-            WriteAtomically(Path.Combine(dir, "merges.txt"), Encoding.UTF8.GetBytes(merges.ToString()));
+            w.WriteStartObject();
+            for (int id = 0; id < _tokens.Length; id++)
+                if (_tokens[id] is string s) w.WriteNumber(s, id);
+            w.WriteEndObject();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new EdgeException($"{dir}: cannot write the tokenizer ({e.Message})", e);
-        }
-    }
-
-    static void WriteAtomically(string path, byte[] bytes)
-    {
-        string temp = path + ".tmp";
-        File.WriteAllBytes(temp, bytes);
-        File.Move(temp, path, overwrite: true);
+        var merges = new StringBuilder("#version: 0.2\n");
+        foreach (long pair in _mergePairs) merges.Append(_tokens[(int)(pair >> 32)]).Append(' ').Append(_tokens[(int)pair]).Append('\n');
+        byte[] mergeBytes = Encoding.UTF8.GetBytes(merges.ToString());
+        Files.SafeFile.CommitFolder(dir, [("vocab.json", s => vocab.WriteTo(s)), ("merges.txt", s => s.Write(mergeBytes))]);
     }
 
     static List<(string, int)> ReadVocabJson(string path)

@@ -145,47 +145,25 @@ public sealed class CharTokenizer : ITokenizer
     }
 
     /// <summary><c>{"symbols":["\n"," ","a",...],"marker":0}</c>; marker is null when there is none.</summary>
-    public string ToJson()
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("symbols");
-            foreach (string s in _symbols) w.WriteStringValue(s);
-            w.WriteEndArray();
-            if (MarkerId is int m) w.WriteNumber("marker", m); else w.WriteNull("marker");
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
+    public string ToJson() => Formats.EdgeJson.Write(new Formats.CharVocabularyRecord([.. _symbols], MarkerId));
 
     public static CharTokenizer FromJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
-        var symbols = new List<string>();
-        int? marker = null;
-        try
+        Formats.CharVocabularyRecord? record;
+        try { record = Formats.EdgeJson.Read<Formats.CharVocabularyRecord>(json); }
+        catch (JsonException e)
         {
-            using var doc = JsonDocument.Parse(json);
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("symbols", out var array) || array.ValueKind != JsonValueKind.Array)
-                throw new EdgeException("tokenizer vocabulary: expected a JSON object with a \"symbols\" array");
-            foreach (var e in array.EnumerateArray())
+            throw Formats.EdgeJson.FieldOf(e) switch
             {
-                if (e.ValueKind != JsonValueKind.String)
-                    throw new EdgeException($"tokenizer vocabulary: symbol {symbols.Count} is a JSON {e.ValueKind}, expected a string");
-                symbols.Add(e.GetString()!);
-            }
-            if (root.TryGetProperty("marker", out var mk) && mk.ValueKind != JsonValueKind.Null)
-                marker = mk.ValueKind == JsonValueKind.Number && mk.TryGetInt32(out int m) ? m
-                    : throw new EdgeException($"tokenizer vocabulary: \"marker\" must be an integer id or null, got {EdgeException.OneLine(mk.GetRawText())}");
+                "marker" => new EdgeException($"tokenizer vocabulary: \"marker\" must be an integer id or null"),
+                "symbols" => new EdgeException($"tokenizer vocabulary: \"symbols\" must be an array of strings ({EdgeException.OneLine(e.Path ?? "")})"),
+                _ => new EdgeException($"tokenizer vocabulary: malformed JSON ({EdgeException.OneLine(e.Message)})", e),
+            };
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            throw new EdgeException($"tokenizer vocabulary: malformed JSON ({EdgeException.OneLine(e.Message)})", e);
-        }
-        return new CharTokenizer(symbols, marker);
+        if (record?.Symbols is not { } symbols || symbols.Any(s => s is null))
+            throw new EdgeException("tokenizer vocabulary: expected a JSON object with a \"symbols\" array of strings");
+        return new CharTokenizer(symbols, record.Marker);
     }
 
     /// <summary>The rune at <paramref name="i"/> (advancing past it); refuses an unpaired surrogate.</summary>

@@ -17,12 +17,18 @@ static class GeneratorHarness
         public IEnumerable<Diagnostic> Errors => CompileDiagnostics.Where(d => d.Severity == DiagnosticSeverity.Error);
     }
 
-    public static Result Run(string source)
-    {
-        var compilation = CSharpCompilation.Create("UserModels",
-            [CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest), path: "Models.cs")],
+    public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.Latest);
+
+    /// <summary>A compilation of one source file, "Models.cs", against the runtime.</summary>
+    public static CSharpCompilation Compile(string source) =>
+        CSharpCompilation.Create("UserModels",
+            [CSharpSyntaxTree.ParseText(source, ParseOptions, path: "Models.cs")],
             References,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
+    public static Result Run(string source)
+    {
+        var compilation = Compile(source);
         GeneratorDriver driver = CSharpGeneratorDriver.Create(new ModelGenerator());
         driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out var generatorDiagnostics);
         var run = driver.GetRunResult();

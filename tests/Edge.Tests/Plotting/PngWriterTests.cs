@@ -7,15 +7,6 @@ namespace Edge.Tests.Plotting;
 
 public class PngWriterTests
 {
-    [Fact]
-    public void Crc32_MatchesTheStandardCheckValue_AndTheBitwiseOne()
-    {
-        Assert.Equal(0xCBF43926u, Crc32.Compute(Encoding.ASCII.GetBytes("123456789")));
-        var data = Enumerable.Range(0, 1000).Select(i => (byte)(i * 31 + 7)).ToArray();
-        Assert.Equal(PngCheck.Crc(data), Crc32.Compute(data));
-        Assert.Equal(Crc32.Compute(data), Crc32.Update(Crc32.Compute(data.AsSpan(0, 400)), data.AsSpan(400)));
-    }
-
     [Theory]
     [InlineData(3, 2)]
     [InlineData(4, 6)]
