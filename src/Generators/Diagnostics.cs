@@ -79,13 +79,25 @@ namespace Edge.Generators
             "Layer cannot be combined with transformer blocks",
             "Model '{0}': [{1}] cannot be used in a model with [TransformerBlocks] (it works on windows, not sequences)");
 
+        public static readonly DiagnosticDescriptor KvHeadsDoNotDivide = Error("EDGE018",
+            "Key/value heads must divide the query heads",
+            "Model '{0}': {1} key/value heads do not divide {2} query heads (each key/value head serves an equal group of query heads)");
+
+        public static readonly DiagnosticDescriptor OddHeadSize = Error("EDGE019",
+            "Rotary positions need an even head size",
+            "Model '{0}': the head size {1} (width {2} / {3} heads) is odd; rotary position embeddings rotate channel pairs");
+
+        public static readonly DiagnosticDescriptor WrongFamily = Error("EDGE020",
+            "Layer of the other block family",
+            "Model '{0}': [{1}] does not go with [{2}] ({3})");
+
         static readonly Dictionary<string, DiagnosticDescriptor> ById = new();
 
         static Diagnostics()
         {
             foreach (var d in new[] { NotPartial, NotTopLevel, HasBaseClass, MissingOutput, LayerAfterOutput, NonPositive,
                          MissingEmbedding, BigramNotAlone, NeedsFlatten, DuplicateLayer, DuplicateName, BadModelName,
-                         BigramContext, BadRecipe, HeadsDoNotDivide, TiedWidth, NotWithTransformer })
+                         BigramContext, BadRecipe, HeadsDoNotDivide, TiedWidth, NotWithTransformer, KvHeadsDoNotDivide, OddHeadSize, WrongFamily })
                 ById[d.Id] = d;
         }
 

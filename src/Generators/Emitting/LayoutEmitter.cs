@@ -115,7 +115,7 @@ namespace Edge.Generators.Emitting
             {
                 if (group.InBlock) w.Open($"for (int l = 0; l < {plan.Blocks!.Layers.Count}; l++)");
                 foreach (var p in group.Items)
-                    w.Line($"layout.Parameter({Name(p)}, [{string.Join(", ", p.Shape)}], decay: {ModelEmitter.Bool(p.Decay)});");
+                    w.Line($"layout.Parameter({Name(plan, p)}, [{string.Join(", ", p.Shape)}], decay: {ModelEmitter.Bool(p.Decay)});");
                 if (group.InBlock) w.Close();
             }
             w.Line("// The weight-matrix products (LoRA and quantisation sites), numbered as the generated code numbers them.");
@@ -123,7 +123,7 @@ namespace Edge.Generators.Emitting
             {
                 if (group.InBlock) w.Open($"for (int l = 0; l < {plan.Blocks!.Layers.Count}; l++)");
                 foreach (var s in group.Items)
-                    w.Line($"layout.Projection({Name(s)}, {Name(s.Weight)}, {s.In}, {s.Out}, transposed: {ModelEmitter.Bool(s.Transposed)});");
+                    w.Line($"layout.Projection({Name(plan, s)}, {Name(plan, s.Weight)}, {s.In}, {s.Out}, transposed: {ModelEmitter.Bool(s.Transposed)});");
                 if (group.InBlock) w.Close();
             }
             w.Line("return layout;");
@@ -132,6 +132,6 @@ namespace Edge.Generators.Emitting
         }
 
         /// <summary>A tensor's name as a C# string: interpolated with l inside the block loop.</summary>
-        static string Name(Tensor t) => t.InBlock ? "$\"h.{l}." + t.LocalName + "\"" : ModelEmitter.Str(t.Name);
+        static string Name(Plan plan, Tensor t) => t.InBlock ? "$\"" + plan.Blocks!.Prefix + ".{l}." + t.LocalName + "\"" : ModelEmitter.Str(t.Name);
     }
 }

@@ -33,6 +33,12 @@ namespace Edge.Generators.Emitting
             w.Line($"public const int Context = {model.Context};");
             w.Line();
             LayoutEmitter.EmitTables(w, model, plan);
+            if (plan.Rope is { } rope)
+            {
+                w.Line($"/// <summary>The rotary embedding's cos and sin [Context, {rope.HeadSize / 2}] (theta {rope.Theta.ToString("R", CultureInfo.InvariantCulture)}).</summary>");
+                w.Line($"static readonly (float[] Cos, float[] Sin) RopeTable = K.Rope.Table(Context, {rope.HeadSize}, {D(rope.Theta)});");
+                w.Line();
+            }
             EmitDescriptor(w, model, plan);
             w.Line("/// <param name=\"vocabSize\">V, from the tokenizer.</param>");
             w.Line($"public {model.ClassName}(int vocabSize) : base(Descriptor, vocabSize) {{ }}");
@@ -65,15 +71,24 @@ namespace Edge.Generators.Emitting
             w.Line("    Describe: Describe,");
             w.Line("    Slots: SlotTable,");
             var blocks = m.Layers.OfType<GptBlocksSpec>().FirstOrDefault();
+            var llama = m.Layers.OfType<LlamaBlocksSpec>().FirstOrDefault();
             var head = m.Layers.OfType<HeadSpec>().FirstOrDefault();
-            if (blocks is null)
-                w.Line($"    Create: static vocabSize => new {m.ClassName}(vocabSize));");
-            else
+            var norm = m.Layers.OfType<FinalRmsNormSpec>().FirstOrDefault();
+            if (blocks is not null)
             {
                 w.Line($"    Create: static vocabSize => new {m.ClassName}(vocabSize),");
                 w.Line($"    Transformer: new E.TransformerShape(Layers: {blocks.Layers}, Heads: {blocks.Heads}, Width: {blocks.Width}, Context: {m.Context}, " +
                     $"MlpRatio: {blocks.MlpRatio}, Bias: {Bool(blocks.Bias)}, TiedHead: {Bool(head?.Tied == true)}, ExactGelu: {Bool(blocks.Gelu == GeluForm.Exact)}));");
             }
+            else if (llama is not null)
+            {
+                w.Line($"    Create: static vocabSize => new {m.ClassName}(vocabSize),");
+                w.Line($"    Llama: new E.LlamaShape(Layers: {llama.Layers}, Heads: {llama.Heads}, KvHeads: {llama.KvHeads}, Width: {llama.Width}, MlpHidden: {llama.MlpHidden}, " +
+                    $"Context: {m.Context}, RopeTheta: {D(llama.RopeTheta)}, Rope: E.RopeLayout.{llama.Rope}, NormEpsilon: {D(llama.NormEpsilon)}, " +
+                    $"FinalNormEpsilon: {D(norm?.Epsilon ?? llama.NormEpsilon)}, QkvBias: {Bool(llama.QkvBias)}, TiedHead: {Bool(head?.Tied == true)}));");
+            }
+            else
+                w.Line($"    Create: static vocabSize => new {m.ClassName}(vocabSize));");
             w.Line();
         }
 

@@ -83,6 +83,31 @@ namespace Edge.Generators.Parsing
                         }
                     return a;
                 }
+                case nameof(LlamaBlocksAttribute):
+                {
+                    var a = new LlamaBlocksAttribute();
+                    foreach (var (name, value) in Named(data))
+                        switch (name)
+                        {
+                            case nameof(a.Layers): a.Layers = Int(value, a.Layers); break;
+                            case nameof(a.Heads): a.Heads = Int(value, a.Heads); break;
+                            case nameof(a.KvHeads): a.KvHeads = Int(value, a.KvHeads); break;
+                            case nameof(a.MlpHidden): a.MlpHidden = Int(value, a.MlpHidden); break;
+                            case nameof(a.RopeTheta): a.RopeTheta = Double(value, a.RopeTheta); break;
+                            case nameof(a.Rope): a.Rope = (RopeLayout)Int(value, (int)a.Rope); break;
+                            case nameof(a.NormEpsilon): a.NormEpsilon = Double(value, a.NormEpsilon); break;
+                            case nameof(a.QkvBias): a.QkvBias = value is true; break;
+                            case nameof(a.Dropout): a.Dropout = Double(value, a.Dropout); break;
+                        }
+                    return a;
+                }
+                case nameof(RmsNormAttribute):
+                {
+                    var a = new RmsNormAttribute();
+                    foreach (var (name, value) in Named(data))
+                        if (name == nameof(a.Epsilon)) a.Epsilon = Double(value, a.Epsilon);
+                    return a;
+                }
                 case nameof(TrainingRecipeAttribute):
                 {
                     var a = new TrainingRecipeAttribute();

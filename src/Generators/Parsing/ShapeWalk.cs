@@ -51,7 +51,11 @@ namespace Edge.Generators.Parsing
                 return specs;
             }
 
-            Sequence = layers.Any(l => l.Attribute is TransformerBlocksAttribute);
+            Sequence = layers.Any(l => l.Attribute is TransformerBlocksAttribute or LlamaBlocksAttribute);
+            bool llama = layers.Any(l => l.Attribute is LlamaBlocksAttribute);
+            var gpt = layers.FirstOrDefault(l => l.Attribute is TransformerBlocksAttribute);
+            if (llama && gpt.Attribute is not null)
+                _report(Diagnostics.WrongFamily, gpt.At, _model, "TransformerBlocks", "LlamaBlocks", "a model has one kind of block");
             bool haveVectors = false, flattened = _context == 1 || Sequence, shapeReported = false, blockBias = true;
             int width = 0, embeddingWidth = 0, denseCount = 0;
             var seen = new HashSet<System.Type>();
@@ -70,9 +74,11 @@ namespace Edge.Generators.Parsing
                 {
                     case TokenEmbeddingAttribute e:
                         if (e.Dim <= 0) _report(Diagnostics.NonPositive, at, _model, "the embedding size", e.Dim);
+                        if (llama && e.Positional)
+                            _report(Diagnostics.WrongFamily, at, _model, "TokenEmbedding(Positional = true)", "LlamaBlocks", "rotary positions replace a learned position table");
                         haveVectors = true;
                         width = embeddingWidth = e.Dim;
-                        specs.Add(new EmbeddingSpec(e.Dim, e.Positional));
+                        specs.Add(new EmbeddingSpec(e.Dim, e.Positional, llama));
                         break;
                     case FlattenAttribute:
                         if (!haveVectors) _report(Diagnostics.MissingEmbedding, at, _model, Name(attribute));
@@ -90,9 +96,33 @@ namespace Edge.Generators.Parsing
                         blockBias = b.Bias;
                         specs.Add(new GptBlocksSpec(width, b.Layers, b.Heads, b.MlpRatio, b.Dropout, b.Bias, b.Gelu));
                         break;
+                    case LlamaBlocksAttribute b:
+                    {
+                        NeedVectors();
+                        if (b.Layers <= 0) _report(Diagnostics.NonPositive, at, _model, nameof(b.Layers), b.Layers);
+                        int kv = b.KvHeads == 0 ? b.Heads : b.KvHeads;
+                        if (b.Heads <= 0) _report(Diagnostics.NonPositive, at, _model, nameof(b.Heads), b.Heads);
+                        else if (width > 0 && width % b.Heads != 0) _report(Diagnostics.HeadsDoNotDivide, at, _model, b.Heads, width);
+                        else if (kv <= 0) _report(Diagnostics.NonPositive, at, _model, nameof(b.KvHeads), kv);
+                        else if (b.Heads % kv != 0) _report(Diagnostics.KvHeadsDoNotDivide, at, _model, kv, b.Heads);
+                        else if (width > 0 && width / b.Heads % 2 != 0) _report(Diagnostics.OddHeadSize, at, _model, width / b.Heads, width, b.Heads);
+                        if (b.MlpHidden <= 0) _report(Diagnostics.NonPositive, at, _model, nameof(b.MlpHidden), b.MlpHidden);
+                        if (!(b.RopeTheta > 0)) _report(Diagnostics.BadRecipe, at, _model, nameof(b.RopeTheta), "positive", b.RopeTheta);
+                        if (!(b.NormEpsilon > 0)) _report(Diagnostics.BadRecipe, at, _model, nameof(b.NormEpsilon), "positive", b.NormEpsilon);
+                        if (b.Dropout < 0 || b.Dropout >= 1) _report(Diagnostics.BadRecipe, at, _model, nameof(b.Dropout), "in [0, 1)", b.Dropout);
+                        specs.Add(new LlamaBlocksSpec(width, b.Layers, b.Heads, kv, b.MlpHidden, b.RopeTheta, b.Rope, b.NormEpsilon, b.QkvBias, b.Dropout));
+                        break;
+                    }
                     case LayerNormAttribute:
                         NeedVectors();
+                        if (llama) _report(Diagnostics.WrongFamily, at, _model, "LayerNorm", "LlamaBlocks", "Llama's final norm is [RmsNorm]");
                         specs.Add(new FinalNormSpec(width, blockBias));
+                        break;
+                    case RmsNormAttribute n:
+                        NeedVectors();
+                        if (gpt.Attribute is not null) _report(Diagnostics.WrongFamily, at, _model, "RmsNorm", "TransformerBlocks", "GPT-2's final norm is [LayerNorm]");
+                        if (!(n.Epsilon > 0)) _report(Diagnostics.BadRecipe, at, _model, nameof(n.Epsilon), "positive", n.Epsilon);
+                        specs.Add(new FinalRmsNormSpec(width, n.Epsilon));
                         break;
                     case DenseAttribute d:
                     {
@@ -112,7 +142,7 @@ namespace Edge.Generators.Parsing
                         else if (!shapeReported && !flattened) { _report(Diagnostics.NeedsFlatten, at, _model, Name(attribute), _context); shapeReported = true; }
                         if (head.TiedToEmbedding && haveVectors && width != embeddingWidth)
                             _report(Diagnostics.TiedWidth, at, _model, width, embeddingWidth);
-                        specs.Add(new HeadSpec(width, head.Bias, head.TiedToEmbedding));
+                        specs.Add(new HeadSpec(width, head.Bias, head.TiedToEmbedding, llama));
                         break;
                 }
             }

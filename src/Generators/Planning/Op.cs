@@ -415,3 +415,162 @@ namespace Edge.Generators.Planning
         public override void Decode(Emit e) { }
     }
 }
+
+namespace Edge.Generators.Planning
+{
+    /// <summary>Llama's RMSNorm over the last dimension: y = x / rms(x) * weight, 1/rms per row kept for backward.</summary>
+    internal sealed class RmsNormOp : Op
+    {
+        public RmsNormOp(string name, Slot x, Param weight, Slot y, Slot rstd, int width, double epsilon)
+        {
+            Name = name;
+            X = x;
+            Weight = weight;
+            Y = y;
+            Rstd = rstd;
+            Width = width;
+            Epsilon = epsilon;
+        }
+
+        public string Name { get; }
+        public Slot X { get; }
+        public Param Weight { get; }
+        public Slot Y { get; }
+        public Slot Rstd { get; }
+        public int Width { get; }
+        public double Epsilon { get; }
+
+        public override IEnumerable<Slot> GradientOutputs => new[] { Y };
+        public override IEnumerable<Slot> GradientInputs => new[] { X };
+
+        string R(Emit e) => e.Pass == Pass.Decode ? (e.Tail ? "1" : "T") : "B, T";
+        string Eps => ((float)Epsilon).ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "f";
+
+        public override string Comment(Emit e) =>
+            $"{Name}: rmsnorm x [{R(e)}, {Width}] -> {Y.LocalName} [{R(e)}, {Width}]{(e.Pass == Pass.Decode ? "" : " (1/rms per row kept for backward)")}";
+
+        public override string BackwardComment(Emit e) => $"{Name}: d{Y.LocalName} -> dx, d{Weight.LocalName.Replace(".weight", "")}";
+
+        public override void Forward(Emit e)
+        {
+            string x = e.A(X);
+            e.WritesOneRow(Y);
+            e.WritesOneRow(Rstd);
+            e.Line($"K.RmsNorm.Forward({x}, {e.W(Weight)}, {e.A(Y)}, {e.A(Rstd)}, {e.RowsOf(Y)}, {Width}, {Eps});");
+        }
+
+        public override void Backward(Emit e) =>
+            e.Line($"K.RmsNorm.Backward({e.D(Y)}, {e.A(X)}, {e.W(Weight)}, {e.A(Rstd)}, {e.D(X)}, {e.G(Weight)}, {e.RowsOf(Y)}, {Width});");
+    }
+
+    /// <summary>Rotary position embeddings on a projection's heads (queries or keys): y = R(position) x, per head.</summary>
+    internal sealed class RopeOp : Op
+    {
+        public RopeOp(Slot x, Slot y, int heads, int headSize, bool interleaved)
+        {
+            X = x;
+            Y = y;
+            Heads = heads;
+            HeadSize = headSize;
+            Interleaved = interleaved;
+        }
+
+        public Slot X { get; }
+        public Slot Y { get; }
+        public int Heads { get; }
+        public int HeadSize { get; }
+        public bool Interleaved { get; }
+
+        public override IEnumerable<Slot> GradientOutputs => new[] { Y };
+        public override IEnumerable<Slot> GradientInputs => new[] { X };
+
+        string Layout => Interleaved ? "true" : "false";
+
+        public override string Comment(Emit e) =>
+            $"rope: {X.LocalName} -> {Y.LocalName}, {Heads} heads of {HeadSize} rotated by position{(e.Pass == Pass.Decode ? " (position ..)" : "")} ({(Interleaved ? "interleaved pairs" : "half rotation")})";
+
+        public override string BackwardComment(Emit e) => $"rope: d{Y.LocalName} -> d{X.LocalName} (the inverse rotation)";
+
+        public override void Forward(Emit e) =>
+            e.Line($"K.Rope.Forward({e.A(X)}, {e.A(Y)}, RopeTable.Cos, RopeTable.Sin, B, T, 0, {Heads}, {HeadSize}, interleaved: {Layout});");
+
+        public override void Backward(Emit e) =>
+            e.Line($"K.Rope.Backward({e.D(Y)}, {e.D(X)}, RopeTable.Cos, RopeTable.Sin, B, T, 0, {Heads}, {HeadSize}, interleaved: {Layout});");
+
+        public override void Decode(Emit e) =>
+            e.Line($"K.Rope.Forward({e.A(X)}, {e.A(Y)}, RopeTable.Cos, RopeTable.Sin, 1, T, position, {Heads}, {HeadSize}, interleaved: {Layout});");
+    }
+
+    /// <summary>
+    /// Causal grouped-query attention over separate q [B, T, H*hs] and k, v [B, T, KvH*hs] (Llama): training keeps the
+    /// probabilities; decoding appends the chunk's keys and values to the layer's cache [Context, KvH*hs].
+    /// </summary>
+    internal sealed class GroupedAttentionOp : Op
+    {
+        public GroupedAttentionOp(Slot q, Slot k, Slot v, Slot y, Slot att, Slot scratch, Slot scores, Slot keys, Slot values, int heads, int kvHeads, int headSize)
+        {
+            Q = q; K = k; V = v; Y = y; Att = att; Scratch = scratch; Scores = scores; Keys = keys; Values = values;
+            Heads = heads;
+            KvHeads = kvHeads;
+            HeadSize = headSize;
+        }
+
+        public Slot Q { get; }
+        public Slot K { get; }
+        public Slot V { get; }
+        public Slot Y { get; }
+        public Slot Att { get; }
+        public Slot Scratch { get; }
+        public Slot Scores { get; }
+        public Slot Keys { get; }
+        public Slot Values { get; }
+        public int Heads { get; }
+        public int KvHeads { get; }
+        public int HeadSize { get; }
+
+        int QDim => Heads * HeadSize;
+        int KvDim => KvHeads * HeadSize;
+        string Shape => $"{Heads}, {KvHeads}, {HeadSize}";
+
+        public override IEnumerable<Slot> GradientOutputs => new[] { Y };
+        public override IEnumerable<Slot> GradientInputs => new[] { Q, K, V };
+
+        public override string Comment(Emit e) => e.Pass == Pass.Decode
+            ? $"attn: the chunk's keys and values go to the cache at rows position..; its queries attend over rows 0 .. position + T - 1 -> y [T, {QDim}]"
+            : $"attn: causal attention, {Heads} query heads over {KvHeads} key/value heads of {HeadSize}: q, k, v -> y [B, T, {QDim}] (probabilities kept in training)";
+
+        public override string BackwardComment(Emit e) => "attn: dy -> dq, dk, dv";
+
+        public override void Forward(Emit e) =>
+            e.Line($"K.Attention.Forward({e.A(Q)}, {e.A(K)}, {e.A(V)}, {QDim}, {KvDim}, {e.A(Y)}, {e.A(Att)}, B, T, {Shape});");
+
+        public override void Backward(Emit e) =>
+            e.Line($"K.Attention.Backward({e.D(Y)}, {e.A(Q)}, {e.A(K)}, {e.A(V)}, {QDim}, {KvDim}, {e.A(Att)}, {e.D(Q)}, {e.D(K)}, {e.D(V)}, {e.A(Scratch)}, B, T, {Shape});");
+
+        public override void Decode(Emit e) =>
+            e.Line($"K.AttentionDecode.Chunk({e.A(Q)}, {e.A(K)}, {e.A(V)}, {QDim}, {KvDim}, {e.A(Keys)}, {e.A(Values)}, {e.A(Y)}, {e.A(Scores)}, position, T, {Shape});");
+    }
+
+    /// <summary>Llama's gated MLP activation: h = SiLU(gate) * up.</summary>
+    internal sealed class SwiGluOp : Op
+    {
+        public SwiGluOp(Slot gate, Slot up, Slot h)
+        {
+            Gate = gate;
+            Up = up;
+            H = h;
+        }
+
+        public Slot Gate { get; }
+        public Slot Up { get; }
+        public Slot H { get; }
+
+        public override IEnumerable<Slot> GradientOutputs => new[] { H };
+        public override IEnumerable<Slot> GradientInputs => new[] { Gate, Up };
+
+        public override string Comment(Emit e) => $"swiglu: silu(gate) * up -> {H.LocalName} [{(e.Pass == Pass.Decode ? "T" : "B, T")}, {H.Width}]";
+        public override string BackwardComment(Emit e) => $"swiglu: d{H.LocalName} -> dgate, dup";
+        public override void Forward(Emit e) => e.Line($"K.SwiGlu.Forward({e.A(Gate)}, {e.A(Up)}, {e.A(H)});");
+        public override void Backward(Emit e) => e.Line($"K.SwiGlu.Backward({e.A(Gate)}, {e.A(Up)}, {e.D(H)}, {e.D(Gate)}, {e.D(Up)});");
+    }
+}

@@ -46,9 +46,10 @@ namespace Edge.Generators.Planning
     /// <summary>Where a tensor lives: once per model, or once per layer of the block.</summary>
     internal abstract class Tensor
     {
-        protected Tensor(string name, string member, int layer)
+        protected Tensor(string name, string local, string member, int layer)
         {
             Name = name;
+            LocalName = local;
             Member = member;
             Layer = layer;
         }
@@ -61,7 +62,7 @@ namespace Edge.Generators.Planning
         public int Layer { get; }
         public bool InBlock => Layer >= 0;
         /// <summary>The name within its block ("ln_1.weight" for "h.3.ln_1.weight"); the full name outside blocks.</summary>
-        public string LocalName => InBlock ? Name.Substring(Name.IndexOf('.', Name.IndexOf('.') + 1) + 1) : Name;
+        public string LocalName { get; }
         /// <summary>Index among tensors of its kind in the whole model (layout order).</summary>
         public int Index { get; set; }
     }
@@ -71,8 +72,8 @@ namespace Edge.Generators.Planning
     /// <summary>A parameter tensor: shape as C# expressions over V, and how it starts.</summary>
     internal sealed class Param : Tensor
     {
-        public Param(string name, string member, int layer, string[] shape, bool decay, InitKind init, float std, string note)
-            : base(name, member, layer)
+        public Param(string name, string local, string member, int layer, string[] shape, bool decay, InitKind init, float std, string note)
+            : base(name, local, member, layer)
         {
             Shape = shape;
             Decay = decay;
@@ -93,8 +94,8 @@ namespace Edge.Generators.Planning
     /// <summary>A weight-matrix product x [rows, In] @ W (W stored [In, Out], or [Out, In] when transposed).</summary>
     internal sealed class Site : Tensor
     {
-        public Site(string name, string member, int layer, Param weight, string inDim, string outDim, bool transposed)
-            : base(name, member, layer)
+        public Site(string name, string local, string member, int layer, Param weight, string inDim, string outDim, bool transposed)
+            : base(name, local, member, layer)
         {
             Weight = weight;
             In = inDim;
@@ -111,8 +112,8 @@ namespace Edge.Generators.Planning
     /// <summary>An activation buffer of rows x <see cref="Width"/> floats (width a C# expression: a number or V).</summary>
     internal class Slot : Tensor
     {
-        public Slot(string name, string member, int layer, Rows rows, string width, SlotRole role)
-            : base(name, member, layer)
+        public Slot(string name, string local, string member, int layer, Rows rows, string width, SlotRole role)
+            : base(name, local, member, layer)
         {
             Rows = rows;
             Width = width;
@@ -143,7 +144,7 @@ namespace Edge.Generators.Planning
     internal sealed class SlotProxy : Slot
     {
         public SlotProxy(string member, int layer, Slot target)
-            : base(target.Name, member, layer, target.Rows, target.Width, target.Role) => Target = target;
+            : base(target.Name, target.LocalName, member, layer, target.Rows, target.Width, target.Role) => Target = target;
 
         public Slot Target { get; }
         public override Slot Actual => Target.Actual;
@@ -183,6 +184,8 @@ namespace Edge.Generators.Planning
         /// <summary>The loss op (last of <see cref="After"/>), the logits it reads, and the decoding result.</summary>
         public LossOp Loss = null!;
         public bool Sequence;
+        /// <summary>Llama models: the rotary table's head size and theta (the generated class holds RopeTable).</summary>
+        public (int HeadSize, double Theta)? Rope;
         public int Context;
         public double Dropout;
         /// <summary>The counting bigram's table, if the model is fitted by counting.</summary>

@@ -45,11 +45,13 @@ namespace Edge.Generators.Planning
         static string Member(string local) =>
             string.Concat(local.Split('.', '_').Where(p => p.Length > 0).Select(p => char.ToUpperInvariant(p[0]) + p.Substring(1)));
 
-        string Full(string local) => _layer >= 0 ? $"h.{_layer}.{local}" : local;
+        // Block tensors are named "{prefix}.{layer}.{local}": GPT-2's "h.3.ln_1.weight", Llama's "model.layers.3.input_layernorm.weight".
+        string _prefix = "h";
+        string Full(string local) => _layer >= 0 ? $"{_prefix}.{_layer}.{local}" : local;
 
         Param Param(string local, string[] shape, bool decay, InitKind init, float std, string note)
         {
-            var p = new Param(Full(local), Member(local), _layer, shape, decay, init, std, note) { Index = _plan.Params.Count };
+            var p = new Param(Full(local), local, Member(local), _layer, shape, decay, init, std, note) { Index = _plan.Params.Count };
             _plan.Params.Add(p);
             return p;
         }
@@ -59,14 +61,14 @@ namespace Edge.Generators.Planning
 
         Site Site(string local, Param weight, string inDim, string outDim, bool transposed = false)
         {
-            var s = new Site(Full(local), Member(local), _layer, weight, inDim, outDim, transposed) { Index = _plan.Sites.Count };
+            var s = new Site(Full(local), local, Member(local), _layer, weight, inDim, outDim, transposed) { Index = _plan.Sites.Count };
             _plan.Sites.Add(s);
             return s;
         }
 
         Slot Slot(string local, Rows rows, string width, SlotRole role = SlotRole.Main)
         {
-            var s = new Slot(Full(local), Member(local), _layer, rows, width, role) { Index = _plan.Slots.Count };
+            var s = new Slot(Full(local), local, Member(local), _layer, rows, width, role) { Index = _plan.Slots.Count };
             _plan.Slots.Add(s);
             return s;
         }
@@ -89,7 +91,9 @@ namespace Edge.Generators.Planning
                     case FlattenSpec f: LayFlatten(f); break;
                     case DenseSpec d: LayDense(d); break;
                     case GptBlocksSpec b: LayBlocks(b); break;
+                    case LlamaBlocksSpec b: LayLlamaBlocks(b); break;
                     case FinalNormSpec n: LayFinalNorm(n); break;
+                    case FinalRmsNormSpec n: LayFinalRmsNorm(n); break;
                     case HeadSpec h: LayHead(h); break;
                     case BigramSpec b: LayBigram(b); break;
                     default: throw new InvalidOperationException("unknown layer " + layer.GetType().Name);
@@ -107,12 +111,14 @@ namespace Edge.Generators.Planning
             int e = layer.Dim, c = _model.Context;
             bool seq = _model.Sequence;
             float std = seq ? 0.02f : 1f;
-            string note = seq ? "N(0, 0.02), GPT-2" : "N(0, 1), as in makemore";
-            _wte = Param("wte.weight", new[] { "V", I(e) }, decay: true, InitKind.Normal, std, note);
+            string note = layer.Llama ? "N(0, 0.02)" : seq ? "N(0, 0.02), GPT-2" : "N(0, 1), as in makemore";
+            _wte = Param(layer.Llama ? "model.embed_tokens.weight" : "wte.weight", new[] { "V", I(e) }, decay: true, InitKind.Normal, std, note);
             var wpe = layer.Positional ? Param("wpe.weight", new[] { I(c), I(e) }, decay: true, InitKind.Normal, std, note) : null;
             var emb = Slot("emb", seq ? Rows.Tokens : Rows.Window, I(e));
             string positions = seq ? "T" : I(c);
-            _plan.Summary.Add($"wte           embedding [V, {e}]{(wpe is not null ? $" + wpe [{c}, {e}]" : "")} -> emb [B, {positions}, {e}]");
+            _plan.Summary.Add(layer.Llama
+                ? $"embed_tokens  embedding [V, {e}] -> emb [B, {positions}, {e}]"
+                : $"wte           embedding [V, {e}]{(wpe is not null ? $" + wpe [{c}, {e}]" : "")} -> emb [B, {positions}, {e}]");
             Add(new EmbeddingOp(_wte, wpe, emb, e));
             _x = emb;
         }
@@ -239,6 +245,116 @@ namespace Edge.Generators.Planning
             _x = new SlotProxy("BlocksOut", -1, input);
         }
 
+        void LayFinalRmsNorm(FinalRmsNormSpec layer)
+        {
+            _plan.Summary.Add($"model.norm    rmsnorm [{layer.Width}] -> norm [B * T, {layer.Width}]");
+            var op = RmsNorm("model.norm", "norm", _x!, layer.Width, layer.Epsilon);
+            Add(op);
+            _x = op.Y;
+        }
+
+        /// <summary>RMSNorm: the parameter local.weight, the output slot (named <paramref name="slot"/>) and its 1/rms.</summary>
+        RmsNormOp RmsNorm(string local, string slot, Slot x, int width, double epsilon)
+        {
+            var scale = Param(local + ".weight", new[] { I(width) }, decay: false, InitKind.Ones, 0f, "ones");
+            var y = Slot(slot, Rows.Tokens, I(width));
+            var rstd = Slot(slot + ".rstd", Rows.Tokens, "1", SlotRole.Saved);
+            return new RmsNormOp(local, x, scale, y, rstd, width, epsilon);
+        }
+
+        /// <summary>
+        /// Llama blocks with Hugging Face's names (model.layers.N.self_attn.q_proj, ...) and torch.nn.Linear's [out, in]
+        /// weights: x += o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))), n = rmsnorm(x);
+        /// x += down_proj(silu(gate_proj(n)) * up_proj(n)), n = rmsnorm(x).
+        /// </summary>
+        void LayLlamaBlocks(LlamaBlocksSpec b)
+        {
+            int c = b.Width, heads = b.Heads, kvHeads = b.KvHeads, hs = b.HeadSize, kv = b.KvWidth, hidden = b.MlpHidden, layers = b.Layers;
+            bool interleaved = b.Rope == RopeLayout.Interleaved;
+            _plan.Dropout = b.Dropout;
+            _plan.Rope = (hs, b.RopeTheta);
+            float projStd = 0.02f / (float)Math.Sqrt(2 * layers);
+            string projNote = $"N(0, 0.02 / sqrt(2 * {layers})): scaled residual projections, as GPT-2 and nanoGPT";
+
+            var emb = _x!;
+            var embDrop = Slot("emb.drop", Rows.Tokens, I(c));
+            var embMask = Slot("emb.mask", Rows.Tokens, I(c), SlotRole.Training);
+            Add(new DropoutOp("embeddings", emb, embDrop, embMask));
+            var scratch = Slot("attn.scratch", Rows.Sequence, "1", SlotRole.Training);
+            var scores = Slot("attn.scores", Rows.Cache, "1", SlotRole.Decoding);
+            _plan.Summary.Add($"model.layers  {layers} x block: x += attn(rmsnorm(x)) ({heads} query heads over {kvHeads} key/value heads of {hs}, " +
+                $"rope theta {b.RopeTheta.ToString(CultureInfo.InvariantCulture)}, {(interleaved ? "interleaved" : "half")}); x += swiglu mlp ({hidden}); " +
+                $"dropout {b.Dropout.ToString(CultureInfo.InvariantCulture)}");
+
+            _prefix = "model.layers";
+            var perLayer = new List<List<Op>>();
+            var inputs = new List<SlotProxy>();
+            var outputs = new List<Slot>();
+            Slot input = embDrop;
+            for (int l = 0; l < layers; l++)
+            {
+                _layer = l;
+                _ops = new List<Op>();
+                perLayer.Add(_ops);
+                var x = new SlotProxy("In", l, input);
+                inputs.Add(x);
+
+                // x += attn(rmsnorm(x))
+                var n1 = RmsNorm("input_layernorm", "input_layernorm", x, c, b.NormEpsilon);
+                Add(n1);
+                Site Linear(string local, int inDim, int outDim, bool bias, float std, string note, out Param? b0)
+                {
+                    var w = Param(local + ".weight", new[] { I(outDim), I(inDim) }, decay: true, InitKind.Normal, std, note);
+                    b0 = Bias(local + ".bias", I(outDim), bias);
+                    return Site(local, w, I(inDim), I(outDim), transposed: true);
+                }
+                var pq = Linear("self_attn.q_proj", c, c, b.QkvBias, 0.02f, "N(0, 0.02)", out var bq);
+                var pk = Linear("self_attn.k_proj", c, kv, b.QkvBias, 0.02f, "N(0, 0.02)", out var bk);
+                var pv = Linear("self_attn.v_proj", c, kv, b.QkvBias, 0.02f, "N(0, 0.02)", out var bv);
+                var po = Linear("self_attn.o_proj", c, c, false, projStd, projNote, out _);
+                var q = Slot("self_attn.q", Rows.Tokens, I(c));
+                var k = Slot("self_attn.k", Rows.Tokens, I(kv));
+                var v = Slot("self_attn.v", Rows.Tokens, I(kv));
+                var qr = Slot("self_attn.q_rot", Rows.Tokens, I(c));
+                var kr = Slot("self_attn.k_rot", Rows.Tokens, I(kv));
+                var att = Slot("self_attn.att", Rows.AttentionMap, I(heads), SlotRole.Training);
+                var y = Slot("self_attn.y", Rows.Tokens, I(c));
+                var o = Slot("self_attn.o", Rows.Tokens, I(c));
+                var keys = Slot("self_attn.keys", Rows.Cache, I(kv), SlotRole.Decoding);
+                var values = Slot("self_attn.values", Rows.Cache, I(kv), SlotRole.Decoding);
+                string Plus(Param? p) => p is null ? "" : " + bias";
+                Add(new ProjectOp(pq, n1.Y, bq, q, $"self_attn.q_proj: n [{{R}}, {c}] @ [{c}, {c}]^T{Plus(bq)} -> q [{{R}}, {c}]"));
+                Add(new ProjectOp(pk, n1.Y, bk, k, $"self_attn.k_proj: n [{{R}}, {c}] @ [{kv}, {c}]^T{Plus(bk)} -> k [{{R}}, {kv}]"));
+                Add(new ProjectOp(pv, n1.Y, bv, v, $"self_attn.v_proj: n [{{R}}, {c}] @ [{kv}, {c}]^T{Plus(bv)} -> v [{{R}}, {kv}]"));
+                Add(new RopeOp(q, qr, heads, hs, interleaved));
+                Add(new RopeOp(k, kr, kvHeads, hs, interleaved));
+                Add(new GroupedAttentionOp(qr, kr, v, y, att, scratch, scores, keys, values, heads, kvHeads, hs));
+                Add(new ProjectOp(po, y, null, o, $"self_attn.o_proj: y [{{R}}, {c}] @ [{c}, {c}]^T -> o [{{R}}, {c}]"));
+                var attnOut = Residual("self_attn", x, o, c);
+
+                // x += mlp(rmsnorm(x))
+                var n2 = RmsNorm("post_attention_layernorm", "post_attention_layernorm", attnOut, c, b.NormEpsilon);
+                Add(n2);
+                var pg = Linear("mlp.gate_proj", c, hidden, false, 0.02f, "N(0, 0.02)", out _);
+                var pu = Linear("mlp.up_proj", c, hidden, false, 0.02f, "N(0, 0.02)", out _);
+                var pd = Linear("mlp.down_proj", hidden, c, false, projStd, projNote, out _);
+                var gate = Slot("mlp.gate", Rows.Tokens, I(hidden));
+                var up = Slot("mlp.up", Rows.Tokens, I(hidden));
+                var act = Slot("mlp.act", Rows.Tokens, I(hidden));
+                var down = Slot("mlp.down", Rows.Tokens, I(c));
+                Add(new ProjectOp(pg, n2.Y, null, gate, $"mlp.gate_proj: n [{{R}}, {c}] @ [{hidden}, {c}]^T -> gate [{{R}}, {hidden}]"));
+                Add(new ProjectOp(pu, n2.Y, null, up, $"mlp.up_proj: n [{{R}}, {c}] @ [{hidden}, {c}]^T -> up [{{R}}, {hidden}]"));
+                Add(new SwiGluOp(gate, up, act));
+                Add(new ProjectOp(pd, act, null, down, $"mlp.down_proj: act [{{R}}, {hidden}] @ [{c}, {hidden}]^T -> down [{{R}}, {c}]"));
+                input = Residual("mlp", attnOut, down, c);
+                outputs.Add(input);
+            }
+            _layer = -1;
+            _ops = _plan.After;
+            _plan.Blocks = new BlockItem(_prefix, perLayer, inputs, outputs);
+            _x = new SlotProxy("BlocksOut", -1, input);
+        }
+
         /// <summary>out = x + dropout(branch), [B * T, width]; returns out.</summary>
         Slot Residual(string local, Slot x, Slot branch, int width)
         {
@@ -259,10 +375,22 @@ namespace Edge.Generators.Planning
             {
                 var bias = layer.Bias ? Param("lm_head.bias", new[] { "V" }, decay: false, InitKind.Zeros, 0f, "zeros") : null;
                 var logits = Slot("logits", rows, "V");
-                _plan.Summary.Add($"lm_head       tied to wte: {x.Name} @ wte^T [{n}, V] -> logits [{(_model.Sequence ? "B * T" : "B")}, V]");
+                _plan.Summary.Add($"lm_head       tied to {(layer.Llama ? "embed_tokens" : "wte")}: {x.LocalName} @ {(layer.Llama ? "embed_tokens" : "wte")}^T [{n}, V] -> logits [{(_model.Sequence ? "B * T" : "B")}, V]");
                 var tied = Site("lm_head", _wte!, I(n), "V", transposed: true);
-                Add(new ProjectOp(tied, x, bias, logits, $"lm_head (tied): {x.Name} [{r}, {n}] @ wte^T [{n}, V] -> logits [{r}, V]"));
+                Add(new ProjectOp(tied, x, bias, logits, $"lm_head (tied): {x.LocalName} [{r}, {n}] @ {(layer.Llama ? "embed_tokens" : "wte")}^T [{n}, V] -> logits [{r}, V]"));
                 _x = logits;
+                return;
+            }
+            if (layer.Llama)
+            {
+                // torch.nn.Linear's orientation: lm_head.weight [V, In], read by rows.
+                var w = Param("lm_head.weight", new[] { "V", I(n) }, decay: true, InitKind.Normal, 0.02f, "N(0, 0.02)");
+                var bb = layer.Bias ? Param("lm_head.bias", new[] { "V" }, decay: false, InitKind.Zeros, 0f, "zeros") : null;
+                var y = Slot("logits", rows, "V");
+                _plan.Summary.Add($"lm_head       [V, {n}]^T -> logits [B * T, V]");
+                var rowsHead = Site("lm_head", w, I(n), "V", transposed: true);
+                Add(new ProjectOp(rowsHead, x, bb, y, $"lm_head: {x.LocalName} [{r}, {n}] @ lm_head.weight [V, {n}]^T -> logits [{r}, V]"));
+                _x = y;
                 return;
             }
             float std = _model.Sequence ? 0.02f : 0.01f;

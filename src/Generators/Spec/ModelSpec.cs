@@ -10,8 +10,11 @@ namespace Edge.Generators.Spec
     /// <summary>One layer of a declaration, in declaration order.</summary>
     internal abstract record LayerSpec;
 
-    /// <summary>[TokenEmbedding]: wte [V, Dim], plus wpe [Context, Dim] when <paramref name="Positional"/>.</summary>
-    internal sealed record EmbeddingSpec(int Dim, bool Positional) : LayerSpec;
+    /// <summary>
+    /// [TokenEmbedding]: wte [V, Dim], plus wpe [Context, Dim] when <paramref name="Positional"/>; named
+    /// model.embed_tokens in a Llama-family model (<paramref name="Llama"/>).
+    /// </summary>
+    internal sealed record EmbeddingSpec(int Dim, bool Positional, bool Llama = false) : LayerSpec;
 
     /// <summary>[Flatten]: [B, Context, Width] read as [B, Context * Width]; no work.</summary>
     internal sealed record FlattenSpec(int Positions, int Width) : LayerSpec;
@@ -29,11 +32,25 @@ namespace Edge.Generators.Spec
         public int Hidden => MlpRatio * Width;
     }
 
+    /// <summary>[LlamaBlocks]: Llama decoder blocks over width <paramref name="Width"/>, heads of <see cref="HeadSize"/>.</summary>
+    internal sealed record LlamaBlocksSpec(int Width, int Layers, int Heads, int KvHeads, int MlpHidden, double RopeTheta, RopeLayout Rope,
+        double NormEpsilon, bool QkvBias, double Dropout) : LayerSpec
+    {
+        public int HeadSize => Width / Heads;
+        public int KvWidth => KvHeads * HeadSize;
+    }
+
+    /// <summary>[RmsNorm]: Llama's final model.norm over width <paramref name="Width"/>.</summary>
+    internal sealed record FinalRmsNormSpec(int Width, double Epsilon) : LayerSpec;
+
     /// <summary>[LayerNorm]: GPT-2's final ln_f over width <paramref name="Width"/> (no shift when the blocks have no biases).</summary>
     internal sealed record FinalNormSpec(int Width, bool Bias) : LayerSpec;
 
-    /// <summary>[OutputHead]: [rows, In] -> logits [rows, V]; the weight is wte itself (read transposed) when tied.</summary>
-    internal sealed record HeadSpec(int In, bool Bias, bool Tied) : LayerSpec;
+    /// <summary>
+    /// [OutputHead]: [rows, In] -> logits [rows, V]; the weight is the embedding itself (read transposed) when tied. A
+    /// Llama-family head stores lm_head.weight [V, In] (torch.nn.Linear's orientation).
+    /// </summary>
+    internal sealed record HeadSpec(int In, bool Bias, bool Tied, bool Llama = false) : LayerSpec;
 
     internal sealed record RecipeSpec(OptimizerKind Optimizer, double LearningRate, int Batch, int Steps, int DecayStep, double DecayFactor,
         double WeightDecay, int EvalInterval, ScheduleKind Schedule, int Warmup, double MinLearningRate, double Beta2, double GradClip);

@@ -27,6 +27,15 @@ public enum GeluForm
     Exact,
 }
 
+/// <summary>How a rotary position embedding pairs a head's channels (checkpoints differ; the two are one function up to a permutation).</summary>
+public enum RopeLayout
+{
+    /// <summary>Channel i with channel i + hs/2 (Hugging Face's rotate_half; Llama, SmolLM, Qwen2 checkpoints on the Hub).</summary>
+    Half,
+    /// <summary>Channel 2i with channel 2i + 1 (Meta's original Llama code and llama2.c's checkpoints).</summary>
+    Interleaved,
+}
+
 /// <summary>The optimiser a training recipe uses.</summary>
 public enum OptimizerKind { Sgd, AdamW }
 
@@ -79,6 +88,40 @@ public sealed class TransformerBlocksAttribute : Attribute
     public bool Bias { get; set; } = true;
     /// <summary>The MLP's GELU: the tanh form (GPT-2, the default) or the exact erf form (nanoGPT).</summary>
     public GeluForm Gelu { get; set; } = GeluForm.Tanh;
+}
+
+/// <summary>
+/// A stack of Llama decoder blocks over [B, T, C]: x += attn(rmsnorm(x)); x += mlp(rmsnorm(x)), with rotary positions on
+/// the queries and keys, grouped-query attention (<see cref="KvHeads"/> key/value heads shared by the query heads; 1 is
+/// multi-query) and a gated SwiGLU MLP, SiLU(x W_gate) * (x W_up) W_down. Tensors carry Hugging Face's Llama names
+/// (model.layers.N.self_attn.q_proj, ...) and torch.nn.Linear's [out, in] orientation, so Hub checkpoints load as they
+/// are. Makes the model a sequence model.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class LlamaBlocksAttribute : Attribute
+{
+    public int Layers { get; set; } = 1;
+    public int Heads { get; set; } = 1;
+    /// <summary>Key/value heads; must divide <see cref="Heads"/> (0: as many as the query heads).</summary>
+    public int KvHeads { get; set; }
+    /// <summary>The MLP's hidden width (Llama's intermediate_size).</summary>
+    public int MlpHidden { get; set; }
+    /// <summary>The RoPE base (Llama's rope_theta).</summary>
+    public double RopeTheta { get; set; } = 10000;
+    public RopeLayout Rope { get; set; } = RopeLayout.Half;
+    /// <summary>The RMSNorms' epsilon (rms_norm_eps).</summary>
+    public double NormEpsilon { get; set; } = 1e-5;
+    /// <summary>Biases on the q, k and v projections (Qwen2 has them; Llama does not).</summary>
+    public bool QkvBias { get; set; }
+    /// <summary>Dropout on the embeddings and each residual branch, in training only.</summary>
+    public double Dropout { get; set; }
+}
+
+/// <summary>Root-mean-square normalisation with a learned scale (Llama's final model.norm).</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class RmsNormAttribute : Attribute
+{
+    public double Epsilon { get; set; } = 1e-5;
 }
 
 /// <summary>Layer normalisation over the last dimension, with a learned scale and shift (GPT-2's ln_f).</summary>

@@ -6,12 +6,14 @@ using F128 = System.Runtime.Intrinsics.Vector128<float>;
 
 namespace Edge.Kernels;
 
-// Causal multi-head self-attention, GPT-2 layout (llm.c's attention_forward/backward, without its preatt buffer).
-//   qkv  [B, T, 3C]: row (b, t) is [q (C) | k (C) | v (C)]; head h uses channels h*hs .. (h+1)*hs, hs = C / H
+// Causal multi-head self-attention (llm.c's attention_forward/backward, without its preatt buffer), with grouped-query
+// attention: H query heads share KvH key/value heads, query head h reading kv head h / (H / KvH).
+//   q    [B, T, qStride]: head h at channels h*hs .. (h+1)*hs       k, v  [B, T, kvStride]: kv head g at g*hs
+//   GPT-2's fused rows qkv [B, T, 3C] = [q (C) | k (C) | v (C)] are q = qkv, k = qkv + C, v = qkv + 2C, strides 3C, KvH = H
 //   att  [B, H, T, T]: softmax probabilities, att[b, h, t1, t2] for t2 <= t1; entries above the diagonal are 0
-//   y    [B, T, C]: y[b, t1, head h] = sum_{t2 <= t1} att[b, h, t1, t2] * v[b, t2, head h] (heads concatenated)
+//   y    [B, T, H*hs]: y[b, t1, head h] = sum_{t2 <= t1} att[b, h, t1, t2] * v[b, t2, kv head of h] (heads concatenated)
 //   scores = q . k / sqrt(hs); only the causal half (t2 <= t1) is computed.
-// Backward accumulates (+=) into dqkv [B, T, 3C]. Per (b, head, t1), with scale = 1 / sqrt(hs):
+// Backward accumulates (+=) into dq, dk, dv (the same layouts as q, k, v). Per (b, head, t1), with scale = 1 / sqrt(hs):
 //   datt[t2] = dy[t1] . v[t2]                                   (in scratch, at least T floats)
 //   dpre[t2] = att[t2] * (datt[t2] - sum_t2' att[t2'] * datt[t2'])
 //   dq[t1] += scale * sum_t2 dpre[t2] k[t2];  dk[t2] += scale * dpre[t2] q[t1];  dv[t2] += att[t2] dy[t1]
@@ -22,164 +24,201 @@ namespace Edge.Kernels;
 // lane count divides hs, with no tail: for hs = 32 or 64 that is Simd.Bits itself; an hs that is not a multiple
 // of 4 (possible, but no model uses one) runs scalar. Keys are taken four at a time, so that each load of q (or
 // dy) serves four dot products. The softmax over a row uses every width, like the other kernels.
-// Parts for Parallelism.Threads are ranges of (batch, head) pairs, which share no output: a pair writes its own att
-// rows, its head's channels of y, and (backward) its head's q, k, v channels of dqkv. Backward's scratch is the
-// caller's on the calling thread and a per-thread buffer on pool threads. Results do not depend on the thread count.
+// Parts for Parallelism.Threads are ranges of (batch, kv head) groups, which share no output: a group writes its heads'
+// att rows and channels of y, and (backward) their q channels and its kv head's k, v channels (the query heads of a
+// group run in order on one thread, so the k and v gradients they share add up in the same order on any thread count).
+// Backward's scratch is the caller's on the calling thread and a per-thread buffer on pool threads.
 public static unsafe class Attention
 {
+    /// <summary>GPT-2's fused layout: qkv [B, T, 3C] -> y [B, T, C], H heads of C / H.</summary>
     public static void Forward(ReadOnlySpan<float> qkv, Span<float> y, Span<float> att, int b, int t, int c, int h)
     {
         int hs = HeadSize(b, t, c, h);
         Check.AtLeast(qkv.Length, b * t, 3 * c, nameof(qkv));
-        Check.AtLeast(y.Length, b * t, c, nameof(y));
+        Forward(qkv, qkv[c..], qkv[(2 * c)..], 3 * c, 3 * c, y, att, b, t, h, h, hs);
+    }
+
+    /// <summary>
+    /// q [B, T, qStride], k and v [B, T, kvStride] -> y [B, T, H * hs]; att [B, H, T, T] keeps the probabilities for the
+    /// backward pass, or is empty (an inference pass: each row's probabilities live in a scratch row instead).
+    /// </summary>
+    public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int qStride, int kvStride,
+        Span<float> y, Span<float> att, int b, int t, int h, int kvh, int hs)
+    {
+        CheckShape(q, k, v, qStride, kvStride, b, t, h, kvh, hs);
+        Check.AtLeast(y.Length, b * t, h * hs, nameof(y));
         if (!att.IsEmpty) Check.AtLeast(att.Length, b * h * t, t, nameof(att));
 
-        fixed (float* pqkv = qkv, py = y, patt = att)
+        fixed (float* pq = q, pk = k, pv = v, py = y, patt = att)
         {
-            var work = new ForwardWork { Qkv = pqkv, Y = py, Att = patt, Keep = !att.IsEmpty, T = t, C = c, H = h, Bits = Simd.Bits };
-            int pairs = b * h;
-            // Per pair: t (t + 1) / 2 scores and as many axpys over hs, plus the softmax.
-            int parts = Parallelism.Parts((long)pairs * t * (t + 1) / 2 * (2 * hs + 8), pairs);
-            work.Pairs = new Split(pairs, parts, 1);
+            var work = new ForwardWork
+            {
+                Q = pq, K = pk, V = pv, Y = py, Att = patt, Keep = !att.IsEmpty, QStride = qStride, KvStride = kvStride,
+                T = t, H = h, Group = h / kvh, Hs = hs, Bits = Simd.Bits,
+            };
+            int groups = b * kvh;
+            // Per head: t (t + 1) / 2 scores and as many axpys over hs, plus the softmax.
+            int parts = Parallelism.Parts((long)b * h * t * (t + 1) / 2 * (2 * hs + 8), groups);
+            work.Groups = new Split(groups, parts, 1);
             WorkerPool.For(ref work, parts);
         }
     }
 
-    // Pairs (batch, head) [s, e), pair index bb * H + hh: each writes only its own att rows and its head's y channels.
+    // Groups (batch, kv head) [s, e), index bb * KvH + g: each writes only its heads' att rows and y channels.
     // Without Keep, every row goes through the thread's scratch row (T floats) instead of att.
     struct ForwardWork : IPartitionedWork
     {
-        public float* Qkv, Y, Att;
+        public float* Q, K, V, Y, Att;
         public bool Keep;
-        public int T, C, H, Bits;
-        public Split Pairs;
+        public int QStride, KvStride, T, H, Group, Hs, Bits;
+        public Split Groups;
 
         public void Run(int part, int worker)
         {
-            int s = Pairs.Start(part), e = Pairs.End(part);
+            int s = Groups.Start(part), e = Groups.End(part);
             if (s >= e) return;
-            int hs = C / H, bits = Bits;
-            ref float qkv = ref *Qkv;
+            int hs = Hs, bits = Bits;
+            var l = new Heads(Q, K, V, QStride, KvStride, T, H, Group, Hs);
             ref float y = ref *Y;
             ref float att = ref Keep ? ref *Att : ref MemoryMarshal.GetReference(WorkerPool.ThreadScratch(T));
-            if (bits >= 512 && hs % Simd512.Count == 0) Forward<Simd512, F512>(bits, ref qkv, ref y, ref att, Keep, T, C, H, s, e);
-            else if (bits >= 256 && hs % Simd256.Count == 0) Forward<Simd256, F256>(bits, ref qkv, ref y, ref att, Keep, T, C, H, s, e);
-            else if (bits >= 128 && hs % Simd128.Count == 0) Forward<Simd128, F128>(bits, ref qkv, ref y, ref att, Keep, T, C, H, s, e);
-            else Forward<Scalar, float>(bits, ref qkv, ref y, ref att, Keep, T, C, H, s, e);
+            if (bits >= 512 && hs % Simd512.Count == 0) Forward<Simd512, F512>(bits, l, ref y, ref att, Keep, s, e);
+            else if (bits >= 256 && hs % Simd256.Count == 0) Forward<Simd256, F256>(bits, l, ref y, ref att, Keep, s, e);
+            else if (bits >= 128 && hs % Simd128.Count == 0) Forward<Simd128, F128>(bits, l, ref y, ref att, Keep, s, e);
+            else Forward<Scalar, float>(bits, l, ref y, ref att, Keep, s, e);
         }
     }
 
+    /// <summary>GPT-2's fused layout: dy [B, T, C] -> dqkv [B, T, 3C] (accumulated).</summary>
     public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> qkv, ReadOnlySpan<float> att,
         Span<float> dqkv, Span<float> scratch, int b, int t, int c, int h)
     {
         int hs = HeadSize(b, t, c, h);
-        Check.AtLeast(dy.Length, b * t, c, nameof(dy));
         Check.AtLeast(qkv.Length, b * t, 3 * c, nameof(qkv));
-        Check.AtLeast(att.Length, b * h * t, t, nameof(att));
         Check.AtLeast(dqkv.Length, b * t, 3 * c, nameof(dqkv));
+        Backward(dy, qkv, qkv[c..], qkv[(2 * c)..], 3 * c, 3 * c, att, dqkv, dqkv[c..], dqkv[(2 * c)..], scratch, b, t, h, h, hs);
+    }
+
+    /// <summary>dy [B, T, H * hs] -> dq, dk, dv (accumulated, in the layouts of q, k, v), from the forward's att.</summary>
+    public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+        int qStride, int kvStride, ReadOnlySpan<float> att, Span<float> dq, Span<float> dk, Span<float> dv, Span<float> scratch,
+        int b, int t, int h, int kvh, int hs)
+    {
+        CheckShape(q, k, v, qStride, kvStride, b, t, h, kvh, hs);
+        CheckShape(dq, dk, dv, qStride, kvStride, b, t, h, kvh, hs);
+        Check.AtLeast(dy.Length, b * t, h * hs, nameof(dy));
+        Check.AtLeast(att.Length, b * h * t, t, nameof(att));
         Check.AtLeast(scratch.Length, t, nameof(scratch));
 
-        fixed (float* pdy = dy, pqkv = qkv, patt = att, pdqkv = dqkv, ps = scratch)
+        fixed (float* pdy = dy, pq = q, pk = k, pv = v, patt = att, pdq = dq, pdk = dk, pdv = dv, ps = scratch)
         {
             var work = new BackwardWork
             {
-                Dy = pdy, Qkv = pqkv, Att = patt, Dqkv = pdqkv, Scratch = ps, T = t, C = c, H = h, Bits = Simd.Bits,
+                Dy = pdy, Q = pq, K = pk, V = pv, Att = patt, Dq = pdq, Dk = pdk, Dv = pdv, Scratch = ps,
+                QStride = qStride, KvStride = kvStride, T = t, H = h, Group = h / kvh, Hs = hs, Bits = Simd.Bits,
             };
-            int pairs = b * h;
-            // Per pair: t (t + 1) / 2 dot products, three axpys over hs and the softmax backward.
-            int parts = Parallelism.Parts((long)pairs * t * (t + 1) / 2 * (4 * hs + 8), pairs);
-            work.Pairs = new Split(pairs, parts, 1);
+            int groups = b * kvh;
+            // Per head: t (t + 1) / 2 dot products, three axpys over hs and the softmax backward.
+            int parts = Parallelism.Parts((long)b * h * t * (t + 1) / 2 * (4 * hs + 8), groups);
+            work.Groups = new Split(groups, parts, 1);
             WorkerPool.For(ref work, parts);
         }
     }
 
-    // Pairs [s, e): a pair adds only into its own head's q, k and v channels of its batch's dqkv rows. The caller's
+    // Groups [s, e): a group adds only into its heads' q channels and its kv head's k and v channels. The caller's
     // scratch serves the calling thread; a pool thread uses its own.
     struct BackwardWork : IPartitionedWork
     {
-        public float* Dy, Qkv, Att, Dqkv, Scratch;
-        public int T, C, H, Bits;
-        public Split Pairs;
+        public float* Dy, Q, K, V, Att, Dq, Dk, Dv, Scratch;
+        public int QStride, KvStride, T, H, Group, Hs, Bits;
+        public Split Groups;
 
         public void Run(int part, int worker)
         {
-            int s = Pairs.Start(part), e = Pairs.End(part);
+            int s = Groups.Start(part), e = Groups.End(part);
             if (s >= e) return;
-            int hs = C / H, bits = Bits;
+            int hs = Hs, bits = Bits;
+            var l = new Heads(Q, K, V, QStride, KvStride, T, H, Group, Hs);
+            var d = new Heads(Dq, Dk, Dv, QStride, KvStride, T, H, Group, Hs);
             ref float dy = ref *Dy;
-            ref float qkv = ref *Qkv;
             ref float att = ref *Att;
-            ref float dqkv = ref *Dqkv;
             ref float rs = ref worker == 0 ? ref *Scratch : ref MemoryMarshal.GetReference(WorkerPool.ThreadScratch(T));
-            if (bits >= 512 && hs % Simd512.Count == 0) Backward<Simd512, F512>(bits, ref dy, ref qkv, ref att, ref dqkv, ref rs, T, C, H, s, e);
-            else if (bits >= 256 && hs % Simd256.Count == 0) Backward<Simd256, F256>(bits, ref dy, ref qkv, ref att, ref dqkv, ref rs, T, C, H, s, e);
-            else if (bits >= 128 && hs % Simd128.Count == 0) Backward<Simd128, F128>(bits, ref dy, ref qkv, ref att, ref dqkv, ref rs, T, C, H, s, e);
-            else Backward<Scalar, float>(bits, ref dy, ref qkv, ref att, ref dqkv, ref rs, T, C, H, s, e);
+            if (bits >= 512 && hs % Simd512.Count == 0) Backward<Simd512, F512>(bits, ref dy, l, ref att, d, ref rs, s, e);
+            else if (bits >= 256 && hs % Simd256.Count == 0) Backward<Simd256, F256>(bits, ref dy, l, ref att, d, ref rs, s, e);
+            else if (bits >= 128 && hs % Simd128.Count == 0) Backward<Simd128, F128>(bits, ref dy, l, ref att, d, ref rs, s, e);
+            else Backward<Scalar, float>(bits, ref dy, l, ref att, d, ref rs, s, e);
         }
     }
 
-    // hs is a multiple of S.Count; bits is for the softmax rows. Pairs [p0, p1), pair = bb * h + hh. Without keep, att is
-    // one scratch row that every row reuses.
-    static void Forward<S, V>(int bits, ref float qkv, ref float y, ref float att, bool keep, int t, int c, int h, int p0, int p1)
+    /// <summary>Where a head's rows start: query head hh of batch bb, and its kv head (hh / Group).</summary>
+    readonly struct Heads(float* q, float* k, float* v, int qStride, int kvStride, int t, int h, int group, int hs)
+    {
+        public readonly int QStride = qStride, KvStride = kvStride, T = t, H = h, Group = group, Hs = hs;
+        public ref float Q(int bb, int hh) => ref *(q + (nint)bb * T * QStride + hh * Hs);
+        public ref float K(int bb, int hh) => ref *(k + (nint)bb * T * KvStride + hh / Group * Hs);
+        public ref float V(int bb, int hh) => ref *(v + (nint)bb * T * KvStride + hh / Group * Hs);
+    }
+
+    // hs is a multiple of S.Count; bits is for the softmax rows. Groups [g0, g1), group = bb * KvH + kv head; a group's
+    // query heads in order. Without keep, att is one scratch row that every row reuses.
+    static void Forward<S, V>(int bits, Heads l, ref float y, ref float att, bool keep, int g0, int g1)
         where S : struct, ISimd<V> where V : struct
     {
-        int hs = c / h;
+        int hs = l.Hs, t = l.T, h = l.H, kvh = h / l.Group;
         float scale = 1f / MathF.Sqrt(hs);
-        nint c3 = 3 * c;
-        for (int pair = p0; pair < p1; pair++)
+        nint qs = l.QStride, kvs = l.KvStride, ys = (nint)h * hs;
+        for (int group = g0; group < g1; group++)
+        for (int hh = group % kvh * l.Group, end = hh + l.Group; hh < end; hh++)
         {
-            int bb = pair / h, hh = pair % h;
-            ref float qkvB = ref Unsafe.Add(ref qkv, bb * t * c3);
-            ref float q0 = ref Unsafe.Add(ref qkvB, hh * hs);
-            ref float k0 = ref Unsafe.Add(ref q0, c);
-            ref float v0 = ref Unsafe.Add(ref q0, 2 * c);
+            int bb = group / kvh;
+            ref float q0 = ref l.Q(bb, hh);
+            ref float k0 = ref l.K(bb, hh);
+            ref float v0 = ref l.V(bb, hh);
             for (int t1 = 0; t1 < t; t1++)
             {
                 ref float row = ref keep ? ref Unsafe.Add(ref att, (((nint)bb * h + hh) * t + t1) * t) : ref att;
                 int len = t1 + 1;
 
                 // Scores q . k[t2] * scale for t2 <= t1, then the softmax in place.
-                float max = Dots<S, V>(ref Unsafe.Add(ref q0, t1 * c3), ref k0, c3, hs, len, scale, ref row);
+                float max = Dots<S, V>(ref Unsafe.Add(ref q0, t1 * qs), ref k0, kvs, hs, len, scale, ref row);
                 float sum = ExpShifted(bits, ref row, max, len);
                 VectorMath.Scale(bits, 1f / sum, ref row, len);
                 if (keep) MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, len), t - len).Clear();
 
                 // y[t1] = sum_t2 att[t2] v[t2]
-                ref float yr = ref Unsafe.Add(ref y, ((nint)bb * t + t1) * c + hh * hs);
+                ref float yr = ref Unsafe.Add(ref y, ((nint)bb * t + t1) * ys + hh * hs);
                 MemoryMarshal.CreateSpan(ref yr, hs).Clear();
                 for (int t2 = 0; t2 < len; t2++)
-                    Axpy<S, V>(Unsafe.Add(ref row, t2), ref Unsafe.Add(ref v0, t2 * c3), ref yr, hs);
+                    Axpy<S, V>(Unsafe.Add(ref row, t2), ref Unsafe.Add(ref v0, t2 * kvs), ref yr, hs);
             }
         }
     }
 
-    static void Backward<S, V>(int bits, ref float dy, ref float qkv, ref float att, ref float dqkv, ref float scratch, int t, int c, int h, int p0, int p1)
+    static void Backward<S, V>(int bits, ref float dy, Heads l, ref float att, Heads d, ref float scratch, int g0, int g1)
         where S : struct, ISimd<V> where V : struct
     {
-        int hs = c / h;
+        int hs = l.Hs, t = l.T, h = l.H, kvh = h / l.Group;
         float scale = 1f / MathF.Sqrt(hs);
-        nint c3 = 3 * c;
-        for (int pair = p0; pair < p1; pair++)
+        nint qs = l.QStride, kvs = l.KvStride, ys = (nint)h * hs;
+        for (int group = g0; group < g1; group++)
+        for (int hh = group % kvh * l.Group, end = hh + l.Group; hh < end; hh++)
         {
-            int bb = pair / h, hh = pair % h;
-            ref float qkvB = ref Unsafe.Add(ref qkv, bb * t * c3);
-            ref float dqkvB = ref Unsafe.Add(ref dqkv, bb * t * c3);
-            ref float q0 = ref Unsafe.Add(ref qkvB, hh * hs);
-            ref float k0 = ref Unsafe.Add(ref q0, c);
-            ref float v0 = ref Unsafe.Add(ref q0, 2 * c);
-            ref float dq0 = ref Unsafe.Add(ref dqkvB, hh * hs);
-            ref float dk0 = ref Unsafe.Add(ref dq0, c);
-            ref float dv0 = ref Unsafe.Add(ref dq0, 2 * c);
+            int bb = group / kvh;
+            ref float q0 = ref l.Q(bb, hh);
+            ref float k0 = ref l.K(bb, hh);
+            ref float v0 = ref l.V(bb, hh);
+            ref float dq0 = ref d.Q(bb, hh);
+            ref float dk0 = ref d.K(bb, hh);
+            ref float dv0 = ref d.V(bb, hh);
             for (int t1 = 0; t1 < t; t1++)
             {
                 ref float row = ref Unsafe.Add(ref att, (((nint)bb * h + hh) * t + t1) * t);
-                ref float dyr = ref Unsafe.Add(ref dy, ((nint)bb * t + t1) * c + hh * hs);
+                ref float dyr = ref Unsafe.Add(ref dy, ((nint)bb * t + t1) * ys + hh * hs);
                 int len = t1 + 1;
 
                 // datt[t2] = dy[t1] . v[t2] (into scratch); dv[t2] += att[t2] dy[t1]
-                Dots<S, V>(ref dyr, ref v0, c3, hs, len, 1f, ref scratch);
+                Dots<S, V>(ref dyr, ref v0, kvs, hs, len, 1f, ref scratch);
                 for (int t2 = 0; t2 < len; t2++)
-                    Axpy<S, V>(Unsafe.Add(ref row, t2), ref dyr, ref Unsafe.Add(ref dv0, t2 * c3), hs);
+                    Axpy<S, V>(Unsafe.Add(ref row, t2), ref dyr, ref Unsafe.Add(ref dv0, t2 * kvs), hs);
 
                 // Softmax backward: g[t2] = att[t2] (datt[t2] - sum att * datt) * scale, in place in scratch.
                 float weighted = VectorMath.Dot(bits, ref row, ref scratch, len);
@@ -190,23 +229,23 @@ public static unsafe class Attention
                 }
 
                 // dq[t1] += sum_t2 g[t2] k[t2]; dk[t2] += g[t2] q[t1]
-                ref float q = ref Unsafe.Add(ref q0, t1 * c3);
-                ref float dq = ref Unsafe.Add(ref dq0, t1 * c3);
-                for (int d = 0; d < hs; d += S.Count)
+                ref float q = ref Unsafe.Add(ref q0, t1 * qs);
+                ref float dq = ref Unsafe.Add(ref dq0, t1 * qs);
+                for (int dd = 0; dd < hs; dd += S.Count)
                 {
-                    V qv = S.Load(ref Unsafe.Add(ref q, d));
-                    V acc = S.Load(ref Unsafe.Add(ref dq, d));
-                    ref float kd = ref Unsafe.Add(ref k0, d);
-                    ref float dkd = ref Unsafe.Add(ref dk0, d);
+                    V qv = S.Load(ref Unsafe.Add(ref q, dd));
+                    V acc = S.Load(ref Unsafe.Add(ref dq, dd));
+                    ref float kd = ref Unsafe.Add(ref k0, dd);
+                    ref float dkd = ref Unsafe.Add(ref dk0, dd);
                     for (int t2 = 0; t2 < len; t2++)
                     {
                         V g = S.Splat(Unsafe.Add(ref scratch, t2));
-                        nint at = t2 * c3;
+                        nint at = t2 * kvs;
                         acc = S.MulAdd(g, S.Load(ref Unsafe.Add(ref kd, at)), acc);
                         ref float dk = ref Unsafe.Add(ref dkd, at);
                         S.Store(S.MulAdd(g, qv, S.Load(ref dk)), ref dk);
                     }
-                    S.Store(acc, ref Unsafe.Add(ref dq, d));
+                    S.Store(acc, ref Unsafe.Add(ref dq, dd));
                 }
             }
         }
@@ -264,6 +303,19 @@ public static unsafe class Attention
             ref float yd = ref Unsafe.Add(ref y, d);
             S.Store(S.MulAdd(va, S.Load(ref Unsafe.Add(ref x, d)), S.Load(ref yd)), ref yd);
         }
+    }
+
+    static void CheckShape(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int qStride, int kvStride,
+        int b, int t, int h, int kvh, int hs)
+    {
+        if (b < 0 || t < 0) throw new ArgumentOutOfRangeException(nameof(b), "b and t must not be negative");
+        if (h <= 0 || kvh <= 0 || h % kvh != 0) throw new ArgumentOutOfRangeException(nameof(kvh), kvh, $"{kvh} kv heads must divide {h} query heads");
+        if (hs <= 0 || qStride < h * hs || kvStride < kvh * hs) throw new ArgumentOutOfRangeException(nameof(hs), hs, "the strides must hold every head");
+        long rows = (long)b * t;
+        if (rows == 0) return;
+        if (q.Length < (rows - 1) * qStride + h * hs) throw new ArgumentException($"q has length {q.Length}, too short for {rows} rows", nameof(q));
+        if (k.Length < (rows - 1) * kvStride + kvh * hs) throw new ArgumentException($"k has length {k.Length}, too short for {rows} rows", nameof(k));
+        if (v.Length < (rows - 1) * kvStride + kvh * hs) throw new ArgumentException($"v has length {v.Length}, too short for {rows} rows", nameof(v));
     }
 
     static int HeadSize(int b, int t, int c, int h)

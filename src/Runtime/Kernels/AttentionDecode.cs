@@ -3,11 +3,12 @@ using System.Runtime.Intrinsics;
 
 namespace Edge.Kernels;
 
-// Causal self-attention for ONE new position against a KV cache (incremental decoding).
-//   q       [C]        the new position's query (heads concatenated, head h at h*hs .. (h+1)*hs)
-//   keys    [P, C]     cached keys of positions 0 .. P-1 (the new position's key already appended)
-//   values  [P, C]     cached values, same layout
-//   y       [C]        output, heads concatenated (overwritten)
+// Causal self-attention for ONE new position against a KV cache (incremental decoding), H query heads over KvH
+// key/value heads (grouped-query attention: query head h reads kv head h / (H / KvH); GPT-2 has KvH = H).
+//   q       [H*hs]      the new position's query (heads concatenated, head h at h*hs .. (h+1)*hs)
+//   keys    [P, KvH*hs] cached keys of positions 0 .. P-1 (the new position's key already appended)
+//   values  [P, KvH*hs] cached values, same layout
+//   y       [H*hs]      output, heads concatenated (overwritten)
 //   scores  [P]        scratch for one head's attention weights (the calling thread's)
 // The same arithmetic as Attention.Forward restricted to its last row, so incremental logits match the
 // full forward pass to float rounding. Heads are split across the worker pool once the cache is long enough
@@ -16,46 +17,68 @@ namespace Edge.Kernels;
 public static unsafe class AttentionDecode
 {
     /// <summary>
-    /// A decoding pass's attention: T new positions (qkv [T, 3C], GPT-2's fused rows) at <paramref name="position"/>. Their
-    /// keys and values go to rows position .. position + T - 1 of the caches [Context, C]; each new position attends over
-    /// every cached one up to itself; y [T, C]. A prompt from position 0 runs the batched causal kernel (the training
-    /// forward's arithmetic, so a prefill matches the full forward pass bit for bit), one token the single-query kernel.
+    /// A decoding pass's attention, GPT-2's fused rows: qkv [T, 3C] at <paramref name="position"/> (see the overload below).
     /// </summary>
     public static void Chunk(ReadOnlySpan<float> qkv, Span<float> keys, Span<float> values, Span<float> y, Span<float> scores,
         int position, int t, int c, int h)
     {
-        if (position < 0 || t < 1 || (long)(position + t) * c > keys.Length || (long)(position + t) * c > values.Length)
-            throw new ArgumentOutOfRangeException(nameof(t), $"positions {position}..{position + t - 1} do not fit the cache");
         Check.AtLeast(qkv.Length, t, 3 * c, nameof(qkv));
-        Check.AtLeast(y.Length, t, c, nameof(y));
+        if (c % h != 0) throw new ArgumentException($"{h} heads do not divide {c}");
+        Chunk(qkv, qkv[c..], qkv[(2 * c)..], 3 * c, 3 * c, keys, values, y, scores, position, t, h, h, c / h);
+    }
+
+    /// <summary>
+    /// A decoding pass's attention: T new positions (q [T, qStride], k and v [T, kvStride]) at <paramref name="position"/>.
+    /// Their keys and values go to rows position .. position + T - 1 of the caches [Context, KvH * hs]; each new position
+    /// attends over every cached one up to itself; y [T, H * hs]. A prompt from position 0 runs the batched causal kernel
+    /// (the training forward's arithmetic, so a prefill matches the full forward pass bit for bit), one token the
+    /// single-query kernel.
+    /// </summary>
+    public static void Chunk(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int qStride, int kvStride,
+        Span<float> keys, Span<float> values, Span<float> y, Span<float> scores, int position, int t, int h, int kvh, int hs)
+    {
+        int kvDim = kvh * hs, qDim = h * hs;
+        if (position < 0 || t < 1 || (long)(position + t) * kvDim > keys.Length || (long)(position + t) * kvDim > values.Length)
+            throw new ArgumentOutOfRangeException(nameof(t), $"positions {position}..{position + t - 1} do not fit the cache");
+        Check.AtLeast(y.Length, t, qDim, nameof(y));
         for (int r = 0; r < t; r++)
         {
-            qkv.Slice(r * 3 * c + c, c).CopyTo(keys.Slice((position + r) * c, c));
-            qkv.Slice(r * 3 * c + 2 * c, c).CopyTo(values.Slice((position + r) * c, c));
+            k.Slice(r * kvStride, kvDim).CopyTo(keys.Slice((position + r) * kvDim, kvDim));
+            v.Slice(r * kvStride, kvDim).CopyTo(values.Slice((position + r) * kvDim, kvDim));
         }
         if (position == 0 && t > 1)
         {
-            Attention.Forward(qkv, y, default, 1, t, c, h);
+            Attention.Forward(q, k, v, qStride, kvStride, y, default, 1, t, h, kvh, hs);
             return;
         }
         for (int r = 0; r < t; r++)
         {
             int seen = position + r + 1;
-            Forward(qkv.Slice(r * 3 * c, c), keys[..(seen * c)], values[..(seen * c)], y.Slice(r * c, c), scores, seen, c, h);
+            Forward(q.Slice(r * qStride, qDim), keys[..(seen * kvDim)], values[..(seen * kvDim)], y.Slice(r * qDim, qDim), scores, seen, h, kvh, hs);
         }
     }
 
+    /// <summary>One query against the cache, H = KvH heads of C / H (GPT-2).</summary>
     public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
         Span<float> y, Span<float> scores, int positions, int c, int h)
     {
+        if (h <= 0 || c % h != 0) throw new ArgumentException($"{h} heads do not divide {c}");
+        Forward(q, keys, values, y, scores, positions, h, h, c / h);
+    }
+
+    /// <summary>One query against the cache: H query heads over KvH cached key/value heads of hs.</summary>
+    public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
+        Span<float> y, Span<float> scores, int positions, int h, int kvh, int hs)
+    {
         if (positions < 1) throw new ArgumentOutOfRangeException(nameof(positions));
-        if (c % h != 0) throw new ArgumentException($"{h} heads do not divide {c}");
-        if (q.Length < c || y.Length < c || keys.Length < positions * c || values.Length < positions * c || scores.Length < positions)
+        if (kvh <= 0 || h % kvh != 0) throw new ArgumentException($"{kvh} kv heads do not divide {h} heads");
+        int qDim = h * hs, kvDim = kvh * hs;
+        if (q.Length < qDim || y.Length < qDim || keys.Length < positions * kvDim || values.Length < positions * kvDim || scores.Length < positions)
             throw new ArgumentException("attention decode: a buffer is too short for the given shape");
         fixed (float* pq = q, pk = keys, pv = values, py = y, ps = scores)
         {
-            var work = new Work { Q = pq, Keys = pk, Values = pv, Y = py, Scores = ps, Positions = positions, C = c, Hs = c / h };
-            int parts = Parallelism.Parts(2L * positions * c, h);
+            var work = new Work { Q = pq, Keys = pk, Values = pv, Y = py, Scores = ps, Positions = positions, KvDim = kvDim, Group = h / kvh, Hs = hs };
+            int parts = Parallelism.Parts(2L * positions * qDim, h);
             work.Heads = new Split(h, parts, 1);
             WorkerPool.For(ref work, work.Heads.Parts);
         }
@@ -64,7 +87,7 @@ public static unsafe class AttentionDecode
     struct Work : IPartitionedWork
     {
         public float* Q, Keys, Values, Y, Scores;
-        public int Positions, C, Hs;
+        public int Positions, KvDim, Group, Hs;
         public Split Heads;
 
         public void Run(int part, int worker)
@@ -81,13 +104,13 @@ public static unsafe class AttentionDecode
 
         readonly void RunHeads(int part, float* scores)
         {
-            int hs = Hs, c = C, positions = Positions;
+            int hs = Hs, c = KvDim, positions = Positions;
             float scale = 1f / MathF.Sqrt(hs);
             bool wide = Simd.Bits >= 256 && Vector256.IsHardwareAccelerated && hs % 8 == 0;
             var s = new Span<float>(scores, positions);
             for (int head = Heads.Start(part); head < Heads.End(part); head++)
             {
-                float* qh = Q + head * hs, kh = Keys + head * hs, vh = Values + head * hs;
+                float* qh = Q + head * hs, kh = Keys + head / Group * hs, vh = Values + head / Group * hs;
                 float max = float.NegativeInfinity;
                 for (int p = 0; p < positions; p++)
                 {

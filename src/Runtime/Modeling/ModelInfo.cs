@@ -3,6 +3,13 @@ namespace Edge;
 /// <summary>The shape of a transformer model, to match a Hugging Face config.json against the declared models.</summary>
 public sealed record TransformerShape(int Layers, int Heads, int Width, int Context, int MlpRatio, bool Bias, bool TiedHead, bool ExactGelu = false);
 
+/// <summary>The shape of a Llama-family model, to match a Hugging Face config.json or a llama2.c checkpoint against the declared models.</summary>
+public sealed record LlamaShape(int Layers, int Heads, int KvHeads, int Width, int MlpHidden, int Context, double RopeTheta, RopeLayout Rope,
+    double NormEpsilon, double FinalNormEpsilon, bool QkvBias, bool TiedHead)
+{
+    public int HeadSize => Width / Heads;
+}
+
 /// <summary>Training defaults declared with [TrainingRecipe]; the CLI's options override them.</summary>
 public sealed record TrainingRecipe(
     OptimizerKind Optimizer, double LearningRate, int Batch, int Steps,
@@ -29,7 +36,8 @@ public sealed record ModelInfo(
     Func<int, ModelLayout> Describe,
     IReadOnlyList<SlotInfo> Slots,
     Func<int, LanguageModel> Create,
-    TransformerShape? Transformer = null)
+    TransformerShape? Transformer = null,
+    LlamaShape? Llama = null)
 {
     /// <summary>Parameter count for a vocabulary size.</summary>
     public long ParameterCount(int vocabSize) => Describe(vocabSize).ParameterCount;

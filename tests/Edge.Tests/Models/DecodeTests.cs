@@ -5,7 +5,7 @@ namespace Edge.Tests.Models;
 
 public class DecodeTests
 {
-    public static TheoryData<string> TransformerModels() => new() { "baby-gpt", "baby-gpt-nanogpt", "mini-gpt", "shakespeare-gpt" };
+    public static TheoryData<string> TransformerModels() => new() { "baby-gpt", "baby-gpt-nanogpt", "mini-gpt", "shakespeare-gpt", "small-llama" };
 
     [Theory]
     [MemberData(nameof(TransformerModels))]

@@ -12,7 +12,7 @@ public class GradientCheckTests
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (var name in new[] { "test-deep-mlp", "test-linear", "test-context-one", "test-bigram", "test-gpt", "test-gpt-untied", "test-gpt-nobias", "test-gpt-exact", "test-tied-mlp" })
+        foreach (var name in new[] { "test-deep-mlp", "test-linear", "test-context-one", "test-bigram", "test-gpt", "test-gpt-untied", "test-gpt-nobias", "test-gpt-exact", "test-tied-mlp", "test-llama", "test-llama-interleaved", "test-llama-mqa" })
             foreach (var bits in Simd.AllBits)
                 data.Add(name, bits);
         return data;

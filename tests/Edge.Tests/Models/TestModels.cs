@@ -85,3 +85,51 @@ public partial class TinyGpt2Exact;
 [LayerNorm]
 [OutputHead(TiedToEmbedding = true, Bias = false)]
 public partial class TinyQuantGpt;
+
+// The Llama family at tiny widths: every option the reference forward, the gradient check and decoding cover.
+// Grouped-query attention with 2 query heads per key/value head, half-rotation RoPE, tied head.
+[LanguageModel("test-llama", Context = 6)]
+[TokenEmbedding(16)]
+[LlamaBlocks(Layers = 2, Heads = 4, KvHeads = 2, MlpHidden = 24, Dropout = 0.25)]
+[RmsNorm]
+[OutputHead(TiedToEmbedding = true, Bias = false)]
+public partial class TinyLlama;
+
+// 4 query heads per key/value head, interleaved RoPE (llama2.c's layout), untied head, Qwen2's q/k/v biases.
+[LanguageModel("test-llama-interleaved", Context = 6)]
+[TokenEmbedding(16)]
+[LlamaBlocks(Layers = 1, Heads = 4, KvHeads = 1, MlpHidden = 20, Rope = RopeLayout.Interleaved, QkvBias = true, RopeTheta = 500, NormEpsilon = 1e-6)]
+[RmsNorm(Epsilon = 1e-6)]
+[OutputHead(Bias = false)]
+public partial class TinyLlamaInterleaved;
+
+// Multi-query (one key/value head for eight query heads), half-rotation, with biases, untied.
+[LanguageModel("test-llama-mqa", Context = 5)]
+[TokenEmbedding(16)]
+[LlamaBlocks(Layers = 1, Heads = 8, KvHeads = 1, MlpHidden = 16, QkvBias = true)]
+[RmsNorm]
+[OutputHead(Bias = false)]
+public partial class TinyLlamaMqa;
+
+// The same function as test-llama-interleaved-twin up to RoPE's pairing: loading tests permute q/k rows between them.
+[LanguageModel("test-llama-half", Context = 8)]
+[TokenEmbedding(16)]
+[LlamaBlocks(Layers = 2, Heads = 4, KvHeads = 2, MlpHidden = 32)]
+[RmsNorm]
+[OutputHead(Bias = false)]
+public partial class TinyLlamaHalf;
+
+[LanguageModel("test-llama-interleaved-twin", Context = 8)]
+[TokenEmbedding(16)]
+[LlamaBlocks(Layers = 2, Heads = 4, KvHeads = 2, MlpHidden = 32, Rope = RopeLayout.Interleaved)]
+[RmsNorm]
+[OutputHead(Bias = false)]
+public partial class TinyLlamaInterleavedTwin;
+
+// The smallest Llama whose products quantise (inputs a multiple of 32).
+[LanguageModel("test-llama-quant", Context = 16)]
+[TokenEmbedding(32)]
+[LlamaBlocks(Layers = 2, Heads = 4, KvHeads = 2, MlpHidden = 64)]
+[RmsNorm]
+[OutputHead(TiedToEmbedding = true, Bias = false)]
+public partial class TinyQuantLlama;
