@@ -19,7 +19,10 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 
     readonly MemoryMappedFile _map;
     readonly MemoryMappedViewAccessor _view;
-    readonly long _dataLength;
+    // A second handle for copies (ReadFloats): read(2) into the caller's buffer leaves the file's pages in the page
+    // cache, not in this process's resident set, so a copied model is not counted twice while it loads.
+    readonly Microsoft.Win32.SafeHandles.SafeFileHandle _handle;
+    readonly long _dataStart, _dataLength;
     readonly Dictionary<string, TensorInfo> _byName;
     byte* _data;   // start of the data section; null once disposed
 
@@ -31,7 +34,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     SafeTensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, long dataStart, long dataLength,
         TensorInfo[] tensors, Dictionary<string, string> metadata)
     {
-        (Path, _map, _view, _dataLength, Tensors, Metadata) = (path, map, view, dataLength, tensors, metadata);
+        (Path, _map, _view, _dataStart, _dataLength, Tensors, Metadata) = (path, map, view, dataStart, dataLength, tensors, metadata);
+        _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
         _byName = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         byte* p = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
@@ -95,28 +99,54 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         if (t.DType is not (DType.F32 or DType.F16 or DType.BF16 or DType.F64))
             throw new EdgeException($"{Path}: tensor '{t.Name}' has dtype {t.DType.Name()}, expected F32, F16, BF16 or F64");
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors data is little-endian");
-        // Chunks keep each source span under int.MaxValue bytes even for an 8-byte dtype.
-        const int Chunk = 1 << 26;
         int size = t.DType.SizeOf();
-        for (int start = 0; start < destination.Length; start += Chunk)
+        long at = _dataStart + t.Offset;
+        if (t.DType == DType.F32)
         {
-            int n = Math.Min(Chunk, destination.Length - start);
-            var src = new ReadOnlySpan<byte>(_data + t.Offset + (long)start * size, n * size);
-            var dst = destination.Slice(start, n);
-            switch (t.DType)
+            ReadExactly(MemoryMarshal.AsBytes(destination), at);
+            return;
+        }
+        // Other types through a chunk of raw bytes.
+        const int Chunk = 1 << 18;
+        byte[] raw = System.Buffers.ArrayPool<byte>.Shared.Rent(Chunk * size);
+        try
+        {
+            for (int start = 0; start < destination.Length; start += Chunk)
             {
-                case DType.F32: MemoryMarshal.Cast<byte, float>(src).CopyTo(dst); break;
-                case DType.F16: TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(src), dst); break;
-                case DType.BF16:
-                    var bf = MemoryMarshal.Cast<byte, ushort>(src);
-                    for (int i = 0; i < bf.Length; i++) dst[i] = BitConverter.Int32BitsToSingle(bf[i] << 16);   // bf16 = top half of an f32
-                    break;
-                default:
-                    var f64 = MemoryMarshal.Cast<byte, double>(src);
-                    for (int i = 0; i < f64.Length; i++) dst[i] = (float)f64[i];
-                    break;
+                int n = Math.Min(Chunk, destination.Length - start);
+                var src = raw.AsSpan(0, n * size);
+                ReadExactly(src, at + (long)start * size);
+                var dst = destination.Slice(start, n);
+                switch (t.DType)
+                {
+                    case DType.F16: TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(src), dst); break;
+                    case DType.BF16:
+                        var bf = MemoryMarshal.Cast<byte, ushort>(src);
+                        for (int i = 0; i < bf.Length; i++) dst[i] = BitConverter.Int32BitsToSingle(bf[i] << 16);   // bf16 = top half of an f32
+                        break;
+                    default:
+                        var f64 = MemoryMarshal.Cast<byte, double>(src);
+                        for (int i = 0; i < f64.Length; i++) dst[i] = (float)f64[i];
+                        break;
+                }
             }
         }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(raw); }
+    }
+
+    void ReadExactly(Span<byte> buffer, long offset)
+    {
+        try
+        {
+            while (!buffer.IsEmpty)
+            {
+                int n = RandomAccess.Read(_handle, buffer, offset);
+                if (n <= 0) throw new EdgeException($"{Path}: the file ended while reading (it changed after it was opened)");
+                buffer = buffer[n..];
+                offset += n;
+            }
+        }
+        catch (IOException e) { throw new EdgeException($"{Path}: cannot read ({e.Message})", e); }
     }
 
     public void Dispose()
@@ -126,6 +156,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();
+        _handle.Dispose();
     }
 
     /// <summary>Guards against a TensorInfo that did not come from this file (or a disposed file) reading out of bounds.</summary>
