@@ -59,11 +59,35 @@ internal sealed record Gpt2ConfigRecord(
     [property: JsonPropertyName("layer_norm_epsilon")] double? LayerNormEpsilon,
     [property: JsonPropertyName("tie_word_embeddings")] bool? TieWordEmbeddings);
 
+/// <summary>A Hugging Face Llama-family config.json (LlamaForCausalLM, Qwen2ForCausalLM): the fields that fix the shape.</summary>
+internal sealed record LlamaConfigRecord(
+    [property: JsonPropertyName("model_type")] string? ModelType,
+    [property: JsonPropertyName("hidden_size")] int? Width,
+    [property: JsonPropertyName("intermediate_size")] int? MlpHidden,
+    [property: JsonPropertyName("num_hidden_layers")] int? Layers,
+    [property: JsonPropertyName("num_attention_heads")] int? Heads,
+    [property: JsonPropertyName("num_key_value_heads")] int? KvHeads,
+    [property: JsonPropertyName("head_dim")] int? HeadDim,
+    [property: JsonPropertyName("max_position_embeddings")] int? Context,
+    [property: JsonPropertyName("vocab_size")] int? VocabSize,
+    [property: JsonPropertyName("rms_norm_eps")] double? NormEpsilon,
+    [property: JsonPropertyName("rope_theta")] double? RopeTheta,
+    [property: JsonPropertyName("rope_scaling")] JsonElement? RopeScaling,
+    [property: JsonPropertyName("tie_word_embeddings")] bool? TieWordEmbeddings,
+    [property: JsonPropertyName("hidden_act")] string? Activation,
+    [property: JsonPropertyName("attention_bias")] bool? AttentionBias,
+    [property: JsonPropertyName("mlp_bias")] bool? MlpBias);
+
+/// <summary>model.safetensors.index.json of a sharded checkpoint: which file holds each tensor.</summary>
+internal sealed record ShardIndexRecord([property: JsonPropertyName("weight_map")] Dictionary<string, string>? WeightMap);
+
 [JsonSerializable(typeof(CharVocabularyRecord))]
 [JsonSerializable(typeof(TrainingStateRecord))]
 [JsonSerializable(typeof(QuantizedTensorRecord))]
 [JsonSerializable(typeof(AdapterConfigRecord))]
 [JsonSerializable(typeof(Gpt2ConfigRecord))]
+[JsonSerializable(typeof(LlamaConfigRecord))]
+[JsonSerializable(typeof(ShardIndexRecord))]
 [JsonSerializable(typeof(string[]))]
 internal sealed partial class EdgeJson : JsonSerializerContext
 {

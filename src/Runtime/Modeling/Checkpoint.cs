@@ -123,9 +123,15 @@ public static class Checkpoint
     }
 
     /// <summary>A checkpoint file written by Edge, or a Hugging Face GPT-2-family model directory.</summary>
+    /// <summary>
+    /// A checkpoint file written by Edge, a Hugging Face folder (GPT-2 family, or Llama family: llama, qwen2), or a
+    /// llama2.c checkpoint (.bin, with its tokenizer.bin beside it).
+    /// </summary>
     public static Loaded LoadAny(string path, IReadOnlyList<ModelInfo> models, bool mapWeights = false) =>
-        HuggingFaceGpt2.IsModelDirectory(path) ? HuggingFaceGpt2.Load(path, models)
+        HuggingFaceLlama.IsModelDirectory(path) ? HuggingFaceLlama.Load(path, models)
+        : HuggingFaceGpt2.IsModelDirectory(path) ? HuggingFaceGpt2.Load(path, models)
         : Directory.Exists(path) ? throw new EdgeException($"{path}: a folder without config.json (expected a checkpoint file or a Hugging Face model folder)")
+        : Llama2cCheckpoint.IsCheckpoint(path) ? Llama2cCheckpoint.Load(path, models)
         : Load(path, models, mapWeights);
 
     /// <summary>
