@@ -134,15 +134,19 @@ static class LoraCommand
         if (jsonl && (!template.Contains("{q}") || !template.Contains("{a}")))
             throw new UsageException("option --template: must contain {q} (the question) and then {a} (the answer)");
         if (answerOnly && !jsonl) throw new UsageException("--answer-only needs instruction pairs (--data FILE.jsonl or --format jsonl)");
-        var targets = targetsText is null ? LoraConfig.DefaultTargets : LoraConfig.ParseTargets(targetsText.Split(','));
-        LoraConfig config;
-        try { config = new LoraConfig(rank, alpha, dropout, targets) { BaseModel = basePath }.Validate(); }
-        catch (EdgeException e) { throw new UsageException($"option --targets: {e.Message}"); }
+        var named = targetsText is null ? null : LoraConfig.ParseTargets(targetsText.Split(','));
+        if (named is not null)
+        {
+            try { new LoraConfig(rank, alpha, dropout, named).Validate(); }
+            catch (EdgeException e) { throw new UsageException($"option --targets: {e.Message}"); }
+        }
         if (File.Exists(outDir)) throw new EdgeException($"--out {outDir}: is a file, expected a folder");
 
         var loaded = Checkpoint.LoadAny(basePath, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
         if (!model.IsSequenceModel) throw new EdgeException($"{basePath}: {model.Name} is not a transformer; LoRA targets the projections of transformer blocks");
+        // The default targets are the base's family's: GPT-2's fused QKV projection, Llama's q_proj and v_proj.
+        var config = new LoraConfig(rank, alpha, dropout, named ?? LoraConfig.DefaultTargetsFor(model.Layout)) { BaseModel = basePath }.Validate();
         string text = Edge.Data.TextCorpus.Read(dataPath);
         LoraData data;
         try

@@ -13,7 +13,8 @@ namespace Edge.Lora;
 ///   adapter_model.safetensors   base_model.model.transformer.h.N.attn.c_attn.lora_A.weight [r, In]
 ///                               base_model.model.transformer.h.N.attn.c_attn.lora_B.weight [Out, r]   (F32)
 ///   adapter_config.json         peft_type "LORA", r, lora_alpha, lora_dropout, target_modules, bias "none",
-///                               fan_in_fan_out true (GPT-2's Conv1D stores W [In, Out]), base_model_name_or_path, ...
+///                               fan_in_fan_out (true for GPT-2's Conv1D, W [In, Out]), base_model_name_or_path, ...
+/// A Llama-family base's modules are under "base_model.model.model.layers.N.self_attn.q_proj" (fan_in_fan_out false).
 /// The safetensors metadata also holds the base's fingerprint (<see cref="BaseFingerprint"/>): an adapter made for
 /// another base is refused by it, and one without it (from PEFT) is checked by its shapes.
 /// </summary>
@@ -26,7 +27,12 @@ public static class AdapterFile
     const string Prefix = "base_model.model.", Transformer = "transformer.";
 
     /// <summary>PEFT's tensor name for a target's A or B.</summary>
-    public static string TensorName(string module, char which) => $"{Prefix}{Transformer}{module}.lora_{which}.weight";
+    /// <summary>
+    /// PEFT's tensor name for a target's A or B: the module's path inside the Hugging Face model (GPT2LMHeadModel's blocks
+    /// are under "transformer.", LlamaForCausalLM's under "model.", which Edge's Llama names already carry).
+    /// </summary>
+    public static string TensorName(string module, char which) =>
+        $"{Prefix}{(module.StartsWith("model.", StringComparison.Ordinal) ? "" : Transformer)}{module}.lora_{which}.weight";
 
     /// <summary>
     /// Writes the folder (created if needed). The weights and the config are committed as one unit
@@ -45,7 +51,9 @@ public static class AdapterFile
         }
         var metadata = new Dictionary<string, string> { ["format"] = "pt", [BaseModelKey] = adapter.ModelName };
         if (adapter.BaseFingerprint is { } fp) metadata[FingerprintKey] = fp;
-        byte[] config = Encoding.UTF8.GetBytes(ConfigJson(adapter.Config));
+        // GPT-2's Conv1D stores W [in, out] (PEFT's fan_in_fan_out); Llama's torch.nn.Linear stores [out, in].
+        bool conv1d = adapter.Targets.All(t => !t.Module.StartsWith("model.", StringComparison.Ordinal));
+        byte[] config = Encoding.UTF8.GetBytes(ConfigJson(adapter.Config, conv1d));
         Files.SafeFile.CommitFolder(dir,
         [
             (WeightsName, s => SafeTensorsWriter.WriteTo(s, tensors,
@@ -55,10 +63,10 @@ public static class AdapterFile
         adapter.Name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
     }
 
-    static string ConfigJson(LoraConfig c) => Formats.EdgeJson.Write(new Formats.AdapterConfigRecord(
+    static string ConfigJson(LoraConfig c, bool conv1d) => Formats.EdgeJson.Write(new Formats.AdapterConfigRecord(
         PeftType: "LORA", TaskType: "CAUSAL_LM", BaseModel: c.BaseModel, Rank: c.Rank, Alpha: c.Alpha, Dropout: c.Dropout,
         TargetModules: Formats.EdgeJson.ToElement([.. c.Targets]),
-        Bias: "none", FanInFanOut: true, UseRsLora: c.UseRsLora, InferenceMode: true, ModulesToSave: null), indented: true) + "\n";
+        Bias: "none", FanInFanOut: conv1d, UseRsLora: c.UseRsLora, InferenceMode: true, ModulesToSave: null), indented: true) + "\n";
 
     /// <summary>The adapter folder of a path: the folder itself, or the folder of an adapter_model.safetensors.</summary>
     public static string FolderOf(string path) =>
@@ -133,7 +141,7 @@ public static class AdapterFile
         {
             var (module, which) = ParseName(path, t.Name);
             var site = layout.FindProjection(module);
-            if (site is null || site.Transposed)
+            if (site is null || !LoraConfig.IsBlockSite(site.Name))
                 throw new EdgeException($"{path}: tensor '{EdgeException.OneLine(t.Name)}' names module '{EdgeException.OneLine(module)}', which {model.Name} does not have (is the adapter for another base?)");
             byModule.TryGetValue(module, out var pair);
             byModule[module] = which == 'A' ? (t, pair.B) : (pair.A, t);

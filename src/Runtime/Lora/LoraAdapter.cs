@@ -237,17 +237,27 @@ public sealed class LoraAdapter : IDisposable, IParameterSet
         foreach (var t in _targets)
         {
             var p = model.Layout.Projections[t.Site];
-            // delta [In, Out] = s * A^T [In, r] @ B^T [r, Out], built whole first so that unmerging subtracts exactly
-            // the values merging added: (W + d) - d is W up to one rounding.
+            // delta [In, Out] = s * A^T [In, r] @ B^T [r, Out] for a weight stored [In, Out] (GPT-2's Conv1D), or its
+            // transpose s * B A [Out, In] for one stored [Out, In] (torch.nn.Linear, Llama), built whole first so that
+            // unmerging subtracts exactly the values merging added: (W + d) - d is W up to one rounding.
             var delta = new float[t.In * t.Out];
-            var bt = new float[r * t.Out];                 // B^T [r, Out]
-            var b = B(t);
-            for (int o = 0; o < t.Out; o++)
-                for (int k = 0; k < r; k++) bt[k * t.Out + o] = b[o * r + k];
             var a = A(t);
-            for (int k = 0; k < r; k++)
-                for (int i = 0; i < t.In; i++)
-                    VectorMath.Axpy(s * a[k * t.In + i], bt.AsSpan(k * t.Out, t.Out), delta.AsSpan(i * t.Out, t.Out));
+            var b = B(t);
+            if (p.Transposed)
+            {
+                for (int o = 0; o < t.Out; o++)
+                    for (int k = 0; k < r; k++)
+                        VectorMath.Axpy(s * b[o * r + k], a.Slice(k * t.In, t.In), delta.AsSpan(o * t.In, t.In));
+            }
+            else
+            {
+                var bt = new float[r * t.Out];                 // B^T [r, Out]
+                for (int o = 0; o < t.Out; o++)
+                    for (int k = 0; k < r; k++) bt[k * t.Out + o] = b[o * r + k];
+                for (int k = 0; k < r; k++)
+                    for (int i = 0; i < t.In; i++)
+                        VectorMath.Axpy(s * a[k * t.In + i], bt.AsSpan(k * t.Out, t.Out), delta.AsSpan(i * t.Out, t.Out));
+            }
             VectorMath.Add(delta, w.Slice(p.Weight.Offset, p.Weight.Length));
         }
     }

@@ -2,16 +2,30 @@ namespace Edge.Lora;
 
 /// <summary>
 /// The hyper-parameters of a LoRA adapter, as PEFT's adapter_config.json names them: rank r, lora_alpha, lora_dropout
-/// and the target modules (Hugging Face GPT-2 module names inside every block: "attn.c_attn", "attn.c_proj",
-/// "mlp.c_fc", "mlp.c_proj"). The term added to a target's output is (alpha / r) * dropout(x) A^T B^T
-/// (alpha / sqrt(r) with <see cref="UseRsLora"/>).
+/// and the target modules: Hugging Face's module names inside every block, GPT-2's ("attn.c_attn", "attn.c_proj",
+/// "mlp.c_fc", "mlp.c_proj") or Llama's ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+/// "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"; PEFT's configs name them by their last part, "q_proj"). The term
+/// added to a target's output is (alpha / r) * dropout(x) A^T B^T (alpha / sqrt(r) with <see cref="UseRsLora"/>).
 /// </summary>
 public sealed record LoraConfig(int Rank, double Alpha, double Dropout, IReadOnlyList<string> Targets)
 {
-    /// <summary>The modules a target may name; the course's default is the attention's fused QKV projection.</summary>
+    /// <summary>GPT-2's modules a target may name; the course's default is the attention's fused QKV projection.</summary>
     public static readonly IReadOnlyList<string> ValidTargets = ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"];
 
     public static readonly IReadOnlyList<string> DefaultTargets = ["attn.c_attn"];
+
+    /// <summary>The Llama family's modules; PEFT's default for Llama is q_proj and v_proj.</summary>
+    public static readonly IReadOnlyList<string> LlamaTargets =
+        ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"];
+
+    public static readonly IReadOnlyList<string> LlamaDefaultTargets = ["self_attn.q_proj", "self_attn.v_proj"];
+
+    /// <summary>Every module name a target may be.</summary>
+    static IEnumerable<string> AllTargets => ValidTargets.Concat(LlamaTargets);
+
+    /// <summary>The default targets for a model: the fused QKV projection of GPT-2 blocks, q_proj and v_proj of Llama blocks.</summary>
+    public static IReadOnlyList<string> DefaultTargetsFor(ModelLayout layout) =>
+        layout.Projections.Any(p => p.Name.StartsWith("model.layers.", StringComparison.Ordinal)) ? LlamaDefaultTargets : DefaultTargets;
 
     /// <summary>Rank-stabilised scaling alpha / sqrt(r) (PEFT's use_rslora) instead of alpha / r.</summary>
     public bool UseRsLora { get; init; }
@@ -28,10 +42,10 @@ public sealed record LoraConfig(int Rank, double Alpha, double Dropout, IReadOnl
         if (Rank < 1) throw new EdgeException($"LoRA rank must be at least 1, got {Rank}");
         if (!(Alpha > 0) || !double.IsFinite(Alpha)) throw new EdgeException($"LoRA alpha must be positive, got {Alpha}");
         if (!(Dropout >= 0 && Dropout < 1)) throw new EdgeException($"LoRA dropout must be in [0, 1), got {Dropout}");
-        if (Targets.Count == 0) throw new EdgeException($"LoRA needs at least one target module (valid: {string.Join(", ", ValidTargets)})");
+        if (Targets.Count == 0) throw new EdgeException($"LoRA needs at least one target module (valid: {string.Join(", ", AllTargets)})");
         foreach (var t in Targets)
-            if (!ValidTargets.Contains(t))
-                throw new EdgeException($"'{EdgeException.OneLine(t)}' is not a LoRA target (valid: {string.Join(", ", ValidTargets)})");
+            if (!AllTargets.Contains(t))
+                throw new EdgeException($"'{EdgeException.OneLine(t)}' is not a LoRA target (valid: {string.Join(", ", ValidTargets)}; for Llama models {string.Join(", ", LlamaTargets)})");
         if (Targets.Distinct().Count() != Targets.Count) throw new EdgeException($"LoRA targets repeat a module: {EdgeException.OneLine(string.Join(", ", Targets))}");
         return this;
     }
@@ -51,6 +65,8 @@ public sealed record LoraConfig(int Rank, double Alpha, double Dropout, IReadOnl
                 "c_attn" => ["attn.c_attn"],
                 "c_fc" => ["mlp.c_fc"],
                 "c_proj" => ["attn.c_proj", "mlp.c_proj"],
+                "q_proj" or "k_proj" or "v_proj" or "o_proj" => ["self_attn." + name],
+                "gate_proj" or "up_proj" or "down_proj" => ["mlp." + name],
                 _ => [name],
             };
             foreach (var t in expanded)
@@ -66,17 +82,26 @@ public sealed record LoraConfig(int Rank, double Alpha, double Dropout, IReadOnl
     public IReadOnlyList<ProjectionInfo> Sites(ModelLayout layout)
     {
         Validate();
-        var sites = layout.Projections.Where(p => !p.Transposed && Targets.Any(t => IsSiteOf(p.Name, t))).ToList();
+        var sites = layout.Projections.Where(p => Targets.Any(t => IsSiteOf(p.Name, t))).ToList();
         if (sites.Count == 0)
-            throw new EdgeException($"model {layout.ModelName} has no {string.Join(" or ", Targets)} module for LoRA (LoRA targets the blocks of a transformer: {string.Join(", ", ValidTargets)})");
+            throw new EdgeException($"model {layout.ModelName} has no {string.Join(" or ", Targets)} module for LoRA (LoRA targets the blocks of a transformer: " +
+                $"{string.Join(", ", DefaultTargetsFor(layout) == LlamaDefaultTargets ? LlamaTargets : ValidTargets)})");
         return sites;
     }
 
-    /// <summary>Whether "h.3.attn.c_attn" is block 3's instance of "attn.c_attn".</summary>
+    /// <summary>Whether a projection site is one of a transformer block's (the ones LoRA targets; not the head).</summary>
+    public static bool IsBlockSite(string site) => AllTargets.Any(t => IsSiteOf(site, t));
+
+    /// <summary>Whether "h.3.attn.c_attn" is block 3's instance of "attn.c_attn" (or "model.layers.3.self_attn.q_proj" of "self_attn.q_proj").</summary>
     static bool IsSiteOf(string site, string target)
     {
-        if (!site.StartsWith("h.", StringComparison.Ordinal) || !site.EndsWith("." + target, StringComparison.Ordinal)) return false;
-        var block = site.AsSpan(2, site.Length - 2 - target.Length - 1);
-        return block.Length > 0 && int.TryParse(block, out _);
+        foreach (var prefix in new[] { "h.", "model.layers." })
+        {
+            if (!site.StartsWith(prefix, StringComparison.Ordinal) || !site.EndsWith("." + target, StringComparison.Ordinal)) continue;
+            if (site.Length <= prefix.Length + target.Length + 1) continue;
+            var block = site.AsSpan(prefix.Length, site.Length - prefix.Length - target.Length - 1);
+            if (block.Length > 0 && int.TryParse(block, out _)) return true;
+        }
+        return false;
     }
 }
