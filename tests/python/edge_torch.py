@@ -239,16 +239,24 @@ class GPT(nn.Module):
             config = json.load(f)
         r, alpha = config["r"], config.get("lora_alpha", config["r"])
         scaling = scale * (alpha / math.sqrt(r) if config.get("use_rslora") else alpha / r)
-        tensors, _ = read_safetensors(os.path.join(folder, "adapter_model.safetensors"))
+        path = os.path.join(folder, "adapter_model.safetensors")
+        tensors, _ = read_safetensors(path)
         pairs = {}
         for name, t in tensors.items():
             # base_model.model.transformer.h.0.attn.c_attn.lora_A.weight (older PEFT: lora_A.default.weight)
             module, which = name.removeprefix("base_model.model.").removeprefix("transformer.").replace(".default.", ".").rsplit(".", 2)[:2]
             pairs.setdefault(module, {})[which] = torch.from_numpy(t.copy())
         for module, ab in pairs.items():
-            parent, child = module.rsplit(".", 1)
-            owner = self.transformer.get_submodule(parent)
-            setattr(owner, child, LoRA(getattr(owner, child), ab["lora_A"], ab["lora_B"], scaling, config.get("lora_dropout", 0.0)))
+            parent, _, child = module.rpartition(".")
+            owner = self.transformer.get_submodule(parent) if parent.startswith("h.") else None
+            target = getattr(owner, child, None)
+            if not isinstance(target, (nn.Linear, LoRA)) or set(ab) != {"lora_A", "lora_B"}:
+                raise ValueError(f"{path}: module {module} is not a projection of this model with lora_A and lora_B")
+            linear = target.base if isinstance(target, LoRA) else target
+            if ab["lora_A"].shape != (r, linear.in_features) or ab["lora_B"].shape != (linear.out_features, r):
+                raise ValueError(f"{path}: {module}'s A {list(ab['lora_A'].shape)} and B {list(ab['lora_B'].shape)} do not fit "
+                                 f"[{r}, {linear.in_features}] and [{linear.out_features}, {r}]")
+            setattr(owner, child, LoRA(target, ab["lora_A"], ab["lora_B"], scaling, config.get("lora_dropout", 0.0)))
         return len(pairs)
 
 
@@ -302,8 +310,9 @@ def train_step(model, optimizer, inputs, targets, grad_clip=1.0):
 
 def logits_json(tokens, logits):
     """edge logits' format: {"tokens":[...],"logits":[[...],...]}, a row per line."""
-    rows = ",\n".join(json.dumps([float(x) for x in row]) for row in logits)
-    return f'{{"tokens":{json.dumps(tokens)},\n"logits":[\n{rows}]}}\n'
+    compact = dict(separators=(",", ":"))
+    rows = ",\n".join(json.dumps([float(x) for x in row], **compact) for row in logits)
+    return f'{{"tokens":{json.dumps(tokens, **compact)},\n"logits":[\n{rows}]}}\n'
 
 
 def main(argv=None):
@@ -373,4 +382,7 @@ def adapter_spec(spec):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (OSError, ValueError, KeyError) as e:  # a missing or malformed file: one line, as edge reports it
+        sys.exit(f"edge_torch: {e}")
