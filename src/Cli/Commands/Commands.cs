@@ -18,6 +18,7 @@ static class Commands
         new("generate", "sample text (or names) from a checkpoint", GenerateCommand.Help, ["quiet"], GenerateCommand.Run),
         new("chat", "an interactive prompt over a checkpoint (also reads piped input)", ChatCommand.Help, [], ChatCommand.Run),
         new("eval", "loss and perplexity of a checkpoint on a text file", EvalCommand.Help, ["quiet"], EvalCommand.Run),
+        new("logits", "print the logits a model gives for a prompt, as JSON (to compare with other stacks)", LogitsCommand.Help, ["last"], LogitsCommand.Run),
         new("bench", "time training steps and generated tokens against this machine's peak", BenchCommand.Help, ["json", "quiet"], BenchCommand.Run),
         new("tokenize", "show the token ids and pieces of a text, or learn a BPE vocabulary", TokenizeCommand.Help, ["quiet"], TokenizeCommand.Run),
         new("plot", "draw loss curves, token embeddings or attention maps as SVG or PNG", PlotCommand.Help, ["log-y", "quiet"], PlotCommand.Run),
