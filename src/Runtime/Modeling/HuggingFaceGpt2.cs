@@ -34,7 +34,7 @@ public static class HuggingFaceGpt2
         if (c is null) throw new EdgeException($"{path}: not a JSON object");
         string type = c.ModelType ?? "(none)";
         if (type != "gpt2")
-            throw new EdgeException($"{path}: unsupported architecture '{EdgeException.OneLine(type)}' (Edge loads GPT-2-family models: model_type \"gpt2\")");
+            throw new EdgeException($"{path}: unsupported architecture '{EdgeException.OneLine(type)}' (Edge loads GPT-2-family models, model_type \"gpt2\", and Llama-family ones: \"llama\", \"qwen2\")");
         int Positive(int? value, string name) => value switch
         {
             null => throw new EdgeException($"{path}: '{name}' is missing"),

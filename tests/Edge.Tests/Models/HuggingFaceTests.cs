@@ -127,7 +127,7 @@ public class HuggingFaceTests
 
     [Theory]
     [InlineData("""{"model_type": "gpt2", "n_layer": 2, "activation_function": "relu"}""", "activation_function 'relu' is not supported")]
-    [InlineData("""{"model_type": "llama", "n_layer": 2}""", "unsupported architecture 'llama'")]
+    [InlineData("""{"model_type": "bert", "n_layer": 2}""", "unsupported architecture 'bert'")]
     [InlineData("""{"model_type": "gpt2", "n_layer": 7, "n_head": 3, "n_embd": 24, "n_positions": 16, "vocab_size": 50257}""", "no declared model has 7 layers")]
     [InlineData("""{"model_type": "gpt2", "n_head": 3}""", "'n_layer' is missing")]
     [InlineData("""not json""", "not valid JSON")]
