@@ -230,8 +230,7 @@ static class BenchCommand
 
     static double AttentionPerToken(LanguageModel model)
     {
-        int layers = model.Parameters.Count(p => p.Name.EndsWith(".attn.c_attn.weight", StringComparison.Ordinal));
-        int width = model.Parameters.First(p => p.Name == "wte.weight").Shape[1];
+        var (layers, width) = FlopCount.Attention(model);
         return 4.0 * width * (model.InputLength / 2.0) * layers;
     }
 
