@@ -67,7 +67,7 @@ static class QuantizeCommand
         using (var bar = new ProgressBar(model.Parameters.Count, "tensors", quiet, status: $"quantising to {type.Name()}"))
             report = QuantizedCheckpoint.Write(target, model, type, metadata, (done, _) => bar.Report(done));
         if (folder)
-            foreach (var name in new[] { "config.json", "generation_config.json", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "encoder.json", "vocab.bpe" })
+            foreach (var name in new[] { "config.json", "generation_config.json", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json", "encoder.json", "vocab.bpe" })
             {
                 string from = Path.Combine(input, name);
                 if (File.Exists(from)) File.Copy(from, Path.Combine(output, name), overwrite: true);
