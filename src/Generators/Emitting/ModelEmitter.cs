@@ -48,6 +48,7 @@ namespace Edge.Generators.Emitting
             PassEmitter.EmitForward(w, plan);
             PassEmitter.EmitBackward(w, plan);
             if (plan.Sequence) PassEmitter.EmitDecode(w, plan);
+            PassEmitter.EmitOpTable(w, plan);
             if (plan.CountingTable is { } table) EmitCounting(w, plan, table);
             w.Close();
 
@@ -70,6 +71,7 @@ namespace Edge.Generators.Emitting
             w.Line($"        E.ScheduleKind.{r.Schedule}, {r.Warmup}, {D(r.MinLearningRate)}, {D(r.Beta2)}, {D(r.GradClip)}, {D(plan.Dropout)}),");
             w.Line("    Describe: Describe,");
             w.Line("    Slots: SlotTable,");
+            w.Line("    Ops: DescribeOps,");
             var blocks = m.Layers.OfType<GptBlocksSpec>().FirstOrDefault();
             var llama = m.Layers.OfType<LlamaBlocksSpec>().FirstOrDefault();
             var head = m.Layers.OfType<HeadSpec>().FirstOrDefault();

@@ -100,6 +100,39 @@ namespace Edge.Generators.Emitting
             w.Line();
         }
 
+        /// <summary>
+        /// The op table (Edge.OpInfo) for backends that walk the plan at run time: the forward's ops in order, blocks
+        /// unrolled by the same loop the passes use. Built when first asked for, so models that never need it pay nothing.
+        /// </summary>
+        public static void EmitOpTable(CodeWriter w, Plan plan)
+        {
+            w.Line("/// <summary>The forward pass's ops in order, blocks unrolled (E.OpInfo): for backends that walk the plan at run time.</summary>");
+            w.Open("static global::System.Collections.Generic.IReadOnlyList<E.OpInfo> DescribeOps()");
+            w.Line("var ops = new global::System.Collections.Generic.List<E.OpInfo>();");
+            foreach (var op in plan.Before) w.Line(OpEntry(op, "-1"));
+            if (plan.Blocks is { } blocks)
+            {
+                w.Open($"for (int l = 0; l < {blocks.Layers.Count}; l++)");
+                w.Line("var h = new Block(l);");
+                foreach (var op in blocks.Template) w.Line(OpEntry(op, "l"));
+                w.Close();
+            }
+            foreach (var op in plan.After) w.Line(OpEntry(op, "-1"));
+            w.Line("return ops;");
+            w.Close();
+            w.Line();
+        }
+
+        static string OpEntry(Op op, string layer)
+        {
+            var d = op.Describe();
+            var args = d.Args.Select(a => a.Tensor is null
+                ? $"E.OpArg.Int(\"{a.Role}\", {Plan.I(a.Number)})"
+                : $"E.OpArg.{a.Kind}(\"{a.Role}\", {Emit.Ref(a.Tensor)})");
+            string number = d.Number == 0 ? "" : ", " + d.Number.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            return $"ops.Add(new(E.OpKind.{d.Kind}, {layer}, [{string.Join(", ", args)}]{number}));";
+        }
+
         static void Locals(CodeWriter w, Plan plan)
         {
             if (!plan.Sequence) w.Line("int V = VocabSize;");

@@ -45,7 +45,8 @@ namespace Edge.Generators.Planning
         public void Line(string code) => _lines.Add(code);
         public void Clear() => _lines.Clear();
 
-        static string Ref(Tensor t) =>
+        /// <summary>How generated code names a tensor's index: a Block field (h.X) inside the loop, else a constant.</summary>
+        public static string Ref(Tensor t) =>
             t.InBlock ? "h." + t.Member : t switch { Param => "Param.", Site => "Site.", _ => "Slot." } + t.Member;
 
         public string SiteRef(Site s) => Ref(s);

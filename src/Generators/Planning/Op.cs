@@ -26,6 +26,26 @@ namespace Edge.Generators.Planning
         public virtual void Decode(Emit e) => Forward(e);
         /// <summary>Whether the op has anything to do when decoding (window models have no decoding pass at all).</summary>
         public virtual bool Decodes => true;
+
+        /// <summary>The op as an entry of the runtime op table (Edge.OpInfo): its kind and its arguments by role.</summary>
+        public abstract OpDescription Describe();
+    }
+
+    /// <summary>An op's entry in the generated op table: an Edge.OpKind name and (role, tensor or number) arguments.</summary>
+    internal sealed class OpDescription
+    {
+        public OpDescription(string kind) => Kind = kind;
+
+        public string Kind { get; }
+        public List<(string Role, string Kind, Tensor? Tensor, int Number)> Args { get; } = new();
+        /// <summary>A real-valued option (RMSNorm's epsilon).</summary>
+        public double Number { get; set; }
+
+        public OpDescription Slot(string role, Slot s) { Args.Add((role, "Slot", s, 0)); return this; }
+        public OpDescription Site(string role, Site s) { Args.Add((role, "Site", s, 0)); return this; }
+        /// <summary>A parameter; an absent optional one (null) is left out.</summary>
+        public OpDescription Param(string role, Param? p) { if (p is not null) Args.Add((role, "Param", p, 0)); return this; }
+        public OpDescription Int(string role, int n) { Args.Add((role, "Int", null, n)); return this; }
     }
 
     /// <summary>wte (and wpe): token ids [rows] -> vectors [rows, Dim], plus the position's vector when positional.</summary>
@@ -76,6 +96,9 @@ namespace Edge.Generators.Planning
             if (Positions is not null)
                 e.Line($"K.Embedding.AddPositions({e.A(Output)}, {e.W(Positions)}.Slice(position * {Dim}), 1, T, {Dim});");
         }
+
+        public override OpDescription Describe() =>
+            new OpDescription("Embedding").Param("table", Table).Param("positions", Positions).Slot("y", Output).Int("dim", Dim);
     }
 
     /// <summary>[B, Context, Width] is [B, Context * Width] in memory: a comment, no work.</summary>
@@ -98,6 +121,9 @@ namespace Edge.Generators.Planning
 
         public override void Forward(Emit e) { }
         public override void Backward(Emit e) { }
+
+        public override OpDescription Describe() =>
+            new OpDescription("Flatten").Slot("x", Input).Int("positions", Positions).Int("width", Width);
     }
 
     /// <summary>
@@ -140,6 +166,9 @@ namespace Edge.Generators.Planning
 
         public override void Backward(Emit e) =>
             e.Line($"ProjectBackward(c, {e.SiteRef(Site)}, {e.A(X)}, {e.W(Site.Weight)}, {e.D(Y)}, {e.D(X)}, {e.G(Site.Weight)}, {e.Opt(Bias, e.G)}, {e.RowsOf(Y)}, {Site.In}, {Site.Out});");
+
+        public override OpDescription Describe() =>
+            new OpDescription("Project").Site("site", Site).Slot("x", X).Param("bias", Bias).Slot("y", Y);
     }
 
     /// <summary>tanh or ReLU, element-wise; the backward reads the output.</summary>
@@ -165,6 +194,9 @@ namespace Edge.Generators.Planning
         public override string BackwardComment(Emit e) => $"{Name.ToLowerInvariant()}: d{Output.Name} -> d{Pre.Name}";
         public override void Forward(Emit e) => e.Line($"K.Activations.{Name}Forward({e.A(Pre)}, {e.A(Output)});");
         public override void Backward(Emit e) => e.Line($"K.Activations.{Name}Backward({e.A(Output)}, {e.D(Output)}, {e.D(Pre)});");
+
+        public override OpDescription Describe() =>
+            new OpDescription(Name).Slot("x", Pre).Slot("y", Output);
     }
 
     /// <summary>The bigram model: the previous token's row of table [V, V] is the logits.</summary>
@@ -185,6 +217,9 @@ namespace Edge.Generators.Planning
         public override string BackwardComment(Emit e) => "table: dlogits [B, V] -> dtable [V, V] (scatter-add into the rows used)";
         public override void Forward(Emit e) => e.Line($"K.Embedding.Forward(tokens, {e.W(Table)}, {e.A(Logits)}, B, V);");
         public override void Backward(Emit e) => e.Line($"K.Embedding.Backward(tokens, {e.D(Logits)}, {e.G(Table)}, B, V);");
+
+        public override OpDescription Describe() =>
+            new OpDescription("Bigram").Param("table", Table).Slot("y", Logits);
     }
 
     /// <summary>LayerNorm over the last dimension: y = (x - mean) / std * weight + bias, mean and 1/std per row kept.</summary>
@@ -232,6 +267,9 @@ namespace Edge.Generators.Planning
 
         public override void Backward(Emit e) =>
             e.Line($"K.LayerNorm.Backward({e.D(Y)}, {e.A(X)}, {e.W(Weight)}, {e.A(Mean)}, {e.A(Rstd)}, {e.D(X)}, {e.G(Weight)}, {e.Opt(Bias, e.G)}, {e.RowsOf(Y)}, {Width});");
+
+        public override OpDescription Describe() =>
+            new OpDescription("LayerNorm").Slot("x", X).Param("weight", Weight).Param("bias", Bias).Slot("y", Y).Slot("mean", Mean).Slot("rstd", Rstd).Int("width", Width);
     }
 
     /// <summary>y = dropout(x) in training (mask kept), a copy otherwise.</summary>
@@ -269,6 +307,9 @@ namespace Edge.Generators.Planning
             e.Line($"if (c.Dropped) K.Dropout.Backward({e.D(Y)}, {e.A(Mask)}, {e.D(X)}, {e.Length(Y)}); else K.VectorMath.Add({e.D(Y)}, {e.D(X)});");
 
         public override void Decode(Emit e) => e.Line($"{e.A(X)}.CopyTo({e.A(Y)});");
+
+        public override OpDescription Describe() =>
+            new OpDescription("Dropout").Slot("x", X).Slot("y", Y).Slot("mask", Mask);
     }
 
     /// <summary>out = x + dropout(branch): a residual connection around a sub-layer.</summary>
@@ -317,6 +358,9 @@ namespace Edge.Generators.Planning
 
         public override void Decode(Emit e) =>
             e.Line($"K.VectorMath.AddTo({e.A(X)}, {e.A(Branch)}, {e.A(Output)}, {e.Length(Output)});");
+
+        public override OpDescription Describe() =>
+            new OpDescription("Residual").Slot("x", X).Slot("branch", Branch).Slot("y", Output).Slot("dropped", Dropped).Slot("mask", Mask);
     }
 
     /// <summary>GELU, element-wise: GPT-2's tanh form (Gelu) or the exact erf form (GeluExact).</summary>
@@ -340,6 +384,9 @@ namespace Edge.Generators.Planning
         public override string BackwardComment(Emit e) => $"{(Form == GeluForm.Exact ? "exact gelu" : "gelu")}: dgelu -> dfc";
         public override void Forward(Emit e) => e.Line($"K.{Kernel}.Forward({e.A(X)}, {e.A(Y)});");
         public override void Backward(Emit e) => e.Line($"K.{Kernel}.Backward({e.A(X)}, {e.D(Y)}, {e.D(X)});");
+
+        public override OpDescription Describe() =>
+            new OpDescription(Kernel).Slot("x", X).Slot("y", Y);
     }
 
     /// <summary>
@@ -388,6 +435,9 @@ namespace Edge.Generators.Planning
 
         public override void Decode(Emit e) =>
             e.Line($"K.AttentionDecode.Chunk({e.A(Qkv)}, {e.A(Keys)}, {e.A(Values)}, {e.A(Y)}, {e.A(Scores)}, position, T, {Width}, {Heads});");
+
+        public override OpDescription Describe() =>
+            new OpDescription("Attention").Slot("qkv", Qkv).Slot("y", Y).Slot("att", Att).Slot("scratch", Scratch).Slot("scores", Scores).Slot("keys", Keys).Slot("values", Values).Int("width", Width).Int("heads", Heads);
     }
 
     /// <summary>The loss: softmax cross-entropy of logits [rows, V] against the targets (probabilities kept for backward).</summary>
@@ -413,6 +463,9 @@ namespace Edge.Generators.Planning
             e.Line($"K.SoftmaxCrossEntropy.Backward({e.A(Probs)}, targets, {e.D(Logits)}, {e.RowsOf(Logits)}, V, 1f / {e.RowsOf(Logits)});");
 
         public override void Decode(Emit e) { }
+
+        public override OpDescription Describe() =>
+            new OpDescription("Loss").Slot("logits", Logits).Slot("probs", Probs);
     }
 }
 
@@ -461,13 +514,17 @@ namespace Edge.Generators.Planning
 
         public override void Backward(Emit e) =>
             e.Line($"K.RmsNorm.Backward({e.D(Y)}, {e.A(X)}, {e.W(Weight)}, {e.A(Rstd)}, {e.D(X)}, {e.G(Weight)}, {e.RowsOf(Y)}, {Width});");
+
+        public override OpDescription Describe() =>
+            new OpDescription("RmsNorm") { Number = Epsilon }.Slot("x", X).Param("weight", Weight).Slot("y", Y).Slot("rstd", Rstd).Int("width", Width);
     }
 
     /// <summary>Rotary position embeddings on a projection's heads (queries or keys): y = R(position) x, per head.</summary>
     internal sealed class RopeOp : Op
     {
-        public RopeOp(Slot x, Slot y, int heads, int headSize, bool interleaved)
+        public RopeOp(Slot x, Slot y, int heads, int headSize, bool interleaved, double theta)
         {
+            Theta = theta;
             X = x;
             Y = y;
             Heads = heads;
@@ -480,6 +537,8 @@ namespace Edge.Generators.Planning
         public int Heads { get; }
         public int HeadSize { get; }
         public bool Interleaved { get; }
+        /// <summary>The rotation base (the generated class's RopeTable is built from it).</summary>
+        public double Theta { get; }
 
         public override IEnumerable<Slot> GradientOutputs => new[] { Y };
         public override IEnumerable<Slot> GradientInputs => new[] { X };
@@ -499,6 +558,9 @@ namespace Edge.Generators.Planning
 
         public override void Decode(Emit e) =>
             e.Line($"K.Rope.Forward({e.A(X)}, {e.A(Y)}, RopeTable.Cos, RopeTable.Sin, 1, T, position, {Heads}, {HeadSize}, interleaved: {Layout});");
+
+        public override OpDescription Describe() =>
+            new OpDescription("Rope") { Number = Theta }.Slot("x", X).Slot("y", Y).Int("heads", Heads).Int("headSize", HeadSize).Int("interleaved", Interleaved ? 1 : 0);
     }
 
     /// <summary>
@@ -549,6 +611,9 @@ namespace Edge.Generators.Planning
 
         public override void Decode(Emit e) =>
             e.Line($"K.AttentionDecode.Chunk({e.A(Q)}, {e.A(K)}, {e.A(V)}, {QDim}, {KvDim}, {e.A(Keys)}, {e.A(Values)}, {e.A(Y)}, {e.A(Scores)}, position, T, {Shape});");
+
+        public override OpDescription Describe() =>
+            new OpDescription("GroupedAttention").Slot("q", Q).Slot("k", K).Slot("v", V).Slot("y", Y).Slot("att", Att).Slot("scratch", Scratch).Slot("scores", Scores).Slot("keys", Keys).Slot("values", Values).Int("heads", Heads).Int("kvHeads", KvHeads).Int("headSize", HeadSize);
     }
 
     /// <summary>Llama's gated MLP activation: h = SiLU(gate) * up.</summary>
@@ -572,5 +637,8 @@ namespace Edge.Generators.Planning
         public override string BackwardComment(Emit e) => $"swiglu: d{H.LocalName} -> dgate, dup";
         public override void Forward(Emit e) => e.Line($"K.SwiGlu.Forward({e.A(Gate)}, {e.A(Up)}, {e.A(H)});");
         public override void Backward(Emit e) => e.Line($"K.SwiGlu.Backward({e.A(Gate)}, {e.A(Up)}, {e.D(H)}, {e.D(Gate)}, {e.D(Up)});");
+
+        public override OpDescription Describe() =>
+            new OpDescription("SwiGlu").Slot("gate", Gate).Slot("up", Up).Slot("y", H);
     }
 }

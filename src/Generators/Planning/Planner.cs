@@ -326,8 +326,8 @@ namespace Edge.Generators.Planning
                 Add(new ProjectOp(pq, n1.Y, bq, q, $"self_attn.q_proj: n [{{R}}, {c}] @ [{c}, {c}]^T{Plus(bq)} -> q [{{R}}, {c}]"));
                 Add(new ProjectOp(pk, n1.Y, bk, k, $"self_attn.k_proj: n [{{R}}, {c}] @ [{kv}, {c}]^T{Plus(bk)} -> k [{{R}}, {kv}]"));
                 Add(new ProjectOp(pv, n1.Y, bv, v, $"self_attn.v_proj: n [{{R}}, {c}] @ [{kv}, {c}]^T{Plus(bv)} -> v [{{R}}, {kv}]"));
-                Add(new RopeOp(q, qr, heads, hs, interleaved));
-                Add(new RopeOp(k, kr, kvHeads, hs, interleaved));
+                Add(new RopeOp(q, qr, heads, hs, interleaved, b.RopeTheta));
+                Add(new RopeOp(k, kr, kvHeads, hs, interleaved, b.RopeTheta));
                 Add(new GroupedAttentionOp(qr, kr, v, y, att, scratch, scores, keys, values, heads, kvHeads, hs));
                 Add(new ProjectOp(po, y, null, o, $"self_attn.o_proj: y [{{R}}, {c}] @ [{c}, {c}]^T -> o [{{R}}, {c}]"));
                 var attnOut = Residual("self_attn", x, o, c);

@@ -24,6 +24,7 @@ public sealed record TrainingRecipe(
 /// <param name="SequenceTargets">True when every input position has a target (transformers); false when one target follows the window.</param>
 /// <param name="Describe">The parameter layout for a vocabulary size (no memory allocated).</param>
 /// <param name="Slots">The activation slots a context lays out (<see cref="ContextLayout"/>).</param>
+/// <param name="Ops">The forward pass's ops in order, blocks unrolled (<see cref="OpInfo"/>): for backends that walk the plan.</param>
 /// <param name="Create">Builds the model (its weights) for a vocabulary size.</param>
 public sealed record ModelInfo(
     string Name,
@@ -35,6 +36,7 @@ public sealed record ModelInfo(
     TrainingRecipe Recipe,
     Func<int, ModelLayout> Describe,
     IReadOnlyList<SlotInfo> Slots,
+    Func<IReadOnlyList<OpInfo>> Ops,
     Func<int, LanguageModel> Create,
     TransformerShape? Transformer = null,
     LlamaShape? Llama = null)

@@ -214,6 +214,7 @@ namespace Edge.Models
                 E.ScheduleKind.Cosine, 100, 0.0001, 0.99, 1.0, 0.0),
             Describe: Describe,
             Slots: SlotTable,
+            Ops: DescribeOps,
             Create: static vocabSize => new BabyGpt(vocabSize),
             Transformer: new E.TransformerShape(Layers: 4, Heads: 4, Width: 128, Context: 64, MlpRatio: 4, Bias: true, TiedHead: true, ExactGelu: false));
 
@@ -474,6 +475,32 @@ namespace Edge.Models
             // lm_head (tied): ln_f [1, 128] @ wte^T [128, V] -> logits [1, V]
             Project(c, Site.LmHead, c.A(Slot.LnF, 128), W(Param.WteWeight, V * 128), default, c.A(Slot.Logits, V), 1, 128, V);
             return c.A(Slot.Logits, V);
+        }
+
+        /// <summary>The forward pass's ops in order, blocks unrolled (E.OpInfo): for backends that walk the plan at run time.</summary>
+        static global::System.Collections.Generic.IReadOnlyList<E.OpInfo> DescribeOps()
+        {
+            var ops = new global::System.Collections.Generic.List<E.OpInfo>();
+            ops.Add(new(E.OpKind.Embedding, -1, [E.OpArg.Param("table", Param.WteWeight), E.OpArg.Param("positions", Param.WpeWeight), E.OpArg.Slot("y", Slot.Emb), E.OpArg.Int("dim", 128)]));
+            ops.Add(new(E.OpKind.Dropout, -1, [E.OpArg.Slot("x", Slot.Emb), E.OpArg.Slot("y", Slot.EmbDrop), E.OpArg.Slot("mask", Slot.EmbMask)]));
+            for (int l = 0; l < 4; l++)
+            {
+                var h = new Block(l);
+                ops.Add(new(E.OpKind.LayerNorm, l, [E.OpArg.Slot("x", h.In), E.OpArg.Param("weight", h.Ln1Weight), E.OpArg.Param("bias", h.Ln1Bias), E.OpArg.Slot("y", h.Ln1), E.OpArg.Slot("mean", h.Ln1Mean), E.OpArg.Slot("rstd", h.Ln1Rstd), E.OpArg.Int("width", 128)]));
+                ops.Add(new(E.OpKind.Project, l, [E.OpArg.Site("site", h.AttnCAttn), E.OpArg.Slot("x", h.Ln1), E.OpArg.Param("bias", h.AttnCAttnBias), E.OpArg.Slot("y", h.AttnQkv)]));
+                ops.Add(new(E.OpKind.Attention, l, [E.OpArg.Slot("qkv", h.AttnQkv), E.OpArg.Slot("y", h.AttnY), E.OpArg.Slot("att", h.AttnAtt), E.OpArg.Slot("scratch", Slot.AttnScratch), E.OpArg.Slot("scores", Slot.AttnScores), E.OpArg.Slot("keys", h.AttnKeys), E.OpArg.Slot("values", h.AttnValues), E.OpArg.Int("width", 128), E.OpArg.Int("heads", 4)]));
+                ops.Add(new(E.OpKind.Project, l, [E.OpArg.Site("site", h.AttnCProj), E.OpArg.Slot("x", h.AttnY), E.OpArg.Param("bias", h.AttnCProjBias), E.OpArg.Slot("y", h.AttnProj)]));
+                ops.Add(new(E.OpKind.Residual, l, [E.OpArg.Slot("x", h.In), E.OpArg.Slot("branch", h.AttnProj), E.OpArg.Slot("y", h.AttnOut), E.OpArg.Slot("dropped", h.AttnDrop), E.OpArg.Slot("mask", h.AttnMask)]));
+                ops.Add(new(E.OpKind.LayerNorm, l, [E.OpArg.Slot("x", h.AttnOut), E.OpArg.Param("weight", h.Ln2Weight), E.OpArg.Param("bias", h.Ln2Bias), E.OpArg.Slot("y", h.Ln2), E.OpArg.Slot("mean", h.Ln2Mean), E.OpArg.Slot("rstd", h.Ln2Rstd), E.OpArg.Int("width", 128)]));
+                ops.Add(new(E.OpKind.Project, l, [E.OpArg.Site("site", h.MlpCFc), E.OpArg.Slot("x", h.Ln2), E.OpArg.Param("bias", h.MlpCFcBias), E.OpArg.Slot("y", h.MlpFc)]));
+                ops.Add(new(E.OpKind.Gelu, l, [E.OpArg.Slot("x", h.MlpFc), E.OpArg.Slot("y", h.MlpGelu)]));
+                ops.Add(new(E.OpKind.Project, l, [E.OpArg.Site("site", h.MlpCProj), E.OpArg.Slot("x", h.MlpGelu), E.OpArg.Param("bias", h.MlpCProjBias), E.OpArg.Slot("y", h.MlpProj)]));
+                ops.Add(new(E.OpKind.Residual, l, [E.OpArg.Slot("x", h.AttnOut), E.OpArg.Slot("branch", h.MlpProj), E.OpArg.Slot("y", h.MlpOut), E.OpArg.Slot("dropped", h.MlpDrop), E.OpArg.Slot("mask", h.MlpMask)]));
+            }
+            ops.Add(new(E.OpKind.LayerNorm, -1, [E.OpArg.Slot("x", Slot.BlocksOut), E.OpArg.Param("weight", Param.LnFWeight), E.OpArg.Param("bias", Param.LnFBias), E.OpArg.Slot("y", Slot.LnF), E.OpArg.Slot("mean", Slot.LnFMean), E.OpArg.Slot("rstd", Slot.LnFRstd), E.OpArg.Int("width", 128)]));
+            ops.Add(new(E.OpKind.Project, -1, [E.OpArg.Site("site", Site.LmHead), E.OpArg.Slot("x", Slot.LnF), E.OpArg.Slot("y", Slot.Logits)]));
+            ops.Add(new(E.OpKind.Loss, -1, [E.OpArg.Slot("logits", Slot.Logits), E.OpArg.Slot("probs", Slot.Probs)]));
+            return ops;
         }
     }
 }

@@ -71,6 +71,7 @@ namespace Edge.Models
                 E.ScheduleKind.Step, 0, 0.0, 0.999, 0.0, 0.0),
             Describe: Describe,
             Slots: SlotTable,
+            Ops: DescribeOps,
             Create: static vocabSize => new NamesMlp(vocabSize));
 
         /// <param name="vocabSize">V, from the tokenizer.</param>
@@ -164,6 +165,19 @@ namespace Edge.Models
 
             // wte: demb [B, 3, 10] -> dwte (scatter-add)
             K.Embedding.Backward(tokens, c.D(Slot.Emb, B * 3 * 10), c.G(Param.WteWeight, V * 10), B * 3, 10);
+        }
+
+        /// <summary>The forward pass's ops in order, blocks unrolled (E.OpInfo): for backends that walk the plan at run time.</summary>
+        static global::System.Collections.Generic.IReadOnlyList<E.OpInfo> DescribeOps()
+        {
+            var ops = new global::System.Collections.Generic.List<E.OpInfo>();
+            ops.Add(new(E.OpKind.Embedding, -1, [E.OpArg.Param("table", Param.WteWeight), E.OpArg.Slot("y", Slot.Emb), E.OpArg.Int("dim", 10)]));
+            ops.Add(new(E.OpKind.Flatten, -1, [E.OpArg.Slot("x", Slot.Emb), E.OpArg.Int("positions", 3), E.OpArg.Int("width", 10)]));
+            ops.Add(new(E.OpKind.Project, -1, [E.OpArg.Site("site", Site.Fc1), E.OpArg.Slot("x", Slot.Emb), E.OpArg.Param("bias", Param.Fc1Bias), E.OpArg.Slot("y", Slot.Fc1Pre)]));
+            ops.Add(new(E.OpKind.Tanh, -1, [E.OpArg.Slot("x", Slot.Fc1Pre), E.OpArg.Slot("y", Slot.Fc1)]));
+            ops.Add(new(E.OpKind.Project, -1, [E.OpArg.Site("site", Site.LmHead), E.OpArg.Slot("x", Slot.Fc1), E.OpArg.Param("bias", Param.LmHeadBias), E.OpArg.Slot("y", Slot.Logits)]));
+            ops.Add(new(E.OpKind.Loss, -1, [E.OpArg.Slot("logits", Slot.Logits), E.OpArg.Slot("probs", Slot.Probs)]));
+            return ops;
         }
     }
 }
