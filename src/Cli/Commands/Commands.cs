@@ -14,15 +14,15 @@ static class Commands
     public static readonly Command[] All =
     [
         new("models", "list the declared models with their parameter counts", ModelsCommand.Help, [], ModelsCommand.Run),
-        new("train", "train a model and write a checkpoint (built-in corpus unless --data)", TrainCommand.Help, ["quiet", "no-chart", "resume"], TrainCommand.Run),
+        new("train", "train a model and write a checkpoint (built-in corpus unless --data)", TrainCommand.Help, ["quiet", "no-chart", "resume", "force"], TrainCommand.Run),
         new("generate", "sample text (or names) from a checkpoint", GenerateCommand.Help, ["quiet"], GenerateCommand.Run),
         new("chat", "an interactive prompt over a checkpoint (also reads piped input)", ChatCommand.Help, [], ChatCommand.Run),
         new("eval", "loss and perplexity of a checkpoint on a text file", EvalCommand.Help, ["quiet"], EvalCommand.Run),
         new("logits", "print the logits a model gives for a prompt, as JSON (to compare with other stacks)", LogitsCommand.Help, ["last"], LogitsCommand.Run),
         new("bench", "time training steps and generated tokens against this machine's peak", BenchCommand.Help, ["json", "quiet"], BenchCommand.Run),
-        new("tokenize", "show the token ids and pieces of a text, or learn a BPE vocabulary", TokenizeCommand.Help, ["quiet"], TokenizeCommand.Run),
+        new("tokenize", "show the token ids and pieces of a text, or learn a BPE vocabulary", TokenizeCommand.Help, ["quiet", "force"], TokenizeCommand.Run),
         new("plot", "draw loss curves, token embeddings or attention maps as SVG or PNG", PlotCommand.Help, ["log-y", "quiet"], PlotCommand.Run),
-        new("quantize", "write a copy of a model with 8- or 4-bit block-quantised weights", QuantizeCommand.Help, ["quiet"], QuantizeCommand.Run),
+        new("quantize", "write a copy of a model with 8- or 4-bit block-quantised weights", QuantizeCommand.Help, ["quiet", "force"], QuantizeCommand.Run),
         new("lora", "train a LoRA adapter on a frozen base, describe adapters, merge one into its base", LoraCommand.FullHelp, [], _ => 2, LoraCommand.Run),
         new("inspect", "list a checkpoint's (or any safetensors file's) tensors and metadata", InspectCommand.Help, [], InspectCommand.Run),
     ];

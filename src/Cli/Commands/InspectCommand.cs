@@ -38,7 +38,7 @@ static class InspectCommand
             if (!File.Exists(inside)) throw new EdgeException($"{path}: a folder without model.safetensors (expected a safetensors file)");
             path = inside;
         }
-        if (!File.Exists(path)) throw new EdgeException($"{path}: file not found");
+        Edge.Files.SafeFile.CheckInput(path);
         long size = new FileInfo(path).Length;
         SafeTensorsFile file;
         try { file = SafeTensorsFile.Open(path); }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using Edge.Files;
 using Edge.Formats;
 using Edge.Lora;
 using Edge.Models;
@@ -62,12 +63,14 @@ static class LoraCommand
           --seed S               A's initialisation, batch order and dropout (default 1337)
           --split-seed S         shuffle of instruction pairs before the 90/10 split (default 42)
           --out DIR              the adapter folder (default adapters/NAME, NAME from --data)
+          --force                replace the adapter a folder already holds
           --quiet                no progress bar
           --threads N            cores the kernels use (default: all; results do not depend on it)
 
         Text is split 90/10 (contiguous) into windows of the base's context; pairs are shuffled and split 90/10. The base's
         validation loss is printed first, so the adapter's can be compared with it. DIR gets adapter_model.safetensors
-        (the best validation loss so far), adapter_config.json and log.csv.
+        (the best validation loss so far), adapter_config.json and log.csv. A folder that holds an adapter is refused
+        unless --force; the adapter's two files are replaced as one unit.
 
         Examples:
           edge lora train --base models/baby-gpt/model.safetensors --data ../shared/data/names.txt --out adapters/names
@@ -80,10 +83,12 @@ static class LoraCommand
         Usage: edge lora merge --base MODEL --adapter DIR[:SCALE] [--adapter ...] --out FILE|DIR
 
         Options:
+          --force                replace a folder that already holds files (a Hugging Face base's --out DIR)
           --threads N            cores the kernels use (default: all; results do not depend on it)
 
-        An Edge checkpoint base gives an Edge checkpoint FILE; a Hugging Face folder gives a folder DIR with the merged
-        model.safetensors and the base's config and tokenizer files. The file is written crash-safe.
+        An Edge checkpoint base gives an Edge checkpoint FILE, a llama2.c base a llama2.c FILE; a Hugging Face folder
+        gives a folder DIR with the merged model.safetensors and the base's config and tokenizer files. The output is
+        written crash-safe (a folder as one unit) and is never the base, an adapter, or a file inside them.
         """;
 
     public static int Run(string[] argv)
@@ -96,9 +101,9 @@ static class LoraCommand
         var rest = argv.AsSpan(1);
         return argv[0] switch
         {
-            "train" => Train(Args.Parse("lora train", rest, "answer-only", "quiet")),
+            "train" => Train(Args.Parse("lora train", rest, "answer-only", "quiet", "force")),
             "info" => Info(Args.Parse("lora info", rest)),
-            "merge" => Merge(Args.Parse("lora merge", rest)),
+            "merge" => Merge(Args.Parse("lora merge", rest, "force")),
             _ => throw new UsageException($"unknown lora command '{argv[0]}' (lora commands: train, info, merge; see 'edge lora --help')"),
         };
     }
@@ -128,6 +133,7 @@ static class LoraCommand
         ulong splitSeed = args.ULong("split-seed", 42);
         string outDir = args.String("out") ?? Path.Combine("adapters", Path.GetFileNameWithoutExtension(dataPath));
         bool quiet = args.Flag("quiet");
+        bool force = args.Flag("force");
         args.Threads();
         args.RejectUnknown(0);
         if (lr <= 0) throw new UsageException("option --lr: the learning rate must be positive");
@@ -140,8 +146,7 @@ static class LoraCommand
             try { new LoraConfig(rank, alpha, dropout, named).Validate(); }
             catch (EdgeException e) { throw new UsageException($"option --targets: {e.Message}"); }
         }
-        if (File.Exists(outDir)) throw new EdgeException($"--out {outDir}: is a file, expected a folder");
-
+        Edge.Files.SafeFile.CheckOutputFolder(outDir, "--out", basePath, dataPath);   // before the work; claimed once the data is read
         var loaded = Checkpoint.LoadAny(basePath, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
         if (!model.IsSequenceModel) throw new EdgeException($"{basePath}: {model.Name} is not a transformer; LoRA targets the projections of transformer blocks");
@@ -156,6 +161,10 @@ static class LoraCommand
                 : LoraData.FromText(text, loaded.Tokenizer, model.InputLength);
         }
         catch (EdgeException e) when (!e.Message.StartsWith(dataPath, StringComparison.Ordinal)) { throw new EdgeException($"{dataPath}: {e.Message}"); }
+        using var folder = OutputFolder.Claim(outDir, "--out", [AdapterFile.WeightsName, AdapterFile.ConfigName, "log.csv"],
+            force ? OutputFolder.Existing.Replace : OutputFolder.Existing.Refuse, basePath, dataPath);
+        if (force)   // a new adapter: nothing of the old one may be left to mix with it
+            foreach (var name in new[] { AdapterFile.WeightsName, AdapterFile.ConfigName, "log.csv" }) File.Delete(Path.Combine(outDir, name));
 
         using var adapter = LoraAdapter.Create(model.Layout, config, seed);
         adapter.BaseFingerprint = BaseFingerprint.Of(model);
@@ -184,7 +193,6 @@ static class LoraCommand
         context.Adapters = adapters;
         Console.WriteLine($"base         val {baseVal:0.0000}  ppl {Math.Exp(baseVal),7:0.00}");
 
-        Directory.CreateDirectory(outDir);
         string logPath = Path.Combine(outDir, "log.csv");
         var log = new StringBuilder("step,train_loss,val_loss,val_perplexity,lr,seconds\n");
         log.Append(CultureInfo.InvariantCulture, $"0,,{baseVal:R},{Math.Exp(baseVal):R},0,0\n");
@@ -242,9 +250,10 @@ static class LoraCommand
         string dir = AdapterFile.FolderOf(path);
         var config = AdapterFile.ReadConfig(dir);
         string weights = Path.Combine(dir, AdapterFile.WeightsName);
-        if (!File.Exists(weights)) throw new EdgeException($"{weights}: file not found (the adapter's weights)");
+        if (!Path.Exists(weights)) throw new EdgeException($"{weights}: file not found (the adapter's weights)");
         using var file = SafeTensorsFile.Open(weights);
         var modules = file.Tensors.Where(t => t.Name.EndsWith(".lora_A.weight", StringComparison.Ordinal)).ToList();
+        AdapterFile.CheckTargetsAgree(weights, config, modules.Select(t => AdapterFile.ModuleOf(t.Name)));
         long parameters = file.Tensors.Sum(t => t.ElementCount);
         o.WriteLine($"adapter     {dir} ({AdapterFile.WeightsName} {Bytes(new FileInfo(weights).Length)})");
         o.WriteLine($"type        LoRA, PEFT layout");
@@ -265,51 +274,51 @@ static class LoraCommand
         var basePath = args.String("base") ?? throw new UsageException("--base MODEL is required");
         var adapterSpecs = args.Strings("adapter");
         var outPath = args.String("out") ?? throw new UsageException("--out FILE is required");
+        bool force = args.Flag("force");
         args.Threads();
         args.RejectUnknown(0);
         if (adapterSpecs.Count == 0) throw new UsageException("--adapter DIR[:SCALE] is required (repeatable)");
-        bool hf = HuggingFaceGpt2.IsModelDirectory(basePath);
-        if (!hf && Directory.Exists(outPath)) throw new EdgeException($"--out {outPath}: is a folder, expected a checkpoint file");
-        if (hf && File.Exists(outPath)) throw new EdgeException($"--out {outPath}: is a file; a Hugging Face base merges into a folder");
+        ModelOutput.Check(basePath, outPath, force, [basePath, .. adapterSpecs.Select(s => AdapterOptions.Parse(s).Path)]);
 
         var loaded = Checkpoint.LoadAny(basePath, ModelCatalog.All, mapWeights: false);   // a private copy: merging writes it
         using var model = loaded.Model;
         var adapters = AdapterOptions.Load(adapterSpecs, model);
+        string written;
         try
         {
             for (int i = 0; i < adapters.Adapters.Count; i++)
                 adapters.Adapters[i].Merge(model, adapters.Scale(i));
+            FiniteCheck.Weights(model, "the merged weights");
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
             {
                 ["edge.merged_adapters"] = string.Join(", ", adapters.Adapters.Select((a, i) => $"{a.Name}:{adapters.Scale(i).ToString("G6", CultureInfo.InvariantCulture)}")),
             };
-            if (hf)
+            if (Llama2cCheckpoint.IsCheckpoint(basePath))
             {
-                Directory.CreateDirectory(outPath);
-                foreach (var f in Directory.GetFiles(basePath))
-                {
-                    string name = Path.GetFileName(f);
-                    if (name == "model.safetensors" || name.EndsWith(".bin", StringComparison.Ordinal)) continue;
-                    File.Copy(f, Path.Combine(outPath, name), overwrite: true);
-                }
-                metadata["format"] = "pt";
-                var ps = model.Parameters;
-                SafeTensorsWriter.Write(Path.Combine(outPath, "model.safetensors"),
-                    ps.Select(p => (p.Name, DType.F32, p.Shape.Select(d => (long)d).ToArray())).ToList(),
-                    i => MemoryMarshal.AsBytes((ReadOnlySpan<float>)model.Weights.Slice(ps[i].Offset, ps[i].Length)), metadata);
+                Llama2cCheckpoint.Write(outPath, model);
+                written = outPath;
             }
-            else
+            else if (loaded.Tokenizer is CharTokenizer chars)
             {
                 foreach (var key in new[] { "edge.seed", "edge.data", "edge.data_layout" })
                     if (loaded.Metadata.TryGetValue(key, out var v)) metadata[key] = v;
-                Checkpoint.Save(outPath, model, (CharTokenizer)loaded.Tokenizer, metadata);
+                Checkpoint.Save(outPath, model, chars, metadata);
+                written = outPath;
+            }
+            else
+            {
+                metadata["format"] = "pt";
+                var ps = model.Parameters;
+                written = ModelOutput.Write(basePath, outPath, s => SafeTensorsWriter.WriteTo(s,
+                    ps.Select(p => (p.Name, DType.F32, p.Shape.Select(d => (long)d).ToArray())).ToList(),
+                    i => MemoryMarshal.AsBytes((ReadOnlySpan<float>)model.Weights.Slice(ps[i].Offset, ps[i].Length)), metadata));
             }
         }
         finally
         {
             foreach (var a in adapters.Adapters) a.Dispose();
         }
-        Console.WriteLine($"merged {string.Join(", ", adapters.Adapters.Select((a, i) => $"{a.Name} (scale {adapters.Scale(i):G4})"))} into {model.Name}: wrote {(hf ? Path.Combine(outPath, "model.safetensors") : outPath)}");
+        Console.WriteLine($"merged {string.Join(", ", adapters.Adapters.Select((a, i) => $"{a.Name} (scale {adapters.Scale(i):G4})"))} into {model.Name}: wrote {written}");
         return 0;
     }
 
@@ -325,15 +334,22 @@ static class AdapterOptions
                                    (default 1; repeatable: several adapters add up)
         """;
 
+    /// <summary>The largest run-time scale |s| accepted: far beyond any useful blend, short of overflowing the products.</summary>
+    const double MaxScale = 1000;
+
     /// <summary>"adapters/names:0.5" -> ("adapters/names", 0.5); a suffix that is not a number belongs to the path.</summary>
     public static (string Path, float Scale) Parse(string spec)
     {
         int colon = spec.LastIndexOf(':');
         if (colon > 0 && double.TryParse(spec[(colon + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var scale))
         {
-            if (!double.IsFinite(scale)) throw new UsageException($"option --adapter: the scale in '{spec}' must be a finite number");
+            if (!double.IsFinite(scale) || Math.Abs(scale) > MaxScale)
+                throw new UsageException($"option --adapter: the scale in '{spec}' must be a number from -{MaxScale} to {MaxScale}");
             return (spec[..colon], (float)scale);
         }
+        // "adapters/names:inf", "adapters/names:1e": the folder exists without the suffix, so the suffix was meant as the scale.
+        if (colon > 0 && !Directory.Exists(spec) && Directory.Exists(spec[..colon]))
+            throw new UsageException($"option --adapter: the scale '{spec[(colon + 1)..]}' in '{spec}' is not a number");
         return (spec, 1f);
     }
 

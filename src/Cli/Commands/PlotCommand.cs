@@ -53,6 +53,7 @@ static class PlotCommand
         var ext = Path.GetExtension(path).ToLowerInvariant();
         if (ext is not (".svg" or ".png"))
             throw new UsageException($"option --out: '{path}' must end in .svg or .png");
+        Edge.Files.SafeFile.CheckOutput(path, "--out", [.. args.Positionals]);
         return path;
     }
 
@@ -94,8 +95,7 @@ static class PlotCommand
     static Log ReadLog(string path)
     {
         if (Directory.Exists(path)) path = Path.Combine(path, "log.csv");
-        if (!File.Exists(path)) throw new EdgeException($"{path}: file not found");
-        var lines = File.ReadAllLines(path).Where(l => l.Trim().Length > 0).ToList();
+        var lines = Edge.Files.SafeFile.ReadAllText(path, maxBytes: 256 << 20).Split('\n').Where(l => l.Trim().Length > 0).ToList();
         if (lines.Count == 0) throw new EdgeException($"{path}: the log is empty (expected a header 'step,train_loss,val_loss,...' and rows)");
         var header = lines[0].Split(',').Select(h => h.Trim()).ToList();
         int step = header.IndexOf("step"), train = header.IndexOf("train_loss"), val = header.IndexOf("val_loss"), lr = header.IndexOf("lr");
@@ -193,10 +193,10 @@ static class PlotCommand
         if (!model.IsSequenceModel || attention.Count == 0)
             throw new EdgeException($"{modelPath}: model {model.Name} is not a transformer (it has no attention to draw)");
         int layers = attention.Count;
-        if (layer >= layers) throw new EdgeException($"option --layer: {layer} is out of range ({model.Name} has layers 0 to {layers - 1})");
+        if (layer >= layers) throw new UsageException($"option --layer: {layer} is out of range ({model.Name} has layers 0 to {layers - 1})");
         int context = model.InputLength;
         int heads = attention[0].Width;
-        if (head >= heads) throw new EdgeException($"option --head: {head} is out of range ({model.Name} has heads 0 to {heads - 1})");
+        if (head >= heads) throw new UsageException($"option --head: {head} is out of range ({model.Name} has heads 0 to {heads - 1})");
 
         int[] ids;
         try { ids = loaded.Tokenizer.Encode(prompt); }

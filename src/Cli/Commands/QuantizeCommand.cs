@@ -18,12 +18,14 @@ static class QuantizeCommand
                               tokenizer files are copied beside its model.safetensors)
           --type q8|q4|q4m    q8: 8-bit (q8_0, 8.5 bits a weight); q4: 4-bit (q4_0, 4.5 bits); q4m: 4-bit with a
                               per-block minimum (q4_1, 5 bits)
+          --force             replace a folder that already holds files (--out DIR for a Hugging Face folder)
           --quiet             no progress bar
 
         Every matrix product's weight whose input dimension is a multiple of 32 is stored in blocks of 32
         weights with an fp16 scale (and minimum); position embeddings, LayerNorms and biases stay fp32.
         The quantised file works wherever a checkpoint does: generate, chat, eval, bench generate, inspect.
-        The formats are described in docs/QUANTIZATION.md.
+        The formats are described in docs/QUANTIZATION.md. The output is written crash-safe (a folder as one unit)
+        and is never the input or a file inside it.
 
         Examples:
           edge quantize --in models/shakespeare-gpt/model.safetensors --out models/shakespeare-gpt/q8.safetensors --type q8
@@ -37,50 +39,38 @@ static class QuantizeCommand
         var output = args.String("out") ?? throw new UsageException("--out FILE is required");
         var typeName = args.String("type") ?? throw new UsageException("--type q8|q4|q4m is required");
         bool quiet = args.Flag("quiet");
+        bool force = args.Flag("force");
         args.RejectUnknown(0);
         if (!QuantTypes.TryParse(typeName, out var type))
             throw new UsageException($"option --type: expected q8, q4 or q4m, got '{typeName}'");
         if (!File.Exists(input) && !Directory.Exists(input)) throw new EdgeException($"{input}: file not found");
+        if (Llama2cCheckpoint.IsCheckpoint(input))
+            throw new EdgeException($"{input}: quantise the model's Hugging Face folder (a llama2.c file has no place for quantised weights)");
+        ModelOutput.Check(input, output, force, input);
 
-        bool folder = HuggingFaceGpt2.IsModelDirectory(input);
         var loaded = Checkpoint.LoadAny(input, ModelCatalog.All);
         using var model = loaded.Model;
         if (model.IsQuantized) throw new EdgeException($"{input}: already quantised ({loaded.Metadata.GetValueOrDefault(QuantizedCheckpoint.TypeKey)})");
-        string target = output;
-        if (folder)
-        {
-            if (File.Exists(output)) throw new EdgeException($"{output}: a Hugging Face folder quantises into a folder, and this is a file");
-            Directory.CreateDirectory(output);
-            target = Path.Combine(output, "model.safetensors");
-        }
-        else if (Directory.Exists(output))
-            throw new EdgeException($"{output}: is a folder; give the quantised checkpoint's file name");
-        else if (Path.GetDirectoryName(Path.GetFullPath(output)) is { } dir && !Directory.Exists(dir))
-            throw new EdgeException($"{output}: the folder {dir} does not exist");
 
         // What a checkpoint's metadata says about the model stays; the training state (for --resume) does not.
         var metadata = loaded.Metadata.Where(kv => kv.Key != Checkpoint.TrainStateKey && kv.Key != "edge.source")
             .ToDictionary(kv => kv.Key, kv => kv.Value);
         metadata[Checkpoint.ModelKey] = loaded.Info.Name;
         metadata["edge.quantized_from"] = input;
-        QuantizeReport report;
+        QuantizeReport? report = null;
+        string target;
         using (var bar = new ProgressBar(model.Parameters.Count, "tensors", quiet, status: $"quantising to {type.Name()}"))
-            report = QuantizedCheckpoint.Write(target, model, type, metadata, (done, _) => bar.Report(done));
-        if (folder)
-            foreach (var name in new[] { "config.json", "generation_config.json", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json", "encoder.json", "vocab.bpe" })
-            {
-                string from = Path.Combine(input, name);
-                if (File.Exists(from)) File.Copy(from, Path.Combine(output, name), overwrite: true);
-            }
+            target = ModelOutput.Write(input, output, s => report = QuantizedCheckpoint.Write(s, model, type, metadata, (done, _) => bar.Report(done)));
 
         var o = Console.Out;
+        var r = report!;
         o.WriteLine($"{loaded.Info.Name} ({model.ParameterCount.ToString("N0", CultureInfo.InvariantCulture)} parameters) -> {type.Name()}, {target}");
-        o.WriteLine($"  before  {Mb(report.Fp32Bytes)} (fp32 weights)");
-        o.WriteLine($"  after   {Mb(report.FileBytes)} ({(double)report.Fp32Bytes / report.FileBytes:0.00}x smaller): {report.QuantizedTensors} tensors quantised " +
-                    $"({report.QuantizedParameters.ToString("N0", CultureInfo.InvariantCulture)} weights, {type.BitsPerWeight():0.##} bits each), the rest fp32");
-        foreach (var (tensor, reason) in report.Kept) o.WriteLine($"  kept fp32: {tensor} ({reason})");
-        o.WriteLine($"  worst block error {report.Worst.MaxAbsError.ToString("G3", CultureInfo.InvariantCulture)} in {report.WorstTensor} " +
-                    $"({report.Worst.Relative * 100:0.0}% of that block's largest weight)");
+        o.WriteLine($"  before  {Mb(r.Fp32Bytes)} (fp32 weights)");
+        o.WriteLine($"  after   {Mb(r.FileBytes)} ({(double)r.Fp32Bytes / r.FileBytes:0.00}x smaller): {r.QuantizedTensors} tensors quantised " +
+                    $"({r.QuantizedParameters.ToString("N0", CultureInfo.InvariantCulture)} weights, {type.BitsPerWeight():0.##} bits each), the rest fp32");
+        foreach (var (tensor, reason) in r.Kept) o.WriteLine($"  kept fp32: {tensor} ({reason})");
+        o.WriteLine($"  worst block error {r.Worst.MaxAbsError.ToString("G3", CultureInfo.InvariantCulture)} in {r.WorstTensor} " +
+                    $"({r.Worst.Relative * 100:0.0}% of that block's largest weight)");
         return 0;
     }
 

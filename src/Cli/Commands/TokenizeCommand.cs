@@ -18,7 +18,8 @@ static class TokenizeCommand
           --train N          train a GPT-2-style byte-level BPE with N tokens (256 bytes + merges + <|endoftext|>)
                              on --data and save it in Hugging Face's layout (vocab.json + merges.txt) in --out
           --data FILE        the corpus to learn the vocabulary from (with --train)
-          --out DIR          where vocab.json and merges.txt go (with --train)
+          --out DIR          where vocab.json and merges.txt go (with --train; written as one unit)
+          --force            replace the vocabulary a folder already holds (with --train)
           --quiet            no progress bar
 
         Examples:
@@ -57,16 +58,17 @@ static class TokenizeCommand
         var data = args.String("data") ?? throw new UsageException("--train needs --data FILE (the corpus to learn from)");
         var outDir = args.String("out") ?? throw new UsageException("--train needs --out DIR (where vocab.json and merges.txt go)");
         bool quiet = args.Flag("quiet");
+        bool force = args.Flag("force");
         args.RejectUnknown(0);
         if (vocabSize < 257) throw new UsageException("option --train: a byte-level BPE needs at least 257 tokens (256 bytes and <|endoftext|>)");
         var text = Edge.Data.TextCorpus.Read(data);
+        using var folder = Edge.Files.OutputFolder.Claim(outDir, "--out", ["vocab.json", "merges.txt"],
+            force ? Edge.Files.OutputFolder.Existing.Replace : Edge.Files.OutputFolder.Existing.Refuse, data);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        if (File.Exists(outDir)) throw new EdgeException($"--out {outDir}: is a file, expected a folder");
         BpeTokenizer tokenizer;
         using (new ProgressBar(0, "", quiet, status: $"learning {vocabSize:N0} tokens from {Path.GetFileName(data)}"))
             tokenizer = BpeTokenizer.Train(text, vocabSize, ["<|endoftext|>"]);
         double seconds = clock.Elapsed.TotalSeconds;
-        Directory.CreateDirectory(outDir);
         tokenizer.SaveHuggingFace(outDir);
         int tokens = Encode(tokenizer, text, quiet).Length;
         long bytes = System.Text.Encoding.UTF8.GetByteCount(text);

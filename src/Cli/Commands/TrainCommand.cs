@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Edge.Data;
+using Edge.Files;
 using Edge.Generation;
 using Edge.Models;
 using Edge.Text;
@@ -35,6 +36,7 @@ static class TrainCommand
           --eval-interval N      evaluate on the validation split every N steps
           --eval-iters M         evaluate on M batches of validation examples, evenly spread (default: up to 16384 examples)
           --resume               continue the run saved in DIR/last.safetensors, exactly as if it had not stopped
+          --force                start a new run in a folder that holds an earlier one, replacing its files
           --seed S               initialisation, batch order and dropout (default 1337)
           --split-seed S         shuffle of line data before the split (default 42)
           --out DIR              where the checkpoint and log go (default models/MODEL)
@@ -47,7 +49,8 @@ static class TrainCommand
         against step are drawn below the log on stderr; when stdout or stderr is redirected, the log is plain lines.
 
         Writes DIR/model.safetensors (the best validation loss so far), DIR/last.safetensors (the latest
-        evaluation, with optimiser state, for --resume) and DIR/log.csv.
+        evaluation, with optimiser state, for --resume) and DIR/log.csv. A folder holding an earlier run is refused
+        unless --resume or --force; a folder another edge process is writing to is refused.
 
         Examples:
           edge train char-mlp
@@ -82,6 +85,7 @@ static class TrainCommand
         int evalInterval = args.Int("eval-interval", Math.Min(r.EvalInterval, steps), min: 1);
         int evalIters = args.Int("eval-iters", 0, min: 0, max: 1_000_000);
         bool resume = args.Flag("resume");
+        bool force = args.Flag("force");
         ulong seed = args.ULong("seed", 1337);
         ulong splitSeed = args.ULong("split-seed", 42);
         string outDir = args.String("out") ?? Path.Combine("models", info.Name);
@@ -91,6 +95,7 @@ static class TrainCommand
         args.Threads();
         args.RejectUnknown(1);
         if (lr <= 0) throw new UsageException("option --lr: the learning rate must be positive");
+        if (resume && force) throw new UsageException("--resume continues the run in --out and --force replaces it: give one");
 
         string text = dataPath is null ? BuiltinCorpus.Text : TextCorpus.Read(dataPath);
         string dataName = dataPath ?? BuiltinCorpus.Name;
@@ -102,10 +107,13 @@ static class TrainCommand
             splits = TrainingData.Split(text, tokenizer, info, layout, splitSeed);
         }
         catch (EdgeException e) { throw new EdgeException($"{dataName}: {e.Message}", e); }   // too small, the marker in the text: name the file
-        if (File.Exists(outDir)) throw new EdgeException($"--out {outDir}: is a file, expected a folder");
-        string checkpointPath = Path.Combine(outDir, "model.safetensors");
-        string lastPath = Path.Combine(outDir, "last.safetensors");
-        string logPath = Path.Combine(outDir, "log.csv");
+        using var folder = OutputFolder.Claim(outDir, "--out", [RunFiles.Model, RunFiles.Last, RunFiles.Log],
+            resume ? OutputFolder.Existing.Continue : force ? OutputFolder.Existing.Replace : OutputFolder.Existing.Refuse, dataPath);
+        if (force)   // a new run: nothing of the old one may be left to mix with it
+            foreach (var name in new[] { RunFiles.Model, RunFiles.Last, RunFiles.Log }) File.Delete(Path.Combine(outDir, name));
+        string checkpointPath = Path.Combine(outDir, RunFiles.Model);
+        string lastPath = Path.Combine(outDir, RunFiles.Last);
+        string logPath = Path.Combine(outDir, RunFiles.Log);
 
         Checkpoint.Resumable? resumed = null;
         if (resume)
@@ -119,8 +127,6 @@ static class TrainCommand
             if (resumed.State.Step >= steps)
                 throw new EdgeException($"--resume: the run already reached step {resumed.State.Step}; ask for more --steps");
         }
-        Directory.CreateDirectory(outDir);
-
         using var model = resumed?.Checkpoint.Model ?? info.Create(tokenizer.VocabSize);
         if (resumed is null) model.Initialize(seed);
         var options = TrainOptions.FromRecipe(r) with
@@ -139,7 +145,7 @@ static class TrainCommand
                 (resumed is null ? "" : $", resuming at step {resumed.State.Step:N0}"));
 
         var log = new StringBuilder(resumed is not null && File.Exists(logPath)
-            ? TruncateLog(File.ReadAllText(logPath), resumed.State.Step)
+            ? TruncateLog(Edge.Files.SafeFile.ReadAllText(logPath), resumed.State.Step)
             : "step,train_loss,val_loss,val_perplexity,lr,seconds\n");
         EvalResult best = default;
         using var context = model.CreateTrainingContext(batch);
@@ -222,6 +228,12 @@ static class TrainCommand
             Console.WriteLine();
         }
         return 0;
+    }
+
+    /// <summary>The files a run folder holds.</summary>
+    static class RunFiles
+    {
+        public const string Model = "model.safetensors", Last = "last.safetensors", Log = "log.csv";
     }
 
     const int ChartWidth = 100, ChartHeight = 12;

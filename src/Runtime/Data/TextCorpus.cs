@@ -12,9 +12,8 @@ public static class TextCorpus
     public static string Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (Directory.Exists(path)) throw new EdgeException($"{path}: is a directory, expected a UTF-8 text file");
+        Files.SafeFile.CheckInput(path);
         var info = new FileInfo(path);
-        if (!info.Exists) throw new EdgeException($"{path}: file not found");
         if (info.Length > MaxBytes)
             throw new EdgeException($"{path}: file is {info.Length >> 20} MB, over the 2 GB limit for training text");
         try

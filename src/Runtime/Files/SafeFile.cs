@@ -33,6 +33,7 @@ public static partial class SafeFile
         ArgumentException.ThrowIfNullOrEmpty(path);
         string full = Path.GetFullPath(path);
         CheckReplaceable(full, path);
+        RemoveStaleTemporaries(Path.GetDirectoryName(full)!, Path.GetFileName(full));   // what a killed writer of this file left
         string temp = TempBeside(full);
         try
         {
@@ -66,10 +67,11 @@ public static partial class SafeFile
 
     /// <summary>
     /// Replaces the files <paramref name="files"/> name in folder <paramref name="dir"/> as one unit (see the class
-    /// summary); the folder's other files are kept (linked into the new folder). <paramref name="dir"/> is created when
-    /// missing.
+    /// summary). The folder's other files are kept (linked into the new folder), or, with
+    /// <paramref name="replaceAll"/>, the new folder holds only <paramref name="files"/> (a model folder must not keep an
+    /// older model's shards beside the new weights). <paramref name="dir"/> is created when missing.
     /// </summary>
-    public static void CommitFolder(string dir, IReadOnlyList<(string Name, Action<FileStream> Write)> files)
+    public static void CommitFolder(string dir, IReadOnlyList<(string Name, Action<FileStream> Write)> files, bool replaceAll = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(dir);
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
@@ -80,11 +82,12 @@ public static partial class SafeFile
             CheckReplaceable(Path.Combine(full, name), Path.Combine(dir, name));
         string parent = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(parent);
+        RemoveStaleTemporaries(parent, Path.GetFileName(full));   // what a killed writer of this folder left
         string temp = TempBeside(full);
         try
         {
             Directory.CreateDirectory(temp);
-            if (kind == FileKind.Directory)
+            if (kind == FileKind.Directory && !replaceAll)
                 foreach (var existing in Directory.EnumerateFiles(full))
                 {
                     string name = Path.GetFileName(existing);
@@ -97,6 +100,7 @@ public static partial class SafeFile
                     write(stream);
                     stream.Flush(flushToDisk: true);
                 }
+            if (KillBeforeCommit) Kill(Environment.ProcessId, 9);   // the fault tests' hook: a crash at the worst moment
             if (kind == FileKind.Missing) Directory.Move(temp, full);
             else Exchange(temp, full);
         }
@@ -150,6 +154,33 @@ public static partial class SafeFile
         }
     }
 
+    /// <summary>
+    /// An input file's bytes: refused with one line when it is missing or not a regular file (a FIFO would block forever,
+    /// a device never ends, a folder says nothing useful), or larger than <paramref name="maxBytes"/>.
+    /// </summary>
+    public static byte[] ReadAllBytes(string path, long maxBytes = int.MaxValue, string what = "")
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        CheckInput(path, what);
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1);
+            if (stream.Length > maxBytes)
+                throw new EdgeException($"{path}: file is {stream.Length:N0} bytes, over the {maxBytes:N0}-byte limit{what}");
+            var bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+            return bytes;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new EdgeException($"{path}: cannot read ({e.Message})", e);
+        }
+    }
+
+    /// <summary><see cref="ReadAllBytes"/> as UTF-8 text (a BOM dropped).</summary>
+    public static string ReadAllText(string path, long maxBytes = int.MaxValue) =>
+        new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetString(ReadAllBytes(path, maxBytes)).TrimStart('\uFEFF');
+
     /// <summary>Refuses an input that is not a regular file (reading a FIFO blocks forever; a device never ends).</summary>
     public static void CheckInput(string path, string what = "")
     {
@@ -158,16 +189,19 @@ public static partial class SafeFile
         if (kind != FileKind.Regular) throw new EdgeException($"{path}: is {FileKinds.Describe(kind)}, not a regular file{what}");
     }
 
-    /// <summary>Deletes ".NAME.tmp-PID-N" files and folders in <paramref name="dir"/> whose process no longer runs.</summary>
-    public static int RemoveStaleTemporaries(string dir)
+    /// <summary>
+    /// Deletes ".NAME.tmp-PID-N" files and folders in <paramref name="dir"/> whose process no longer runs (only those
+    /// of <paramref name="name"/> when given).
+    /// </summary>
+    public static int RemoveStaleTemporaries(string dir, string? name = null)
     {
         if (!Directory.Exists(dir)) return 0;
         int removed = 0;
-        foreach (var entry in Directory.EnumerateFileSystemEntries(dir, ".*.tmp-*"))
+        foreach (var entry in Directory.EnumerateFileSystemEntries(dir, name is null ? ".*.tmp-*" : $".{name}.tmp-*"))
         {
-            var name = Path.GetFileName(entry);
-            int at = name.LastIndexOf(".tmp-", StringComparison.Ordinal);
-            var rest = name.AsSpan(at + 5);
+            var entryName = Path.GetFileName(entry);
+            int at = entryName.LastIndexOf(".tmp-", StringComparison.Ordinal);
+            var rest = entryName.AsSpan(at + 5);
             int dash = rest.IndexOf('-');
             if (!int.TryParse(dash < 0 ? rest : rest[..dash], out int pid) || Running(pid)) continue;
             if (Directory.Exists(entry)) TryDeleteFolder(entry); else TryDelete(entry);
@@ -197,6 +231,15 @@ public static partial class SafeFile
         if (kind is not (FileKind.Missing or FileKind.Regular or FileKind.SymbolicLink))
             throw new EdgeException($"{shown}: is {FileKinds.Describe(kind)}; refusing to replace it");
     }
+
+    /// <summary>
+    /// EDGE_TEST_KILL_BEFORE_COMMIT=1 makes the process kill itself (SIGKILL) once a folder's new files are all written
+    /// and just before they replace the old ones: how the tests check that a crash there leaves the old set whole.
+    /// </summary>
+    static readonly bool KillBeforeCommit = Environment.GetEnvironmentVariable("EDGE_TEST_KILL_BEFORE_COMMIT") == "1";
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     const int AtFdCwd = -100;
     const uint RenameExchange = 2;

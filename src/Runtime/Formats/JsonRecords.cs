@@ -91,6 +91,10 @@ internal sealed record ShardIndexRecord([property: JsonPropertyName("weight_map"
 [JsonSerializable(typeof(string[]))]
 internal sealed partial class EdgeJson : JsonSerializerContext
 {
+    /// <summary>The largest config.json, adapter_config.json or shard index read (real ones are a few KB; an index of a
+    /// large sharded model is well under a megabyte): a bigger file is refused before it is parsed.</summary>
+    public const long MaxConfigBytes = 16 << 20;
+
     // Non-ASCII stays readable (the JSON is never embedded in HTML); files people open are indented.
     // Created on first use: the generated half's static Default may not be set yet while this half's statics initialise.
     static JsonSerializerOptions? s_compact, s_indented;

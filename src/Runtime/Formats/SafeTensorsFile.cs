@@ -17,6 +17,12 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>Headers above this are refused rather than allocated (the Python library uses the same limit).</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
+    /// <summary>
+    /// The most tensors a file may hold: far above any real model (GPT-2 has 148, a 70B Llama 723) and low enough that a
+    /// hostile header of millions of empty tensors is refused after one streaming pass, before anything is allocated per tensor.
+    /// </summary>
+    public const int MaxTensors = 100_000;
+
     readonly MemoryMappedFile _map;
     readonly MemoryMappedViewAccessor _view;
     // A second handle for copies (ReadFloats): read(2) into the caller's buffer leaves the file's pages in the page
@@ -45,7 +51,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path)) throw new EdgeException($"{path}: file not found");
+        Files.SafeFile.CheckInput(path);
         FileStream? fs = null;
         MemoryMappedFile? map = null;
         MemoryMappedViewAccessor? view = null;
@@ -183,6 +189,10 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         fs.ReadExactly(header);
         if (!Utf8.IsValid(header)) throw Bad(path, "header is not valid UTF-8");
 
+        int entries = CountEntries(header);
+        if (entries > MaxTensors + 1)
+            throw Bad(path, $"header has {entries:N0} entries, over the limit of {MaxTensors:N0} tensors");
+
         long dataStart = 8 + (long)n, dataLength = length - dataStart;
         var tensors = new List<(TensorInfo Info, int Index)>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -215,6 +225,20 @@ public sealed unsafe class SafeTensorsFile : IDisposable
                 throw Bad(path, $"tensors '{OneLine(prev.Name)}' and '{OneLine(t.Name)}' overlap in the data section");
         }
         return (tensors.Select(x => x.Info).ToArray(), metadata, dataStart);
+    }
+
+    /// <summary>The top-level object's property count (one allocation-free pass); -1 when the header is not JSON (parsed later for the message).</summary>
+    static int CountEntries(ReadOnlySpan<byte> header)
+    {
+        var reader = new Utf8JsonReader(header, new JsonReaderOptions { MaxDepth = 64 });
+        int count = 0;
+        try
+        {
+            while (reader.Read())
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1) count++;
+        }
+        catch (JsonException) { return -1; }
+        return count;
     }
 
     static TensorInfo ReadTensor(string path, string name, JsonElement e, long dataLength)

@@ -81,6 +81,7 @@ public sealed class TextGenerator
         else
             logits = _context.DecodeStep(_window[_count - 1]);
         _needsPrefill = false;
+        FiniteCheck.Logits(logits, _count);
         int token = sampler.Sample(logits, Window);
         Push(token);
         return token;

@@ -78,9 +78,9 @@ public static class AdapterFile
         dir = FolderOf(dir);
         if (!Directory.Exists(dir)) throw new EdgeException($"{dir}: adapter folder not found");
         string path = Path.Combine(dir, ConfigName);
-        if (!File.Exists(path)) throw new EdgeException($"{path}: file not found (a LoRA adapter folder has {ConfigName} and {WeightsName})");
+        if (!Path.Exists(path)) throw new EdgeException($"{path}: file not found (a LoRA adapter folder has {ConfigName} and {WeightsName})");
         Formats.AdapterConfigRecord? c;
-        try { c = Formats.EdgeJson.Read<Formats.AdapterConfigRecord>(File.ReadAllBytes(path)); }
+        try { c = Formats.EdgeJson.Read<Formats.AdapterConfigRecord>(Files.SafeFile.ReadAllBytes(path, Formats.EdgeJson.MaxConfigBytes)); }
         catch (JsonException e) when (Formats.EdgeJson.FieldOf(e) is string field)
         {
             throw new EdgeException($"{path}: '{field}' has the wrong type");
@@ -103,8 +103,9 @@ public static class AdapterFile
             }
             catch (InvalidOperationException) { throw new EdgeException($"{path}: 'target_modules' holds text that is not valid UTF-8"); }
         }
+        if (targets.Count == 0) throw new EdgeException($"{path}: 'target_modules' is missing or empty (it names the modules the adapter's tensors adapt)");
         // PEFT's default alpha is 8, its default r.
-        var config = new LoraConfig(rank, c.Alpha ?? rank, c.Dropout ?? 0, targets.Count == 0 ? LoraConfig.DefaultTargets : LoraConfig.ParseTargets(targets))
+        var config = new LoraConfig(rank, c.Alpha ?? rank, c.Dropout ?? 0, LoraConfig.ParseTargets(targets))
         { UseRsLora = c.UseRsLora == true, BaseModel = c.BaseModel ?? "" };
         try { return config.Validate(); }
         catch (EdgeException e) { throw new EdgeException($"{path}: {e.Message}"); }
@@ -120,7 +121,7 @@ public static class AdapterFile
         dir = FolderOf(dir);
         var config = ReadConfig(dir);
         string path = Path.Combine(dir, WeightsName);
-        if (!File.Exists(path)) throw new EdgeException($"{path}: file not found (the adapter's weights)");
+        if (!Path.Exists(path)) throw new EdgeException($"{path}: file not found (the adapter's weights)");
         using var file = SafeTensorsFile.Open(path);
         var layout = model.Layout;
         var meta = file.Metadata;
@@ -155,6 +156,7 @@ public static class AdapterFile
             sites.Add(layout.FindProjection(module)!);
         }
         sites.Sort((x, y) => x.Index.CompareTo(y.Index));
+        CheckTargetsAgree(path, config, sites.Select(s => s.Name));
         // Shapes first, against the tensors the file really holds: a config's rank alone allocates nothing.
         foreach (var site in sites)
         {
@@ -186,6 +188,19 @@ public static class AdapterFile
         }
     }
 
+    /// <summary>
+    /// The config's target_modules must be exactly the modules the tensors adapt: a config that names more (or fewer)
+    /// would be reported wrongly by `lora info` and merged wrongly by PEFT.
+    /// </summary>
+    public static void CheckTargetsAgree(string path, LoraConfig config, IEnumerable<string> modules)
+    {
+        var adapted = modules.Select(m => LoraConfig.TargetOf(m) ?? m).Distinct().Order(StringComparer.Ordinal).ToList();
+        var declared = config.Targets.Distinct().Order(StringComparer.Ordinal).ToList();
+        if (!adapted.SequenceEqual(declared))
+            throw new EdgeException($"{path}: {ConfigName} names target_modules {EdgeException.OneLine(string.Join(", ", declared))}, " +
+                $"but the tensors adapt {EdgeException.OneLine(string.Join(", ", adapted))}");
+    }
+
     static void CheckShape(string path, TensorInfo t, long[] shape, string model)
     {
         if (!t.Shape.SequenceEqual(shape))
@@ -193,6 +208,9 @@ public static class AdapterFile
     }
 
     /// <summary>"base_model.model.transformer.h.0.attn.c_attn.lora_A.weight" -> ("h.0.attn.c_attn", 'A'); the prefixes are optional.</summary>
+    /// <summary>The module a LoRA tensor adapts: "base_model.model.transformer.h.0.attn.c_attn.lora_A.weight" -> "h.0.attn.c_attn".</summary>
+    public static string ModuleOf(string tensorName) => ParseName("adapter", tensorName).Module;
+
     static (string Module, char Which) ParseName(string path, string name)
     {
         string n = name;

@@ -33,6 +33,9 @@ public sealed record LoraConfig(int Rank, double Alpha, double Dropout, IReadOnl
     /// <summary>What adapter_config.json calls base_model_name_or_path (the base's folder or model name).</summary>
     public string BaseModel { get; init; } = "";
 
+    /// <summary>The largest alpha / r accepted (PEFT's usual values give 0.5 to 4): beyond it an adapter's term only overflows.</summary>
+    public const float MaxScaling = 10_000;
+
     /// <summary>The factor on the adapter's term before any run-time scale.</summary>
     public float Scaling => (float)(UseRsLora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank);
 
@@ -41,6 +44,8 @@ public sealed record LoraConfig(int Rank, double Alpha, double Dropout, IReadOnl
     {
         if (Rank < 1) throw new EdgeException($"LoRA rank must be at least 1, got {Rank}");
         if (!(Alpha > 0) || !double.IsFinite(Alpha)) throw new EdgeException($"LoRA alpha must be positive, got {Alpha}");
+        if (Scaling > MaxScaling)
+            throw new EdgeException($"LoRA alpha {Alpha:G4} with rank {Rank} scales the adapter's term by {Scaling:G4}, beyond {MaxScaling:N0} (its products would overflow)");
         if (!(Dropout >= 0 && Dropout < 1)) throw new EdgeException($"LoRA dropout must be in [0, 1), got {Dropout}");
         if (Targets.Count == 0) throw new EdgeException($"LoRA needs at least one target module (valid: {string.Join(", ", AllTargets)})");
         foreach (var t in Targets)
@@ -88,6 +93,9 @@ public sealed record LoraConfig(int Rank, double Alpha, double Dropout, IReadOnl
                 $"{string.Join(", ", DefaultTargetsFor(layout) == LlamaDefaultTargets ? LlamaTargets : ValidTargets)})");
         return sites;
     }
+
+    /// <summary>The target a block's projection site is an instance of ("h.3.attn.c_attn" -> "attn.c_attn"), or null.</summary>
+    public static string? TargetOf(string site) => AllTargets.FirstOrDefault(t => IsSiteOf(site, t));
 
     /// <summary>Whether a projection site is one of a transformer block's (the ones LoRA targets; not the head).</summary>
     public static bool IsBlockSite(string site) => AllTargets.Any(t => IsSiteOf(site, t));

@@ -133,6 +133,8 @@ public sealed class LoraData
                 }
             }
             catch (JsonException) { problem = "not valid JSON"; }
+            // GetString of an escape that leaves half a surrogate pair ("\ud800"): not text.
+            catch (InvalidOperationException) { problem = "a string with an unpaired UTF-16 surrogate escape"; }
             if (problem is not null) errors.Add($"line {line} ({problem})");
         }
         if (errors.Count > 0)

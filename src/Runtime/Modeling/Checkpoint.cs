@@ -158,7 +158,7 @@ public static class Checkpoint
             catch (EdgeException e) { throw new EdgeException($"{path}: bad tokenizer in the metadata: {e.Message}"); }
 
             model = info.Create(tokenizer.VocabSize);
-            var tensors = FindTensors(file, path, model, p => file.Find(p.Name), "the model");
+            var tensors = FindTensors(file, path, model, p => file.Find(p.Name), info.Name, n => n is FirstMomentsName or SecondMomentsName);
             var quantized = QuantizedCheckpoint.Read(file, path, model, tensors);
             if (quantized is not null)
             {
@@ -193,9 +193,13 @@ public static class Checkpoint
 
     /// <summary>
     /// The tensor of every parameter, in parameter order, each fp32 one with the parameter's shape (a quantised
-    /// one, which has a record in the metadata, is checked by <see cref="QuantizedCheckpoint.Read"/>).
+    /// one, which has a record in the metadata, is checked by <see cref="QuantizedCheckpoint.Read"/>). The file must
+    /// hold nothing else but what <paramref name="ignorable"/> allows (the optimiser's moments, a Hugging Face
+    /// attention-mask buffer): a tensor the declaration has no place for means the file is of another model (more
+    /// layers, biases the declaration lacks), and dropping it silently would compute something else.
     /// </summary>
-    internal static TensorInfo[] FindTensors(SafeTensorsFile file, string path, LanguageModel model, Func<ParameterInfo, TensorInfo?> find, string who)
+    internal static TensorInfo[] FindTensors(SafeTensorsFile file, string path, LanguageModel model, Func<ParameterInfo, TensorInfo?> find, string who,
+        Func<string, bool>? ignorable = null)
     {
         var tensors = new TensorInfo[model.Parameters.Count];
         for (int i = 0; i < tensors.Length; i++)
@@ -211,7 +215,18 @@ public static class Checkpoint
             }
             tensors[i] = t;
         }
+        CheckNoneLeft(path, file.Tensors.Select(t => t.Name), tensors.Select(t => t.Name), who, ignorable);
         return tensors;
+    }
+
+    /// <summary>Refuses a file whose tensors include ones no parameter took (see <see cref="FindTensors"/>), naming a few.</summary>
+    internal static void CheckNoneLeft(string path, IEnumerable<string> held, IEnumerable<string> taken, string who, Func<string, bool>? ignorable)
+    {
+        var used = taken.ToHashSet(StringComparer.Ordinal);
+        var extra = held.Where(n => !used.Contains(n) && ignorable?.Invoke(n) != true).Order(StringComparer.Ordinal).ToList();
+        if (extra.Count > 0)
+            throw new EdgeException($"{path}: holds {extra.Count} tensor{(extra.Count == 1 ? "" : "s")} {who} has no place for " +
+                $"({EdgeException.OneLine(string.Join(", ", extra.Take(4)))}{(extra.Count > 4 ? ", ..." : "")}); is it a checkpoint of another model?");
     }
 
     /// <summary>Copies (and checks) the fp32 tensors, those without an entry in <paramref name="quantized"/>.</summary>

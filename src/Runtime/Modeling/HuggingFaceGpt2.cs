@@ -17,14 +17,14 @@ public static class HuggingFaceGpt2
     /// <summary>The shape read from config.json; ExactGelu for activation_function "gelu" (erf), else the tanh form.</summary>
     public sealed record Config(int Layers, int Heads, int Width, int Context, int VocabSize, bool ExactGelu = false);
 
-    public static bool IsModelDirectory(string path) => Directory.Exists(path) && File.Exists(Path.Combine(path, "config.json"));
+    /// <summary>A folder with a config.json (of any kind: reading it then says what is wrong with one that is not a file).</summary>
+    public static bool IsModelDirectory(string path) => Directory.Exists(path) && Path.Exists(Path.Combine(path, "config.json"));
 
     public static Config ReadConfig(string dir)
     {
         string path = Path.Combine(dir, "config.json");
-        if (!File.Exists(path)) throw new EdgeException($"{path}: file not found");
         Gpt2ConfigRecord? c;
-        try { c = EdgeJson.Read<Gpt2ConfigRecord>(File.ReadAllBytes(path)); }
+        try { c = EdgeJson.Read<Gpt2ConfigRecord>(Files.SafeFile.ReadAllBytes(path, EdgeJson.MaxConfigBytes)); }
         catch (JsonException e) when (EdgeJson.FieldOf(e) is string field)
         {
             throw new EdgeException(field is "n_layer" or "n_head" or "n_embd" or "n_positions" or "n_ctx" or "vocab_size"
@@ -78,7 +78,9 @@ public static class HuggingFaceGpt2
         bool owned = false;
         try
         {
-            var tensors = Checkpoint.FindTensors(file, weights, model, p => file.Find(p.Name) ?? file.Find("transformer." + p.Name), info.Name);
+            // Skipped: the causal-mask buffers (h.N.attn.bias, h.N.attn.masked_bias) and the head tied to wte.
+            var tensors = Checkpoint.FindTensors(file, weights, model, p => file.Find(p.Name) ?? file.Find("transformer." + p.Name), info.Name,
+                n => n == "lm_head.weight" || n.EndsWith(".attn.bias", StringComparison.Ordinal) || n.EndsWith(".attn.masked_bias", StringComparison.Ordinal));
             var quantized = QuantizedCheckpoint.Read(file, weights, model, tensors);
             Checkpoint.FillFp32(file, weights, model, tensors, quantized);
             if (quantized is not null)

@@ -25,7 +25,7 @@ public static class HuggingFaceLlama
 
     static string? ModelType(string path)
     {
-        try { return EdgeJson.Read<LlamaConfigRecord>(File.ReadAllBytes(path))?.ModelType; }
+        try { return EdgeJson.Read<LlamaConfigRecord>(Files.SafeFile.ReadAllBytes(path, EdgeJson.MaxConfigBytes))?.ModelType; }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException) { return null; }
     }
 
@@ -34,7 +34,7 @@ public static class HuggingFaceLlama
         string path = Path.Combine(dir, "config.json");
         Files.SafeFile.CheckInput(path);
         LlamaConfigRecord? c;
-        try { c = EdgeJson.Read<LlamaConfigRecord>(File.ReadAllBytes(path)); }
+        try { c = EdgeJson.Read<LlamaConfigRecord>(Files.SafeFile.ReadAllBytes(path, EdgeJson.MaxConfigBytes)); }
         catch (JsonException e) when (EdgeJson.FieldOf(e) is string field) { throw new EdgeException($"{path}: '{field}' has the wrong type"); }
         catch (JsonException e) { throw new EdgeException($"{path}: not valid JSON ({EdgeException.OneLine(e.Message)})"); }
         if (c is null) throw new EdgeException($"{path}: not a JSON object");
@@ -103,7 +103,7 @@ internal static class HuggingFaceWeights
         if (File.Exists(index) && !File.Exists(single))
         {
             ShardIndexRecord? record;
-            try { record = EdgeJson.Read<ShardIndexRecord>(File.ReadAllBytes(index)); }
+            try { record = EdgeJson.Read<ShardIndexRecord>(Files.SafeFile.ReadAllBytes(index, EdgeJson.MaxConfigBytes)); }
             catch (JsonException e) { throw new EdgeException($"{index}: not a shard index ({EdgeException.OneLine(e.Message)})"); }
             foreach (var (tensor, file) in record?.WeightMap ?? throw new EdgeException($"{index}: no weight_map"))
             {
@@ -122,6 +122,7 @@ internal static class HuggingFaceWeights
         var files = new Dictionary<string, SafeTensorsFile>();
         try
         {
+            Checkpoint.CheckNoneLeft(index, shards.Keys, model.Parameters.Select(p => name(p.Name)), info.Name, Ignorable(info));
             foreach (var p in model.Parameters)
             {
                 string n = name(p.Name);
@@ -147,6 +148,10 @@ internal static class HuggingFaceWeights
         }
     }
 
+    /// <summary>What a Llama checkpoint may hold beyond the parameters: rotary buffers some exports keep, and a copy of the tied head.</summary>
+    static Func<string, bool> Ignorable(ModelInfo info) => n =>
+        n.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || (n == "lm_head.weight" && info.Llama?.TiedHead == true);
+
     static (LanguageModel, Dictionary<string, string>) LoadFile(string path, ModelInfo info, int vocab, Func<string, string> name)
     {
         var file = SafeTensorsFile.Open(path);
@@ -154,7 +159,7 @@ internal static class HuggingFaceWeights
         bool owned = false;
         try
         {
-            var tensors = Checkpoint.FindTensors(file, path, model, p => file.Find(name(p.Name)) ?? file.Find(p.Name), info.Name);
+            var tensors = Checkpoint.FindTensors(file, path, model, p => file.Find(name(p.Name)) ?? file.Find(p.Name), info.Name, Ignorable(info));
             var quantized = QuantizedCheckpoint.Read(file, path, model, tensors);
             Checkpoint.FillFp32(file, path, model, tensors, quantized);
             if (quantized is not null)

@@ -37,6 +37,16 @@ public static class QuantizedCheckpoint
     public static QuantizeReport Write(string path, LanguageModel model, QuantType type, IReadOnlyDictionary<string, string> metadata,
         Action<int, int>? progress = null)
     {
+        QuantizeReport? report = null;
+        Files.SafeFile.Write(path, stream => report = Write(stream, model, type, metadata, progress));
+        return report!;
+    }
+
+    /// <summary>As <see cref="Write(string, LanguageModel, QuantType, IReadOnlyDictionary{string, string}, Action{int, int}?)"/>, to a stream
+    /// (one file of a folder that <see cref="Files.SafeFile.CommitFolder"/> writes).</summary>
+    public static QuantizeReport Write(Stream stream, LanguageModel model, QuantType type, IReadOnlyDictionary<string, string> metadata,
+        Action<int, int>? progress = null)
+    {
         if (model.IsQuantized) throw new EdgeException($"{model.Name} is already quantised");
         var parameters = model.Parameters;
         var tensors = new List<(string Name, DType DType, long[] Shape)>();
@@ -74,9 +84,10 @@ public static class QuantizedCheckpoint
         }
         if (quantized == 0)
             throw new EdgeException($"{model.Name} has no matrix product with an input dimension that is a multiple of {QuantTypes.BlockSize}: nothing to quantise");
-        SafeTensorsWriter.Write(path, tensors,
+        long start = stream.Position;
+        SafeTensorsWriter.WriteTo(stream, tensors,
             i => data[i] ?? MemoryMarshal.AsBytes((ReadOnlySpan<float>)model.Weights.Slice(parameters[i].Offset, parameters[i].Length)), meta);
-        return new QuantizeReport(type, 4 * model.ParameterCount, new FileInfo(path).Length, quantized, quantizedParameters, worst, worstTensor, kept);
+        return new QuantizeReport(type, 4 * model.ParameterCount, stream.Position - start, quantized, quantizedParameters, worst, worstTensor, kept);
     }
 
     /// <summary>

@@ -154,9 +154,7 @@ public sealed partial class BpeTokenizer
     static byte[] ReadFile(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        try { return File.ReadAllBytes(path); }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new EdgeException($"{path}: file not found", e); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new EdgeException($"{path}: cannot read ({e.Message})", e); }
+        return Files.SafeFile.ReadAllBytes(path);
     }
 
     static string Clip(string raw) => Quote(raw).Trim('\'');

@@ -77,7 +77,8 @@ public sealed class CharTokenizer : ITokenizer
         if (marker is Rune m)
         {
             if (points.Contains(m.Value))
-                throw new EdgeException($"the text already contains the marker character {Describe(m)}; choose a marker that does not occur in the data");
+                throw new EdgeException($"the text contains {Describe(m)}, which line data reserves to mark where each line starts and ends; " +
+                    "remove it from the data, or train on running text (--layout text)");
             symbols.Add(m.ToString());
         }
         foreach (int p in points) symbols.Add(char.ConvertFromUtf32(p));
@@ -176,7 +177,9 @@ public sealed class CharTokenizer : ITokenizer
     }
 
     static EdgeException Unknown(Rune r, int pos) =>
-        new($"character {Describe(r)} at position {pos} is not in the model's vocabulary");
+        new(r.Value == 0xFFFD
+            ? $"position {pos} holds U+FFFD, which stands for bytes that are not valid UTF-8: the text is not valid UTF-8 (or holds U+FFFD, which the model's vocabulary lacks)"
+            : $"character {Describe(r)} at position {pos} is not in the model's vocabulary");
 
     /// <summary><c>'x' (U+0078)</c>, with control characters escaped so the message stays on one line.</summary>
     internal static string Describe(Rune r) => $"'{Escape(r.ToString())}' (U+{r.Value:X4})";

@@ -158,27 +158,11 @@ public sealed class Trainer : IDisposable
     {
         double norm = Math.Sqrt(GradientNorm.SumOfSquares(gradients));
         if (!double.IsFinite(norm))
-            throw new EdgeException($"training diverged: {DescribeNonFinite(parameters, gradients, "gradient")} " +
+            throw new EdgeException($"training diverged: {FiniteCheck.DescribeNonFinite(parameters, gradients, "gradient")} " +
                 $"at step {step} (the loss was finite); lower the learning rate or set --grad-clip");
         if (maxNorm > 0 && norm > maxNorm)
             VectorMath.Scale((float)(maxNorm / norm), gradients);
         return norm;
-    }
-
-    /// <summary>
-    /// Where the first NaN or Inf in <paramref name="values"/> (laid out as <paramref name="parameters"/>) is: "the
-    /// gradient of 'h.1.mlp.c_fc.weight' holds NaN at element 17", or the norm's overflow when every value is finite.
-    /// </summary>
-    internal static string DescribeNonFinite(IReadOnlyList<ParameterInfo> parameters, ReadOnlySpan<float> values, string what)
-    {
-        foreach (var p in parameters)
-        {
-            var slice = values.Slice(p.Offset, p.Length);
-            for (int i = 0; i < slice.Length; i++)
-                if (!float.IsFinite(slice[i]))
-                    return $"the {what} of '{p.Name}' holds {slice[i]} at element {i}";
-        }
-        return $"the {what} norm overflows";
     }
 
     /// <summary>Mean loss over a split with this run's context: every example, or <paramref name="maxExamples"/> of them at an even stride.</summary>
@@ -218,7 +202,12 @@ public sealed class Trainer : IDisposable
                 foreach (var t in targets.AsSpan(0, n * set.TargetLength)) if (t != SoftmaxCrossEntropy.IgnoredTarget) counted++;
                 w = counted;
             }
-            if (w > 0) total += (double)context.Forward(inputs, targets, n, length) * w;
+            if (w > 0)
+            {
+                float loss = context.Forward(inputs, targets, n, length);
+                if (!float.IsFinite(loss)) throw FiniteCheck.LossError(loss, $"examples {start + 1} to {start + n}");
+                total += (double)loss * w;
+            }
             weight += w;
             progress?.Invoke(start + n);
         }
@@ -241,7 +230,8 @@ public sealed class Trainer : IDisposable
         for (int r = 0; r < batches; r++)
         {
             set.FillRandom(ref rng, batch, inputs, targets);
-            losses[r] = context.Forward(inputs, targets, batch, set.InputLength);
+            float loss = context.Forward(inputs, targets, batch, set.InputLength);
+            losses[r] = float.IsFinite(loss) ? loss : throw FiniteCheck.LossError(loss, $"random batch {r + 1}");
             progress?.Invoke(r + 1);
         }
         return losses;

@@ -28,7 +28,7 @@ public static class EdgeProcess
     public static Result Run(string workingDirectory, params string[] args) => RunWithInput(workingDirectory, stdin: null, args);
 
     /// <summary>`dotnet edge.dll ARGS` in <paramref name="workingDirectory"/>, every stream redirected.</summary>
-    static ProcessStartInfo StartInfo(string workingDirectory, string[] args)
+    static ProcessStartInfo StartInfo(string workingDirectory, string[] args, (string Name, string Value)[]? environment = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -40,6 +40,7 @@ public static class EdgeProcess
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edge.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var (name, value) in environment ?? []) start.Environment[name] = value;
         return start;
     }
 
@@ -56,9 +57,13 @@ public static class EdgeProcess
     }
 
     /// <summary>Runs edge with <paramref name="stdin"/> piped in (null: closed at once).</summary>
-    public static Result RunWithInput(string workingDirectory, string? stdin, params string[] args)
+    public static Result RunWithInput(string workingDirectory, string? stdin, params string[] args) =>
+        RunWithEnvironment(workingDirectory, [], stdin, args);
+
+    /// <summary>Runs edge with extra environment variables (the fault tests' hooks) and <paramref name="stdin"/>.</summary>
+    public static Result RunWithEnvironment(string workingDirectory, (string Name, string Value)[] environment, string? stdin, params string[] args)
     {
-        using var process = Process.Start(StartInfo(workingDirectory, args))!;
+        using var process = Process.Start(StartInfo(workingDirectory, args, environment))!;
         if (stdin is not null) process.StandardInput.Write(stdin);
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();

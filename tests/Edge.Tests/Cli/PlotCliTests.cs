@@ -108,8 +108,8 @@ public class PlotCliTests(PlotFixture f) : IClassFixture<PlotFixture>
         AssertOneLineError(Edge("plot", f.MlpLog, "--out", "x.jpg"), 2, "must end in .svg or .png");
         AssertOneLineError(Edge("plot", f.MlpLog), 2, "--out");
         AssertOneLineError(Edge("plot", "attention", "--model", f.Mlp, "--prompt", "ab", "--out", "a.svg"), 1, "not a transformer");
-        AssertOneLineError(Edge("plot", "attention", "--model", f.Gpt, "--prompt", "ab", "--layer", "4", "--out", "a.svg"), 1, "--layer: 4 is out of range");
-        AssertOneLineError(Edge("plot", "attention", "--model", f.Gpt, "--prompt", "ab", "--head", "9", "--out", "a.svg"), 1, "--head: 9 is out of range");
+        AssertOneLineError(Edge("plot", "attention", "--model", f.Gpt, "--prompt", "ab", "--layer", "4", "--out", "a.svg"), 2, "--layer: 4 is out of range");
+        AssertOneLineError(Edge("plot", "attention", "--model", f.Gpt, "--prompt", "ab", "--head", "9", "--out", "a.svg"), 2, "--head: 9 is out of range");
         AssertOneLineError(Edge("plot", "attention", "--model", f.Gpt, "--prompt", new string('a', 65), "--out", "a.svg"), 1, "longer than baby-gpt's context of 64");
         Assert.False(File.Exists(f.Dir.File("x.svg")));
         Assert.False(File.Exists(f.Dir.File("a.svg")));

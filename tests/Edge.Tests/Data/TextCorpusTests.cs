@@ -1,5 +1,6 @@
 using System.Text;
 using Edge.Data;
+using Edge.Tests.Support;
 using Xunit;
 
 namespace Edge.Tests.Data;
@@ -34,7 +35,7 @@ public class TextCorpusTests
     public void Directory_is_refused()
     {
         using var dir = new TempDir();
-        Assert.StartsWith($"{dir.Path}: is a directory", Assert.Throws<EdgeException>(() => TextCorpus.Read(dir.Path)).Message);
+        Assert.StartsWith($"{dir.Path}: is a folder", Assert.Throws<EdgeException>(() => TextCorpus.Read(dir.Path)).Message);
     }
 
     [Fact]

@@ -59,6 +59,24 @@ public sealed class SafeTensorsTests : IDisposable
     // ---- round trip ----
 
     [Fact]
+    public void AHeaderOfMillionsOfEmptyTensors_IsRefusedBeforeItIsParsed()
+    {
+        // 200,001 zero-size tensors: a valid file, far beyond any model; refused by count after one streaming pass.
+        var header = new StringBuilder("{");
+        for (int i = 0; i <= SafeTensorsFile.MaxTensors * 2; i++)
+            header.Append(i == 0 ? "" : ",").Append($"\"t{i}\":{{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}");
+        header.Append('}');
+        byte[] json = Encoding.UTF8.GetBytes(header.ToString());
+        var bytes = new byte[8 + json.Length];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)json.Length);
+        json.CopyTo(bytes, 8);
+        string path = PathOf("many.safetensors");
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<EdgeException>(() => SafeTensorsFile.Open(path));
+        Assert.Contains("200,001 entries, over the limit of 100,000 tensors", e.Message);
+    }
+
+    [Fact]
     public void Write_ThenOpen_RoundTripsTensorsAndMetadata()
     {
         string path = WriteSample();

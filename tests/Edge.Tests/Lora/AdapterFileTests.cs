@@ -145,7 +145,7 @@ public class AdapterFileTests
         File.WriteAllText(config, "{\"peft_type\": \"PREFIX_TUNING\", \"r\": 4}");
         Assert.Contains("not a LoRA adapter", Assert.Throws<EdgeException>(() => AdapterFile.Load(dir.Path, model)).Message);
 
-        File.WriteAllText(config, "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 8}");   // rank disagrees with the tensors
+        File.WriteAllText(config, "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 8, \"target_modules\": [\"c_attn\", \"c_fc\"]}");   // rank disagrees with the tensors
         Assert.Contains("shape", Assert.Throws<EdgeException>(() => AdapterFile.Load(dir.Path, model)).Message);
 
         File.Delete(config);

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using Edge.Data;
 using Edge.Formats;
 using Edge.Quantization;
-using Edge.Tests.Data;
+using Edge.Tests.Support;
 using Edge.Tests.Kernels;
 using Edge.Tests.Models;
 using Edge.Training;

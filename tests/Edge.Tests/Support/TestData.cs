@@ -30,6 +30,14 @@ public sealed class TempDir : IDisposable
 {
     public string Path { get; } = System.IO.Directory.CreateTempSubdirectory("edge-test-").FullName;
     public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    /// <summary>Writes <paramref name="bytes"/> to a file in the folder and returns its path.</summary>
+    public string File(string name, byte[] bytes)
+    {
+        string path = File(name);
+        System.IO.File.WriteAllBytes(path, bytes);
+        return path;
+    }
     public void Dispose()
     {
         try { System.IO.Directory.Delete(Path, recursive: true); } catch (IOException) { }

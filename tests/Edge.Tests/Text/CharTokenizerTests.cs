@@ -52,6 +52,16 @@ public class CharTokenizerTests
     }
 
     [Fact]
+    public void Text_that_was_not_valid_utf8_is_called_that()
+    {
+        // Invalid bytes on a command line reach the program as U+FFFD: say what that means rather than "not in the vocabulary".
+        var tok = CharTokenizer.FromText("abc");
+        var e = Assert.Throws<EdgeException>(() => tok.Encode("ab\uFFFDc"));
+        Assert.Contains("position 2 holds U+FFFD", e.Message);
+        Assert.Contains("not valid UTF-8", e.Message);
+    }
+
+    [Fact]
     public void Json_round_trip_keeps_symbols_and_marker()
     {
         var tok = CharTokenizer.FromText("ab \"\\\n\t日😀é", new Rune('.'));

@@ -143,7 +143,7 @@ public class CheckpointTests
         model.Initialize(1);
         Checkpoint.Save(path, model, small);
         var e = Assert.Throws<EdgeException>(() => Checkpoint.Load(path, [TinyGptUntied.Descriptor with { Name = "test-gpt" }]));
-        Assert.Contains("tensor 'wte.weight' has shape [3, 8], the model needs [3, 12]", e.Message);
+        Assert.Contains("tensor 'wte.weight' has shape [3, 8], test-gpt needs [3, 12]", e.Message);
     }
 }
 

@@ -145,9 +145,9 @@ public class TrainerTests
         var p = model.Parameters.First(q => q.Name == "h.1.mlp.c_fc.weight");
         context.WeightGradients[p.Offset + 17] = float.NaN;
         Assert.Equal("the gradient of 'h.1.mlp.c_fc.weight' holds NaN at element 17",
-            Trainer.DescribeNonFinite(model.Parameters, context.WeightGradients, "gradient"));
+            FiniteCheck.DescribeNonFinite(model.Parameters, context.WeightGradients, "gradient"));
         context.WeightGradients.Clear();
-        Assert.Equal("the gradient norm overflows", Trainer.DescribeNonFinite(model.Parameters, context.WeightGradients, "gradient"));
+        Assert.Equal("the gradient norm overflows", FiniteCheck.DescribeNonFinite(model.Parameters, context.WeightGradients, "gradient"));
     }
 
     [Fact]
