@@ -4,22 +4,27 @@ namespace Edge.Text;
 
 /// <summary>
 /// (left id, right id) -> int, the merge ranks the encoder looks up for every adjacent pair: open addressing
-/// with linear probing over a power-of-two table, about half full. Keys are never removed.
+/// with linear probing over a power-of-two table, about half full. Keys are never removed. A key and its value
+/// share a slot, so a lookup that hits reads one cache line.
 /// </summary>
 sealed class BpePairMap
 {
     const long Empty = -1;                         // pairs of non-negative ids are never negative
-    readonly long[] _keys;
-    readonly int[] _values;
+    readonly Slot[] _slots;
     readonly int _mask;
+
+    struct Slot
+    {
+        public long Key;
+        public int Value;
+    }
 
     public BpePairMap(int capacity)
     {
         int size = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, capacity * 2));
-        _keys = new long[size];
-        _values = new int[size];
+        _slots = new Slot[size];
         _mask = size - 1;
-        Array.Fill(_keys, Empty);
+        for (int i = 0; i < size; i++) _slots[i].Key = Empty;
     }
 
     public static long Pair(int left, int right) => (long)left << 32 | (uint)right;
@@ -27,14 +32,15 @@ sealed class BpePairMap
     // long.GetHashCode xors the halves, so every pair with the same left ^ right would collide; this mixes them.
     internal static int Hash(long key) => (int)((ulong)key * 0x9E3779B97F4A7C15UL >> 32);
 
-    int Slot(long key) => Hash(key) & _mask;
+    int Home(long key) => Hash(key) & _mask;
 
     public bool TryGetValue(long key, out int value)
     {
-        for (int i = Slot(key); ; i = (i + 1) & _mask)
+        var slots = _slots;
+        for (int i = Home(key); ; i = (i + 1) & _mask)
         {
-            long k = _keys[i];
-            if (k == key) { value = _values[i]; return true; }
+            long k = slots[i].Key;
+            if (k == key) { value = slots[i].Value; return true; }
             if (k == Empty) { value = 0; return false; }
         }
     }
@@ -42,10 +48,10 @@ sealed class BpePairMap
     /// <summary>Adds or replaces; the table must stay below its capacity.</summary>
     public void Set(long key, int value)
     {
-        int i = Slot(key);
-        while (_keys[i] != Empty && _keys[i] != key) i = (i + 1) & _mask;
-        _keys[i] = key;
-        _values[i] = value;
+        int i = Home(key);
+        while (_slots[i].Key != Empty && _slots[i].Key != key) i = (i + 1) & _mask;
+        _slots[i].Key = key;
+        _slots[i].Value = value;
     }
 }
 

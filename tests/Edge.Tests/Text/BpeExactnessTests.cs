@@ -13,11 +13,11 @@ public class BpeExactnessTests(ITestOutputHelper output)
 {
     internal static readonly Lazy<BpeTokenizer> Gpt2 = new(() => BpeTokenizer.FromGpt2Files(BpeReference.Encoder, BpeReference.Merges));
 
-    /// <summary>The same vocab with every piece of two or more bytes merged by the heap path.</summary>
-    static readonly Lazy<BpeTokenizer> Gpt2Heap = new(() =>
+    /// <summary>The same vocab with every piece of two or more bytes merged by the bucket queue.</summary>
+    static readonly Lazy<BpeTokenizer> Gpt2Queue = new(() =>
     {
         var t = BpeTokenizer.FromGpt2Files(BpeReference.Encoder, BpeReference.Merges);
-        t.HeapThreshold = 1;
+        t.QueueThreshold = 1;
         return t;
     });
 
@@ -87,7 +87,7 @@ public class BpeExactnessTests(ITestOutputHelper output)
         var expected = Expected.Value[name];
         AssertSameIds(expected, Gpt2.Value.Encode(text), Gpt2.Value);
         AssertSameIds(expected, Gpt2.Value.Encode(Encoding.UTF8.GetBytes(text)), Gpt2.Value);
-        AssertSameIds(expected, Gpt2Heap.Value.Encode(text), Gpt2.Value);
+        AssertSameIds(expected, Gpt2Queue.Value.Encode(text), Gpt2.Value);
         Assert.Equal(text, Gpt2.Value.Decode(expected));
     }
 
@@ -97,7 +97,7 @@ public class BpeExactnessTests(ITestOutputHelper output)
         string text = Shakespeare;
         var tok = BpeTokenizer.FromGpt2Files(BpeReference.Encoder, BpeReference.Merges);
         AssertSameIds(Expected.Value["tinyshakespeare"], tok.Encode(text), tok);
-        AssertSameIds(Expected.Value["tinyshakespeare"], Gpt2Heap.Value.Encode(text), tok);
+        AssertSameIds(Expected.Value["tinyshakespeare"], Gpt2Queue.Value.Encode(text), tok);
 
         double mb = Encoding.UTF8.GetByteCount(text) / 1e6;
         var cold = BpeTokenizer.FromGpt2Files(BpeReference.Encoder, BpeReference.Merges);

@@ -1,0 +1,183 @@
+using System.Numerics;
+
+namespace Edge.Text;
+
+/// <summary>
+/// encoder.py's <c>bpe()</c> for one span of bytes, in time linear in the merges made: the symbols form a list
+/// linked through their sizes, and candidate pairs wait in a bucket queue indexed by merge rank.
+///
+/// Shapes, for a span of n bytes: a symbol covering bytes [i, i + s) has <c>_size[i] = _size[i + s - 1] = s</c>
+/// (boundary tags: the next symbol starts at i + _size[i], the previous one at i - _size[i - 1]) and its id in
+/// <c>_sym[i]</c>; <c>_rank[i]</c> is the rank of the pair (symbol at i, the next symbol), or None. Bucket r is a
+/// singly linked list of entries (position, next entry); an entry is a candidate only while <c>_rank</c> at its
+/// position still says r, so stale entries cost nothing to leave behind. The pair at a position never repeats
+/// (the symbols there only grow), so no position is listed twice in one bucket, and at most n - 1 + 2 x merges
+/// entries are ever made: the pool is sized 3n once.
+///
+/// A round takes the lowest non-empty bucket r, as encoder.py takes the lowest-ranked pair, and merges every
+/// occurrence of its pair (a, b) in the word as the round found it. Pairs a merge creates hold the merged
+/// symbol, so they are never (a, b) and never join bucket r during its round; one that ranks below r is picked
+/// by the next round, as encoder.py's next min() would. Occurrences of (a, b) overlap only when a = b, in a run
+/// of a's: encoder.py pairs such a run from its left end ("aaa" gives "aa" "a"), so a candidate inside a run
+/// first walks back to the run's start and the whole run is paired left to right. The order of the other
+/// candidates in a bucket does not matter: they do not overlap.
+///
+/// Non-empty buckets are bits in a two-level bitmap (a word per 64 ranks, a summary bit per word); every bucket
+/// is empty again when a merge ends, so one queue serves every call on its thread without clearing.
+/// </summary>
+sealed class BpeSymbolQueue
+{
+    const int None = int.MaxValue;
+
+    /// <summary>Spans up to this many bytes reuse the thread's queue; longer ones get a queue of their own.</summary>
+    internal const int KeptBytes = 1 << 16;
+
+    [ThreadStatic] static BpeSymbolQueue? t_queue;
+
+    int[] _sym = [], _size = [], _rank = [];
+    int[] _entryPos = [], _entryNext = [];
+    int[] _head = [];                              // rank -> first entry, or -1
+    ulong[] _bits = [], _summary = [];
+    int _n, _entries, _low;
+
+    /// <summary>The calling thread's queue, sized for <paramref name="bytes"/> and <paramref name="merges"/>; a fresh one past <see cref="KeptBytes"/>.</summary>
+    public static BpeSymbolQueue For(int bytes, int merges)
+    {
+        var queue = bytes <= KeptBytes ? t_queue ??= new BpeSymbolQueue() : new BpeSymbolQueue();
+        queue.Reserve(bytes, merges);
+        return queue;
+    }
+
+    void Reserve(int bytes, int merges)
+    {
+        if (_sym.Length < bytes)
+        {
+            int n = Math.Max(bytes, Math.Min(KeptBytes, 2 * _sym.Length));   // grown by doubling, up to the kept size
+            _sym = new int[n];
+            _size = new int[n];
+            _rank = new int[n];
+            _entryPos = new int[3 * n];
+            _entryNext = new int[3 * n];
+        }
+        if (_head.Length < merges)
+        {
+            _head = new int[merges];
+            Array.Fill(_head, -1);
+            _bits = new ulong[(merges + 63) >> 6];
+            _summary = new ulong[(_bits.Length + 63) >> 6];
+        }
+    }
+
+    /// <summary>Merges <paramref name="bytes"/> as encoder.py would; then <see cref="Id"/>, <see cref="Size"/> walk the symbols.</summary>
+    public void Merge(BpeTokenizer bpe, ReadOnlySpan<byte> bytes)
+    {
+        int n = _n = bytes.Length;
+        _entries = 0;
+        _low = 0;
+        for (int i = 0; i < n; i++)
+        {
+            _sym[i] = bpe.ByteId(bytes[i]);
+            _size[i] = 1;
+        }
+        for (int i = 0; i + 1 < n; i++) _rank[i] = List(i, bpe.BytePairRank(bytes[i], bytes[i + 1]));
+        if (n > 0) _rank[n - 1] = None;
+
+        for (int r = NextRank(0); r != None; r = NextRank(_low))
+        {
+            int e = _head[r];
+            _head[r] = -1;
+            ClearBit(r);
+            _low = r + 1;                                      // a pair made below r lowers it in Push
+            long pair = bpe.MergePair(r);
+            bool run = (int)(pair >> 32) == (int)pair;
+            int merged = bpe.MergeResult(r);
+            for (; e >= 0; e = _entryNext[e])
+            {
+                int p = _entryPos[e];
+                if (_rank[p] != r) continue;                   // merged, absorbed or re-paired since it was listed
+                if (!run)
+                {
+                    MergeAt(bpe, p, merged);
+                    continue;
+                }
+                while (p > 0 && _rank[p - _size[p - 1]] == r) p -= _size[p - 1];
+                for (; p < n && _rank[p] == r; p += _size[p]) MergeAt(bpe, p, merged);
+            }
+        }
+    }
+
+    /// <summary>The id of the symbol starting at byte <paramref name="i"/>.</summary>
+    public int Id(int i) => _sym[i];
+
+    /// <summary>The byte length of the symbol starting at <paramref name="i"/>, or (at <paramref name="i"/> - 1) of the one ending before it.</summary>
+    public int Size(int i) => _size[i];
+
+    /// <summary>Appends the ids of the symbols that lie in bytes [0, <paramref name="end"/>), <paramref name="end"/> being a symbol boundary.</summary>
+    public void AppendIds(List<int> into, int end)
+    {
+        for (int i = 0; i < end; i += _size[i]) into.Add(_sym[i]);
+    }
+
+    /// <summary>(symbol at p, symbol after it) -> merged, with the pairs on both sides re-ranked.</summary>
+    void MergeAt(BpeTokenizer bpe, int p, int merged)
+    {
+        int q = p + _size[p];
+        int size = _size[p] + _size[q];
+        _sym[p] = merged;
+        _size[p] = size;
+        _size[p + size - 1] = size;
+        _rank[q] = None;
+        int next = p + size;
+        _rank[p] = next < _n ? Push(bpe, p, merged, _sym[next]) : None;
+        if (p > 0)
+        {
+            int left = p - _size[p - 1];
+            _rank[left] = Push(bpe, left, _sym[left], merged);
+        }
+    }
+
+    /// <summary>The rank of (left, right), listed in its bucket as a candidate at <paramref name="pos"/>; None if unranked.</summary>
+    int Push(BpeTokenizer bpe, int pos, int left, int right) => bpe.TryRank(left, right, out int r) ? List(pos, r) : None;
+
+    /// <summary>Lists <paramref name="pos"/> in bucket <paramref name="r"/> (unless r is None); returns r.</summary>
+    int List(int pos, int r)
+    {
+        if (r == None) return None;
+        int e = _entries++;
+        _entryPos[e] = pos;
+        _entryNext[e] = _head[r];
+        if (_head[r] < 0) SetBit(r);
+        _head[r] = e;
+        if (r < _low) _low = r;
+        return r;
+    }
+
+    void SetBit(int r)
+    {
+        _bits[r >> 6] |= 1UL << r;
+        _summary[r >> 12] |= 1UL << (r >> 6);
+    }
+
+    void ClearBit(int r)
+    {
+        if ((_bits[r >> 6] &= ~(1UL << r)) == 0) _summary[r >> 12] &= ~(1UL << (r >> 6));
+    }
+
+    /// <summary>The lowest non-empty bucket at or above <paramref name="from"/>, or None.</summary>
+    int NextRank(int from)
+    {
+        int w = from >> 6;
+        if (w >= _bits.Length) return None;
+        ulong bits = _bits[w] & (~0UL << from);
+        if (bits != 0) return (w << 6) + BitOperations.TrailingZeroCount(bits);
+        int next = w + 1;                                       // the next non-empty word, through the summary
+        for (int s = next >> 6; s < _summary.Length; s++)
+        {
+            ulong words = _summary[s] & (s == next >> 6 ? ~0UL << next : ~0UL);
+            if (words == 0) continue;
+            int word = (s << 6) + BitOperations.TrailingZeroCount(words);
+            return (word << 6) + BitOperations.TrailingZeroCount(_bits[word]);
+        }
+        return None;
+    }
+}
