@@ -6,13 +6,14 @@ namespace Edge.Text;
 /// encoder.py's <c>bpe()</c> for one span of bytes, in time linear in the merges made: the symbols form a list
 /// linked through their sizes, and candidate pairs wait in a bucket queue indexed by merge rank.
 ///
-/// Shapes, for a span of n bytes: a symbol covering bytes [i, i + s) has <c>_size[i] = _size[i + s - 1] = s</c>
-/// (boundary tags: the next symbol starts at i + _size[i], the previous one at i - _size[i - 1]) and its id in
-/// <c>_sym[i]</c>; <c>_rank[i]</c> is the rank of the pair (symbol at i, the next symbol), or None. Bucket r is a
-/// singly linked list of entries (position, next entry); an entry is a candidate only while <c>_rank</c> at its
-/// position still says r, so stale entries cost nothing to leave behind. The pair at a position never repeats
-/// (the symbols there only grow), so no position is listed twice in one bucket, and at most n - 1 + 2 x merges
-/// entries are ever made: the pool is sized 3n once.
+/// Shapes, for a span of n bytes, one <c>Node</c> per byte: a symbol covering bytes [i, i + s) has
+/// <c>Size = s</c> at nodes i and i + s - 1 (boundary tags: the next symbol starts at i + s, the previous one at
+/// i - the Size of node i - 1), its id in <c>Sym</c> of node i, and in <c>Rank</c> the rank of the pair (symbol at
+/// i, the next symbol), or None. Bucket r is a singly linked list of entries (position &lt;&lt; 32 | next entry);
+/// an entry is a candidate only while the Rank at its position still says r, so stale entries cost nothing to
+/// leave behind. The pair at a position never repeats (the symbols there only grow), so no position is listed
+/// twice in one bucket, and at most n - 1 + 2 x merges entries are ever made: the pool is sized 3n once. A
+/// node's fields share a cache line, as an entry's do: a merge touches a few nodes and entries, not six arrays.
 ///
 /// A round takes the lowest non-empty bucket r, as encoder.py takes the lowest-ranked pair, and merges every
 /// occurrence of its pair (a, b) in the word as the round found it. Pairs a merge creates hold the merged
@@ -34,11 +35,16 @@ sealed class BpeSymbolQueue
 
     [ThreadStatic] static BpeSymbolQueue? t_queue;
 
-    int[] _sym = [], _size = [], _rank = [];
-    int[] _entryPos = [], _entryNext = [];
+    struct Node
+    {
+        public int Sym, Size, Rank;
+    }
+
+    Node[] _nodes = [];
+    long[] _entries = [];                          // position << 32 | next entry (-1 ends a bucket)
     int[] _head = [];                              // rank -> first entry, or -1
     ulong[] _bits = [], _summary = [];
-    int _n, _entries, _low;
+    int _n, _count, _low;
 
     /// <summary>The calling thread's queue, sized for <paramref name="bytes"/> and <paramref name="merges"/>; a fresh one past <see cref="KeptBytes"/>.</summary>
     public static BpeSymbolQueue For(int bytes, int merges)
@@ -50,14 +56,11 @@ sealed class BpeSymbolQueue
 
     void Reserve(int bytes, int merges)
     {
-        if (_sym.Length < bytes)
+        if (_nodes.Length < bytes)
         {
-            int n = Math.Max(bytes, Math.Min(KeptBytes, 2 * _sym.Length));   // grown by doubling, up to the kept size
-            _sym = new int[n];
-            _size = new int[n];
-            _rank = new int[n];
-            _entryPos = new int[3 * n];
-            _entryNext = new int[3 * n];
+            int n = Math.Max(bytes, Math.Min(KeptBytes, 2 * _nodes.Length));   // grown by doubling, up to the kept size
+            _nodes = new Node[n];
+            _entries = new long[3L * n];
         }
         if (_head.Length < merges)
         {
@@ -72,67 +75,73 @@ sealed class BpeSymbolQueue
     public void Merge(BpeTokenizer bpe, ReadOnlySpan<byte> bytes)
     {
         int n = _n = bytes.Length;
-        _entries = 0;
+        _count = 0;
         _low = 0;
+        var nodes = _nodes;
         for (int i = 0; i < n; i++)
         {
-            _sym[i] = bpe.ByteId(bytes[i]);
-            _size[i] = 1;
+            ref Node node = ref nodes[i];
+            node.Sym = bpe.ByteId(bytes[i]);
+            node.Size = 1;
+            node.Rank = i + 1 < n ? List(i, bpe.BytePairRank(bytes[i], bytes[i + 1])) : None;
         }
-        for (int i = 0; i + 1 < n; i++) _rank[i] = List(i, bpe.BytePairRank(bytes[i], bytes[i + 1]));
-        if (n > 0) _rank[n - 1] = None;
 
+        var entries = _entries;
         for (int r = NextRank(0); r != None; r = NextRank(_low))
         {
             int e = _head[r];
             _head[r] = -1;
             ClearBit(r);
-            _low = r + 1;                                      // a pair made below r lowers it in Push
+            _low = r + 1;                                      // a pair made below r lowers it in List
             long pair = bpe.MergePair(r);
             bool run = (int)(pair >> 32) == (int)pair;
             int merged = bpe.MergeResult(r);
-            for (; e >= 0; e = _entryNext[e])
+            while (e >= 0)
             {
-                int p = _entryPos[e];
-                if (_rank[p] != r) continue;                   // merged, absorbed or re-paired since it was listed
+                long entry = entries[e];
+                int p = (int)(entry >> 32);
+                e = (int)entry;
+                if (nodes[p].Rank != r) continue;              // merged, absorbed or re-paired since it was listed
                 if (!run)
                 {
-                    MergeAt(bpe, p, merged);
+                    MergeAt(bpe, nodes, p, merged);
                     continue;
                 }
-                while (p > 0 && _rank[p - _size[p - 1]] == r) p -= _size[p - 1];
-                for (; p < n && _rank[p] == r; p += _size[p]) MergeAt(bpe, p, merged);
+                while (p > 0 && nodes[p - nodes[p - 1].Size].Rank == r) p -= nodes[p - 1].Size;
+                for (; p < n && nodes[p].Rank == r; p += nodes[p].Size) MergeAt(bpe, nodes, p, merged);
             }
         }
     }
 
     /// <summary>The id of the symbol starting at byte <paramref name="i"/>.</summary>
-    public int Id(int i) => _sym[i];
+    public int Id(int i) => _nodes[i].Sym;
 
     /// <summary>The byte length of the symbol starting at <paramref name="i"/>, or (at <paramref name="i"/> - 1) of the one ending before it.</summary>
-    public int Size(int i) => _size[i];
+    public int Size(int i) => _nodes[i].Size;
 
     /// <summary>Appends the ids of the symbols that lie in bytes [0, <paramref name="end"/>), <paramref name="end"/> being a symbol boundary.</summary>
     public void AppendIds(List<int> into, int end)
     {
-        for (int i = 0; i < end; i += _size[i]) into.Add(_sym[i]);
+        for (int i = 0; i < end; i += _nodes[i].Size) into.Add(_nodes[i].Sym);
     }
 
     /// <summary>(symbol at p, symbol after it) -> merged, with the pairs on both sides re-ranked.</summary>
-    void MergeAt(BpeTokenizer bpe, int p, int merged)
+    void MergeAt(BpeTokenizer bpe, Node[] nodes, int p, int merged)
     {
-        int q = p + _size[p];
-        int size = _size[p] + _size[q];
-        _sym[p] = merged;
-        _size[p] = size;
-        _size[p + size - 1] = size;
-        _rank[q] = None;
+        ref Node at = ref nodes[p];
+        int q = p + at.Size;
+        ref Node absorbed = ref nodes[q];
+        int size = at.Size + absorbed.Size;
+        absorbed.Rank = None;
+        at.Sym = merged;
+        at.Size = size;
+        nodes[p + size - 1].Size = size;
         int next = p + size;
-        _rank[p] = next < _n ? Push(bpe, p, merged, _sym[next]) : None;
+        at.Rank = next < _n ? Push(bpe, p, merged, nodes[next].Sym) : None;
         if (p > 0)
         {
-            int left = p - _size[p - 1];
-            _rank[left] = Push(bpe, left, _sym[left], merged);
+            int left = p - nodes[p - 1].Size;
+            nodes[left].Rank = Push(bpe, left, nodes[left].Sym, merged);
         }
     }
 
@@ -143,11 +152,11 @@ sealed class BpeSymbolQueue
     int List(int pos, int r)
     {
         if (r == None) return None;
-        int e = _entries++;
-        _entryPos[e] = pos;
-        _entryNext[e] = _head[r];
-        if (_head[r] < 0) SetBit(r);
-        _head[r] = e;
+        int e = _count++;
+        ref int head = ref _head[r];
+        _entries[e] = (long)pos << 32 | (uint)head;
+        if (head < 0) SetBit(r);
+        head = e;
         if (r < _low) _low = r;
         return r;
     }

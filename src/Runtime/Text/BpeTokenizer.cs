@@ -66,7 +66,7 @@ public sealed partial class BpeTokenizer
             if (!_ids.TryGetValue(BpePreTokenizer.ByteChars[b].ToString(), out _byteIds[b]))
                 throw new EdgeException($"{vocabPath}: the vocab lacks the byte-level token {Quote(BpePreTokenizer.ByteChars[b].ToString())} for byte 0x{b:X2}; this is not a GPT-2 style byte-level BPE vocab");
 
-        _ranks = new BpePairMap(merges.Count);
+        _ranks = new BpePairMap(merges.Count, merges.Count - 1);
         _mergePairs = new long[merges.Count];
         _mergeResults = new int[merges.Count];
         var produced = new bool[_tokens.Length];
