@@ -23,6 +23,9 @@ namespace Edge.Text;
 /// first walks back to the run's start and the whole run is paired left to right. The order of the other
 /// candidates in a bucket does not matter: they do not overlap.
 ///
+/// The ranks of the pairs a merge creates come from the tokenizer's tables grouped by the merged token's side
+/// (<see cref="BpePartnerMap"/>), which one round's lookups share; a long piece's time goes mostly to them.
+///
 /// Non-empty buckets are bits in a two-level bitmap (a word per 64 ranks, a summary bit per word); every bucket
 /// is empty again when a merge ends, so one queue serves every call on its thread without clearing.
 /// </summary>
@@ -45,6 +48,7 @@ sealed class BpeSymbolQueue
     int[] _head = [];                              // rank -> first entry, or -1
     ulong[] _bits = [], _summary = [];
     int _n, _count, _low;
+    BpePartnerMap? _byLeft, _byRight;              // the tokenizer's ranks, for the current merge
 
     /// <summary>The calling thread's queue, sized for <paramref name="bytes"/> and <paramref name="merges"/>; a fresh one past <see cref="KeptBytes"/>.</summary>
     public static BpeSymbolQueue For(int bytes, int merges)
@@ -77,6 +81,8 @@ sealed class BpeSymbolQueue
         int n = _n = bytes.Length;
         _count = 0;
         _low = 0;
+        var ranks = bpe.Ranks;
+        (_byLeft, _byRight) = (ranks.ByLeft, ranks.ByRight);
         var nodes = _nodes;
         for (int i = 0; i < n; i++)
         {
@@ -104,13 +110,14 @@ sealed class BpeSymbolQueue
                 if (nodes[p].Rank != r) continue;              // merged, absorbed or re-paired since it was listed
                 if (!run)
                 {
-                    MergeAt(bpe, nodes, p, merged);
+                    MergeAt(nodes, p, merged);
                     continue;
                 }
                 while (p > 0 && nodes[p - nodes[p - 1].Size].Rank == r) p -= nodes[p - 1].Size;
-                for (; p < n && nodes[p].Rank == r; p += nodes[p].Size) MergeAt(bpe, nodes, p, merged);
+                for (; p < n && nodes[p].Rank == r; p += nodes[p].Size) MergeAt(nodes, p, merged);
             }
         }
+        (_byLeft, _byRight) = (null, null);                    // the thread's queue must not keep a tokenizer's tables alive
     }
 
     /// <summary>The id of the symbol starting at byte <paramref name="i"/>.</summary>
@@ -126,7 +133,7 @@ sealed class BpeSymbolQueue
     }
 
     /// <summary>(symbol at p, symbol after it) -> merged, with the pairs on both sides re-ranked.</summary>
-    void MergeAt(BpeTokenizer bpe, Node[] nodes, int p, int merged)
+    void MergeAt(Node[] nodes, int p, int merged)
     {
         ref Node at = ref nodes[p];
         int q = p + at.Size;
@@ -137,16 +144,13 @@ sealed class BpeSymbolQueue
         at.Size = size;
         nodes[p + size - 1].Size = size;
         int next = p + size;
-        at.Rank = next < _n ? Push(bpe, p, merged, nodes[next].Sym) : None;
+        at.Rank = next < _n && _byLeft!.TryGetRank(merged, nodes[next].Sym, out int r) ? List(p, r) : None;
         if (p > 0)
         {
             int left = p - nodes[p - 1].Size;
-            nodes[left].Rank = Push(bpe, left, nodes[left].Sym, merged);
+            nodes[left].Rank = _byRight!.TryGetRank(merged, nodes[left].Sym, out r) ? List(left, r) : None;
         }
     }
-
-    /// <summary>The rank of (left, right), listed in its bucket as a candidate at <paramref name="pos"/>; None if unranked.</summary>
-    int Push(BpeTokenizer bpe, int pos, int left, int right) => bpe.TryRank(left, right, out int r) ? List(pos, r) : None;
 
     /// <summary>Lists <paramref name="pos"/> in bucket <paramref name="r"/> (unless r is None); returns r.</summary>
     int List(int pos, int r)

@@ -39,7 +39,14 @@ public sealed partial class BpeTokenizer
         public readonly int[] Start = start, Right = right, Rank = rank;     // left id -> [Start[id], Start[id + 1]) in rank order
     }
 
+    /// <summary>The merge ranks grouped by left token and by right token, for the bucket queue (see <see cref="BpePartnerMap"/>).</summary>
+    internal sealed class RankMaps(BpePartnerMap byLeft, BpePartnerMap byRight)
+    {
+        public readonly BpePartnerMap ByLeft = byLeft, ByRight = byRight;
+    }
+
     PartnerTable? _partners;
+    RankMaps? _rankMaps;
     int[]?[]? _spines;
     long _provedBoundaries;
 
@@ -53,6 +60,28 @@ public sealed partial class BpeTokenizer
     internal int MergeResult(int rank) => _mergeResults[rank];
 
     internal bool TryRank(int left, int right, out int rank) => _ranks.TryGetValue(Pair(left, right), out rank);
+
+    /// <summary>Built on the first piece that needs them (a few megabytes for GPT-2).</summary>
+    internal RankMaps Ranks
+    {
+        get
+        {
+            if (_rankMaps is { } maps) return maps;
+            var merges = EffectiveMerges();
+            Interlocked.CompareExchange(ref _rankMaps, new RankMaps(
+                new BpePartnerMap(_tokens.Length, merges, byLeft: true), new BpePartnerMap(_tokens.Length, merges, byLeft: false)), null);
+            return _rankMaps;
+        }
+    }
+
+    /// <summary>Each merge once, with the rank encoder.py's dict gives it (a repeated merge keeps its last rank), in rank order.</summary>
+    List<(int Left, int Right, int Rank)> EffectiveMerges()
+    {
+        var merges = new List<(int, int, int)>(_mergePairs.Length);
+        for (int r = 0; r < _mergePairs.Length; r++)
+            if (_ranks.TryGetValue(_mergePairs[r], out int rank) && rank == r) merges.Add(((int)(_mergePairs[r] >> 32), (int)_mergePairs[r], r));
+        return merges;
+    }
 
     /// <summary>The rank of the pair of byte tokens (<paramref name="left"/>, <paramref name="right"/>), or int.MaxValue: every long piece starts with these.</summary>
     internal int BytePairRank(byte left, byte right) => _bytePairRanks[left << 8 | right];
@@ -167,24 +196,21 @@ public sealed partial class BpeTokenizer
     /// <summary>For each left id, the (right id, rank) of its merges in rank order; repeated merges keep their last rank.</summary>
     PartnerTable BuildPartners()
     {
+        var merges = EffectiveMerges();
         var start = new int[_tokens.Length + 1];
-        for (int r = 0; r < _mergePairs.Length; r++)
-            if (IsEffective(r)) start[(int)(_mergePairs[r] >> 32) + 1]++;
+        foreach (var (left, _, _) in merges) start[left + 1]++;
         for (int i = 0; i < _tokens.Length; i++) start[i + 1] += start[i];
         var fill = start[..^1];
-        var right = new int[start[^1]];
-        var rank = new int[start[^1]];
-        for (int r = 0; r < _mergePairs.Length; r++)
+        var right = new int[merges.Count];
+        var rank = new int[merges.Count];
+        foreach (var (left, r, m) in merges)
         {
-            if (!IsEffective(r)) continue;
-            int at = fill[(int)(_mergePairs[r] >> 32)]++;
-            right[at] = (int)_mergePairs[r];
-            rank[at] = r;
+            int at = fill[left]++;
+            right[at] = r;
+            rank[at] = m;
         }
         return new PartnerTable(start, right, rank);
     }
-
-    bool IsEffective(int rank) => _ranks.TryGetValue(_mergePairs[rank], out int r) && r == rank;
 
     /// <summary>Every token's lowest rank as half of a pair is above the highest rank of a merge that makes it.</summary>
     bool ComputeMonotone()
@@ -193,10 +219,8 @@ public sealed partial class BpeTokenizer
         var firstUsed = new int[_tokens.Length];
         Array.Fill(lastMade, -1);
         Array.Fill(firstUsed, int.MaxValue);
-        for (int r = 0; r < _mergePairs.Length; r++)
+        foreach (var (left, right, r) in EffectiveMerges())
         {
-            if (!IsEffective(r)) continue;
-            int left = (int)(_mergePairs[r] >> 32), right = (int)_mergePairs[r];
             lastMade[_mergeResults[r]] = r;
             firstUsed[left] = Math.Min(firstUsed[left], r);
             firstUsed[right] = Math.Min(firstUsed[right], r);

@@ -36,4 +36,28 @@ public class BpePairMapTests
         }
         Assert.False(new BpePairMap(16, maxValue).TryGetValue(BpePairMap.Pair(top, top), out _));   // the packed layout's empty slot reads as that pair
     }
+
+    /// <summary>GPT-2's ranks grouped by left and by right token give the whole-vocab table's answer, pair by pair.</summary>
+    [Fact]
+    public void Partner_maps_agree_with_the_pair_map()
+    {
+        var tok = BpeExactnessTests.Gpt2.Value;
+        var ranks = tok.Ranks;
+        var rng = new Random(14);
+        int found = 0;
+        for (int i = 0; i < 200_000; i++)
+        {
+            int left, right;
+            if (i < tok.MergeCount) { long pair = tok.MergePair(i); (left, right) = ((int)(pair >> 32), (int)pair); }
+            else (left, right) = (rng.Next(i % 2 == 0 ? 2000 : tok.VocabSize), rng.Next(i % 3 == 0 ? 2000 : tok.VocabSize));
+            bool expected = tok.TryRank(left, right, out int rank);
+            Assert.Equal(expected, ranks.ByLeft.TryGetRank(left, right, out int byLeft));
+            Assert.Equal(expected, ranks.ByRight.TryGetRank(right, left, out int byRight));
+            if (!expected) continue;
+            found++;
+            Assert.Equal(rank, byLeft);
+            Assert.Equal(rank, byRight);
+        }
+        Assert.True(found >= tok.MergeCount);
+    }
 }
