@@ -50,12 +50,16 @@ sealed class BpePartnerMap
     static int Hash(int id) => (int)((uint)id * 0x9E3779B9u >> 8);
 
     /// <summary>The rank of the merge of <paramref name="key"/> (on this map's side) with <paramref name="other"/>.</summary>
-    public bool TryGetRank(int key, int other, out int rank)
+    public bool TryGetRank(int key, int other, out int rank) => TryGetRank(_offset[key], _mask[key], other, out rank);
+
+    /// <summary><paramref name="key"/>'s table, for callers that look up many pairs with one key (<see cref="TryGetRank(int, int, int, out int)"/>).</summary>
+    public (int Offset, int Mask) Table(int key) => (_offset[key], _mask[key]);
+
+    /// <summary>The rank of (the table's key, <paramref name="other"/>), from the table at <paramref name="offset"/> with <paramref name="mask"/>.</summary>
+    public bool TryGetRank(int offset, int mask, int other, out int rank)
     {
-        int mask = _mask[key];
         if (mask >= 0)
         {
-            int offset = _offset[key];
             for (int i = Hash(other) & mask; ; i = (i + 1) & mask)
             {
                 ulong slot = _slots[offset + i];

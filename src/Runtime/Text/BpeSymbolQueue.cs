@@ -48,7 +48,7 @@ sealed class BpeSymbolQueue
     int[] _head = [];                              // rank -> first entry, or -1
     ulong[] _bits = [], _summary = [];
     int _n, _count, _low;
-    BpePartnerMap? _byLeft, _byRight;              // the tokenizer's ranks, for the current merge
+    BpeTokenizer.RankMaps? _ranks;                 // the tokenizer's, for the current merge
 
     /// <summary>The calling thread's queue, sized for <paramref name="bytes"/> and <paramref name="merges"/>; a fresh one past <see cref="KeptBytes"/>.</summary>
     public static BpeSymbolQueue For(int bytes, int merges)
@@ -81,8 +81,7 @@ sealed class BpeSymbolQueue
         int n = _n = bytes.Length;
         _count = 0;
         _low = 0;
-        var ranks = bpe.Ranks;
-        (_byLeft, _byRight) = (ranks.ByLeft, ranks.ByRight);
+        var ranks = _ranks = bpe.Ranks;
         var nodes = _nodes;
         for (int i = 0; i < n; i++)
         {
@@ -99,9 +98,8 @@ sealed class BpeSymbolQueue
             _head[r] = -1;
             ClearBit(r);
             _low = r + 1;                                      // a pair made below r lowers it in List
-            long pair = bpe.MergePair(r);
-            bool run = (int)(pair >> 32) == (int)pair;
-            int merged = bpe.MergeResult(r);
+            ref readonly var round = ref ranks.Rounds[r];
+            bool run = round.Left == round.Right;
             while (e >= 0)
             {
                 long entry = entries[e];
@@ -110,14 +108,14 @@ sealed class BpeSymbolQueue
                 if (nodes[p].Rank != r) continue;              // merged, absorbed or re-paired since it was listed
                 if (!run)
                 {
-                    MergeAt(nodes, p, merged);
+                    MergeAt(nodes, p, in round);
                     continue;
                 }
                 while (p > 0 && nodes[p - nodes[p - 1].Size].Rank == r) p -= nodes[p - 1].Size;
-                for (; p < n && nodes[p].Rank == r; p += nodes[p].Size) MergeAt(nodes, p, merged);
+                for (; p < n && nodes[p].Rank == r; p += nodes[p].Size) MergeAt(nodes, p, in round);
             }
         }
-        (_byLeft, _byRight) = (null, null);                    // the thread's queue must not keep a tokenizer's tables alive
+        _ranks = null;                                         // the thread's queue must not keep a tokenizer's tables alive
     }
 
     /// <summary>The id of the symbol starting at byte <paramref name="i"/>.</summary>
@@ -133,8 +131,9 @@ sealed class BpeSymbolQueue
     }
 
     /// <summary>(symbol at p, symbol after it) -> merged, with the pairs on both sides re-ranked.</summary>
-    void MergeAt(Node[] nodes, int p, int merged)
+    void MergeAt(Node[] nodes, int p, in BpeTokenizer.RankMaps.Round round)
     {
+        int merged = round.Merged;
         ref Node at = ref nodes[p];
         int q = p + at.Size;
         ref Node absorbed = ref nodes[q];
@@ -144,11 +143,12 @@ sealed class BpeSymbolQueue
         at.Size = size;
         nodes[p + size - 1].Size = size;
         int next = p + size;
-        at.Rank = next < _n && _byLeft!.TryGetRank(merged, nodes[next].Sym, out int r) ? List(p, r) : None;
+        var ranks = _ranks!;
+        at.Rank = next < _n && ranks.ByLeft.TryGetRank(round.AfterOffset, round.AfterMask, nodes[next].Sym, out int r) ? List(p, r) : None;
         if (p > 0)
         {
             int left = p - nodes[p - 1].Size;
-            nodes[left].Rank = _byRight!.TryGetRank(merged, nodes[left].Sym, out r) ? List(left, r) : None;
+            nodes[left].Rank = ranks.ByRight.TryGetRank(round.BeforeOffset, round.BeforeMask, nodes[left].Sym, out r) ? List(left, r) : None;
         }
     }
 

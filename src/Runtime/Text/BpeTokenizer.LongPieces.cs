@@ -39,10 +39,23 @@ public sealed partial class BpeTokenizer
         public readonly int[] Start = start, Right = right, Rank = rank;     // left id -> [Start[id], Start[id + 1]) in rank order
     }
 
-    /// <summary>The merge ranks grouped by left token and by right token, for the bucket queue (see <see cref="BpePartnerMap"/>).</summary>
-    internal sealed class RankMaps(BpePartnerMap byLeft, BpePartnerMap byRight)
+    /// <summary>
+    /// What the bucket queue reads: the merge ranks grouped by left token and by right token (see
+    /// <see cref="BpePartnerMap"/>), and per rank what one round needs in one place (a round costs a few cache
+    /// misses, and a long piece of letters has a round for every six or so bytes).
+    /// </summary>
+    internal sealed class RankMaps(BpePartnerMap byLeft, BpePartnerMap byRight, RankMaps.Round[] rounds)
     {
         public readonly BpePartnerMap ByLeft = byLeft, ByRight = byRight;
+        public readonly Round[] Rounds = rounds;
+
+        /// <summary>Rank r merges (Left, Right) into Merged; the pairs it then makes are looked up in Merged's tables.</summary>
+        public struct Round
+        {
+            public int Left, Right, Merged;
+            public int AfterOffset, AfterMask;         // ByLeft's table of Merged: (Merged, next symbol)
+            public int BeforeOffset, BeforeMask;       // ByRight's table of Merged: (previous symbol, Merged)
+        }
     }
 
     PartnerTable? _partners;
@@ -57,8 +70,6 @@ public sealed partial class BpeTokenizer
 
     internal long MergePair(int rank) => _mergePairs[rank];
 
-    internal int MergeResult(int rank) => _mergeResults[rank];
-
     internal bool TryRank(int left, int right, out int rank) => _ranks.TryGetValue(Pair(left, right), out rank);
 
     /// <summary>Built on the first piece that needs them (a few megabytes for GPT-2).</summary>
@@ -68,8 +79,21 @@ public sealed partial class BpeTokenizer
         {
             if (_rankMaps is { } maps) return maps;
             var merges = EffectiveMerges();
-            Interlocked.CompareExchange(ref _rankMaps, new RankMaps(
-                new BpePartnerMap(_tokens.Length, merges, byLeft: true), new BpePartnerMap(_tokens.Length, merges, byLeft: false)), null);
+            var byLeft = new BpePartnerMap(_tokens.Length, merges, byLeft: true);
+            var byRight = new BpePartnerMap(_tokens.Length, merges, byLeft: false);
+            var rounds = new RankMaps.Round[_mergePairs.Length];
+            for (int r = 0; r < rounds.Length; r++)
+            {
+                int merged = _mergeResults[r];
+                (int afterOffset, int afterMask) = byLeft.Table(merged);
+                (int beforeOffset, int beforeMask) = byRight.Table(merged);
+                rounds[r] = new RankMaps.Round
+                {
+                    Left = (int)(_mergePairs[r] >> 32), Right = (int)_mergePairs[r], Merged = merged,
+                    AfterOffset = afterOffset, AfterMask = afterMask, BeforeOffset = beforeOffset, BeforeMask = beforeMask,
+                };
+            }
+            Interlocked.CompareExchange(ref _rankMaps, new RankMaps(byLeft, byRight, rounds), null);
             return _rankMaps;
         }
     }
