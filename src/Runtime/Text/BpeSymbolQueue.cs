@@ -75,7 +75,7 @@ sealed class BpeSymbolQueue
         }
     }
 
-    /// <summary>Merges <paramref name="bytes"/> as encoder.py would; then <see cref="Id"/>, <see cref="Size"/> walk the symbols.</summary>
+    /// <summary>Merges <paramref name="bytes"/> as encoder.py would; then <see cref="Ids"/> or <see cref="AppendIds"/> give the symbols.</summary>
     public void Merge(BpeTokenizer bpe, ReadOnlySpan<byte> bytes)
     {
         int n = _n = bytes.Length;
@@ -118,16 +118,20 @@ sealed class BpeSymbolQueue
         _ranks = null;                                         // the thread's queue must not keep a tokenizer's tables alive
     }
 
-    /// <summary>The id of the symbol starting at byte <paramref name="i"/>.</summary>
-    public int Id(int i) => _nodes[i].Sym;
-
-    /// <summary>The byte length of the symbol starting at <paramref name="i"/>, or (at <paramref name="i"/> - 1) of the one ending before it.</summary>
-    public int Size(int i) => _nodes[i].Size;
-
-    /// <summary>Appends the ids of the symbols that lie in bytes [0, <paramref name="end"/>), <paramref name="end"/> being a symbol boundary.</summary>
-    public void AppendIds(List<int> into, int end)
+    /// <summary>Appends the ids of the symbols, in order.</summary>
+    public void AppendIds(List<int> into)
     {
-        for (int i = 0; i < end; i += _nodes[i].Size) into.Add(_nodes[i].Sym);
+        for (int i = 0; i < _n; i += _nodes[i].Size) into.Add(_nodes[i].Sym);
+    }
+
+    /// <summary>The ids of the symbols, in order.</summary>
+    public int[] Ids()
+    {
+        int count = 0;
+        for (int i = 0; i < _n; i += _nodes[i].Size) count++;
+        var ids = new int[count];
+        for (int i = 0, k = 0; i < _n; i += _nodes[i].Size) ids[k++] = _nodes[i].Sym;
+        return ids;
     }
 
     /// <summary>(symbol at p, symbol after it) -> merged, with the pairs on both sides re-ranked.</summary>

@@ -19,10 +19,11 @@ namespace Edge.Text;
 // the left pair first). That history of x depends on t alone: t's boundaries are final, so it is the history
 // of the last symbol when t's own bytes are encoded (its "spine", kept per token).
 //
-// A window [f, f + W) of the piece (f a boundary already proved final) is merged; its token boundaries are
-// tried from the right end back to the window's middle (the window's own end included: Y is the rest of the
-// piece, not of the window). The ids up to the first boundary that proves final are emitted and the next
-// window starts there. A window with no provable boundary in its right half is doubled, up to the whole piece.
+// A window of the piece that starts at f (a boundary already proved final) and ends at a content-defined point
+// in [f + W/2, f + W) (BpeWindowCache) is merged, or found merged in the cache; its token boundaries are tried
+// from the right end back to the window's middle (the window's own end included: Y is the rest of the piece,
+// not of the window). The ids up to the first boundary that proves final are emitted and the next window
+// starts there. A window with no provable boundary in its right half is doubled, up to the whole piece.
 public sealed partial class BpeTokenizer
 {
     /// <summary>Pieces longer than this (in bytes) merge with the bucket queue (linear in the merges) instead of encoder.py's rescans.</summary>
@@ -60,11 +61,15 @@ public sealed partial class BpeTokenizer
 
     PartnerTable? _partners;
     RankMaps? _rankMaps;
+    readonly BpeWindowCache _windows = new();
     int[]?[]? _spines;
-    long _provedBoundaries;
+    long _provedBoundaries, _windowsMerged;
 
     /// <summary>How many window ends have been proved final so far (tests check that windows are used).</summary>
     internal long ProvedBoundaries => Interlocked.Read(ref _provedBoundaries);
+
+    /// <summary>How many windows have been merged rather than found in the window cache.</summary>
+    internal long WindowsMerged => Interlocked.Read(ref _windowsMerged);
 
     internal int ByteId(byte b) => _byteIds[b];
 
@@ -126,32 +131,40 @@ public sealed partial class BpeTokenizer
         {
             var whole = BpeSymbolQueue.For(piece.Length, MergeCount);
             whole.Merge(this, piece);
-            whole.AppendIds(into, piece.Length);
+            whole.AppendIds(into);
             return;
         }
         while (piece.Length > 0)
         {
             for (long width = Window; ; width *= 2)
             {
-                var window = piece[..(int)Math.Min(piece.Length, width)];
-                var queue = BpeSymbolQueue.For(window.Length, MergeCount);
-                queue.Merge(this, window);
-                int end = window.Length == piece.Length ? window.Length : LastFinalBoundary(queue, piece, window.Length);
-                if (end <= 0) continue;
+                var window = piece[..BpeWindowCache.End(piece, (int)Math.Min(width, piece.Length))];
+                if (!_windows.TryGet(window, out var ids))
+                {
+                    var queue = BpeSymbolQueue.For(window.Length, MergeCount);
+                    queue.Merge(this, window);
+                    _windows.Add(window, ids = queue.Ids());
+                    Interlocked.Increment(ref _windowsMerged);
+                }
+                int count = ids.Length, end = window.Length;
+                if (end < piece.Length && !LastFinalBoundary(ids, piece, ref count, ref end)) continue;
                 if (end < piece.Length) Interlocked.Increment(ref _provedBoundaries);
-                queue.AppendIds(into, end);
+                into.AddRange(ids.AsSpan(0, count));
                 piece = piece[end..];
                 break;
             }
         }
     }
 
-    /// <summary>The rightmost token boundary in the right half of the merged window that is final for the whole <paramref name="piece"/>, or -1.</summary>
-    int LastFinalBoundary(BpeSymbolQueue window, ReadOnlySpan<byte> piece, int end)
+    /// <summary>
+    /// Moves (<paramref name="count"/> ids, <paramref name="end"/> bytes) of a merged window back, a token at a time
+    /// and no further than the window's middle, to the first boundary that is final for the whole <paramref name="piece"/>.
+    /// </summary>
+    bool LastFinalBoundary(int[] ids, ReadOnlySpan<byte> piece, ref int count, ref int end)
     {
-        for (int b = end; b > end / 2; b -= window.Size(b - 1))
-            if (IsFinalBoundary(window.Id(b - window.Size(b - 1)), piece[b..])) return b;
-        return -1;
+        for (int half = end / 2; end > half; end -= _offsets[ids[--count] + 1] - _offsets[ids[count]])
+            if (IsFinalBoundary(ids[count - 1], piece[end..])) return true;
+        return false;
     }
 
     /// <summary>Whether no merge can join token <paramref name="last"/>'s history to a token that begins <paramref name="after"/> (see above).</summary>

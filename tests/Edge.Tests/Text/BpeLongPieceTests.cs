@@ -155,6 +155,24 @@ public class BpeLongPieceTests
         Assert.Equal(0, whole.ProvedBoundaries);
     }
 
+    /// <summary>
+    /// A word that repeats itself (200 KB of random letters, 20 times) meets the same windows again: after the first
+    /// copy they come from the window cache, and the ids are still those of one merge over the whole word.
+    /// </summary>
+    [Fact]
+    public void A_word_that_repeats_itself_reuses_its_merged_windows()
+    {
+        var rng = new Random(15);
+        string unit = new([.. Enumerable.Range(0, 200_000).Select(_ => (char)('a' + rng.Next(26)))]);
+        string word = string.Concat(Enumerable.Repeat(unit, 20));
+        var whole = Gpt2With(queueThreshold: 128, window: int.MaxValue);
+        var windows = Gpt2With(queueThreshold: 128, window: 1 << 14);
+        Assert.Equal(whole.Encode(word), windows.Encode(word));
+        long perCopy = unit.Length / (1 << 14), proved = windows.ProvedBoundaries;
+        Assert.True(proved >= 20 * perCopy, $"{proved} boundaries proved");
+        Assert.True(windows.WindowsMerged < 3 * perCopy, $"{windows.WindowsMerged} of {proved + 1} windows merged");
+    }
+
     /// <summary>Once warm, a 2 MB word encodes into a list with room without allocating: every buffer is bounded and reused.</summary>
     [Fact]
     public void Encoding_a_long_word_allocates_nothing_once_warm()
