@@ -18,7 +18,7 @@ static class BenchCommand
 
         Usage: edge bench train MODEL [--batch B] [--context T] [--steps N] [--vocab V] [--threads N] [--json]
                edge bench generate MODEL|FILE [--tokens N] [--vocab V] [--type q8|q4|q4m] [--threads N] [--json]
-               edge bench tokenize DIR --data FILE [--json]
+               edge bench tokenize DIR --data FILE [--passes N] [--json]
 
         Options:
           train      full training steps (forward, backward, AdamW) on random tokens; default batch from the
@@ -27,10 +27,11 @@ static class BenchCommand
                      or a model name (random weights); default 200 tokens after 20 warm-up tokens (and one
                      full-context prompt pass), so timing starts at position 21
           tokenize   GPT-2 BPE encoding speed in MB/s over a text file, from a cold cache (first pass) and a
-                     warm one (the median of five more passes); DIR holds the tokenizer files
+                     warm one (the median of --passes more passes, default 5; 0 times the cold pass alone, so
+                     the peak memory is that of one encoding); DIR holds the tokenizer files
           --batch B    train: examples per step          --context T  train: tokens per example
           --steps N    train: timed steps                --tokens N   generate: timed tokens
-          --data FILE  tokenize: the text to encode
+          --data FILE  tokenize: the text to encode      --passes N   tokenize: warm passes after the cold one
           --vocab V    vocabulary size for a model name (default 65)
           --type T     generate: quantise the weights in memory first (q8, q4, q4m), as 'edge quantize' would
           --threads N  cores the kernels use (default: all)
@@ -47,6 +48,7 @@ static class BenchCommand
         Examples:
           edge bench train baby-gpt
           edge bench generate shakespeare-gpt --tokens 100
+          edge bench tokenize ../shared/data/gpt2 --data ../shared/data/tinyshakespeare.txt
         """;
 
     public static int Run(Args args)
@@ -195,19 +197,20 @@ static class BenchCommand
     {
         var dir = args.Positionals[1];
         var data = args.String("data") ?? throw new UsageException("edge bench tokenize DIR --data FILE");
+        int passes = args.Int("passes", 5, min: 0, max: 1000);
         bool json = args.Flag("json");
         bool quiet = args.Flag("quiet");
         args.RejectUnknown(2);
         var text = TextCorpus.Read(data);
         double mb = Encoding.UTF8.GetByteCount(text) / 1e6;
         var tokenizer = Edge.Text.BpeTokenizer.FromDirectory(dir);
-        var warm = new double[5];
-        using var bar = new ProgressBar(1 + warm.Length, "passes", quiet, status: $"encoding {Path.GetFileName(data)}");
+        var warm = new double[passes];
+        using var bar = new ProgressBar(1 + passes, "passes", quiet, status: $"encoding {Path.GetFileName(data)}");
         long start = Stopwatch.GetTimestamp();
         int tokens = tokenizer.Encode(text).Length;
         double cold = Stopwatch.GetElapsedTime(start).TotalSeconds;
         bar.Report(1);
-        for (int i = 0; i < warm.Length; i++)
+        for (int i = 0; i < passes; i++)
         {
             start = Stopwatch.GetTimestamp();
             tokenizer.Encode(text);
@@ -215,15 +218,20 @@ static class BenchCommand
             bar.Report(2 + i);
         }
         bar.Dispose();
-        double median = warm.Order().ElementAt(warm.Length / 2);
+        double? median = passes > 0 ? warm.Order().ElementAt(passes / 2) : null;
+        double peak = PeakMemoryMiB();
         if (json)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{{\"benchmark\":\"tokenize\",\"file\":\"{Path.GetFileName(data)}\",\"megabytes\":{mb:0.###},\"tokens\":{tokens},\"cold_mb_per_second\":{mb / cold:0.##},\"warm_mb_per_second\":{mb / median:0.##}}}"));
+                $"{{\"benchmark\":\"tokenize\",\"file\":\"{Path.GetFileName(data)}\",\"megabytes\":{mb:0.###},\"tokens\":{tokens},\"cold_seconds\":{cold:0.###},\"cold_mb_per_second\":{mb / cold:0.##},")
+                + (median is { } m ? string.Create(CultureInfo.InvariantCulture, $"\"warm_mb_per_second\":{mb / m:0.##},") : "")
+                + string.Create(CultureInfo.InvariantCulture, $"\"peak_memory_mib\":{peak:0}}}"));
         else
         {
             Console.WriteLine($"edge bench tokenize: {Path.GetFileName(data)}, {mb.ToString("0.00", CultureInfo.InvariantCulture)} MB -> {tokens:N0} tokens");
-            Console.WriteLine($"  cold cache         {(mb / cold).ToString("0.0", CultureInfo.InvariantCulture)} MB/s (first pass)");
-            Console.WriteLine($"  warm cache         {(mb / median).ToString("0.0", CultureInfo.InvariantCulture)} MB/s (median of 5 passes)");
+            Console.WriteLine($"  cold cache         {(mb / cold).ToString("0.0", CultureInfo.InvariantCulture)} MB/s (first pass, {cold.ToString("0.00", CultureInfo.InvariantCulture)} s)");
+            if (median is { } m)
+                Console.WriteLine($"  warm cache         {(mb / m).ToString("0.0", CultureInfo.InvariantCulture)} MB/s (median of {passes} pass{(passes == 1 ? "" : "es")})");
+            Console.WriteLine($"  peak memory        {peak.ToString("N0", CultureInfo.InvariantCulture)} MiB resident");
         }
         return 0;
     }

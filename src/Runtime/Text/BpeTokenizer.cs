@@ -24,6 +24,8 @@ public sealed partial class BpeTokenizer
     readonly long[] _mergePairs;                   // rank -> Pair(left, right)
     readonly int[] _mergeResults;                  // rank -> merged id
     readonly (byte[] Bytes, int Id)[] _specials;
+    readonly bool _monotone;                       // see BpeTokenizer.LongPieces.cs
+    readonly int[] _bytePairRanks;                 // (byte << 8 | byte) -> rank of the pair of byte tokens, or int.MaxValue
     // Piece -> ids. Most pieces are short, and a ulong key (the bytes, the length on top) hashes and compares
     // much faster than a byte span. _cached counts additions since the last clear (Count locks every bucket).
     readonly ConcurrentDictionary<ulong, int[]> _shortCache = new();
@@ -31,9 +33,6 @@ public sealed partial class BpeTokenizer
     readonly ConcurrentDictionary<byte[], int[]>.AlternateLookup<ReadOnlySpan<byte>> _cacheLookup;
     int _cached;
     const int CacheLimit = 1 << 18, ShortPiece = 7, CachedPiece = 64;
-
-    /// <summary>Pieces longer than this (in bytes) merge with a heap, O(n log n), instead of GPT-2's O(n²) scan.</summary>
-    internal int HeapThreshold { get; set; } = 128;
 
     static long Pair(int left, int right) => BpePairMap.Pair(left, right);
 
@@ -67,7 +66,7 @@ public sealed partial class BpeTokenizer
             if (!_ids.TryGetValue(BpePreTokenizer.ByteChars[b].ToString(), out _byteIds[b]))
                 throw new EdgeException($"{vocabPath}: the vocab lacks the byte-level token {Quote(BpePreTokenizer.ByteChars[b].ToString())} for byte 0x{b:X2}; this is not a GPT-2 style byte-level BPE vocab");
 
-        _ranks = new BpePairMap(merges.Count);
+        _ranks = new BpePairMap(merges.Count, merges.Count - 1);
         _mergePairs = new long[merges.Count];
         _mergeResults = new int[merges.Count];
         var produced = new bool[_tokens.Length];
@@ -84,6 +83,8 @@ public sealed partial class BpeTokenizer
             produced[_mergeResults[r] = _ids[ab]] = true;
         }
         foreach (int id in _byteIds) produced[id] = true;
+        _monotone = ComputeMonotone();
+        _bytePairRanks = BuildBytePairRanks();
 
         var specials = new List<(byte[], int)>();
         if (added is null)
@@ -156,7 +157,9 @@ public sealed partial class BpeTokenizer
     public void Encode(string text, List<int> into, bool allowSpecial = true)
     {
         ArgumentNullException.ThrowIfNull(text);
-        byte[] rented = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(text.Length));
+        // Long texts: the exact UTF-8 length (one vectorised pass) rather than three bytes a character.
+        int bytes = text.Length <= 1 << 16 ? Encoding.UTF8.GetMaxByteCount(text.Length) : Encoding.UTF8.GetByteCount(text);
+        byte[] rented = ArrayPool<byte>.Shared.Rent(bytes);
         try { Encode(rented.AsSpan(0, Encoding.UTF8.GetBytes(text, rented)), into, allowSpecial); }
         finally { ArrayPool<byte>.Shared.Return(rented); }
     }
@@ -202,12 +205,22 @@ public sealed partial class BpeTokenizer
             return;
         }
 
-        int[]? rented = piece.Length > 256 ? ArrayPool<int>.Shared.Rent(piece.Length) : null;
-        Span<int> word = rented is null ? stackalloc int[piece.Length] : rented.AsSpan(0, piece.Length);
-        for (int i = 0; i < piece.Length; i++) word[i] = _byteIds[piece[i]];
-        ids = word[..(piece.Length > HeapThreshold ? MergeWithHeap(word) : MergeByScan(word))].ToArray();
-        if (rented is not null) ArrayPool<int>.Shared.Return(rented);
-        into.AddRange(ids);
+        if (piece.Length > QueueThreshold)
+        {
+            int first = into.Count;
+            MergeLong(piece, into);
+            if (piece.Length > CachedPiece) return;
+            ids = CollectionsMarshal.AsSpan(into)[first..].ToArray();
+        }
+        else
+        {
+            int[]? rented = piece.Length > 256 ? ArrayPool<int>.Shared.Rent(piece.Length) : null;    // a test may raise the threshold
+            Span<int> word = rented is null ? stackalloc int[piece.Length] : rented.AsSpan(0, piece.Length);
+            for (int i = 0; i < piece.Length; i++) word[i] = _byteIds[piece[i]];
+            ids = word[..MergeByScan(word)].ToArray();
+            if (rented is not null) ArrayPool<int>.Shared.Return(rented);
+            into.AddRange(ids);
+        }
 
         bool added = piece.Length <= ShortPiece ? _shortCache.TryAdd(key, ids) : piece.Length <= CachedPiece && _cacheLookup.TryAdd(piece, ids);
         if (added && Interlocked.Increment(ref _cached) >= CacheLimit)
@@ -257,55 +270,6 @@ public sealed partial class BpeTokenizer
         }
     }
 
-    /// <summary>
-    /// The same result as <see cref="MergeByScan"/> in O(n log n): symbols form a linked list; a heap holds
-    /// (rank, position) of candidate pairs, checked when popped. One round takes every pair of the lowest
-    /// rank in position order; pairs a round creates join the heap only after it, as in encoder.py where a
-    /// round reads the old word.
-    /// </summary>
-    int MergeWithHeap(Span<int> w)
-    {
-        int n = w.Length;
-        var next = new int[n];
-        var prev = new int[n];
-        for (int i = 0; i < n; i++) { next[i] = i + 1; prev[i] = i - 1; }
-        var heap = new PriorityQueue<(int Pos, long Pair), long>();
-        var created = new List<int>();
-        for (int i = 0; i < n - 1; i++) Push(heap, i, Pair(w[i], w[i + 1]));
-
-        while (heap.TryPeek(out _, out long top))
-        {
-            int rank = (int)(top >> 32);
-            while (heap.TryPeek(out var e, out long p) && (int)(p >> 32) == rank)
-            {
-                heap.Dequeue();
-                int q = next[e.Pos];
-                if (prev[e.Pos] == -2 || q >= n || Pair(w[e.Pos], w[q]) != e.Pair) continue;   // stale
-                w[e.Pos] = _mergeResults[rank];
-                next[e.Pos] = next[q];
-                if (next[q] < n) prev[next[q]] = e.Pos;
-                prev[q] = -2;                                                              // removed
-                created.Add(e.Pos);
-            }
-            foreach (int pos in created)
-            {
-                if (prev[pos] == -2) continue;
-                if (prev[pos] >= 0) Push(heap, prev[pos], Pair(w[prev[pos]], w[pos]));
-                if (next[pos] < n) Push(heap, pos, Pair(w[pos], w[next[pos]]));
-            }
-            created.Clear();
-        }
-
-        int o = 0;
-        for (int i = 0; i < n; i = next[i]) w[o++] = w[i];
-        return o;
-    }
-
-    void Push(PriorityQueue<(int, long), long> heap, int pos, long pair)
-    {
-        if (_ranks.TryGetValue(pair, out int r)) heap.Enqueue((pos, pair), (long)r << 32 | (uint)pos);
-    }
-
     public byte[] DecodeBytes(ReadOnlySpan<int> ids)
     {
         int total = 0;
@@ -338,7 +302,7 @@ public sealed partial class BpeTokenizer
         return sb.Append('\'').ToString();
     }
 
-    sealed class ByteArrayComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+    internal sealed class ByteArrayComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
     {
         public static readonly ByteArrayComparer Instance = new();
         public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);

@@ -276,6 +276,23 @@ public class CliTests(TrainedCharModel trained) : IClassFixture<TrainedCharModel
 
 
     [Fact]
+    public void Bench_Tokenize_WithNoWarmPasses_ReportsTheColdPassAndPeakMemory()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("text.txt"), string.Concat(Enumerable.Repeat("the keeper lit the lamp; ", 200)) + new string('a', 5000));
+        string gpt2 = Path.GetDirectoryName(TestData.File("gpt2/encoder.json"))!;
+        var r = EdgeProcess.Run(dir.Path, "bench", "tokenize", gpt2, "--data", "text.txt", "--passes", "0", "--json");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Matches("\"tokens\":[1-9][0-9]*,\"cold_seconds\":[0-9.]+,", r.Stdout);
+        Assert.Matches("\"peak_memory_mib\":[1-9][0-9]*}", r.Stdout);
+        Assert.DoesNotContain("warm_mb_per_second", r.Stdout);
+        var warm = EdgeProcess.Run(dir.Path, "bench", "tokenize", gpt2, "--data", "text.txt", "--passes", "2");
+        Assert.True(warm.ExitCode == 0, warm.ToString());
+        Assert.Contains("median of 2 passes", warm.Stdout);
+        Assert.Contains("peak memory", warm.Stdout);
+    }
+
+    [Fact]
     public void TokenizeTrain_SavesAHuggingFaceVocabulary_ThatLoadsBack()
     {
         using var dir = new TempDir();
