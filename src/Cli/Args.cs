@@ -23,7 +23,49 @@ sealed class Args
     public bool Help => _options.ContainsKey("help") || _options.ContainsKey("h");
 
     /// <param name="flags">Options that take no value.</param>
-    public static Args Parse(string command, ReadOnlySpan<string> argv, params string[] flags)
+    public static Args Parse(string command, ReadOnlySpan<string> argv, params string[] flags) => Parse(command, argv, flags, known: null);
+
+    /// <param name="known">Every option the command has (from its help text): any other is refused before the command
+    /// runs, with the nearest known name, so a typo is never reported as a missing required option.</param>
+    public static Args Parse(string command, ReadOnlySpan<string> argv, string[] flags, IReadOnlyCollection<string>? known)
+    {
+        var args = ParseAll(command, argv, flags);
+        if (known is not null)
+            foreach (var (name, _) in args._all)
+                if (!known.Contains(name) && name is not ("help" or "h"))
+                    throw new UsageException($"unknown option --{name} for 'edge {command}'{Suggest(name, known, "--")} (see 'edge {command} --help')");
+        return args;
+    }
+
+    /// <summary>The option names a help text mentions ("--model", "--top-p"): what the command accepts.</summary>
+    public static HashSet<string> OptionsIn(string help) =>
+        System.Text.RegularExpressions.Regex.Matches(help, @"(?<![\w-])--([a-z][a-z0-9-]*)").Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>" (did you mean --model?)" for the known name nearest to a typo (edit distance at most 2), else "".</summary>
+    public static string Suggest(string name, IEnumerable<string> known, string prefix)
+    {
+        var best = known.Select(k => (Name: k, Distance: Distance(name, k))).Where(k => k.Distance <= Math.Max(1, Math.Min(2, k.Name.Length / 3)))
+            .OrderBy(k => k.Distance).ThenBy(k => k.Name, StringComparer.Ordinal).FirstOrDefault();
+        return best.Name is null ? "" : $" (did you mean {prefix}{best.Name}?)";
+    }
+
+    /// <summary>Levenshtein distance, with a swap of two neighbours counted as one edit ("modle" -> "model").</summary>
+    static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+            }
+        return d[a.Length, b.Length];
+    }
+
+    static Args ParseAll(string command, ReadOnlySpan<string> argv, string[] flags)
     {
         var args = new Args(command);
         for (int i = 0; i < argv.Length; i++)
@@ -133,7 +175,7 @@ sealed class Args
     {
         foreach (var name in _options.Keys)
             if (!_used.Contains(name) && name is not ("help" or "h"))
-                throw new UsageException($"unknown option --{name} for 'edge {_command}' (see 'edge {_command} --help')");
+                throw new UsageException($"unknown option --{name} for 'edge {_command}'{Suggest(name, _used, "--")} (see 'edge {_command} --help')");
         if (_positionals.Count > maxPositionals)
             throw new UsageException($"unexpected argument '{_positionals[maxPositionals]}' for 'edge {_command}' (see 'edge {_command} --help')");
     }

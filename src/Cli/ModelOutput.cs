@@ -27,8 +27,6 @@ static class ModelOutput
         {
             SafeFile.CheckOutput(output, "--out", inputs);
             if (Directory.Exists(output)) throw new EdgeException($"--out {output}: is a folder; give the output checkpoint's file name");
-            if (Path.GetDirectoryName(Path.GetFullPath(output)) is { } dir && !Directory.Exists(dir))
-                throw new EdgeException($"--out {output}: the folder {dir} does not exist");
             return;
         }
         SafeFile.CheckOutputFolder(output, "--out", inputs);
@@ -53,6 +51,7 @@ static class ModelOutput
     {
         if (!IsFolder(input))
         {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);   // as train creates its --out folder
             SafeFile.Write(output, writeWeights);
             return output;
         }

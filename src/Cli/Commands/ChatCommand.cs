@@ -23,11 +23,18 @@ static class ChatCommand
 
         Commands at the prompt:
           temp T | topk K | topp P | tokens N    change a setting
+          adapter DIR[:SCALE]                    switch to this adapter alone (loaded once, then kept)
+          adapters                               the loaded adapters and which are on, at what scale
+          base                                   switch every adapter off
+          compare TEXT                           answer TEXT twice, same seed: the base alone, then with the
+                                                 adapters that are on
           clear                                  forget the conversation so far
-          compare TEXT                           answer TEXT twice, same seed: the base alone (adapters off),
-                                                 then with the adapters (needs --adapter)
           help                                   this list
           quit                                   leave (end of input and Ctrl-C also leave; Ctrl-C during an answer stops it)
+
+        An answer ends at the end-of-text token (which instruction adapters learn to emit), at the template's next
+        "### Question:", or after --tokens. With piped input, a line that fails (a character the model lacks, a bad
+        command) is reported on stderr and chat exits with 1 after the rest.
 
         Examples:
           edge chat --model models/baby-gpt/model.safetensors --temperature 0.8 --top-p 0.9
@@ -35,7 +42,7 @@ static class ChatCommand
           edge chat --model models/baby-gpt/model.safetensors --adapter adapters/names
         """;
 
-    const string Commands = "commands: temp T, topk K, topp P, tokens N, clear, compare TEXT, help, quit";
+    const string Commands = "commands: temp T, topk K, topp P, tokens N, adapter DIR[:SCALE], adapters, base, compare TEXT, clear, help, quit";
 
     public static int Run(Args args)
     {
@@ -53,21 +60,27 @@ static class ChatCommand
         var loaded = Checkpoint.LoadAny(path, ModelCatalog.All, mapWeights: true);
         using var model = loaded.Model;
         var tokenizer = loaded.Tokenizer;
-        var adapters = adapterSpecs.Count > 0 ? AdapterOptions.Load(adapterSpecs, model) : null;
+        var adapters = new ChatAdapters(model, adapterSpecs);
+        using var _ = adapters;
         using var context = model.IsSequenceModel ? model.CreateDecodingContext() : model.CreateInferenceContext();
-        context.Adapters = adapters;
+        context.Adapters = adapters.Set;
         var sampler = sampling.CreateSampler(tokenizer.VocabSize);
         // The template's opening (e.g. "### Question:") marks the start of the next turn: stop there.
         var stopTexts = sampling.Stops.ToList();
         string opening = template[..template.IndexOf("{q}", StringComparison.Ordinal)].TrimEnd('\n');
         if (opening.Length > 0) stopTexts.Add(opening);
         var stops = new StopSequences(stopTexts);
-        int stopToken = loaded.Info.Data == DataLayout.Lines ? loaded.Marker ?? -1 : -1;
+        int stopToken = loaded.Info.Data == DataLayout.Lines ? loaded.Marker ?? -1 : Edge.Lora.LoraData.StopToken(tokenizer) ?? -1;
         var generator = new TextGenerator(context, tokenizer);
 
         bool interactive = !Console.IsInputRedirected;
-        string adapterNames = adapters is null ? "" : string.Join(" + ", adapters.Adapters.Select((a, i) => adapters.Scale(i) == 1f ? a.Name : $"{a.Name} x{adapters.Scale(i).ToString("G4", CultureInfo.InvariantCulture)}"));
-        if (interactive) Console.WriteLine($"edge chat: {loaded.Info.Name}{(adapters is null ? "" : $" with {adapterNames}")}, vocabulary {tokenizer.VocabSize}; {Commands}");
+        int failures = 0;
+        void Fail(string message)
+        {
+            failures++;
+            Terminal.Error($"edge: {message}");
+        }
+        if (interactive) Console.WriteLine($"edge chat: {loaded.Info.Name}{(adapters.Active.Length > 0 ? $" with {adapters.Active}" : "")}, vocabulary {tokenizer.VocabSize}; {Commands}");
         var transcript = new System.Text.StringBuilder();
         var interrupt = Interrupt.OnCtrlC();
         try
@@ -80,11 +93,11 @@ static class ChatCommand
                 line = line.TrimEnd('\r');
                 var words = line.Trim().Split(' ', 2, StringSplitOptions.RemoveEmptyEntries);
                 string command = words.Length > 0 ? words[0] : "";
-                string value = words.Length > 1 ? words[1] : "";
+                string value = words.Length > 1 ? words[1].Trim() : "";
                 switch (command)
                 {
                     case "quit" or "exit" when words.Length == 1:
-                        return 0;
+                        return failures > 0 && !interactive ? 1 : 0;
                     case "help" when words.Length == 1:
                         Console.WriteLine(Commands);
                         continue;
@@ -93,33 +106,48 @@ static class ChatCommand
                         Console.WriteLine("(conversation cleared)");
                         continue;
                     case "temp" when words.Length == 2:
-                        Set(value, 0, 100, v => sampling.Temperature = (float)v, "temp");
-                        sampling.Apply(sampler);
+                        if (Set(value, 0, 100, v => sampling.Temperature = (float)v, "temp", Fail)) sampling.Apply(sampler);
                         continue;
                     case "topk" when words.Length == 2:
-                        Set(value, 0, tokenizer.VocabSize, v => sampling.TopK = (int)v, "topk", integer: true);
-                        sampling.Apply(sampler);
+                        if (Set(value, 0, tokenizer.VocabSize, v => sampling.TopK = (int)v, "topk", Fail, integer: true)) sampling.Apply(sampler);
                         continue;
                     case "topp" when words.Length == 2:
-                        Set(value, 1e-6, 1, v => sampling.TopP = (float)v, "topp");
-                        sampling.Apply(sampler);
+                        if (Set(value, 1e-6, 1, v => sampling.TopP = (float)v, "topp", Fail)) sampling.Apply(sampler);
+                        continue;
+                    case "tokens" when words.Length == 2:
+                        Set(value, 1, 1_000_000, v => tokens = (int)v, "tokens", Fail, integer: true);
+                        continue;
+                    case "adapter" when words.Length == 2:
+                        try
+                        {
+                            adapters.Switch(value);
+                            context.Adapters = adapters.Set;
+                            Console.WriteLine($"(adapter {adapters.Active})");
+                        }
+                        catch (EdgeException e) { Fail(e.Message); }
+                        continue;
+                    case "adapters" when words.Length == 1:
+                        Console.WriteLine(adapters.Describe());
+                        continue;
+                    case "base" when words.Length == 1:
+                        adapters.Off();
+                        Console.WriteLine("(base: every adapter off)");
                         continue;
                     case "compare" when words.Length == 2:
-                        if (adapters is null)
+                        if (adapters.Active.Length == 0)
                         {
-                            Console.Error.WriteLine("edge: compare needs an adapter (start chat with --adapter DIR)");
+                            Fail("compare needs an adapter that is on (start chat with --adapter DIR, or type 'adapter DIR')");
                             continue;
                         }
-                        string comparePrompt = transcript + template.Replace("{q}", value);
                         int[] compareIds;
-                        try { compareIds = tokenizer.Encode(comparePrompt); }
+                        try { compareIds = tokenizer.Encode(transcript + template.Replace("{q}", value)); }
                         catch (EdgeException e)
                         {
-                            Console.Error.WriteLine($"edge: {e.Message}");
+                            Fail(e.Message);
                             continue;
                         }
                         // The same seed for both answers, so only the adapters differ; the base's answer runs with them really off.
-                        foreach (var (label, set) in new[] { ("base", (Edge.Lora.AdapterSet?)null), (adapterNames, adapters) })
+                        foreach (var (label, set) in new[] { ("base", (Edge.Lora.AdapterSet?)null), (adapters.Active, adapters.Set) })
                         {
                             Console.WriteLine($"[{label}]");
                             context.Adapters = set;
@@ -127,10 +155,7 @@ static class ChatCommand
                             generator.Generate(compareIds, tokens, sampling.CreateSampler(tokenizer.VocabSize), Console.Out, stopToken, stops, interrupt.Token);
                             Console.WriteLine();
                         }
-                        context.Adapters = adapters;
-                        continue;
-                    case "tokens" when words.Length == 2:
-                        Set(value, 1, 1_000_000, v => tokens = (int)v, "tokens", integer: true);
+                        context.Adapters = adapters.Set;
                         continue;
                 }
                 if (line.Length == 0) continue;
@@ -140,7 +165,7 @@ static class ChatCommand
                 try { ids = tokenizer.Encode(prompt); }
                 catch (EdgeException e)
                 {
-                    Terminal.Error($"edge: {e.Message}");
+                    Fail(e.Message);
                     continue;
                 }
                 var answer = new StringWriter();
@@ -154,7 +179,7 @@ static class ChatCommand
         {
             interrupt.Dispose();
         }
-        return 0;
+        return failures > 0 && !interactive ? 1 : 0;
     }
 
     /// <summary>Reads a line; Ctrl-C at the prompt counts as the end of input.</summary>
@@ -165,14 +190,16 @@ static class ChatCommand
         catch (OperationCanceledException) { return null; }
     }
 
-    static void Set(string text, double min, double max, Action<double> set, string name, bool integer = false)
+    static bool Set(string text, double min, double max, Action<double> set, string name, Action<string> fail, bool integer = false)
     {
         if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max && (!integer || v == Math.Floor(v)))
         {
             set(v);
             Console.WriteLine($"({name} = {v.ToString(CultureInfo.InvariantCulture)})");
+            return true;
         }
-        else Terminal.Error($"edge: {name}: expected {(integer ? "an integer" : "a number")} from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}, got '{text}'");
+        fail($"{name}: expected {(integer ? "an integer" : "a number")} from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}, got '{text}'");
+        return false;
     }
 
     /// <summary>Writes to two writers: the terminal, and the transcript of the answer.</summary>
@@ -183,5 +210,65 @@ static class ChatCommand
         public override void Write(ReadOnlySpan<char> buffer) { first.Write(buffer); second.Write(buffer); }
         public override void Write(string? value) { first.Write(value); second.Write(value); }
         public override void Flush() => first.Flush();
+    }
+
+    /// <summary>
+    /// The adapters of a running chat: those given with --adapter (all on), and those loaded later with
+    /// `adapter DIR[:SCALE]`, each loaded once and kept, so switching back is instant.
+    /// </summary>
+    sealed class ChatAdapters : IDisposable
+    {
+        readonly LanguageModel _model;
+        readonly List<Edge.Lora.LoraAdapter> _loaded = new();
+        readonly List<string> _paths = new();
+        string? _fingerprint;
+
+        public ChatAdapters(LanguageModel model, IReadOnlyList<string> specs)
+        {
+            _model = model;
+            if (specs.Count == 0) return;
+            var set = AdapterOptions.Load(specs, model);
+            _loaded.AddRange(set.Adapters);
+            _paths.AddRange(specs.Select(s => Path.GetFullPath(AdapterOptions.Parse(s).Path)));
+            Set = set;
+        }
+
+        /// <summary>The set a context uses (null before any adapter is loaded).</summary>
+        public Edge.Lora.AdapterSet? Set { get; private set; }
+
+        /// <summary>The adapters that are on, "names x0.5 + pirate", or "" for the base alone.</summary>
+        public string Active => Set is null ? "" : string.Join(" + ", Enumerable.Range(0, _loaded.Count).Where(i => Set.Scale(i) != 0f)
+            .Select(i => Set.Scale(i) == 1f ? _loaded[i].Name : $"{_loaded[i].Name} x{Set.Scale(i).ToString("G4", CultureInfo.InvariantCulture)}"));
+
+        /// <summary>Only the adapter <paramref name="spec"/> names (loaded now if new) on, at its scale.</summary>
+        public void Switch(string spec)
+        {
+            var (path, scale) = AdapterOptions.Parse(spec);
+            string full = Path.GetFullPath(path);
+            int index = _paths.IndexOf(full);
+            if (index < 0)
+            {
+                _fingerprint ??= Edge.Lora.BaseFingerprint.Of(_model);
+                _loaded.Add(Edge.Lora.AdapterFile.Load(path, _model, _fingerprint));
+                _paths.Add(full);
+                index = _loaded.Count - 1;
+                Set = new Edge.Lora.AdapterSet(_model.Layout, _loaded);   // a set over every adapter loaded so far
+            }
+            Set!.ActivateOnly(index, scale);
+        }
+
+        public void Off() => Set?.DeactivateAll();
+
+        public string Describe()
+        {
+            if (_loaded.Count == 0) return "(no adapters loaded; 'adapter DIR' loads one)";
+            return string.Join("\n", _loaded.Select((a, i) =>
+                $"  {a.Name,-20} {(Set!.Scale(i) == 0f ? "off" : "on, scale " + Set.Scale(i).ToString("G4", CultureInfo.InvariantCulture))}  ({_paths[i]})"));
+        }
+
+        public void Dispose()
+        {
+            foreach (var a in _loaded) a.Dispose();
+        }
     }
 }

@@ -68,11 +68,11 @@ static class Commands
         }
         var command = Find(argv[0]);
         if (command.Dispatch is { } dispatch) return dispatch(argv[1..]);
-        return command.Run(Args.Parse(command.Name, argv.AsSpan(1), command.Flags));
+        return command.Run(Args.Parse(command.Name, argv.AsSpan(1), command.Flags, Args.OptionsIn(command.Help)));
     }
 
     static Command Find(string name) => All.FirstOrDefault(c => c.Name == name)
-        ?? throw new UsageException($"unknown command '{name}' (commands: {string.Join(", ", All.Select(c => c.Name))}; see 'edge --help')");
+        ?? throw new UsageException($"unknown command '{name}'{Args.Suggest(name, All.Select(c => c.Name), "")} (commands: {string.Join(", ", All.Select(c => c.Name))}; see 'edge --help')");
 
     /// <summary>Prints a command's help and returns true when --help or -h was given.</summary>
     public static bool ShowHelp(Args args, string help)

@@ -45,7 +45,9 @@ static class LoraCommand
           --format text|jsonl    how to read --data (default: jsonl for .jsonl files, else text)
           --template TEXT        how a pair becomes text, {q} and {a} the parts, \n a newline; the end-of-text token
                                  follows (default "### Question:\n{q}\n\n### Answer:\n{a}")
-          --answer-only          score only the answer's tokens (and end-of-text), not the prompt
+          --full-loss            score the whole text of a pair (question and template too); by default only the
+                                 answer's tokens and the end-of-text token that ends it are scored, as the course does
+          --answer-only          the default (accepted for older scripts)
           --rank R               the rank r of A [r, in] and B [out, r] (default 8)
           --alpha A              the term is scaled by alpha / r (default 16)
           --dropout P            dropout on the adapter's input in training (default 0.05)
@@ -67,14 +69,15 @@ static class LoraCommand
           --quiet                no progress bar
           --threads N            cores the kernels use (default: all; results do not depend on it)
 
-        Text is split 90/10 (contiguous) into windows of the base's context; pairs are shuffled and split 90/10. The base's
-        validation loss is printed first, so the adapter's can be compared with it. DIR gets adapter_model.safetensors
-        (the best validation loss so far), adapter_config.json and log.csv. A folder that holds an adapter is refused
-        unless --force; the adapter's two files are replaced as one unit.
+        Text is split 90/10 (contiguous) into windows of the base's context; pairs are shuffled and split 90/10. Each pair
+        ends with the end-of-text token (generate and chat stop there); a pair longer than the context is left out and
+        counted in the header, never cut. The base's losses are printed first, so the adapter's can be compared with
+        them. DIR gets adapter_model.safetensors (the best validation loss so far), adapter_config.json and log.csv. A
+        folder that holds an adapter is refused unless --force; the adapter's two files are replaced as one unit.
 
         Examples:
           edge lora train --base models/baby-gpt/model.safetensors --data ../shared/data/names.txt --out adapters/names
-          edge lora train --base path/to/distilgpt2 --data pairs.jsonl --answer-only --rank 8 --alpha 16
+          edge lora train --base path/to/distilgpt2 --data pairs.jsonl --rank 8 --alpha 16
         """;
 
     const string MergeHelp = """
@@ -101,10 +104,10 @@ static class LoraCommand
         var rest = argv.AsSpan(1);
         return argv[0] switch
         {
-            "train" => Train(Args.Parse("lora train", rest, "answer-only", "quiet", "force")),
+            "train" => Train(Args.Parse("lora train", rest, ["answer-only", "full-loss", "quiet", "force"], Args.OptionsIn(TrainHelp))),
             "info" => Info(Args.Parse("lora info", rest)),
-            "merge" => Merge(Args.Parse("lora merge", rest, "force")),
-            _ => throw new UsageException($"unknown lora command '{argv[0]}' (lora commands: train, info, merge; see 'edge lora --help')"),
+            "merge" => Merge(Args.Parse("lora merge", rest, ["force"], Args.OptionsIn(MergeHelp + AdapterOptions.Help))),
+            _ => throw new UsageException($"unknown lora command '{argv[0]}'{Args.Suggest(argv[0], ["train", "info", "merge"], "")} (lora commands: train, info, merge; see 'edge lora --help')"),
         };
     }
 
@@ -115,7 +118,9 @@ static class LoraCommand
         var dataPath = args.String("data") ?? throw new UsageException("--data FILE is required (text, or JSONL instruction pairs)");
         bool jsonl = args.Choice("format", dataPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase), ("text", false), ("jsonl", true));
         string template = (args.Text("template") ?? LoraData.DefaultTemplate).Replace("\\n", "\n");
-        bool answerOnly = args.Flag("answer-only");
+        bool fullLoss = args.Flag("full-loss");
+        args.Flag("answer-only");   // the default since answers-only became it; still accepted
+        bool answerOnly = !fullLoss;
         int rank = args.Int("rank", 8, min: 1, max: 4096);
         double alpha = args.Double("alpha", 16, min: 1e-6, max: 1e6);
         double dropout = args.Double("dropout", 0.05, min: 0, max: 0.95);
@@ -139,7 +144,7 @@ static class LoraCommand
         if (lr <= 0) throw new UsageException("option --lr: the learning rate must be positive");
         if (jsonl && (!template.Contains("{q}") || !template.Contains("{a}")))
             throw new UsageException("option --template: must contain {q} (the question) and then {a} (the answer)");
-        if (answerOnly && !jsonl) throw new UsageException("--answer-only needs instruction pairs (--data FILE.jsonl or --format jsonl)");
+        if (fullLoss && !jsonl) throw new UsageException("--full-loss is for instruction pairs (--data FILE.jsonl or --format jsonl); text is always scored whole");
         var named = targetsText is null ? null : LoraConfig.ParseTargets(targetsText.Split(','));
         if (named is not null)
         {
@@ -190,12 +195,13 @@ static class LoraCommand
         Console.WriteLine(Memory(model, context, adapter));
         context.Adapters = null;   // the base alone
         double baseVal = Trainer.Evaluate(context, data.Val, batch, options.EvalExamples);
+        double baseTrain = Trainer.Evaluate(context, data.Train, batch, Trainer.EvaluationCount(data.Val, options.EvalExamples));
         context.Adapters = adapters;
-        Console.WriteLine($"base         val {baseVal:0.0000}  ppl {Math.Exp(baseVal),7:0.00}");
+        Console.WriteLine($"base          train {baseTrain:0.0000}  val {baseVal:0.0000}  ppl {Math.Exp(baseVal),7:0.00}");
 
         string logPath = Path.Combine(outDir, "log.csv");
         var log = new StringBuilder("step,train_loss,val_loss,val_perplexity,lr,seconds\n");
-        log.Append(CultureInfo.InvariantCulture, $"0,,{baseVal:R},{Math.Exp(baseVal):R},0,0\n");
+        log.Append(CultureInfo.InvariantCulture, $"0,{baseTrain:R},{baseVal:R},{Math.Exp(baseVal):R},0,0\n");   // step 0: the base alone
         using var progress = new ProgressBar(steps, "steps", quiet, valueName: "loss");
         EvalResult best = default;
         using var interrupt = Interrupt.OnCtrlC();

@@ -76,8 +76,8 @@ static class PlotCommand
         {
             var run = runs[i];
             var color = Charts.Palette[i % Charts.Palette.Length];
-            chart.Add(new Series($"{names[i]} train", run.Rows.Select(r => (r.Step, r.Train)).ToList(), Color: color, Dashed: true));
-            chart.Add(new Series($"{names[i]} val", run.Rows.Select(r => (r.Step, r.Val)).ToList(), Color: color));
+            chart.Add(new Series($"{names[i]} train", Measured(run.Rows.Select(r => (r.Step, r.Train))), Color: color, Dashed: true));
+            chart.Add(new Series($"{names[i]} val", Measured(run.Rows.Select(r => (r.Step, r.Val))), Color: color));
         }
         for (int i = 0; i < runs.Count; i++)
             if (runs[i].Rows.Any(r => double.IsFinite(r.Lr) && r.Lr > 0))
@@ -108,7 +108,8 @@ static class PlotCommand
             var cells = lines[i].Split(',');
             if (cells.Length != header.Count)
                 throw new EdgeException($"{path}: line {i + 1} has {cells.Length} fields, the header has {header.Count}");
-            double Cell(int c) => c < 0 ? double.NaN
+            // An empty cell is a value the run did not measure at that row (NaN, left out of the line).
+            double Cell(int c) => c < 0 || cells[c].Trim().Length == 0 ? double.NaN
                 : double.TryParse(cells[c], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
                 : throw new EdgeException($"{path}: line {i + 1}: '{Clip(cells[c])}' in column {header[c]} is not a number");
             rows.Add(new LogRow(Cell(step), Cell(train), Cell(val), Cell(lr)));
@@ -117,6 +118,10 @@ static class PlotCommand
         var folder = Path.GetFileName(Path.GetDirectoryName(full)) ?? "";
         return new Log(folder.Length > 0 ? folder : Path.GetFileNameWithoutExtension(full), path, rows);
     }
+
+    /// <summary>The points a log measured (empty cells left out).</summary>
+    static List<(double, double)> Measured(IEnumerable<(double X, double Y)> points) =>
+        points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).Select(p => (p.X, p.Y)).ToList();
 
     static string Clip(string s) => s.Length <= 60 ? s : s[..57] + "...";
 

@@ -19,6 +19,9 @@ static class TrainCommand
         Options (defaults come from the model's declared training recipe; see 'edge models'):
           --data FILE            UTF-8 training text (default: the built-in corpus)
           --layout text|lines    running text (90/10 split) or one example per line (80/10/10, '.' marker)
+          --vocab ascii|data     running text's characters: the data's plus printable ASCII, tab, newline and an
+                                 end-of-text mark (ascii, the default: later templates and instructions always
+                                 encode), or exactly the data's (data: nanoGPT's vocabulary, 65 for Tiny Shakespeare)
           --steps N              optimisation steps
           --batch B              examples per step
           --lr X                 learning rate (the peak rate for the cosine schedule)
@@ -34,7 +37,8 @@ static class TrainCommand
           --accumulate K         average the gradients of K batches per step
           --dropout P            dropout in training (transformers; 0 switches it off)
           --eval-interval N      evaluate on the validation split every N steps
-          --eval-iters M         evaluate on M batches of validation examples, evenly spread (default: up to 16384 examples)
+          --eval-iters M         evaluate on M batches of examples of each split, evenly spread (default: up to 16384
+                                 validation examples, and as many of the train split)
           --resume               continue the run saved in DIR/last.safetensors, exactly as if it had not stopped
           --force                start a new run in a folder that holds an earlier one, replacing its files
           --seed S               initialisation, batch order and dropout (default 1337)
@@ -68,6 +72,7 @@ static class TrainCommand
         // The built-in corpus is small (13 KB): a long run only memorises it, so its defaults are short.
         if (dataPath is null) r = r with { Steps = Math.Min(r.Steps, 600), EvalInterval = Math.Min(r.EvalInterval, 100) };
         var layout = args.Choice("layout", info.Data, ("text", DataLayout.Text), ("lines", DataLayout.Lines));
+        var vocabulary = args.Choice("vocab", CharVocabulary.Ascii, ("ascii", CharVocabulary.Ascii), ("data", CharVocabulary.Data));
         int steps = args.Int("steps", r.Steps, min: 1, max: 100_000_000);
         int batch = args.Int("batch", r.Batch, min: 1, max: 65_536);
         double lr = args.Double("lr", r.LearningRate, min: 0, max: 1e4);
@@ -103,7 +108,7 @@ static class TrainCommand
         DataSplits splits;
         try
         {
-            tokenizer = TrainingData.BuildTokenizer(text, layout);
+            tokenizer = TrainingData.BuildTokenizer(text, layout, vocabulary);
             splits = TrainingData.Split(text, tokenizer, info, layout, splitSeed);
         }
         catch (EdgeException e) { throw new EdgeException($"{dataName}: {e.Message}", e); }   // too small, the marker in the text: name the file
@@ -140,7 +145,7 @@ static class TrainCommand
                           $"data {dataName} ({splits.Train.Count:N0} train / {splits.Val.Count:N0} val examples, {layout.ToString().ToLowerInvariant()})");
         if (!model.FitsByCounting)
             Console.WriteLine($"{optimizer.ToString().ToLowerInvariant()} lr {lr:G4}" +
-                (scheduleKind == ScheduleKind.Cosine ? $" (warm-up {warmup}, cosine to {minLr:G3})" : decayStep > 0 ? $" (x{decayFactor:G3} from step {decayStep})" : "") +
+                (scheduleKind == ScheduleKind.Cosine ? $" (warm-up {warmup}, cosine to {minLr:G3})" : decayStep > 0 && decayStep < steps ? $" (x{decayFactor:G3} from step {decayStep})" : "") +
                 $", batch {batch}{(accumulate > 1 ? $" x {accumulate}" : "")}, {steps:N0} steps{(dropout > 0 ? $", dropout {dropout:G3}" : "")}{(gradClip > 0 ? $", clip {gradClip:G3}" : "")}, seed {seed}" +
                 (resumed is null ? "" : $", resuming at step {resumed.State.Step:N0}"));
 
@@ -265,7 +270,8 @@ static class TrainCommand
         else
         {
             output.Write(prompt);
-            generator.Generate(promptIds, count, sampler, output, stops: stops, cancel: cancel);
+            // An end-of-text token (GPT-2's <|endoftext|>, a character vocabulary's U+0003) ends the text.
+            generator.Generate(promptIds, count, sampler, output, Edge.Lora.LoraData.StopToken(loaded.Tokenizer) ?? -1, stops, cancel);
         }
         output.Flush();
     }

@@ -1,11 +1,10 @@
 namespace Edge.Lora;
 
 /// <summary>
-/// Several adapters loaded for one base, each switched on or off and scaled independently: assign the set to
-/// <see cref="LanguageModel.ActiveAdapters"/> or to a <see cref="DecodeSession.Adapters"/>. Switching changes two
-/// numbers in this set; the base's weights are never copied or written, and nothing is allocated. Sets that share
-/// adapters (<see cref="View"/>) keep their own switches, so sessions on one model generate with different adapters
-/// side by side. With nothing active the model computes exactly what the bare base computes.
+/// Several adapters loaded for one base, each switched on or off and scaled independently: assign the set to a
+/// context's <see cref="ModelContext.Adapters"/>. Switching changes two numbers in this set; the base's weights are
+/// never copied or written, and nothing is allocated. Sets that share adapters (<see cref="View"/>) keep their own
+/// switches, so contexts on one model generate with different adapters side by side. With nothing active the model computes exactly what the bare base computes.
 /// </summary>
 public sealed class AdapterSet : ProjectionAdapters
 {

@@ -46,32 +46,40 @@ public sealed class LoraData
     }
 
     /// <summary>
-    /// Instruction pairs: each is template(q, a) followed by the end-of-text token, truncated to context + 1 tokens.
+    /// Instruction pairs: each is template(q, a) followed by the end-of-text token (the end-of-answer marker generation
+    /// stops at). A pair whose whole text does not fit the context is left out, never cut mid-answer: an adapter must see
+    /// where answers end; <see cref="Skipped"/> and the description say how many and how long the longest was.
     /// </summary>
     public static LoraData FromPairs(IReadOnlyList<InstructionPair> pairs, ITokenizer tokenizer, int context, string template, bool answerOnly, ulong splitSeed)
     {
         CheckTemplate(template);
+        CheckTemplateEncodes(tokenizer, template);
         if (pairs.Count < 2) throw new EdgeException($"there are {pairs.Count} instruction pairs; at least 2 are needed (one to train, one to validate)");
         int eot = EndOfText(tokenizer);
         int at = template.IndexOf("{a}", StringComparison.Ordinal);
         string before = template[..at], after = template[(at + 3)..];
-        var examples = new (int[] Ids, int Prompt)[pairs.Count];
-        int truncated = 0;
-        for (int i = 0; i < pairs.Count; i++)
+        var kept = new List<(int[] Ids, int Prompt)>();
+        int skipped = 0, longest = 0;
+        foreach (var pair in pairs)
         {
-            var prompt = Encode(tokenizer, before.Replace("{q}", pairs[i].Question), pairs[i].Line);
-            var answer = Encode(tokenizer, pairs[i].Answer + after.Replace("{q}", pairs[i].Question), pairs[i].Line);
+            var prompt = Encode(tokenizer, before.Replace("{q}", pair.Question), pair.Question, pair.Line, "question");
+            var answer = Encode(tokenizer, pair.Answer + after.Replace("{q}", pair.Question), pair.Answer, pair.Line, "answer");
             var ids = new int[prompt.Length + answer.Length + 1];
             prompt.CopyTo(ids, 0);
             answer.CopyTo(ids, prompt.Length);
             ids[^1] = eot;
             if (ids.Length > context + 1)
             {
-                ids = ids[..(context + 1)];
-                truncated++;
+                skipped++;
+                longest = Math.Max(longest, ids.Length - 1);
+                continue;
             }
-            examples[i] = (ids, prompt.Length);
+            kept.Add((ids, prompt.Length));
         }
+        if (kept.Count < 2)
+            throw new EdgeException($"{skipped:N0} of {pairs.Count:N0} instruction pairs are longer than the base's context of {context} tokens " +
+                $"(the longest has {longest:N0}), leaving {kept.Count}; shorten them, or use a base with a longer context");
+        var examples = kept.ToArray();
         int length = Math.Max(1, examples.Max(e => e.Ids.Length) - 1);
         var order = Enumerable.Range(0, examples.Length).ToArray();
         new Rng(splitSeed).Shuffle(order.AsSpan());
@@ -79,20 +87,55 @@ public sealed class LoraData
         var trainSet = new PaddedExamples(order[val..].Select(i => examples[i]).ToArray(), length, eot, answerOnly);
         var valSet = new PaddedExamples(order[..val].Select(i => examples[i]).ToArray(), length, eot, answerOnly);
         if (trainSet.ScoredTargets == 0)
-            throw new EdgeException("no training pair has an answer token left to score (answers empty, or prompts longer than the context)");
-        string note = truncated > 0 ? $", {truncated:N0} cut to the context of {context}" : "";
+            throw new EdgeException("no training pair has an answer token left to score (are the answers empty?)");
+        string note = skipped > 0 ? $"; {skipped:N0} longer than the context of {context} (the longest {longest:N0} tokens) left out" : "";
         return new LoraData(trainSet, valSet, length,
-            $"{pairs.Count:N0} instruction pairs ({trainSet.Count:N0} train / {valSet.Count:N0} val, up to {length} tokens{note}; loss on {(answerOnly ? "answers only" : "the whole text")})");
+            $"{examples.Length:N0} instruction pairs ({trainSet.Count:N0} train / {valSet.Count:N0} val, up to {length} tokens; loss on {(answerOnly ? "answers only" : "the whole text")}{note})")
+        { Skipped = skipped, LongestSkipped = longest };
     }
 
-    static int[] Encode(ITokenizer tokenizer, string text, int line)
+    /// <summary>Pairs left out because they do not fit the context, and the longest of them in tokens.</summary>
+    public int Skipped { get; private init; }
+    public int LongestSkipped { get; private init; }
+
+    /// <summary>The template's own characters must encode: a failure there is the base's vocabulary, not the user's data.</summary>
+    static void CheckTemplateEncodes(ITokenizer tokenizer, string template)
     {
-        try { return tokenizer.Encode(text); }
-        catch (EdgeException e) { throw new EdgeException($"line {line}: {e.Message}"); }
+        string literal = template.Replace("{q}", "").Replace("{a}", "");
+        try { tokenizer.Encode(literal); }
+        catch (EdgeException e)
+        {
+            throw new EdgeException($"the template \"{EdgeException.OneLine(template.Replace("\n", "\\n"))}\" does not encode with the base's vocabulary ({e.Message}); " +
+                "give a --template in the base's characters, or train the base with the default --vocab ascii");
+        }
     }
 
-    /// <summary>The token that ends an example: GPT-2's &lt;|endoftext|&gt;, else the tokenizer's start token (marker or newline).</summary>
-    public static int EndOfText(ITokenizer tokenizer) => tokenizer is BpeTokenizer { EndOfText: int eot } ? eot : tokenizer.StartToken;
+    /// <summary>Encodes a formatted part; a failure is reported against the user's own text (positions in it), since the template encodes.</summary>
+    static int[] Encode(ITokenizer tokenizer, string formatted, string own, int line, string part)
+    {
+        try { return tokenizer.Encode(formatted); }
+        catch (EdgeException e)
+        {
+            string message = e.Message;
+            try { tokenizer.Encode(own); }
+            catch (EdgeException inOwn) { message = inOwn.Message; }
+            throw new EdgeException($"line {line}: the {part}: {message}");
+        }
+    }
+
+    /// <summary>
+    /// The token that ends an example: GPT-2's &lt;|endoftext|&gt;, a character vocabulary's end-of-text mark (U+0003), else
+    /// the tokenizer's start token (marker or newline).
+    /// </summary>
+    public static int EndOfText(ITokenizer tokenizer) => StopToken(tokenizer) ?? tokenizer.StartToken;
+
+    /// <summary>A token that only ever ends a text (generation stops there), when the tokenizer has one.</summary>
+    public static int? StopToken(ITokenizer tokenizer) => tokenizer switch
+    {
+        BpeTokenizer { EndOfText: int eot } => eot,
+        CharTokenizer { EndOfTextId: int mark } => mark,
+        _ => null,
+    };
 
     public static void CheckTemplate(string template)
     {

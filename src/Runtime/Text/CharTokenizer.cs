@@ -52,6 +52,24 @@ public sealed class CharTokenizer : ITokenizer
     /// <summary>The distinct characters of <paramref name="text"/>, sorted by code point.</summary>
     public static CharTokenizer FromText(string text) => Build(text, null);
 
+    /// <summary>
+    /// The end-of-text mark, U+0003 (ASCII's END OF TEXT control): vocabularies built for running text hold it, so an
+    /// adapter can learn to end an answer with it and generation can stop there.
+    /// </summary>
+    public static readonly Rune EndOfTextMark = new(3);
+
+    /// <summary>
+    /// The characters of <paramref name="text"/> together with printable ASCII, tab, newline and <see cref="EndOfTextMark"/>,
+    /// sorted by code point: any template or instruction text in ASCII encodes on a model trained on any text.
+    /// </summary>
+    public static CharTokenizer FromTextAndAscii(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ascii = new StringBuilder("\u0003\t\n");
+        for (char c = ' '; c <= '~'; c++) ascii.Append(c);
+        return Build(text + ascii, null);
+    }
+
     /// <summary>As <see cref="FromText(string)"/>, with <paramref name="marker"/> first (id 0): '.'=0, 'a'=1, ...</summary>
     public static CharTokenizer FromText(string text, Rune marker) => Build(text, marker);
 
@@ -87,6 +105,9 @@ public sealed class CharTokenizer : ITokenizer
 
     public int VocabSize => _symbols.Length;
     public int? MarkerId { get; }
+
+    /// <summary>The id of <see cref="EndOfTextMark"/>, when the vocabulary holds it.</summary>
+    public int? EndOfTextId => TryGetId(EndOfTextMark, out int id) ? id : null;
 
     public string Symbol(int id) => (uint)id < (uint)_symbols.Length ? _symbols[id]
         : throw new EdgeException($"token id {id} is outside the vocabulary (size {_symbols.Length})");

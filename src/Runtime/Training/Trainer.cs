@@ -53,7 +53,7 @@ public sealed record TrainOptions
 /// <summary>The position of a run: step, the batch and dropout random streams, optimiser steps, best validation loss.</summary>
 public sealed record TrainingState(int Step, (ulong, ulong, ulong, ulong) BatchRng, (ulong, ulong, ulong, ulong) DropoutRng, int OptimizerSteps, double BestVal);
 
-/// <summary>One evaluation: the mean training loss since the previous one and the validation loss.</summary>
+/// <summary>One evaluation: the loss on the train split and on the validation split, each scored on the same number of examples.</summary>
 public readonly record struct EvalResult(int Step, double TrainLoss, double ValLoss, double LearningRate, double Seconds)
 {
     public double ValPerplexity => Math.Exp(ValLoss);
@@ -268,25 +268,22 @@ public sealed class Trainer : IDisposable
             return last;
         }
 
-        double sinceEval = 0;
-        int stepsSinceEval = 0;
         while (Step < _options.Steps)
         {
             float loss = TrainStep();
-            sinceEval += loss;
-            stepsSinceEval++;
             onStep?.Invoke(Step, loss);
             bool final = Step == _options.Steps || cancel.IsCancellationRequested;
             if (Step % _options.EvalInterval == 0 || final)
             {
+                // Both splits scored the same way (as nanoGPT's estimate_loss): the train figure is comparable with val,
+                // not a mean of the batches' losses while the weights were still moving.
                 double val = Evaluate(_val, _options.EvalExamples);
-                last = new EvalResult(Step, sinceEval / stepsSinceEval, val, _schedule.At(Step - 1), clock.Elapsed.TotalSeconds);
+                double train = Evaluate(_train, EvaluationCount(_val, _options.EvalExamples));   // as many examples as val
+                last = new EvalResult(Step, train, val, _schedule.At(Step - 1), clock.Elapsed.TotalSeconds);
                 bool improved = val < _best;
                 if (improved) _best = val;
                 onEval?.Invoke(last, improved);
                 if (cancel.IsCancellationRequested) break;
-                sinceEval = 0;
-                stepsSinceEval = 0;
             }
         }
         return last;

@@ -4,17 +4,31 @@ using Edge.Text;
 
 namespace Edge.Training;
 
+/// <summary>Which characters a character vocabulary built from running text holds.</summary>
+public enum CharVocabulary
+{
+    /// <summary>The text's characters, printable ASCII (U+0020..U+007E), tab, newline and U+0003, the end-of-text mark.</summary>
+    Ascii,
+    /// <summary>Exactly the text's characters (nanoGPT's choice: 65 for Tiny Shakespeare).</summary>
+    Data,
+}
+
 /// <summary>Turns a corpus into a tokenizer and examples the way a model's data layout says.</summary>
 public static class TrainingData
 {
     /// <summary>The start/end marker of line data (makemore's '.').</summary>
     public static readonly Rune Marker = new('.');
 
-    /// <summary>A tokenizer built from the corpus: its characters, plus the marker for line data.</summary>
-    public static CharTokenizer BuildTokenizer(string text, DataLayout layout) =>
+    /// <summary>
+    /// A tokenizer built from the corpus: for running text its characters plus printable ASCII, tab, newline and the
+    /// end-of-text mark (<see cref="CharVocabulary.Ascii"/>, so a later template or instruction set never meets a
+    /// missing '#'), or exactly its characters (<see cref="CharVocabulary.Data"/>, nanoGPT's vocabulary); for line data
+    /// its characters plus the marker.
+    /// </summary>
+    public static CharTokenizer BuildTokenizer(string text, DataLayout layout, CharVocabulary vocabulary = CharVocabulary.Ascii) =>
         layout == DataLayout.Lines
             ? CharTokenizer.FromText(string.Concat(CorpusLines.Split(text)), Marker)
-            : CharTokenizer.FromText(text);
+            : vocabulary == CharVocabulary.Ascii ? CharTokenizer.FromTextAndAscii(text) : CharTokenizer.FromText(text);
 
     /// <summary>Train/val(/test) splits: contiguous 90/10 for text; lines shuffled with <paramref name="splitSeed"/>, 80/10/10.</summary>
     public static DataSplits Split(string text, CharTokenizer tokenizer, ModelInfo model, DataLayout layout, ulong splitSeed) =>

@@ -22,7 +22,7 @@ public class QuantizeCliTests(TrainedAdapter trained) : IClassFixture<TrainedAda
         var q = EdgeProcess.Run(Dir, "quantize", "--in", "base/model.safetensors", "--out", "base/q8.safetensors", "--type", "q8", "--quiet");
         Assert.True(q.ExitCode == 0, q.ToString());
         Assert.Matches(@"baby-gpt \([\d,]+ parameters\) -> q8_0", q.Stdout);
-        Assert.Matches(@"before +3\.2 MB \(fp32 weights\)", q.Stdout);
+        Assert.Matches(@"before +3\.\d MB \(fp32 weights\)", q.Stdout);
         Assert.Matches(@"after +0\.9 MB \(3\.\d\dx smaller\): 17 tensors quantised", q.Stdout);
         Assert.Matches(@"worst block error [\d.e-]+ in \S+ \(\d+\.\d% of that block's largest weight\)", q.Stdout);
 
