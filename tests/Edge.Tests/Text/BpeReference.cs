@@ -139,7 +139,7 @@ static class BpeReference
             "gpt-3-encoder installed in the folder named by EDGE_REFERENCE_NODE_MODULES");
     }
 
-    static bool Works(string tool, params string[] args)
+    internal static bool Works(string tool, params string[] args)
     {
         try { return RunProcess(tool, args, "").ExitCode == 0; }
         catch (System.ComponentModel.Win32Exception) { return false; }           // tool not installed
@@ -155,7 +155,7 @@ static class BpeReference
         return stdout;
     }
 
-    static (int ExitCode, string Stdout, string Stderr) RunProcess(string tool, string[] args, string stdin)
+    internal static (int ExitCode, string Stdout, string Stderr) RunProcess(string tool, string[] args, string stdin)
     {
         var start = new ProcessStartInfo(tool)
         {
