@@ -58,7 +58,9 @@ public sealed partial class BpeTokenizer
                     added.Add((content.GetString()!, idValue));
                 }
             }
-            return new BpeTokenizer(path, path, vocab, merges, added);
+            var tokenizer = new BpeTokenizer(path, path, vocab, merges, added);
+            tokenizer.ReadPipeline(path, root, model);
+            return tokenizer;
         }
         catch (InvalidOperationException e)                    // a string that is not valid UTF-8
         {

@@ -156,6 +156,7 @@ public sealed partial class BpeTokenizer
     public void Encode(string text, List<int> into, bool allowSpecial = true)
     {
         ArgumentNullException.ThrowIfNull(text);
+        if (Normalization == TextNormalization.Nfc) text = Nfc.Normalize(text);
         byte[] rented = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(text.Length));
         try { Encode(rented.AsSpan(0, Encoding.UTF8.GetBytes(text, rented)), into, allowSpecial); }
         finally { ArrayPool<byte>.Shared.Return(rented); }
@@ -185,7 +186,7 @@ public sealed partial class BpeTokenizer
     {
         for (int i = 0, end; i < s.Length; i = end)
         {
-            end = BpePreTokenizer.PieceEnd(s, i);
+            end = Split == ByteLevelSplit.Gpt2 ? BpePreTokenizer.PieceEnd(s, i) : ByteLevelSplits.PieceEnd(Split, s, i);
             EncodePiece(s[i..end], into);
         }
     }
