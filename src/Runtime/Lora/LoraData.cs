@@ -91,8 +91,16 @@ public sealed class LoraData
         catch (EdgeException e) { throw new EdgeException($"line {line}: {e.Message}"); }
     }
 
-    /// <summary>The token that ends an example: GPT-2's &lt;|endoftext|&gt;, else the tokenizer's start token (marker or newline).</summary>
-    public static int EndOfText(ITokenizer tokenizer) => tokenizer is BpeTokenizer { EndOfText: int eot } ? eot : tokenizer.StartToken;
+    /// <summary>
+    /// The token that ends an example: GPT-2's &lt;|endoftext|&gt;, a SentencePiece vocabulary's EOS (&lt;/s&gt;), else the
+    /// tokenizer's start token (marker or newline).
+    /// </summary>
+    public static int EndOfText(ITokenizer tokenizer) => tokenizer switch
+    {
+        BpeTokenizer { EndOfText: int eot } => eot,
+        SentencePieceBpe { Eos: int eos } => eos,
+        _ => tokenizer.StartToken,
+    };
 
     public static void CheckTemplate(string template)
     {

@@ -5,7 +5,7 @@ namespace Edge.Text;
 public sealed partial class BpeTokenizer : ITokenizer
 {
     int[] ITokenizer.Encode(string text) =>
-        _templateBefore.Length + _templateAfter.Length == 0 ? Encode(text) : [.. _templateBefore, .. Encode(text), .. _templateAfter];
+        !AddsTemplateTokens ? Encode(text) : [.. _templateBefore, .. Encode(text), .. _templateAfter];
 
     public int StartToken => EndOfText ?? 0;
 }

@@ -17,6 +17,9 @@ public sealed partial class BpeTokenizer
 
     int[] _templateBefore = [], _templateAfter = [];
 
+    /// <summary>True when a tokenizer.json's post-processor puts special tokens around the text (ITokenizer.Encode adds them).</summary>
+    public bool AddsTemplateTokens => _templateBefore.Length + _templateAfter.Length > 0;
+
     void ReadPipeline(string path, JsonElement root, JsonElement model)
     {
         if (Flag(path, model, "ignore_merges", false))
