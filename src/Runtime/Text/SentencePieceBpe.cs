@@ -136,7 +136,11 @@ public sealed partial class SentencePieceBpe : ITokenizer
 
         Array.Fill(_byteIds, -1);
         for (int id = 0; id < n; id++)
-            if (types[id] == PieceType.Byte && ByteOf(pieces[id]) is int b && _byteIds[b] < 0) _byteIds[b] = id;
+        {
+            if (types[id] != PieceType.Byte) continue;
+            int b = ByteOf(pieces[id]) ?? throw new EdgeException($"{path}: piece {id} ('{EdgeException.OneLine(pieces[id])}') is a byte piece but not <0xXX>");
+            if (_byteIds[b] < 0) _byteIds[b] = id;
+        }
         if (options.ByteFallback)
             for (int b = 0; b < 256; b++)
                 if (_byteIds[b] < 0) throw new EdgeException($"{path}: byte fallback needs the piece <0x{b:X2}>, which the vocabulary lacks");

@@ -13,8 +13,12 @@ static class TokenizerJson
     public static bool IsByteFallback(string path)
     {
         using var doc = Parse(path);
-        var model = Model(path, doc.RootElement);
-        return model.TryGetProperty("byte_fallback", out var fallback) && fallback.ValueKind == JsonValueKind.True;
+        try
+        {
+            var model = Model(path, doc.RootElement);
+            return model.TryGetProperty("byte_fallback", out var fallback) && fallback.ValueKind == JsonValueKind.True;
+        }
+        catch (InvalidOperationException e) { throw new EdgeException($"{path}: malformed tokenizer file ({EdgeException.OneLine(e.Message)})", e); }
     }
 
     public static JsonDocument Parse(string path)
@@ -65,7 +69,7 @@ static class TokenizerJson
     /// <summary>A component's "type" (normalizer, pre_tokenizer, ...); null for a JSON null.</summary>
     public static string? TypeOf(string path, JsonElement component, string what)
     {
-        if (component.ValueKind == JsonValueKind.Null) return null;
+        if (component.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined) return null;
         if (component.ValueKind != JsonValueKind.Object || String(path, component, "type") is not string type)
             throw new EdgeException($"{path}: the {what} {Raw(component)} has no \"type\"");
         return type;
@@ -74,13 +78,14 @@ static class TokenizerJson
     /// <summary>The members of a Sequence component (normalizers, pretokenizers, processors, decoders), or the one component.</summary>
     public static IEnumerable<JsonElement> Steps(string path, JsonElement component, string what, string list)
     {
-        if (TypeOf(path, component, what) != "Sequence") return component.ValueKind == JsonValueKind.Null ? [] : [component];
+        if (TypeOf(path, component, what) is not string type) return [];
+        if (type != "Sequence") return [component];
         if (!component.TryGetProperty(list, out var steps) || steps.ValueKind != JsonValueKind.Array)
             throw new EdgeException($"{path}: the {what} Sequence has no \"{list}\" array");
         return steps.EnumerateArray().ToArray();
     }
 
-    /// <summary>The component named <paramref name="name"/> at the root, or a JSON null.</summary>
+    /// <summary>The component named <paramref name="name"/> at the root (Undefined when absent, which reads as null).</summary>
     public static JsonElement Member(JsonElement root, string name) =>
         root.TryGetProperty(name, out var v) ? v : default;
 
