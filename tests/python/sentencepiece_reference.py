@@ -3,6 +3,7 @@
     make DIR             train the fixture model on Tiny Shakespeare and write, under DIR:
                            sp/tokenizer.model            SentencePiece BPE with byte fallback (Llama's trainer options)
                            sp-collapse/tokenizer.model   the same pieces, normalizer with remove_extra_whitespaces
+                           sp-unused/tokenizer.model     the same pieces, a few frequent ones marked UNUSED
                            hf-llama/tokenizer.json       the Hugging Face conversion, legacy form (Prepend + Replace)
                            hf-llama-metaspace/tokenizer.json   the newer form (a Metaspace pre-tokenizer)
                            llama2c/tokenizer.bin         llama2.c's export of the same model
@@ -160,17 +161,24 @@ def make(out_dir):
     collapse.CopyFrom(proto)
     collapse.normalizer_spec.remove_extra_whitespaces = True
     collapse.trainer_spec.input[:] = []
+    unused = pb.ModelProto()
+    unused.CopyFrom(collapse)
+    unused.normalizer_spec.remove_extra_whitespaces = False
+    for p in unused.pieces:
+        if p.piece in ("he", "\u2581the", "ou", "\u2581a"):
+            p.type = pb.ModelProto.SentencePiece.UNUSED
     proto.trainer_spec.input[:] = []                  # no machine paths in the fixture
     proto.trainer_spec.model_prefix = collapse.trainer_spec.model_prefix = ""
     write(os.path.join(out_dir, "sp", "tokenizer.model"), proto.SerializeToString())
     write(os.path.join(out_dir, "sp-collapse", "tokenizer.model"), collapse.SerializeToString())
+    write(os.path.join(out_dir, "sp-unused", "tokenizer.model"), unused.SerializeToString())
     write_json(os.path.join(out_dir, "hf-llama", "tokenizer.json"), hf_tokenizer_json(proto, metaspace=False))
     write_json(os.path.join(out_dir, "hf-llama-metaspace", "tokenizer.json"), hf_tokenizer_json(proto, metaspace=True))
     write(os.path.join(out_dir, "llama2c", "tokenizer.bin"), llama2c_bin(proto))
     all_texts = texts()
     write_json(os.path.join(out_dir, "texts.json"), all_texts)
     reference = {}
-    for name in ("sp", "sp-collapse"):
+    for name in ("sp", "sp-collapse", "sp-unused"):
         sp = spm.SentencePieceProcessor(model_file=os.path.join(out_dir, name, "tokenizer.model"))
         ids = [sp.encode(t) for t in all_texts]
         reference[name] = {"ids": ids, "decoded": [sp.decode(i) for i in ids]}

@@ -22,8 +22,9 @@ public sealed partial class SentencePieceBpe
         var added = AddedTokens(path, root);
         if (vocab.Count == 0) throw new EdgeException($"{path}: the vocab is empty");
 
-        int size = Math.Max(vocab.Max(v => v.Item2), added.Count == 0 ? 0 : added.Max(a => a.Id)) + 1;
-        if (size > 1 << 24) throw new EdgeException($"{path}: token id {size - 1} is out of range (ids must be below {1 << 24})");
+        int maxId = Math.Max(vocab.Max(v => v.Item2), added.Count == 0 ? 0 : added.Max(a => a.Id));
+        if (maxId >= 1 << 24) throw new EdgeException($"{path}: token id {maxId} is out of range (ids must be below {1 << 24})");
+        int size = maxId + 1;
         var pieces = new string?[size];
         var ids = new Dictionary<string, int>(vocab.Count);
         foreach (var (token, id) in vocab)
@@ -40,6 +41,7 @@ public sealed partial class SentencePieceBpe
         var specials = new List<(string, int)>();
         foreach (var (content, id, special) in added)
         {
+            if (id < 0) throw new EdgeException($"{path}: added token {Raw(content)} has a negative id ({id})");
             if (pieces[id] is string other && other != content)
                 throw new EdgeException($"{path}: added token {Raw(content)} has id {id}, which the vocab gives to {Raw(other)}");
             if (ids.TryGetValue(content, out int known) && known != id)

@@ -337,22 +337,23 @@ public sealed partial class SentencePieceBpe : ITokenizer
         var sym = symbols.ToArray();
         for (int i = 0; i < sym.Length; i++) { sym[i].Prev = i - 1; sym[i].Next = i + 1 < sym.Length ? i + 1 : -1; }
 
-        Merge(s, sym);
-        Dictionary<int, (int, int)>? unused = null;
-        for (int i = 0; i >= 0 && i < sym.Length; i = sym[i].Next) Emit(s, sym[i], ids, ref unused);
+        var unused = Merge(s, sym);
+        for (int i = 0; i >= 0 && i < sym.Length; i = sym[i].Next) Emit(s, sym[i], ids, unused);
     }
 
     /// <summary>
     /// Best pair first, leftmost on ties (the heap key is priority, then the left symbol's first position); a pair is
-    /// looked at again only next to a merge, and a stale heap entry (either side changed since) is skipped.
+    /// looked at again only next to a merge, and a stale heap entry (either side changed since) is skipped. Returns
+    /// SentencePiece's record of the pairs that made unused pieces (null when none did), for <see cref="Resegment"/>.
     /// </summary>
-    void Merge(string s, Symbol[] sym)
+    Dictionary<string, (string, string)>? Merge(string s, Symbol[] sym)
     {
+        Dictionary<string, (string, string)>? unused = null;
         var heap = new PriorityQueue<(int Left, int Right, int LeftVersion, int RightVersion, int Result), long>();
         char[] scratch = ArrayPool<char>.Shared.Rent(Math.Max(1, _maxPieceLength));
         try
         {
-            for (int i = 0; i + 1 < sym.Length; i++) Push(heap, s, sym, i, i + 1, scratch);
+            for (int i = 0; i + 1 < sym.Length; i++) Push(heap, s, sym, i, i + 1, scratch, ref unused);
             while (heap.TryDequeue(out var e, out _))
             {
                 ref var left = ref sym[e.Left];
@@ -364,14 +365,16 @@ public sealed partial class SentencePieceBpe : ITokenizer
                 left.Next = right.Next;
                 if (right.Next >= 0) sym[right.Next].Prev = e.Left;
                 right.Length = -1;                                   // gone
-                if (left.Prev >= 0) Push(heap, s, sym, left.Prev, e.Left, scratch);
-                if (left.Next >= 0) Push(heap, s, sym, e.Left, left.Next, scratch);
+                if (left.Prev >= 0) Push(heap, s, sym, left.Prev, e.Left, scratch, ref unused);
+                if (left.Next >= 0) Push(heap, s, sym, e.Left, left.Next, scratch, ref unused);
             }
         }
         finally { ArrayPool<char>.Shared.Return(scratch); }
+        return unused;
     }
 
-    void Push(PriorityQueue<(int, int, int, int, int), long> heap, string s, Symbol[] sym, int l, int r, char[] scratch)
+    void Push(PriorityQueue<(int, int, int, int, int), long> heap, string s, Symbol[] sym, int l, int r, char[] scratch,
+        ref Dictionary<string, (string, string)>? unused)
     {
         ref var a = ref sym[l];
         ref var b = ref sym[r];
@@ -391,6 +394,8 @@ public sealed partial class SentencePieceBpe : ITokenizer
             bt.CopyTo(scratch.AsSpan(at.Length));
             if (!_mergeableLookup.TryGetValue(scratch.AsSpan(0, at.Length + bt.Length), out result)) return;
             priority = _order[result];
+            if (_types[result] == PieceType.Unused && _source == Source.SentencePiece)
+                (unused ??= [])[_pieces[result]] = (at.ToString(), bt.ToString());
         }
         heap.Enqueue((l, r, a.Version, b.Version, result), (long)priority << 32 | (uint)l);
     }
@@ -399,35 +404,23 @@ public sealed partial class SentencePieceBpe : ITokenizer
     ReadOnlySpan<char> Text(string s, in Symbol symbol) =>
         _source == Source.Llama2c ? _pieces[symbol.Id] : s.AsSpan(symbol.Start, symbol.Length);
 
-    void Emit(string s, in Symbol symbol, List<int> ids, ref Dictionary<int, (int, int)>? unused)
+    void Emit(string s, in Symbol symbol, List<int> ids, Dictionary<string, (string, string)>? unused)
     {
         if (_source != Source.SentencePiece) { if (symbol.Id >= 0) ids.Add(symbol.Id); return; }
-        var text = s.AsSpan(symbol.Start, symbol.Length);
-        if (symbol.Id >= 0 && _types[symbol.Id] == PieceType.Unused)
-        {
-            // SentencePiece never outputs an unused piece: it splits it back into the two pieces that made it.
-            if (Resegment(text, ids)) return;
-        }
-        if (symbol.Id >= 0) { ids.Add(symbol.Id); return; }
-        EmitUnknown(text, ids);
+        Resegment(s.AsSpan(symbol.Start, symbol.Length), symbol.Id, ids, unused);
     }
 
-    bool Resegment(ReadOnlySpan<char> text, List<int> ids)
+    /// <summary>SentencePiece never outputs an unused piece: it splits it back into the two symbols that made it.</summary>
+    void Resegment(ReadOnlySpan<char> text, int id, List<int> ids, Dictionary<string, (string, string)>? unused)
     {
-        for (int k = 1; k < text.Length; k++)
+        if (id >= 0 && _types[id] == PieceType.Unused && unused is not null && unused.TryGetValue(_pieces[id], out var parts))
         {
-            if (char.IsLowSurrogate(text[k])) continue;
-            if (_mergeableLookup.TryGetValue(text[..k], out int left) && _mergeableLookup.TryGetValue(text[k..], out int right))
-            {
-                foreach (var (part, id) in new[] { (k, left), (text.Length - k, right) })
-                {
-                    var p = part == k ? text[..k] : text[k..];
-                    if (_types[id] != PieceType.Unused || !Resegment(p, ids)) ids.Add(id);
-                }
-                return true;
-            }
+            foreach (var part in new[] { parts.Item1, parts.Item2 })
+                Resegment(part, _mergeableLookup.TryGetValue(part, out int partId) ? partId : -1, ids, unused);
+            return;
         }
-        return false;
+        if (id >= 0) ids.Add(id);
+        else EmitUnknown(text, ids);
     }
 
     void EmitUnknown(ReadOnlySpan<char> text, List<int> ids)
