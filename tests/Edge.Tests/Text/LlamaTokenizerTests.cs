@@ -183,7 +183,7 @@ public class LlamaTokenizerTests(ITestOutputHelper output)
     [Fact]
     public void Live_SentencePiece_OnRandomText()
     {
-        if (!SentencePieceAvailable) { output.WriteLine("skipped: /usr/bin/python3 with sentencepiece is not installed"); return; }
+        if (!SentencePieceAvailable) { output.WriteLine($"skipped: {Python} with sentencepiece is not installed"); return; }
         var texts = RandomTexts(300, 21, ["<s>", "</s>", "<0x41>", "  \n  "]);
         foreach (var name in new[] { "sp", "sp-collapse", "sp-unused" })
         {

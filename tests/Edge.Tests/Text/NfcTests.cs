@@ -27,9 +27,9 @@ public class NfcTests(ITestOutputHelper output)
     [Fact]
     public void Live_MatchesPythonUnicodedata()
     {
-        if (!BpeReference.Works("/usr/bin/python3", "-c", "import unicodedata; assert unicodedata.unidata_version == '" + NfcData.UnicodeVersion + "'"))
+        if (!BpeReference.Works(TokenizerReference.Python, "-c", "import unicodedata; assert unicodedata.unidata_version == '" + NfcData.UnicodeVersion + "'"))
         {
-            output.WriteLine($"skipped: /usr/bin/python3 with Unicode {NfcData.UnicodeVersion} data is not installed");
+            output.WriteLine($"skipped: {TokenizerReference.Python} with Unicode {NfcData.UnicodeVersion} data is not installed");
             return;
         }
         var texts = new List<string>();
@@ -42,7 +42,7 @@ public class NfcTests(ITestOutputHelper output)
         for (int i = 0; i < 500; i++)
             texts.Add(string.Concat(Enumerable.Range(0, rng.Next(1, 12)).Select(_ => new Rune(pieces[rng.Next(pieces.Length)]).ToString())));
         const string script = "import sys, json, unicodedata\nsys.stdout.write(json.dumps([unicodedata.normalize('NFC', t) for t in json.loads(sys.stdin.read())]))";
-        var (code, stdout, stderr) = BpeReference.RunProcess("/usr/bin/python3", ["-c", script], JsonSerializer.Serialize(texts.ToArray(), BpeJson.Default.StringArray));
+        var (code, stdout, stderr) = BpeReference.RunProcess(TokenizerReference.Python, ["-c", script], JsonSerializer.Serialize(texts.ToArray(), BpeJson.Default.StringArray));
         Assert.True(code == 0, stderr);
         var expected = JsonSerializer.Deserialize(stdout, BpeJson.Default.StringArray)!;
         for (int i = 0; i < texts.Count; i++)

@@ -7,8 +7,8 @@ namespace Edge.Tests.Text;
 /// The Llama-family tokenizer fixtures (Fixtures/tokenizers, made by scripts/tokenizer-fixtures.sh) and their
 /// references: the ids and decoded text that SentencePiece (sentencepiece.json) and Hugging Face's tokenizers
 /// (huggingface.json) gave for texts.json, stored so that the tests need neither. When a reference is installed here
-/// (/usr/bin/python3 with sentencepiece; node with the npm package tokenizers under $EDGE_REFERENCE_NODE_MODULES), the
-/// live tests run it on more text.
+/// (/usr/bin/python3, or $EDGE_REFERENCE_PYTHON, with sentencepiece; node with the npm package tokenizers under
+/// $EDGE_REFERENCE_NODE_MODULES), the live tests run it on more text.
 /// </summary>
 static class TokenizerReference
 {
@@ -34,7 +34,8 @@ static class TokenizerReference
 
     // ---- live references ----
 
-    const string Python = "/usr/bin/python3";
+    /// <summary>The Python with sentencepiece: $EDGE_REFERENCE_PYTHON, else Debian's /usr/bin/python3.</summary>
+    public static string Python => Environment.GetEnvironmentVariable("EDGE_REFERENCE_PYTHON") is { Length: > 0 } python ? python : "/usr/bin/python3";
 
     public static bool SentencePieceAvailable => BpeReference.Works(Python, "-c", "import sentencepiece");
 
