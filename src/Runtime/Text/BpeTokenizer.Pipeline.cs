@@ -22,7 +22,6 @@ public sealed partial class BpeTokenizer
 
     void ReadPipeline(string path, JsonElement root, JsonElement model)
     {
-        Model(path, root);                                   // continuing_subword_prefix, end_of_word_suffix, dropout
         if (Flag(path, model, "ignore_merges", false))
             throw new EdgeException($"{path}: the BPE model's ignore_merges (Llama 3's tokenizer) is not supported");
         foreach (var step in Steps(path, Member(root, "normalizer"), "normalizer", "normalizers"))

@@ -14,7 +14,7 @@ public sealed partial class SentencePieceBpe
     /// </summary>
     public static SentencePieceBpe FromModelFile(string path)
     {
-        var data = ReadFile(path);
+        var data = BpeTokenizer.ReadFile(path);
         var pieces = new List<string>();
         var scores = new List<float>();
         var types = new List<PieceType>();
@@ -118,7 +118,7 @@ public sealed partial class SentencePieceBpe
     /// </summary>
     public static SentencePieceBpe FromLlama2cFile(string path)
     {
-        var data = ReadFile(path);
+        var data = BpeTokenizer.ReadFile(path);
         if (data.Length < 4) throw new EdgeException($"{path}: {data.Length} bytes, too short for a llama2.c tokenizer");
         int maxLength = BinaryPrimitives.ReadInt32LittleEndian(data);
         if (maxLength <= 0) throw new EdgeException($"{path}: max_token_length is {maxLength}");
@@ -152,14 +152,6 @@ public sealed partial class SentencePieceBpe
         if (!pieces.Contains(" ")) throw new EdgeException($"{path}: no token for a space (run.c's dummy prefix)");
         var options = new Options { Unknown = 0, Bos = 1, Eos = 2, ByteFallback = true };
         return new SentencePieceBpe(Source.Llama2c, path, [.. pieces], [.. scores], types, null, [], options);
-    }
-
-    static byte[] ReadFile(string path)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        try { return File.ReadAllBytes(path); }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new EdgeException($"{path}: file not found", e); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new EdgeException($"{path}: cannot read ({EdgeException.OneLine(e.Message)})", e); }
     }
 
     /// <summary>Protobuf's wire format, the four kinds a ModelProto uses; anything malformed names the file and the message.</summary>

@@ -21,17 +21,7 @@ static class TokenizerJson
         catch (InvalidOperationException e) { throw new EdgeException($"{path}: malformed tokenizer file ({EdgeException.OneLine(e.Message)})", e); }
     }
 
-    public static JsonDocument Parse(string path)
-    {
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new EdgeException($"{path}: file not found", e); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new EdgeException($"{path}: cannot read ({EdgeException.OneLine(e.Message)})", e); }
-        var memory = bytes.AsMemory();
-        if (memory.Span.StartsWith("\uFEFF"u8)) memory = memory[3..];
-        try { return JsonDocument.Parse(memory, new JsonDocumentOptions { MaxDepth = 64 }); }
-        catch (JsonException e) { throw new EdgeException($"{path}: malformed JSON ({EdgeException.OneLine(e.Message)})", e); }
-    }
+    public static JsonDocument Parse(string path) => BpeTokenizer.ParseJson(path);
 
     /// <summary>The "model" object, which must be a BPE model.</summary>
     public static JsonElement Model(string path, JsonElement root)
@@ -39,7 +29,7 @@ static class TokenizerJson
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
             throw new EdgeException($"{path}: expected a JSON object with a \"model\" object");
         if (model.TryGetProperty("type", out var type) && !(type.ValueKind == JsonValueKind.String && type.GetString() == "BPE"))
-            throw new EdgeException($"{path}: the model type is {Raw(type)}; Edge reads BPE tokenizers (byte-level, or SentencePiece-style with byte_fallback)");
+            throw new EdgeException($"{path}: the model type is {Raw(type)}, expected \"BPE\" (Edge reads byte-level BPE, or SentencePiece-style with byte_fallback)");
         foreach (var name in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
             if (model.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null && !(v.ValueKind == JsonValueKind.String && v.GetString() == ""))
                 throw new EdgeException($"{path}: the BPE model's {name} ({Raw(v)}) is not supported");

@@ -108,7 +108,7 @@ public class LlamaTokenizerFileTests
 
     public static TheoryData<string, string, string> JsonEdits => new()
     {
-        { "hf-llama", "model.type=WordPiece", "the model type is \"WordPiece\"" },
+        { "hf-llama", "model.type=WordPiece", "the model type is \"WordPiece\", expected \"BPE\"" },
         { "hf-llama", "normalizer={\"type\":\"NFKC\"}", "the normalizer {\"type\":\"NFKC\"} is not supported for a byte-fallback BPE" },
         { "hf-llama", "pre_tokenizer={\"type\":\"Whitespace\"}", "the pre_tokenizer {\"type\":\"Whitespace\"} is not supported" },
         { "hf-llama", "decoder={\"type\":\"WordPiece\"}", "the decoder {\"type\":\"WordPiece\"} is not supported" },
