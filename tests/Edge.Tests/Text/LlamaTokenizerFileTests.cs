@@ -149,3 +149,68 @@ public class LlamaTokenizerFileTests
         Assert.DoesNotContain('\n', e.Message);
     }
 }
+
+/// <summary>The Llama loaders find their tokenizer files: a Hugging Face folder's, and the tokenizer.bin beside a llama2.c checkpoint.</summary>
+public class LlamaModelTokenizerTests
+{
+    static LanguageModel Model(int vocab)
+    {
+        var model = Edge.Tests.Models.TinyLlamaHalf.Descriptor.Create(vocab);
+        model.Initialize(7);
+        return model;
+    }
+
+    /// <summary>Greedy text from the model through the tokenizer it loaded with: the generator streams its tokens' bytes.</summary>
+    static string Generate(Checkpoint.Loaded loaded, string prompt)
+    {
+        using var context = loaded.Model.CreateDecodingContext();
+        var generator = new Edge.Generation.TextGenerator(context, loaded.Tokenizer);
+        var output = new StringWriter();
+        int produced = generator.Generate(loaded.Tokenizer.Encode(prompt), 8, new Edge.Generation.Sampler(loaded.Tokenizer.VocabSize, 1, temperature: 0), output);
+        Assert.Equal(8, produced);
+        return output.ToString();
+    }
+
+    [Theory]
+    [InlineData("sp", "tokenizer.model"), InlineData("hf-llama", "tokenizer.json")]
+    public void HuggingFaceFolder_LoadsItsTokenizer(string fixture, string file)
+    {
+        using var dir = new TempDir();
+        var tokenizer = TokenizerFiles.Load(Dir(fixture));
+        using (var model = Model(tokenizer.VocabSize))
+        {
+            var s = model.Info.Llama!;
+            File.WriteAllText(dir.File("config.json"), $$"""
+                {"model_type": "llama", "hidden_size": {{s.Width}}, "intermediate_size": {{s.MlpHidden}}, "num_hidden_layers": {{s.Layers}},
+                 "num_attention_heads": {{s.Heads}}, "num_key_value_heads": {{s.KvHeads}}, "max_position_embeddings": {{s.Context}},
+                 "vocab_size": {{tokenizer.VocabSize}}, "rms_norm_eps": {{s.NormEpsilon}}, "rope_theta": {{s.RopeTheta}}, "tie_word_embeddings": false}
+                """);
+            var parameters = model.Parameters.ToArray();
+            var weights = model.Weights.ToArray();
+            Edge.Formats.SafeTensorsWriter.Write(dir.File("model.safetensors"),
+                [.. parameters.Select(p => (p.Name, Edge.Formats.DType.F32, p.Shape.Select(d => (long)d).ToArray()))],
+                i => System.Runtime.InteropServices.MemoryMarshal.AsBytes(weights.AsSpan(parameters[i].Offset, parameters[i].Length)).ToArray());
+        }
+        File.Copy(Path.Combine(Dir(fixture), file), dir.File(file));
+        var loaded = HuggingFaceLlama.Load(dir.Path, [Edge.Tests.Models.TinyLlamaHalf.Descriptor]);
+        using var _ = loaded.Model;
+        var tok = Assert.IsType<SentencePieceBpe>(loaded.Tokenizer);
+        Assert.Equal([1, 329, 429, 939, 880], tok.Encode("Hello world"));
+        Assert.NotEmpty(Generate(loaded, "ROMEO:"));
+    }
+
+    [Fact]
+    public void Llama2cCheckpoint_ReadsTheTokenizerBesideIt()
+    {
+        using var dir = new TempDir();
+        File.Copy(Path.Combine(Dir("llama2c"), "tokenizer.bin"), dir.File("tokenizer.bin"));
+        using (var model = Model(TokenizerFiles.LoadLlama2c(dir.File("tokenizer.bin")).VocabSize))
+            Llama2cCheckpoint.Write(dir.File("model.bin"), model);
+        var loaded = Llama2cCheckpoint.Load(dir.File("model.bin"), [Edge.Tests.Models.TinyLlamaHalf.Descriptor]);
+        using var _ = loaded.Model;
+        var tok = Assert.IsType<SentencePieceBpe>(loaded.Tokenizer);
+        Assert.Equal(SentencePieceBpe.Source.Llama2c, tok.From);
+        Assert.Equal([1, 329, 429, 939, 880], tok.Encode("Hello world"));
+        Assert.NotEmpty(Generate(loaded, "ROMEO:"));
+    }
+}
