@@ -4,6 +4,7 @@
                            sp/tokenizer.model            SentencePiece BPE with byte fallback (Llama's trainer options)
                            sp-collapse/tokenizer.model   the same pieces, normalizer with remove_extra_whitespaces
                            sp-unused/tokenizer.model     the same pieces, a few frequent ones marked UNUSED
+                           sp-user/tokenizer.model       the same pieces, a few marked USER_DEFINED (matched whole, never merged)
                            hf-llama/tokenizer.json       the Hugging Face conversion, legacy form (Prepend + Replace)
                            hf-llama-metaspace/tokenizer.json   the newer form (a Metaspace pre-tokenizer)
                            llama2c/tokenizer.bin         llama2.c's export of the same model
@@ -172,13 +173,19 @@ def make(out_dir):
     write(os.path.join(out_dir, "sp", "tokenizer.model"), proto.SerializeToString())
     write(os.path.join(out_dir, "sp-collapse", "tokenizer.model"), collapse.SerializeToString())
     write(os.path.join(out_dir, "sp-unused", "tokenizer.model"), unused.SerializeToString())
+    user = pb.ModelProto()
+    user.CopyFrom(proto)
+    for p in user.pieces:
+        if p.piece in ("ing", "\u2581the", "ROMEO"):
+            p.type = pb.ModelProto.SentencePiece.USER_DEFINED
+    write(os.path.join(out_dir, "sp-user", "tokenizer.model"), user.SerializeToString())
     write_json(os.path.join(out_dir, "hf-llama", "tokenizer.json"), hf_tokenizer_json(proto, metaspace=False))
     write_json(os.path.join(out_dir, "hf-llama-metaspace", "tokenizer.json"), hf_tokenizer_json(proto, metaspace=True))
     write(os.path.join(out_dir, "llama2c", "tokenizer.bin"), llama2c_bin(proto))
     all_texts = texts()
     write_json(os.path.join(out_dir, "texts.json"), all_texts)
     reference = {}
-    for name in ("sp", "sp-collapse", "sp-unused"):
+    for name in ("sp", "sp-collapse", "sp-unused", "sp-user"):
         sp = spm.SentencePieceProcessor(model_file=os.path.join(out_dir, name, "tokenizer.model"))
         ids = [sp.encode(t) for t in all_texts]
         reference[name] = {"ids": ids, "decoded": [sp.decode(i) for i in ids]}

@@ -19,7 +19,7 @@ public class LlamaTokenizerTests(ITestOutputHelper output)
         _ => TokenizerFiles.Load(Dir(name)),
     };
 
-    public static TheoryData<string> SentencePieceFixtures => new(["sp", "sp-collapse", "sp-unused"]);
+    public static TheoryData<string> SentencePieceFixtures => new(["sp", "sp-collapse", "sp-unused", "sp-user"]);
     public static TheoryData<string> HuggingFaceFixtures => new(["hf-llama", "hf-llama-metaspace", "hf-smollm", "hf-qwen2"]);
 
     [Theory, MemberData(nameof(SentencePieceFixtures))]
@@ -185,7 +185,7 @@ public class LlamaTokenizerTests(ITestOutputHelper output)
     {
         if (!SentencePieceAvailable) { output.WriteLine($"skipped: {Python} with sentencepiece is not installed"); return; }
         var texts = RandomTexts(300, 21, ["<s>", "</s>", "<0x41>", "  \n  "]);
-        foreach (var name in new[] { "sp", "sp-collapse", "sp-unused" })
+        foreach (var name in new[] { "sp", "sp-collapse", "sp-unused", "sp-user" })
         {
             var tok = Assert.IsType<SentencePieceBpe>(Load(name));
             string model = Path.Combine(Dir(name), "tokenizer.model");
@@ -197,7 +197,7 @@ public class LlamaTokenizerTests(ITestOutputHelper output)
                 Assert.True(decoded[i] == tok.Decode(expected[i]), $"{name}: ids [{string.Join(", ", expected[i])}] decode to '{tok.Decode(expected[i])}', SentencePiece '{decoded[i]}'");
             }
         }
-        output.WriteLine($"{texts.Length} texts x 3 models equal to SentencePiece");
+        output.WriteLine($"{texts.Length} texts x 4 models equal to SentencePiece");
     }
 
     [Fact]
