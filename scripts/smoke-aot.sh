@@ -21,6 +21,13 @@ again=$(cd "$work" && "$edge" generate --model m/model.safetensors --prompt "KEE
 answer=$(cd "$work" && printf 'KEEPER:\ntemp 0\nquit\n' | "$edge" chat --model m/model.safetensors --tokens 10)
 grep -q "(temp = 0)" <<< "$answer"
 
+# The Llama family's tokenizer files (SentencePiece's, Hugging Face's, llama2.c's) read and encode natively too.
+fixtures="$(pwd)/tests/Edge.Tests/Text/Fixtures/tokenizers"
+for t in sp hf-llama hf-llama-metaspace hf-smollm hf-qwen2 llama2c/tokenizer.bin; do
+  "$edge" tokenize --tokenizer "$fixtures/$t" --text "Hello world 🤖 café" | tail -n 1 | grep -q "tokens, 22 bytes" \
+    || { echo "smoke: edge tokenize failed on $t" >&2; exit 1; }
+done
+
 # Bad input: one line on stderr, the documented exit code, no stack trace.
 # Quantised copies and LoRA adapters go through JSON records and more file parsing: run them natively too.
 (cd "$work" && "$edge" quantize --in m/model.safetensors --out m/q4.safetensors --type q4m --quiet > quant.txt)

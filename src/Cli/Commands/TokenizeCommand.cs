@@ -12,8 +12,10 @@ static class TokenizeCommand
                edge tokenize --train N --data FILE --out DIR    (learn a byte-level BPE vocabulary of N tokens)
 
         Options:
-          --tokenizer PATH   a folder with GPT-2's encoder.json + vocab.bpe, Hugging Face's vocab.json + merges.txt
-                             or tokenizer.json, or an Edge checkpoint (its character vocabulary)
+          --tokenizer PATH   a folder with Hugging Face's tokenizer.json, SentencePiece's tokenizer.model,
+                             vocab.json + merges.txt or GPT-2's encoder.json + vocab.bpe; one of those files
+                             (tokenizer.json, tokenizer.model) or llama2.c's tokenizer.bin; or an Edge checkpoint
+                             (its character vocabulary)
           --text TEXT        the text to tokenize (default: standard input)
           --train N          train a GPT-2-style byte-level BPE with N tokens (256 bytes + merges + <|endoftext|>)
                              on --data and save it in Hugging Face's layout (vocab.json + merges.txt) in --out
@@ -24,6 +26,7 @@ static class TokenizeCommand
 
         Examples:
           edge tokenize --tokenizer ../shared/data/gpt2 --text "Hello world, it's 2026!"
+          edge tokenize --tokenizer path/to/TinyLlama --text "Hello world"
           edge tokenize --train 1000 --data ../shared/data/tinyshakespeare.txt --out models/shakespeare-bpe
         """;
 
@@ -39,7 +42,8 @@ static class TokenizeCommand
         text ??= Console.In.ReadToEnd();
 
         ITokenizer tokenizer;
-        if (Directory.Exists(path)) tokenizer = BpeTokenizer.FromDirectory(path);
+        if (Directory.Exists(path)) tokenizer = TokenizerFiles.Load(path);
+        else if (Path.GetExtension(path) is ".json" or ".model" or ".bin") tokenizer = TokenizerFiles.LoadFile(path);
         else
         {
             var loaded = Checkpoint.Load(path, ModelCatalog.All, mapWeights: true);
@@ -48,7 +52,7 @@ static class TokenizeCommand
         }
         var ids = Encode(tokenizer, text, quiet);
         foreach (var id in ids)
-            Console.WriteLine($"{id,7}  {Show(tokenizer.TokenBytes(id))}");
+            Console.WriteLine($"{id,7}  {(tokenizer is SentencePieceBpe sp && sp.Type(id) == SentencePieceBpe.PieceType.Control ? sp.Piece(id) : Show(tokenizer.TokenBytes(id)))}");
         Console.WriteLine($"{ids.Length} tokens, {System.Text.Encoding.UTF8.GetByteCount(text)} bytes");
         return 0;
     }
@@ -81,11 +85,12 @@ static class TokenizeCommand
     /// A BPE encoding of a long text in pieces of about <paramref name="piece"/> characters, with a progress bar.
     /// A piece ends after a newline that follows a non-space and precedes a letter: GPT-2's pre-tokeniser
     /// splits there anyway (that newline is a piece of its own and the letter starts the next), so the ids are
-    /// exactly those of one Encode call (pinned by a test). Other tokenizers encode in one call.
+    /// exactly those of one Encode call (pinned by a test); so do SmolLM's and Qwen2's pre-tokenisers and NFC. Other
+    /// tokenizers, and a byte-level one whose template adds tokens around the text, encode in one call.
     /// </summary>
     public static int[] Encode(ITokenizer tokenizer, string text, bool quiet, int piece = 1 << 18)
     {
-        if (tokenizer is not BpeTokenizer || text.Length <= piece) return tokenizer.Encode(text);
+        if (tokenizer is not BpeTokenizer { AddsTemplateTokens: false } || text.Length <= piece) return tokenizer.Encode(text);
         using var bar = new ProgressBar(System.Text.Encoding.UTF8.GetByteCount(text), "bytes", quiet, status: "encoding");
         var ids = new List<int>(text.Length / 3);
         long bytes = 0;

@@ -124,7 +124,8 @@ public sealed class LoraData
     }
 
     /// <summary>
-    /// The token that ends an example: GPT-2's &lt;|endoftext|&gt;, a character vocabulary's end-of-text mark (U+0003), else
+    /// The token that ends an example: GPT-2's &lt;|endoftext|&gt;, a SentencePiece vocabulary's EOS (&lt;/s&gt;), a character
+    /// vocabulary's end-of-text mark (U+0003), else
     /// the tokenizer's start token (marker or newline).
     /// </summary>
     public static int EndOfText(ITokenizer tokenizer) => StopToken(tokenizer) ?? tokenizer.StartToken;
@@ -133,6 +134,7 @@ public sealed class LoraData
     public static int? StopToken(ITokenizer tokenizer) => tokenizer switch
     {
         BpeTokenizer { EndOfText: int eot } => eot,
+        SentencePieceBpe { Eos: int eos } => eos,
         CharTokenizer { EndOfTextId: int mark } => mark,
         _ => null,
     };

@@ -17,8 +17,9 @@ public sealed partial class BpeTokenizer
         new(vocabJson, mergesTxt, ReadVocabJson(vocabJson), ReadMergesText(mergesTxt), null);
 
     /// <summary>
-    /// A Hugging Face <c>tokenizer.json</c> with a BPE model: <c>model.vocab</c>, <c>model.merges</c> as
-    /// "a b" strings or ["a", "b"] pairs; <c>added_tokens</c> are the special tokens.
+    /// A Hugging Face <c>tokenizer.json</c> with a byte-level BPE model: <c>model.vocab</c>, <c>model.merges</c> as
+    /// "a b" strings or ["a", "b"] pairs; <c>added_tokens</c> are the special tokens; the normalizer, pre-tokenizer and
+    /// post-processor are read by <see cref="ReadPipeline"/>.
     /// </summary>
     public static BpeTokenizer FromTokenizerJson(string tokenizerJson)
     {
@@ -27,38 +28,11 @@ public sealed partial class BpeTokenizer
         try
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
-                throw new EdgeException($"{path}: expected a JSON object with a \"model\" object");
-            if (model.TryGetProperty("type", out var type) && !(type.ValueKind == JsonValueKind.String && type.GetString() == "BPE"))
-                throw new EdgeException($"{path}: the model type is {Clip(type.GetRawText())}, expected \"BPE\"");
-            if (!model.TryGetProperty("vocab", out var vocabElement))
-                throw new EdgeException($"{path}: the model has no \"vocab\"");
-            var vocab = ReadVocab(path, vocabElement);
-            if (!model.TryGetProperty("merges", out var mergesElement) || mergesElement.ValueKind != JsonValueKind.Array)
-                throw new EdgeException($"{path}: the model has no \"merges\" array");
-            var merges = new List<(string, string)>(mergesElement.GetArrayLength());
-            foreach (var m in mergesElement.EnumerateArray())
-            {
-                int number = merges.Count + 1;
-                if (m.ValueKind == JsonValueKind.String) merges.Add(SplitMerge(path, $"merge {number}", m.GetString()!));
-                else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2 && m[0].ValueKind == JsonValueKind.String
-                    && m[1].ValueKind == JsonValueKind.String && m[0].GetString() is { Length: > 0 } a && m[1].GetString() is { Length: > 0 } b)
-                    merges.Add((a, b));
-                else throw new EdgeException($"{path}: merge {number} is not two symbols: {Clip(m.GetRawText())}");
-            }
-            var added = new List<(string, int)>();
-            if (root.TryGetProperty("added_tokens", out var addedElement) && addedElement.ValueKind != JsonValueKind.Null)
-            {
-                if (addedElement.ValueKind != JsonValueKind.Array) throw new EdgeException($"{path}: \"added_tokens\" is not an array");
-                foreach (var t in addedElement.EnumerateArray())
-                {
-                    if (t.ValueKind != JsonValueKind.Object || !t.TryGetProperty("id", out var id) || !id.TryGetInt32(out int idValue)
-                        || !t.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
-                        throw new EdgeException($"{path}: added token {added.Count + 1} needs an integer \"id\" and a string \"content\": {Clip(t.GetRawText())}");
-                    added.Add((content.GetString()!, idValue));
-                }
-            }
-            return new BpeTokenizer(path, path, vocab, merges, added);
+            var model = TokenizerJson.Model(path, root);
+            var added = TokenizerJson.AddedTokens(path, root).Select(a => (a.Content, a.Id)).ToList();
+            var tokenizer = new BpeTokenizer(path, path, TokenizerJson.Vocab(path, model), TokenizerJson.Merges(path, model), added);
+            tokenizer.ReadPipeline(path, root, model);
+            return tokenizer;
         }
         catch (InvalidOperationException e)                    // a string that is not valid UTF-8
         {
@@ -143,7 +117,7 @@ public sealed partial class BpeTokenizer
         return (merge[..space], merge[(space + 1)..]);
     }
 
-    static JsonDocument ParseJson(string path)
+    internal static JsonDocument ParseJson(string path)
     {
         var bytes = ReadFile(path).AsMemory();
         if (bytes.Span.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
@@ -151,7 +125,7 @@ public sealed partial class BpeTokenizer
         catch (JsonException e) { throw new EdgeException($"{path}: malformed JSON ({EdgeException.OneLine(e.Message)})", e); }
     }
 
-    static byte[] ReadFile(string path)
+    internal static byte[] ReadFile(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         return Files.SafeFile.ReadAllBytes(path);

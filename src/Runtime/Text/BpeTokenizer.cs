@@ -157,6 +157,7 @@ public sealed partial class BpeTokenizer
     public void Encode(string text, List<int> into, bool allowSpecial = true)
     {
         ArgumentNullException.ThrowIfNull(text);
+        if (Normalization == TextNormalization.Nfc) text = Nfc.Normalize(text);
         // Long texts: the exact UTF-8 length (one vectorised pass) rather than three bytes a character.
         int bytes = text.Length <= 1 << 16 ? Encoding.UTF8.GetMaxByteCount(text.Length) : Encoding.UTF8.GetByteCount(text);
         byte[] rented = ArrayPool<byte>.Shared.Rent(bytes);
@@ -188,7 +189,7 @@ public sealed partial class BpeTokenizer
     {
         for (int i = 0, end; i < s.Length; i = end)
         {
-            end = BpePreTokenizer.PieceEnd(s, i);
+            end = Split == ByteLevelSplit.Gpt2 ? BpePreTokenizer.PieceEnd(s, i) : ByteLevelSplits.PieceEnd(Split, s, i);
             EncodePiece(s[i..end], into);
         }
     }

@@ -38,6 +38,10 @@ static class FuzzTargets
         new("bpe-encoder.json", "encoder.json", BpeSeeds("encoder.json"), path => BpeTokenizer.FromGpt2Files(path, Sibling(path, "vocab.bpe"))),
         new("bpe-vocab.bpe", "vocab.bpe", BpeSeeds("vocab.bpe"), path => BpeTokenizer.FromGpt2Files(Sibling(path, "encoder.json"), path)),
         new("bpe-tokenizer.json", "tokenizer.json", TokenizerJsonSeeds, path => BpeTokenizer.FromTokenizerJson(path)),
+        new("sp-tokenizer.model", "tokenizer.model", FixtureSeeds("sp/tokenizer.model", "sp-collapse/tokenizer.model"), LoadAndEncode),
+        new("llama2c-tokenizer.bin", "tokenizer.bin", FixtureSeeds("llama2c/tokenizer.bin"), LoadAndEncode),
+        new("hf-tokenizer.json-byte-fallback", "tokenizer.json", FixtureSeeds("hf-llama/tokenizer.json", "hf-llama-metaspace/tokenizer.json"), LoadAndEncode),
+        new("hf-tokenizer.json-byte-level", "tokenizer.json", FixtureSeeds("hf-smollm/tokenizer.json", "hf-qwen2/tokenizer.json"), LoadAndEncode),
         new("hf-config.json", "config.json", HuggingFaceSeeds("config.json"), LoadHuggingFace),
         new("hf-model.safetensors", "model.safetensors", HuggingFaceSeeds("model.safetensors"), LoadHuggingFace),
         new("text-corpus", "data.txt", TextSeeds, ReadCorpus),
@@ -206,6 +210,24 @@ static class FuzzTargets
             return buffer.ToArray();
         }
         return [Json(pairs: false), Json(pairs: true)];
+    }
+
+    // ---- the Llama family's tokenizer files (the fixtures of Text/LlamaTokenizerTests) ----
+
+    static Func<string, byte[][]> FixtureSeeds(params string[] files) => _ =>
+        [.. files.Select(f => File.ReadAllBytes(Path.Combine(Edge.Tests.Text.TokenizerReference.Fixtures, f)))];
+
+    /// <summary>
+    /// Loads the file by its name, then encodes and decodes varied text with what it loaded (and reads every token's
+    /// bytes where ids have no gaps: a byte-level vocabulary may have them).
+    /// </summary>
+    static void LoadAndEncode(string path)
+    {
+        var tokenizer = TokenizerFiles.LoadFile(path);
+        var ids = tokenizer.Encode("ROMEO: the keeper's lamp, 1887 \t\n  café e\u0301 日本 🤖 <s></s><|endoftext|> ▁x");
+        _ = tokenizer.Decode(ids);
+        if (tokenizer is SentencePieceBpe)
+            for (int id = 0; id < tokenizer.VocabSize; id++) _ = tokenizer.TokenBytes(id).Length;
     }
 
     // ---- a Hugging Face GPT-2 model folder ----

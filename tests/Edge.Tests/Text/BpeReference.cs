@@ -65,7 +65,7 @@ static class BpeReference
         return null;
     }
 
-    static bool Works(string tool, params string[] args)
+    internal static bool Works(string tool, params string[] args)
     {
         try { return RunProcess(tool, args, "").ExitCode == 0; }
         catch (System.ComponentModel.Win32Exception) { return false; }           // tool not installed
@@ -78,7 +78,7 @@ static class BpeReference
         return stdout;
     }
 
-    static (int ExitCode, string Stdout, string Stderr) RunProcess(string tool, string[] args, string stdin)
+    internal static (int ExitCode, string Stdout, string Stderr) RunProcess(string tool, string[] args, string stdin)
     {
         var start = new ProcessStartInfo(tool)
         {
