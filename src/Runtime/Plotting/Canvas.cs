@@ -108,11 +108,12 @@ public sealed class Canvas
     {
         foreach (char ch in text)
         {
+            var descender = Font5x7.Descender(ch);
             var glyph = Font5x7.Glyph(ch);
             for (int col = 0; col < 5; col++)
             {
-                int bits = glyph[col];
-                for (int row = 0; row < 7; row++)
+                int bits = descender.IsEmpty ? glyph[col] : descender[col];
+                for (int row = 0; row < 9; row++)   // rows 7 and 8: below the baseline (g, j, p, q, y)
                     if ((bits >> row & 1) != 0) FillRect(x + col * scale, y + row * scale, scale, scale, c);
             }
             x += CharWidth * scale;
@@ -120,7 +121,7 @@ public sealed class Canvas
     }
 }
 
-/// <summary>The classic 5x7 LCD font for printable ASCII: 5 column bytes a glyph, bit 0 at the top.</summary>
+/// <summary>The classic 5x7 LCD font for printable ASCII (5 column bytes a glyph, bit 0 at the top), with real descenders.</summary>
 static class Font5x7
 {
     static readonly byte[] Data =
@@ -153,6 +154,21 @@ static class Font5x7
 
     static readonly byte[] OpenBox = [0x60, 0x40, 0x40, 0x40, 0x60];     // U+2423 '␣', the visible space
     static readonly byte[] Unknown = [0x7F, 0x41, 0x41, 0x41, 0x7F];     // a hollow box for anything else
+
+    // g j p q y with their tails below the baseline (9 rows, bit 0 at the top; the 5x7 set squeezes them into 7 rows,
+    // which reads "asainst steP"). Cap height stays 7 rows: text is placed and centred by it, tails hang below.
+    static readonly ushort[] G = [0x038, 0x144, 0x144, 0x144, 0x0F8];
+    static readonly ushort[] J = [0x080, 0x100, 0x100, 0x0FD, 0x000];
+    static readonly ushort[] P = [0x1FC, 0x044, 0x044, 0x044, 0x038];
+    static readonly ushort[] Q = [0x038, 0x044, 0x044, 0x044, 0x1FC];
+    static readonly ushort[] Y = [0x03C, 0x140, 0x140, 0x140, 0x0FC];
+
+    /// <summary>The 9-row glyph of a letter with a descender, or empty for every other character.</summary>
+    public static ReadOnlySpan<ushort> Descender(char c) => c switch
+    {
+        'g' => G, 'j' => J, 'p' => P, 'q' => Q, 'y' => Y,
+        _ => default,
+    };
 
     public static ReadOnlySpan<byte> Glyph(char c) =>
         c is >= ' ' and <= '~' ? Data.AsSpan((c - ' ') * 5, 5) : c == '\u2423' ? OpenBox : Unknown;

@@ -85,26 +85,26 @@ public sealed class LineChart
         if (Title.Length > 0) s.Text(Width / 2.0, 22, Title, Charts.Ink, TextAnchor.Middle, Charts.TitleScale(Title, Width));
 
         // Grid and ticks.
-        foreach (var t in Charts.NiceTicks(xs.Min, xs.Max, 8))
+        foreach (var (t, label) in Charts.Labelled(Charts.NiceTicks(xs.Min, xs.Max, 8)))
         {
             double x = xs.Map(t);
             s.Line(x, top, x, bottom, Charts.Grid);
             s.Line(x, bottom, x, bottom + 5, Charts.Axis);
-            s.Text(x, bottom + 14, Charts.Format(t), Charts.Ink, TextAnchor.Middle);
+            s.Text(x, bottom + 14, label, Charts.Ink, TextAnchor.Middle);
         }
-        foreach (var t in LogY ? Charts.LogTicks(ys.Min, ys.Max) : Charts.NiceTicks(ys.Min, ys.Max, 7))
+        foreach (var (t, label) in Charts.Labelled(LogY ? Charts.LogTicks(ys.Min, ys.Max) : Charts.NiceTicks(ys.Min, ys.Max, 7)))
         {
             double y = ys.Map(t);
             s.Line(left, y, rightEdge, y, Charts.Grid);
             s.Line(left - 4, y, left, y, Charts.Axis);
-            s.Text(left - 9, y, Charts.Format(t), Charts.Ink, TextAnchor.End);
+            s.Text(left - 9, y, label, Charts.Ink, TextAnchor.End);
         }
         if (y2 is not null)
-            foreach (var t in Charts.NiceTicks(y2.Min, y2.Max, 7))
+            foreach (var (t, label) in Charts.Labelled(Charts.NiceTicks(y2.Min, y2.Max, 7)))
             {
                 double y = y2.Map(t);
                 s.Line(rightEdge, y, rightEdge + 4, y, Charts.Axis);
-                s.Text(rightEdge + 9, y, Charts.Format(t), Charts.Ink);
+                s.Text(rightEdge + 9, y, label, Charts.Ink);
             }
         s.StrokeRect(left, top, rightEdge - left, bottom - top, Charts.Axis);
 

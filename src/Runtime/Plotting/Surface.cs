@@ -156,6 +156,18 @@ public static class Charts
         return ticks;
     }
 
+    /// <summary>
+    /// Labels for a row of ticks: <see cref="Format"/>'s short ones, or, where two would read the same (the close ticks
+    /// of a flat series, 0.0019 0.0019 0.002), as many significant digits as it takes to tell them apart.
+    /// </summary>
+    public static List<(double Value, string Label)> Labelled(List<double> ticks)
+    {
+        var labels = ticks.Select(Format).ToList();
+        for (int digits = 5; digits <= 12 && labels.Distinct().Count() < labels.Count; digits++)
+            labels = ticks.Select(t => t.ToString("G" + digits, CultureInfo.InvariantCulture)).ToList();
+        return ticks.Zip(labels).ToList();
+    }
+
     /// <summary>A short label for a tick value: at most 4 significant digits, thousands as "k".</summary>
     public static string Format(double v)
     {
