@@ -68,8 +68,8 @@ public class ChartTests
         chart.Add(-1, 0.5, "\\n");
         chart.Add(0.3, -2, "<");
         var doc = XDocument.Parse(chart.ToSvg());
-        Assert.Equal(4, doc.Descendants(Svg + "circle").Count());
-        Assert.Equal(["a", "\u2423", "\\n", "<"], doc.Descendants(Svg + "circle").Select(c => c.Element(Svg + "title")!.Value));
+        // One dot per point, then one per colour group in the legend (vowels, other: in the legend's order).
+        Assert.Equal(["a", "\u2423", "\\n", "<", "vowels", "other"], doc.Descendants(Svg + "circle").Select(c => c.Element(Svg + "title")!.Value));
         using var dir = new TempDir();
         chart.Save(dir.File("e.png"));
         PngCheck.AssertDrawn(dir.File("e.png"));
