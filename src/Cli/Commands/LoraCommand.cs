@@ -66,6 +66,9 @@ static class LoraCommand
           --split-seed S         shuffle of instruction pairs before the 90/10 split (default 42)
           --out DIR              the adapter folder (default adapters/NAME, NAME from --data)
           --force                replace the adapter a folder already holds
+          --resume               continue the run saved in DIR/last.safetensors (its adapter, AdamW moments, step and
+                                 random streams) exactly as if it had not stopped; the adapter's rank, alpha, dropout
+                                 and targets are the run's, and --data must be the same file content
           --quiet                no progress bar
           --threads N            cores the kernels use (default: all; results do not depend on it)
 
@@ -104,7 +107,7 @@ static class LoraCommand
         var rest = argv.AsSpan(1);
         return argv[0] switch
         {
-            "train" => Train(Args.Parse("lora train", rest, ["answer-only", "full-loss", "quiet", "force"], Args.OptionsIn(TrainHelp))),
+            "train" => Train(Args.Parse("lora train", rest, ["answer-only", "full-loss", "quiet", "force", "resume"], Args.OptionsIn(TrainHelp))),
             "info" => Info(Args.Parse("lora info", rest)),
             "merge" => Merge(Args.Parse("lora merge", rest, ["force"], Args.OptionsIn(MergeHelp + AdapterOptions.Help))),
             _ => throw new UsageException($"unknown lora command '{argv[0]}'{Args.Suggest(argv[0], ["train", "info", "merge"], "")} (lora commands: train, info, merge; see 'edge lora --help')"),
@@ -139,9 +142,11 @@ static class LoraCommand
         string outDir = args.String("out") ?? Path.Combine("adapters", Path.GetFileNameWithoutExtension(dataPath));
         bool quiet = args.Flag("quiet");
         bool force = args.Flag("force");
+        bool resume = args.Flag("resume");
         args.Threads();
         args.RejectUnknown(0);
         if (lr <= 0) throw new UsageException("option --lr: the learning rate must be positive");
+        if (resume && force) throw new UsageException("--resume continues the adapter in --out and --force replaces it: give one");
         if (jsonl && (!template.Contains("{q}") || !template.Contains("{a}")))
             throw new UsageException("option --template: must contain {q} (the question) and then {a} (the answer)");
         if (fullLoss && !jsonl) throw new UsageException("--full-loss is for instruction pairs (--data FILE.jsonl or --format jsonl); text is always scored whole");
@@ -166,13 +171,39 @@ static class LoraCommand
                 : LoraData.FromText(text, loaded.Tokenizer, model.InputLength);
         }
         catch (EdgeException e) when (!e.Message.StartsWith(dataPath, StringComparison.Ordinal)) { throw new EdgeException($"{dataPath}: {e.Message}"); }
-        using var folder = OutputFolder.Claim(outDir, "--out", [AdapterFile.WeightsName, AdapterFile.ConfigName, "log.csv"],
-            force ? OutputFolder.Existing.Replace : OutputFolder.Existing.Refuse, basePath, dataPath);
+        string[] outputs = [AdapterFile.WeightsName, AdapterFile.ConfigName, "log.csv", AdapterResume.FileName];
+        using var folder = OutputFolder.Claim(outDir, "--out", outputs,
+            resume ? OutputFolder.Existing.Continue : force ? OutputFolder.Existing.Replace : OutputFolder.Existing.Refuse, basePath, dataPath);
         if (force)   // a new adapter: nothing of the old one may be left to mix with it
-            foreach (var name in new[] { AdapterFile.WeightsName, AdapterFile.ConfigName, "log.csv" }) File.Delete(Path.Combine(outDir, name));
+            foreach (var name in outputs) File.Delete(Path.Combine(outDir, name));
 
-        using var adapter = LoraAdapter.Create(model.Layout, config, seed);
-        adapter.BaseFingerprint = BaseFingerprint.Of(model);
+        // What the run trains on, so --resume can refuse other data (the splits would differ).
+        var runMetadata = new Dictionary<string, string>
+        {
+            ["edge.data_hash"] = System.IO.Hashing.XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(text)).ToString("x16", CultureInfo.InvariantCulture),
+        };
+        string fingerprint = BaseFingerprint.Of(model);
+        string lastPath = Path.Combine(outDir, AdapterResume.FileName);
+        AdapterResume? resumed = null;
+        if (resume)
+        {
+            if (!File.Exists(lastPath)) throw new EdgeException($"--resume: {lastPath} not found (nothing to resume in {outDir})");
+            resumed = AdapterResume.Load(lastPath, model, fingerprint);
+            if (resumed.Metadata.GetValueOrDefault("edge.data_hash") != runMetadata["edge.data_hash"])
+            {
+                resumed.Adapter.Dispose();
+                throw new EdgeException($"--resume: {lastPath} was trained on other data; pass the same --data");
+            }
+            if (resumed.State.Step >= steps)
+            {
+                resumed.Adapter.Dispose();
+                throw new EdgeException($"--resume: the run already reached step {resumed.State.Step}; ask for more --steps");
+            }
+            config = resumed.Adapter.Config;
+            (rank, alpha, dropout) = (config.Rank, config.Alpha, config.Dropout);
+        }
+        using var adapter = resumed?.Adapter ?? LoraAdapter.Create(model.Layout, config, seed);
+        adapter.BaseFingerprint = fingerprint;
         int effectiveWarmup = AdapterTraining.Warmup(steps, warmup);
         var options = new TrainOptions
         {
@@ -184,6 +215,14 @@ static class LoraCommand
         using var context = model.CreateTrainingContext(batch, frozenWeights: true);
         using var trainer = AdapterTraining.Create(context, adapter, data, options);
         var adapters = context.Adapters;
+        EvalResult best = default;
+        if (resumed is not null)
+        {
+            trainer.Restore(resumed.State);
+            trainer.Optimizer.Restore(adapter.Weights.Length, resumed.State.OptimizerSteps, resumed.FirstMoments, resumed.SecondMoments);
+            best = new EvalResult(resumed.State.Step, 0, resumed.State.BestVal, 0, 0);
+        }
+        int firstStep = trainer.Step;
 
         int blocks = adapter.Targets.Select(t => t.Module.Split('.')[1]).Distinct().Count();
         Console.WriteLine($"lora on {model.Name} ({model.ParameterCount:N0} parameters, frozen{(model.WeightsAreMapped ? ", memory-mapped read-only" : "")}): " +
@@ -191,7 +230,8 @@ static class LoraCommand
             $"{adapter.ParameterCount:N0} trainable parameters ({100.0 * adapter.ParameterCount / model.ParameterCount:0.00}%)");
         Console.WriteLine($"data {dataPath}: {data.Description}");
         Console.WriteLine($"adamw lr {lr:G4} (warm-up {effectiveWarmup}{(effectiveWarmup < warmup ? $", shortened from {warmup} for a {steps:N0}-step run" : "")}, cosine to {minLr:G3}), " +
-            $"batch {batch}, {steps:N0} steps{(gradClip > 0 ? $", clip {gradClip:G3}" : "")}, seed {seed}");
+            $"batch {batch}, {steps:N0} steps{(gradClip > 0 ? $", clip {gradClip:G3}" : "")}, seed {seed}" +
+            (resumed is null ? "" : $", resuming at step {firstStep:N0}"));
         Console.WriteLine(Memory(model, context, adapter));
         context.Adapters = null;   // the base alone
         double baseVal = Trainer.Evaluate(context, data.Val, batch, options.EvalExamples);
@@ -200,10 +240,11 @@ static class LoraCommand
         Console.WriteLine($"base          train {baseTrain:0.0000}  val {baseVal:0.0000}  ppl {Math.Exp(baseVal),7:0.00}");
 
         string logPath = Path.Combine(outDir, "log.csv");
-        var log = new StringBuilder("step,train_loss,val_loss,val_perplexity,lr,seconds\n");
-        log.Append(CultureInfo.InvariantCulture, $"0,{baseTrain:R},{baseVal:R},{Math.Exp(baseVal):R},0,0\n");   // step 0: the base alone
-        using var progress = new ProgressBar(steps, "steps", quiet, valueName: "loss");
-        EvalResult best = default;
+        var log = new StringBuilder(resumed is not null && File.Exists(logPath)
+            ? TrainCommand.TruncateLog(Edge.Files.SafeFile.ReadAllText(logPath), firstStep)
+            : "step,train_loss,val_loss,val_perplexity,lr,seconds\n" +
+              string.Create(CultureInfo.InvariantCulture, $"0,{baseTrain:R},{baseVal:R},{Math.Exp(baseVal):R},0,0\n"));   // step 0: the base alone
+        using var progress = new ProgressBar(steps, "steps", quiet, valueName: "loss", start: firstStep);
         using var interrupt = Interrupt.OnCtrlC();
         var final = trainer.Run(
             onStep: (step, loss) => progress.Report(step, loss),
@@ -217,6 +258,7 @@ static class LoraCommand
                     best = e;
                     AdapterFile.Save(outDir, adapter);
                 }
+                AdapterResume.Save(lastPath, adapter, trainer, runMetadata);
                 Edge.Files.SafeFile.WriteAllText(logPath, log.ToString());
             },
             interrupt.Token);
@@ -226,7 +268,7 @@ static class LoraCommand
         Console.WriteLine($"val {baseVal:0.0000} -> {best.ValLoss:0.0000} (ppl {Math.Exp(baseVal):0.00} -> {Math.Exp(best.ValLoss):0.00})");
         if (interrupt.Token.IsCancellationRequested)
         {
-            Console.WriteLine($"interrupted at step {trainer.Step:N0}: the best adapter so far is saved");
+            Console.WriteLine($"interrupted at step {trainer.Step:N0}: the best adapter so far is saved; continue with the same command and --resume");
             return 130;
         }
         return 0;

@@ -277,7 +277,7 @@ static class TrainCommand
     }
 
     /// <summary>The log of a resumed run keeps the evaluations up to the resumed step.</summary>
-    static string TruncateLog(string log, int step)
+    internal static string TruncateLog(string log, int step)
     {
         var lines = log.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var kept = lines.Take(1).Concat(lines.Skip(1).Where(l =>

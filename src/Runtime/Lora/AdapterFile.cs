@@ -63,7 +63,7 @@ public static class AdapterFile
         adapter.Name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
     }
 
-    static string ConfigJson(LoraConfig c, bool conv1d) => Formats.EdgeJson.Write(new Formats.AdapterConfigRecord(
+    internal static string ConfigJson(LoraConfig c, bool conv1d) => Formats.EdgeJson.Write(new Formats.AdapterConfigRecord(
         PeftType: "LORA", TaskType: "CAUSAL_LM", BaseModel: c.BaseModel, Rank: c.Rank, Alpha: c.Alpha, Dropout: c.Dropout,
         TargetModules: Formats.EdgeJson.ToElement([.. c.Targets]),
         Bias: "none", FanInFanOut: conv1d, UseRsLora: c.UseRsLora, InferenceMode: true, ModulesToSave: null), indented: true) + "\n";
@@ -79,8 +79,14 @@ public static class AdapterFile
         if (!Directory.Exists(dir)) throw new EdgeException($"{dir}: adapter folder not found");
         string path = Path.Combine(dir, ConfigName);
         if (!Path.Exists(path)) throw new EdgeException($"{path}: file not found (a LoRA adapter folder has {ConfigName} and {WeightsName})");
+        return ParseConfig(path, Files.SafeFile.ReadAllBytes(path, Formats.EdgeJson.MaxConfigBytes));
+    }
+
+    /// <summary>An adapter_config.json's bytes (<paramref name="path"/> names where they came from in messages).</summary>
+    internal static LoraConfig ParseConfig(string path, byte[] json)
+    {
         Formats.AdapterConfigRecord? c;
-        try { c = Formats.EdgeJson.Read<Formats.AdapterConfigRecord>(Files.SafeFile.ReadAllBytes(path, Formats.EdgeJson.MaxConfigBytes)); }
+        try { c = Formats.EdgeJson.Read<Formats.AdapterConfigRecord>(json); }
         catch (JsonException e) when (Formats.EdgeJson.FieldOf(e) is string field)
         {
             throw new EdgeException($"{path}: '{field}' has the wrong type");

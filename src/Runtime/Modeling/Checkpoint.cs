@@ -94,13 +94,13 @@ public static class Checkpoint
         }
     }
 
-    static string FormatState(TrainingState s)
+    internal static string FormatState(TrainingState s)
     {
         static string[] R((ulong, ulong, ulong, ulong) r) => [.. new[] { r.Item1, r.Item2, r.Item3, r.Item4 }.Select(v => v.ToString(CultureInfo.InvariantCulture))];
         return EdgeJson.Write(new TrainingStateRecord(s.Step, R(s.BatchRng), R(s.DropoutRng), s.OptimizerSteps, double.IsFinite(s.BestVal) ? s.BestVal : null));
     }
 
-    static TrainingState ParseState(string path, string json)
+    internal static TrainingState ParseState(string path, string json)
     {
         var malformed = new EdgeException($"{path}: the training state in '{TrainStateKey}' is malformed");
         TrainingStateRecord? r;

@@ -47,6 +47,34 @@ public class LoraCliTests(TrainedAdapter trained) : IClassFixture<TrainedAdapter
     string Dir => trained.Dir.Path;
 
     [Fact]
+    public void LoraTrain_Resumed_EqualsTheUnbrokenRun()
+    {
+        Assert.True(trained.BaseTrain.ExitCode == 0, trained.BaseTrain.ToString());
+        // A constant rate (--min-lr = --lr): the cosine schedule spans --steps, so a 3-step run that is then continued
+        // to 6 follows another schedule than one 6-step run; interrupted runs (Ctrl-C) continue on their own schedule.
+        string[] common = ["lora", "train", "--base", "base/model.safetensors", "--data", "words.txt", "--eval-interval", "3", "--rank", "2",
+            "--lr", "5e-3", "--min-lr", "5e-3", "--warmup", "2", "--quiet"];
+        var whole = Run(Dir, [.. common, "--steps", "6", "--out", "resume-whole"]);
+        Assert.True(whole.ExitCode == 0, whole.ToString());
+        var first = Run(Dir, [.. common, "--steps", "3", "--out", "resume-split"]);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        AssertOneLineError(Run(Dir, [.. common, "--steps", "6", "--out", "resume-split"]), 1, "pass --force");
+        var rest = Run(Dir, [.. common, "--steps", "6", "--out", "resume-split", "--resume"]);
+        Assert.True(rest.ExitCode == 0, rest.ToString());
+        Assert.Contains("resuming at step 3", rest.Stdout);
+        // Same batches, dropout, moments and schedule: the same adapter, bit for bit, and the same log.
+        foreach (var file in new[] { "adapter_model.safetensors", "last.safetensors" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(Dir, "resume-whole", file)), File.ReadAllBytes(Path.Combine(Dir, "resume-split", file)));
+        static string[] Losses(string log) => File.ReadAllLines(log).Select(l => string.Join(',', l.Split(',').Take(4))).ToArray();
+        Assert.Equal(Losses(Path.Combine(Dir, "resume-whole", "log.csv")), Losses(Path.Combine(Dir, "resume-split", "log.csv")));
+
+        File.WriteAllText(Path.Combine(Dir, "other.txt"), TrainedAdapter.Corpus(3000, 2));
+        AssertOneLineError(Run(Dir, [.. common.Select(a => a == "words.txt" ? "other.txt" : a), "--steps", "9", "--out", "resume-split", "--resume"]), 1,
+            "was trained on other data");
+        AssertOneLineError(Run(Dir, [.. common, "--steps", "6", "--out", "resume-split", "--resume"]), 1, "already reached step 6");
+    }
+
+    [Fact]
     public void LoraTrain_WritesAPeftFolder_AndLowersTheValidationLoss()
     {
         Assert.True(trained.BaseTrain.ExitCode == 0, trained.BaseTrain.ToString());
