@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using Edge.Quantization;
 
@@ -8,7 +9,8 @@ namespace Edge.Kernels;
 // y [n, out] = x [n, in] @ W^T + b for a quantised W (out rows of in weights, blocks of 32; see QuantizedMatrix).
 // The activations are quantised too, per block of 32, to int8 with an fp32 scale (GGML's Q8_0 for activations), so
 // every block's dot product is an integer one: 32 int8 x int8 (or unsigned 4-bit x int8) products summed by
-// multiply-add instructions (AVX2 vpmaddubsw + vpmaddwd on the 256-bit path), then scaled once per block:
+// multiply-add instructions (AVX2 vpmaddubsw + vpmaddwd on the 256-bit path; on ARM64 SDOT where the CPU has the
+// dot-product extension, widening multiplies and pairwise adds otherwise), then scaled once per block:
 //   Q8_0:        dot = d_w * d_x * sum(q_w * q_x)
 //   Q4_0:        dot = d_w * d_x * (sum(nibble * q_x) - 8 * sum(q_x))   (q_w = nibble - 8; the AVX2 path takes the
 //                nibbles as they are, unsigned, and takes the code sum off each of its 8 integer lanes: exact, and no
@@ -44,7 +46,7 @@ public static unsafe class QuantizedLinear
             var work = new Work
             {
                 W = w.Data, Type = w.Type, RowBytes = w.RowBytes, Codes = pq, Scales = px, Sums = px + n * blocks,
-                B = b.IsEmpty ? null : pb, Y = py, N = n, In = inDim, Out = outDim, Blocks = blocks, Bits = Simd.Bits,
+                B = b.IsEmpty ? null : pb, Y = py, N = n, In = inDim, Out = outDim, Blocks = blocks, Bits = Simd.Bits, Isa = Simd.Isa,
             };
             // Bytes of weights read per part matter more than multiply-adds here: a part per 8 output rows at least.
             int parts = Parallelism.Parts((long)n * inDim * outDim / 2, (outDim + 7) / 8);
@@ -64,7 +66,7 @@ public static unsafe class QuantizedLinear
         Check.AtLeast(x.Length, n, inDim, nameof(x));
         Check.AtLeast(codes.Length, n, inDim, nameof(codes));
         Check.AtLeast(scalesAndSums.Length, 3 * n, blocks, nameof(scalesAndSums));
-        bool vector = Simd.Bits >= 256 && Vector256.IsHardwareAccelerated;
+        bool vector = Simd.Bits >= 256 && Vector256.IsHardwareAccelerated, arm = Simd.Arm(Simd.Bits);
         fixed (float* px = x, ps = scalesAndSums)
         fixed (sbyte* pq = codes)
             for (int r = 0; r < n; r++)
@@ -73,6 +75,7 @@ public static unsafe class QuantizedLinear
                     long at = (long)r * inDim + k * QuantTypes.BlockSize;
                     float* d = ps + r * blocks + k, sums = ps + n * blocks + 2 * r * blocks + k;
                     if (vector) QuantizeBlock256(px + at, pq + at, d, sums, sums + blocks);
+                    else if (arm) QuantizeBlock128(px + at, pq + at, d, sums, sums + blocks);
                     else QuantizeBlockScalar(px + at, pq + at, d, sums, sums + blocks);
                 }
     }
@@ -115,6 +118,37 @@ public static unsafe class QuantizedLinear
         *codeSum = BitConverter.Int32BitsToSingle(Vector256.Sum((c0 + c1) + (c2 + c3)));
     }
 
+    /// <summary>
+    /// <see cref="QuantizeBlockScalar"/> in 4-float vectors (the ARM64 path; portable code, so tested on any machine):
+    /// the same scale and codes; the sum of x is added in another order.
+    /// </summary>
+    internal static void QuantizeBlock128(float* x, sbyte* q, float* scale, float* xSum, float* codeSum)
+    {
+        Vector128<float> m = default, s = default;
+        for (int i = 0; i < QuantTypes.BlockSize; i += 4)
+        {
+            var v = Vector128.Load(x + i);
+            m = Vector128.Max(m, Vector128.Abs(v));
+            s += v;
+        }
+        float amax = MathF.Max(MathF.Max(m[0], m[1]), MathF.Max(m[2], m[3]));
+        float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
+        var scaleBy = Vector128.Create(id);
+        Vector128<int> codes = default;
+        for (int i = 0; i < QuantTypes.BlockSize; i += 16)
+        {
+            var c0 = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i) * scaleBy));
+            var c1 = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 4) * scaleBy));
+            var c2 = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 8) * scaleBy));
+            var c3 = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 12) * scaleBy));
+            Vector128.Narrow(Vector128.Narrow(c0, c1), Vector128.Narrow(c2, c3)).Store(q + i);
+            codes += (c0 + c1) + (c2 + c3);
+        }
+        *scale = d;
+        *xSum = Vector128.Sum(s);
+        *codeSum = BitConverter.Int32BitsToSingle(Vector128.Sum(codes));
+    }
+
     struct Work : IPartitionedWork
     {
         public byte* W;
@@ -123,6 +157,7 @@ public static unsafe class QuantizedLinear
         public sbyte* Codes;
         public float* Scales, Sums, B, Y;
         public int N, In, Out, Blocks, Bits;
+        public SimdIsa Isa;
         public Split Rows;
 
         public void Run(int part, int worker)
@@ -132,6 +167,11 @@ public static unsafe class QuantizedLinear
             {
                 // Decoding: this part's weight rows against the one activation row, the row loop inside one call.
                 Dot256Rows(Type, W + (long)s * RowBytes, RowBytes, e - s, Codes, Scales, Sums, Blocks, B is null ? null : B + s, Y + s);
+                return;
+            }
+            if (N == 1 && Bits == 128 && Isa >= SimdIsa.AdvSimd && AdvSimd.Arm64.IsSupported)
+            {
+                DotArmRows(Isa == SimdIsa.AdvSimdDp, Type, W + (long)s * RowBytes, RowBytes, e - s, Codes, Scales, Sums, Blocks, B is null ? null : B + s, Y + s);
                 return;
             }
             // Activation rows in tiles of RowTile, so a tile's codes stay in cache while this part's weight rows stream
@@ -155,7 +195,7 @@ public static unsafe class QuantizedLinear
                     {
                         sbyte* q = Codes + (long)r * In;
                         float* d = Scales + r * Blocks, sum = Sums + 2 * r * Blocks;
-                        Y[(long)r * Out + j] = bias + Dot(Bits, Type, row, q, d, sum, Blocks);
+                        Y[(long)r * Out + j] = bias + Dot(Bits, Isa, Type, row, q, d, sum, Blocks);
                     }
                 }
             }
@@ -163,13 +203,14 @@ public static unsafe class QuantizedLinear
     }
 
     /// <summary>
-    /// One weight row against one quantised activation row, at the given vector width: <paramref name="sum"/> holds the
-    /// row's blocks' sums of x, then (at sum + blocks) of the codes.
+    /// One weight row against one quantised activation row, at the given vector width and instruction set:
+    /// <paramref name="sum"/> holds the row's blocks' sums of x, then (at sum + blocks) of the codes.
     /// </summary>
-    internal static float Dot(int bits, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks) => bits switch
+    internal static float Dot(int bits, SimdIsa isa, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks) => bits switch
     {
         512 => Dot512(type, w, q, d, sum, blocks),
-        256 when Avx2.IsSupported && Fma.IsSupported => Dot256(type, w, q, d, sum, blocks),
+        256 when isa == SimdIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported => Dot256(type, w, q, d, sum, blocks),
+        128 when isa >= SimdIsa.AdvSimd && AdvSimd.Arm64.IsSupported => DotArm(isa == SimdIsa.AdvSimdDp, type, w, q, d, sum, blocks),
         256 or 128 => DotPortable(bits, type, w, q, d, sum, blocks),
         _ => DotScalar(type, w, q, d, sum, blocks),
     };
@@ -324,6 +365,67 @@ public static unsafe class QuantizedLinear
     /// <summary>Q8_0: the activation codes with the weights' signs moved onto them (the weights enter as magnitudes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<sbyte> Signed(bool signed, Vector256<sbyte> qx, Vector256<sbyte> qw) => signed ? Avx2.Sign(qx, qw) : qx;
+
+    // ---- ARM64, 128 bits: SDOT (Dp) or widening multiplies (AdvSimd) ----
+
+    /// <summary>y[j] = b[j] + <see cref="DotArm"/>(row j) for <paramref name="rows"/> consecutive weight rows: the same bits as row by row.</summary>
+    static void DotArmRows(bool sdot, QuantType type, byte* w, int rowBytes, int rows, sbyte* q, float* d, float* sum, int blocks, float* b, float* y)
+    {
+        for (int j = 0; j < rows; j++, w += rowBytes)
+            y[j] = (b is null ? 0f : b[j]) + DotArm(sdot, type, w, q, d, sum, blocks);
+    }
+
+    /// <summary>
+    /// A block's 32 weights as two vectors of signed bytes (Q4_0's nibbles minus 8, Q4_1's raw nibbles 0..15) against
+    /// the activation codes: with <paramref name="sdot"/> two SDOTs (four byte products summed into each 32-bit lane),
+    /// otherwise four widening multiplies to 16 bits and pairwise widening adds to 32. Then one multiply-add by the
+    /// block's two scales into four float lanes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float DotArm(bool sdot, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    {
+        int bytes = type.BlockBytes();
+        var low = Vector128.Create((byte)0x0F);
+        var eight = Vector128.Create((sbyte)8);
+        var acc = Vector128<float>.Zero;
+        float extra = 0; // Q4_1: the minimums' share, min_w * sum(x)
+        for (int k = 0; k < blocks; k++, w += bytes, q += 32)
+        {
+            Vector128<sbyte> w0, w1;
+            if (type == QuantType.Q8_0)
+            {
+                w0 = AdvSimd.LoadVector128((sbyte*)w + 2);
+                w1 = AdvSimd.LoadVector128((sbyte*)w + 18);
+            }
+            else
+            {
+                var packed = AdvSimd.LoadVector128(w + (type == QuantType.Q4_0 ? 2 : 4));
+                w0 = AdvSimd.And(packed, low).AsSByte();
+                w1 = AdvSimd.ShiftRightLogical(packed, 4).AsSByte();
+                if (type == QuantType.Q4_0)
+                {
+                    w0 = AdvSimd.Subtract(w0, eight);
+                    w1 = AdvSimd.Subtract(w1, eight);
+                }
+                else extra += QuantizedMatrix.Half16(w + 2) * sum[k];
+            }
+            var q0 = AdvSimd.LoadVector128(q);
+            var q1 = AdvSimd.LoadVector128(q + 16);
+            Vector128<int> ints;
+            if (sdot && Dp.IsSupported)
+                ints = Dp.DotProduct(Dp.DotProduct(Vector128<int>.Zero, w0, q0), w1, q1);
+            else
+            {
+                // Products of two int8 fit in 16 bits; each pairwise add widens to 32.
+                ints = AdvSimd.AddPairwiseWidening(AdvSimd.MultiplyWideningLower(w0.GetLower(), q0.GetLower()));
+                ints = AdvSimd.AddPairwiseWideningAndAdd(ints, AdvSimd.MultiplyWideningUpper(w0, q0));
+                ints = AdvSimd.AddPairwiseWideningAndAdd(ints, AdvSimd.MultiplyWideningLower(w1.GetLower(), q1.GetLower()));
+                ints = AdvSimd.AddPairwiseWideningAndAdd(ints, AdvSimd.MultiplyWideningUpper(w1, q1));
+            }
+            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.ConvertToSingle(ints), Vector128.Create(QuantizedMatrix.Half16(w) * d[k]));
+        }
+        return Vector128.Sum(acc) + extra;
+    }
 
     // ---- 128 and 256 bits without AVX2: widen to 16 bits, multiply, widen to 32 and add ----
 
