@@ -36,9 +36,9 @@ public static class KernelSelfCheck
         new("softmax cross-entropy", SoftmaxCrossEntropyCheck),
         new("dropout", DropoutCheck),
         new("optimizers", OptimizersCheck),
-        new("linear", LinearCheck),
+        new("linear", () => ProductCheck(10, Linear.Forward, Linear.Backward, ScalarReference.LinearForward, ScalarReference.LinearBackward)),
         new("linear tiles", LinearTilesCheck),
-        new("linear rows", LinearRowsCheck),
+        new("linear rows", () => ProductCheck(12, LinearRows.Forward, LinearRows.Backward, ScalarReference.LinearRowsForward, ScalarReference.LinearRowsBackward)),
         new("attention", AttentionCheck),
         new("attention decode", AttentionDecodeCheck),
         new("quantised activations", QuantizedActivationsCheck),
@@ -274,19 +274,25 @@ public static class KernelSelfCheck
     // and columns past whole tiles (16 or 12) with vector and scalar tails; k past the tiling threshold.
     static readonly (int N, int In, int Out)[] LinearShapes = [(1, 33, 40), (13, 40, 37), (20, 9, 70)];
 
-    static string? LinearCheck()
+    delegate void ProductForward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim);
+    delegate void ProductBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> dy, Span<float> dx, Span<float> dw, Span<float> db, int n, int inDim, int outDim);
+    delegate double[] ProductReference(float[] x, float[] w, float[] b, int n, int inDim, int outDim);
+    delegate (double[] Dx, double[] Dw, double[] Db) ProductBackwardReference(float[] x, float[] w, float[] dy, float[] dx, float[] dw, float[] db, int n, int inDim, int outDim);
+
+    /// <summary>A dense product forward and backward (Linear's w [in, out], or LinearRows' w [out, in]).</summary>
+    static string? ProductCheck(ulong seed, ProductForward forward, ProductBackward backward, ProductReference reference, ProductBackwardReference referenceBackward)
     {
-        var rng = new Rng(10);
+        var rng = new Rng(seed);
         foreach (var (n, inDim, outDim) in LinearShapes)
         {
             float[] x = Gaussian(ref rng, n * inDim), w = Gaussian(ref rng, inDim * outDim, 0.3f), b = Gaussian(ref rng, outDim);
             float[] y = Gaussian(ref rng, n * outDim), dy = Gaussian(ref rng, n * outDim);
             float[] dx = Gaussian(ref rng, n * inDim), dw = Gaussian(ref rng, inDim * outDim), db = Gaussian(ref rng, outDim);
-            Linear.Forward(x, w, b, y, n, inDim, outDim);
-            var (edx, edw, edb) = ScalarReference.LinearBackward(x, w, dy, dx, dw, db, n, inDim, outDim);
-            Linear.Backward(x, w, dy, dx, dw, db, n, inDim, outDim);
+            forward(x, w, b, y, n, inDim, outDim);
+            var (edx, edw, edb) = referenceBackward(x, w, dy, dx, dw, db, n, inDim, outDim);
+            backward(x, w, dy, dx, dw, db, n, inDim, outDim);
             string shape = $"n={n} in={inDim} out={outDim}";
-            if ((Compare.Close(ScalarReference.LinearForward(x, w, b, n, inDim, outDim), y, $"y {shape}", Rel, Abs)
+            if ((Compare.Close(reference(x, w, b, n, inDim, outDim), y, $"y {shape}", Rel, Abs)
                 ?? Compare.Close(edx, dx, $"dx {shape}", Rel, Abs)
                 ?? Compare.Close(edw, dw, $"dw {shape}", Rel, Abs)
                 ?? Compare.Close(edb, db, $"db {shape}", Rel, Abs)) is { } mismatch) return mismatch;
@@ -299,7 +305,7 @@ public static class KernelSelfCheck
     /// product into row blocks and column chunks that may take either): the whole product at once, one row per call
     /// (a row never tiles) and column chunks of 16, at this path's width, against each other and the reference.
     /// </summary>
-    internal static string? LinearTilesCheck()
+    static string? LinearTilesCheck()
     {
         var rng = new Rng(11);
         int bits = Simd.Bits;
@@ -308,12 +314,7 @@ public static class KernelSelfCheck
             {
                 const int m = 19;
                 float[] a = Gaussian(ref rng, m * k), b = Gaussian(ref rng, k * cols, 0.3f), c0 = Gaussian(ref rng, m * cols);
-                float[] whole = (float[])c0.Clone(), byRow = (float[])c0.Clone(), byChunk = (float[])c0.Clone();
-                Linear.MatMulAdd(bits, ref a[0], k, 1, ref b[0], ref whole[0], m, k, cols, cols);
-                for (int p = 0; p < m; p++)
-                    Linear.MatMulAdd(bits, ref a[p * k], k, 1, ref b[0], ref byRow[p * cols], 1, k, cols, cols);
-                for (int j = 0; j < cols; j += 16)
-                    Linear.MatMulAdd(bits, ref a[0], k, 1, ref b[j], ref byChunk[j], m, k, Math.Min(16, cols - j), cols);
+                var (whole, byRow, byChunk) = MatMulAddThreeWays(bits, a, b, c0, m, k, cols);
                 var expected = ScalarReference.LinearForward(a, b, [], m, k, cols);
                 for (int i = 0; i < expected.Length; i++) expected[i] += c0[i];
                 if ((Compare.Close(expected, whole, $"k={k} cols={cols}", Rel, 1e-4)
@@ -323,28 +324,23 @@ public static class KernelSelfCheck
         return null;
     }
 
-    static string? LinearRowsCheck()
-    {
-        var rng = new Rng(12);
-        foreach (var (n, inDim, outDim) in LinearShapes)
-        {
-            float[] x = Gaussian(ref rng, n * inDim), w = Gaussian(ref rng, outDim * inDim, 0.3f), b = Gaussian(ref rng, outDim);
-            float[] y = Gaussian(ref rng, n * outDim), dy = Gaussian(ref rng, n * outDim);
-            float[] dx = Gaussian(ref rng, n * inDim), dw = Gaussian(ref rng, outDim * inDim), db = Gaussian(ref rng, outDim);
-            LinearRows.Forward(x, w, b, y, n, inDim, outDim);
-            var (edx, edw, edb) = ScalarReference.LinearRowsBackward(x, w, dy, dx, dw, db, n, inDim, outDim);
-            LinearRows.Backward(x, w, dy, dx, dw, db, n, inDim, outDim);
-            string shape = $"n={n} in={inDim} out={outDim}";
-            if ((Compare.Close(ScalarReference.LinearRowsForward(x, w, b, n, inDim, outDim), y, $"y {shape}", Rel, Abs)
-                ?? Compare.Close(edx, dx, $"dx {shape}", Rel, Abs)
-                ?? Compare.Close(edw, dw, $"dw {shape}", Rel, Abs)
-                ?? Compare.Close(edb, db, $"db {shape}", Rel, Abs)) is { } mismatch) return mismatch;
-        }
-        return null;
-    }
-
     // Head sizes 16, 4 and 64: the widest width whose lanes divide the head, the 128-bit lanes, the models' head size.
     static readonly (int B, int T, int C, int H)[] AttentionShapes = [(2, 9, 32, 2), (1, 5, 12, 3), (1, 17, 128, 2)];
+
+    /// <summary>
+    /// c0 + a [m, k] @ b [k, cols] by <see cref="Linear.MatMulAdd"/> three ways: the whole product in one call, one row
+    /// per call (a row never tiles) and column chunks of 16 (as thread splits cut it).
+    /// </summary>
+    internal static (float[] Whole, float[] ByRow, float[] ByChunk) MatMulAddThreeWays(int bits, float[] a, float[] b, float[] c0, int m, int k, int cols)
+    {
+        float[] whole = (float[])c0.Clone(), byRow = (float[])c0.Clone(), byChunk = (float[])c0.Clone();
+        Linear.MatMulAdd(bits, ref a[0], k, 1, ref b[0], ref whole[0], m, k, cols, cols);
+        for (int p = 0; p < m; p++)
+            Linear.MatMulAdd(bits, ref a[p * k], k, 1, ref b[0], ref byRow[p * cols], 1, k, cols, cols);
+        for (int j = 0; j < cols; j += 16)
+            Linear.MatMulAdd(bits, ref a[0], k, 1, ref b[j], ref byChunk[j], m, k, Math.Min(16, cols - j), cols);
+        return (whole, byRow, byChunk);
+    }
 
     static string? AttentionCheck()
     {
@@ -390,7 +386,7 @@ public static class KernelSelfCheck
     /// The activations' quantiser at this path gives the scalar quantiser's scales, codes and code sums exactly (round
     /// half to even included: a block built so x / scale lands on .5), and its sums of x to float rounding.
     /// </summary>
-    internal static unsafe string? QuantizedActivationsCheck()
+    static unsafe string? QuantizedActivationsCheck()
     {
         var rng = new Rng(15);
         const int blocks = 12, n = 2;

@@ -85,22 +85,16 @@ internal readonly struct ArmTile8x12 : IMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(ref float a, ref float b, ref float c, nint ld, int kc)
     {
-        ref float c0 = ref c;
-        ref float c1 = ref Unsafe.Add(ref c0, ld);
-        ref float c2 = ref Unsafe.Add(ref c1, ld);
-        ref float c3 = ref Unsafe.Add(ref c2, ld);
-        ref float c4 = ref Unsafe.Add(ref c3, ld);
-        ref float c5 = ref Unsafe.Add(ref c4, ld);
-        ref float c6 = ref Unsafe.Add(ref c5, ld);
-        ref float c7 = ref Unsafe.Add(ref c6, ld);
-        Vector128<float> s00 = Vector128.LoadUnsafe(ref c0), s01 = Vector128.LoadUnsafe(ref c0, 4), s02 = Vector128.LoadUnsafe(ref c0, 8);
-        Vector128<float> s10 = Vector128.LoadUnsafe(ref c1), s11 = Vector128.LoadUnsafe(ref c1, 4), s12 = Vector128.LoadUnsafe(ref c1, 8);
-        Vector128<float> s20 = Vector128.LoadUnsafe(ref c2), s21 = Vector128.LoadUnsafe(ref c2, 4), s22 = Vector128.LoadUnsafe(ref c2, 8);
-        Vector128<float> s30 = Vector128.LoadUnsafe(ref c3), s31 = Vector128.LoadUnsafe(ref c3, 4), s32 = Vector128.LoadUnsafe(ref c3, 8);
-        Vector128<float> s40 = Vector128.LoadUnsafe(ref c4), s41 = Vector128.LoadUnsafe(ref c4, 4), s42 = Vector128.LoadUnsafe(ref c4, 8);
-        Vector128<float> s50 = Vector128.LoadUnsafe(ref c5), s51 = Vector128.LoadUnsafe(ref c5, 4), s52 = Vector128.LoadUnsafe(ref c5, 8);
-        Vector128<float> s60 = Vector128.LoadUnsafe(ref c6), s61 = Vector128.LoadUnsafe(ref c6, 4), s62 = Vector128.LoadUnsafe(ref c6, 8);
-        Vector128<float> s70 = Vector128.LoadUnsafe(ref c7), s71 = Vector128.LoadUnsafe(ref c7, 4), s72 = Vector128.LoadUnsafe(ref c7, 8);
+        // Accumulator srj holds row r, columns 4j .. 4j + 3 of the tile: c + r ld + 4j.
+        nint l1 = ld, l2 = 2 * ld, l3 = 3 * ld, l4 = 4 * ld, l5 = 5 * ld, l6 = 6 * ld, l7 = 7 * ld;
+        Vector128<float> s00 = Load(ref c, 0), s01 = Load(ref c, 4), s02 = Load(ref c, 8);
+        Vector128<float> s10 = Load(ref c, l1), s11 = Load(ref c, l1 + 4), s12 = Load(ref c, l1 + 8);
+        Vector128<float> s20 = Load(ref c, l2), s21 = Load(ref c, l2 + 4), s22 = Load(ref c, l2 + 8);
+        Vector128<float> s30 = Load(ref c, l3), s31 = Load(ref c, l3 + 4), s32 = Load(ref c, l3 + 8);
+        Vector128<float> s40 = Load(ref c, l4), s41 = Load(ref c, l4 + 4), s42 = Load(ref c, l4 + 8);
+        Vector128<float> s50 = Load(ref c, l5), s51 = Load(ref c, l5 + 4), s52 = Load(ref c, l5 + 8);
+        Vector128<float> s60 = Load(ref c, l6), s61 = Load(ref c, l6 + 4), s62 = Load(ref c, l6 + 8);
+        Vector128<float> s70 = Load(ref c, l7), s71 = Load(ref c, l7 + 4), s72 = Load(ref c, l7 + 8);
         for (int q = 0; q < kc; q++)
         {
             var b0 = Vector128.LoadUnsafe(ref b);
@@ -135,13 +129,19 @@ internal readonly struct ArmTile8x12 : IMicroKernel
             a = ref Unsafe.Add(ref a, 8);
             b = ref Unsafe.Add(ref b, 12);
         }
-        s00.StoreUnsafe(ref c0); s01.StoreUnsafe(ref c0, 4); s02.StoreUnsafe(ref c0, 8);
-        s10.StoreUnsafe(ref c1); s11.StoreUnsafe(ref c1, 4); s12.StoreUnsafe(ref c1, 8);
-        s20.StoreUnsafe(ref c2); s21.StoreUnsafe(ref c2, 4); s22.StoreUnsafe(ref c2, 8);
-        s30.StoreUnsafe(ref c3); s31.StoreUnsafe(ref c3, 4); s32.StoreUnsafe(ref c3, 8);
-        s40.StoreUnsafe(ref c4); s41.StoreUnsafe(ref c4, 4); s42.StoreUnsafe(ref c4, 8);
-        s50.StoreUnsafe(ref c5); s51.StoreUnsafe(ref c5, 4); s52.StoreUnsafe(ref c5, 8);
-        s60.StoreUnsafe(ref c6); s61.StoreUnsafe(ref c6, 4); s62.StoreUnsafe(ref c6, 8);
-        s70.StoreUnsafe(ref c7); s71.StoreUnsafe(ref c7, 4); s72.StoreUnsafe(ref c7, 8);
+        Store(s00, ref c, 0); Store(s01, ref c, 4); Store(s02, ref c, 8);
+        Store(s10, ref c, l1); Store(s11, ref c, l1 + 4); Store(s12, ref c, l1 + 8);
+        Store(s20, ref c, l2); Store(s21, ref c, l2 + 4); Store(s22, ref c, l2 + 8);
+        Store(s30, ref c, l3); Store(s31, ref c, l3 + 4); Store(s32, ref c, l3 + 8);
+        Store(s40, ref c, l4); Store(s41, ref c, l4 + 4); Store(s42, ref c, l4 + 8);
+        Store(s50, ref c, l5); Store(s51, ref c, l5 + 4); Store(s52, ref c, l5 + 8);
+        Store(s60, ref c, l6); Store(s61, ref c, l6 + 4); Store(s62, ref c, l6 + 8);
+        Store(s70, ref c, l7); Store(s71, ref c, l7 + 4); Store(s72, ref c, l7 + 8);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector128<float> Load(ref float c, nint at) => Vector128.LoadUnsafe(ref Unsafe.Add(ref c, at));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(Vector128<float> v, ref float c, nint at) => v.StoreUnsafe(ref Unsafe.Add(ref c, at));
 }

@@ -163,16 +163,15 @@ public static unsafe class QuantizedLinear
         public void Run(int part, int worker)
         {
             int s = Rows.Start(part), e = Rows.End(part);
-            if (N == 1 && Bits == 256 && Avx2.IsSupported && Fma.IsSupported)
+            bool avx2 = Bits == 256 && Isa == SimdIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported;
+            if (N == 1)
             {
                 // Decoding: this part's weight rows against the one activation row, the row loop inside one call.
-                Dot256Rows(Type, W + (long)s * RowBytes, RowBytes, e - s, Codes, Scales, Sums, Blocks, B is null ? null : B + s, Y + s);
-                return;
-            }
-            if (N == 1 && Bits == 128 && Isa >= SimdIsa.AdvSimd && AdvSimd.Arm64.IsSupported)
-            {
-                DotArmRows(Isa == SimdIsa.AdvSimdDp, Type, W + (long)s * RowBytes, RowBytes, e - s, Codes, Scales, Sums, Blocks, B is null ? null : B + s, Y + s);
-                return;
+                byte* w = W + (long)s * RowBytes;
+                float* b = B is null ? null : B + s;
+                if (avx2) { DotRows<Avx2Dot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, b, Y + s); return; }
+                if (Simd.Arm(Bits) && Isa == SimdIsa.AdvSimdDp) { DotRows<ArmSdot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, b, Y + s); return; }
+                if (Simd.Arm(Bits)) { DotRows<ArmDot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, b, Y + s); return; }
             }
             // Activation rows in tiles of RowTile, so a tile's codes stay in cache while this part's weight rows stream
             // past them (decoding, n = 1, is one tile: every weight byte is read once).
@@ -185,7 +184,7 @@ public static unsafe class QuantizedLinear
                     float bias = B is null ? 0f : B[j];
                     int r = r0;
                     // Four activation rows per pass over the weight row: each block is loaded and unpacked once.
-                    if (Bits == 256 && Avx2.IsSupported && Fma.IsSupported)
+                    if (avx2)
                         for (; r + 4 <= r1; r += 4)
                         {
                             var dots = Dot256x4(Type, row, Codes + (long)r * In, In, Scales + r * Blocks, Sums + 2 * r * Blocks, Blocks);
@@ -210,7 +209,8 @@ public static unsafe class QuantizedLinear
     {
         512 => Dot512(type, w, q, d, sum, blocks),
         256 when isa == SimdIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported => Dot256(type, w, q, d, sum, blocks),
-        128 when isa >= SimdIsa.AdvSimd && AdvSimd.Arm64.IsSupported => DotArm(isa == SimdIsa.AdvSimdDp, type, w, q, d, sum, blocks),
+        128 when isa == SimdIsa.AdvSimdDp && AdvSimd.Arm64.IsSupported => ArmSdot.Dot(type, w, q, d, sum, blocks),
+        128 when isa == SimdIsa.AdvSimd && AdvSimd.Arm64.IsSupported => ArmDot.Dot(type, w, q, d, sum, blocks),
         256 or 128 => DotPortable(bits, type, w, q, d, sum, blocks),
         _ => DotScalar(type, w, q, d, sum, blocks),
     };
@@ -246,11 +246,24 @@ public static unsafe class QuantizedLinear
 
     // ---- 256 bits with AVX2: vpmaddubsw (unsigned x signed bytes -> pairs of 16-bit sums) + vpmaddwd ----
 
-    /// <summary>y[j] = b[j] + <see cref="Dot256"/>(row j) for <paramref name="rows"/> consecutive weight rows: the same bits as row by row.</summary>
-    static void Dot256Rows(QuantType type, byte* w, int rowBytes, int rows, sbyte* q, float* d, float* sum, int blocks, float* b, float* y)
+    /// <summary>One instruction set's dot product of a weight row with an activation row, for <see cref="DotRows{D}"/>.</summary>
+    interface IRowDot
+    {
+        static abstract float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks);
+    }
+
+    readonly struct Avx2Dot : IRowDot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks) => Dot256(type, w, q, d, sum, blocks);
+    }
+
+    /// <summary>y[j] = b[j] + D.Dot(row j) for <paramref name="rows"/> consecutive weight rows: the same bits as row by row.</summary>
+    static void DotRows<D>(QuantType type, byte* w, int rowBytes, int rows, sbyte* q, float* d, float* sum, int blocks, float* b, float* y)
+        where D : struct, IRowDot
     {
         for (int j = 0; j < rows; j++, w += rowBytes)
-            y[j] = (b is null ? 0f : b[j]) + Dot256(type, w, q, d, sum, blocks);
+            y[j] = (b is null ? 0f : b[j]) + D.Dot(type, w, q, d, sum, blocks);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -368,11 +381,16 @@ public static unsafe class QuantizedLinear
 
     // ---- ARM64, 128 bits: SDOT (Dp) or widening multiplies (AdvSimd) ----
 
-    /// <summary>y[j] = b[j] + <see cref="DotArm"/>(row j) for <paramref name="rows"/> consecutive weight rows: the same bits as row by row.</summary>
-    static void DotArmRows(bool sdot, QuantType type, byte* w, int rowBytes, int rows, sbyte* q, float* d, float* sum, int blocks, float* b, float* y)
+    readonly struct ArmSdot : IRowDot
     {
-        for (int j = 0; j < rows; j++, w += rowBytes)
-            y[j] = (b is null ? 0f : b[j]) + DotArm(sdot, type, w, q, d, sum, blocks);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks) => DotArm(true, type, w, q, d, sum, blocks);
+    }
+
+    readonly struct ArmDot : IRowDot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks) => DotArm(false, type, w, q, d, sum, blocks);
     }
 
     /// <summary>
@@ -385,8 +403,6 @@ public static unsafe class QuantizedLinear
     static float DotArm(bool sdot, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
     {
         int bytes = type.BlockBytes();
-        var low = Vector128.Create((byte)0x0F);
-        var eight = Vector128.Create((sbyte)8);
         var acc = Vector128<float>.Zero;
         float extra = 0; // Q4_1: the minimums' share, min_w * sum(x)
         for (int k = 0; k < blocks; k++, w += bytes, q += 32)
@@ -400,12 +416,12 @@ public static unsafe class QuantizedLinear
             else
             {
                 var packed = AdvSimd.LoadVector128(w + (type == QuantType.Q4_0 ? 2 : 4));
-                w0 = AdvSimd.And(packed, low).AsSByte();
+                w0 = AdvSimd.And(packed, Vector128.Create((byte)0x0F)).AsSByte();
                 w1 = AdvSimd.ShiftRightLogical(packed, 4).AsSByte();
                 if (type == QuantType.Q4_0)
                 {
-                    w0 = AdvSimd.Subtract(w0, eight);
-                    w1 = AdvSimd.Subtract(w1, eight);
+                    w0 = AdvSimd.Subtract(w0, Vector128.Create((sbyte)8));
+                    w1 = AdvSimd.Subtract(w1, Vector128.Create((sbyte)8));
                 }
                 else extra += QuantizedMatrix.Half16(w + 2) * sum[k];
             }
