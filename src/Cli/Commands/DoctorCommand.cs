@@ -51,7 +51,7 @@ static class DoctorCommand
         {
             double peak = MachinePeak.MeasureGflops();
             int used = Math.Min(threads, Environment.ProcessorCount);
-            Line("fp32 peak", $"{Format(peak, "0.0")} GFLOP/s on one thread, {Format(peak * used, "0")} on {used} (FMA at {Simd.Bits} bits, measured now)");
+            Line("fp32 peak", $"{Format(peak, "0.0")} GFLOP/s on one thread, {Format(peak * used, "0.0")} on {used} (FMA at {Simd.Bits} bits, measured now)");
             Line("copy bandwidth", $"{Format(MachinePeak.MeasureCopyBandwidth(), "0.0")} GB/s (read + written, {threads} thread{(threads == 1 ? "" : "s")}, measured now)");
         }
 
