@@ -40,12 +40,15 @@ public static unsafe class QuantizedLinear
         var scales = t_scales is { } s && s.Length >= 3 * n * blocks ? s : t_scales = new float[Math.Max(3 * n * blocks, 96)];
         QuantizeActivations(x, codes, scales, n, inDim);
 
-        fixed (float* px = scales, pb = b, py = y)
+        // The fp16 table is read from its static field once here and passed down as a pointer: NativeAOT checks that a
+        // static's class is initialised at every read, and a check (with its helper call) inside the block loops costs
+        // those loops their registers.
+        fixed (float* px = scales, pb = b, py = y, half = QuantizedMatrix.HalfTable)
         fixed (sbyte* pq = codes)
         {
             var work = new Work
             {
-                W = w.Data, Type = w.Type, RowBytes = w.RowBytes, Codes = pq, Scales = px, Sums = px + n * blocks,
+                W = w.Data, Type = w.Type, RowBytes = w.RowBytes, Codes = pq, Scales = px, Sums = px + n * blocks, Half = half,
                 B = b.IsEmpty ? null : pb, Y = py, N = n, In = inDim, Out = outDim, Blocks = blocks, Bits = Simd.Bits, Isa = Simd.Isa,
             };
             // Bytes of weights read per part matter more than multiply-adds here: a part per 8 output rows at least.
@@ -155,7 +158,7 @@ public static unsafe class QuantizedLinear
         public QuantType Type;
         public int RowBytes;
         public sbyte* Codes;
-        public float* Scales, Sums, B, Y;
+        public float* Scales, Sums, B, Y, Half;
         public int N, In, Out, Blocks, Bits;
         public SimdIsa Isa;
         public Split Rows;
@@ -169,9 +172,9 @@ public static unsafe class QuantizedLinear
                 // Decoding: this part's weight rows against the one activation row, the row loop inside one call.
                 byte* w = W + (long)s * RowBytes;
                 float* b = B is null ? null : B + s;
-                if (avx2) { DotRows<Avx2Dot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, b, Y + s); return; }
-                if (Simd.Arm(Bits) && Isa == SimdIsa.AdvSimdDp) { DotRows<ArmSdot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, b, Y + s); return; }
-                if (Simd.Arm(Bits)) { DotRows<ArmDot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, b, Y + s); return; }
+                if (avx2) { DotRows<Avx2Dot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, Half, b, Y + s); return; }
+                if (Simd.Arm(Bits) && Isa == SimdIsa.AdvSimdDp) { DotRows<ArmSdot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, Half, b, Y + s); return; }
+                if (Simd.Arm(Bits)) { DotRows<ArmDot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, Half, b, Y + s); return; }
             }
             // Activation rows in tiles of RowTile, so a tile's codes stay in cache while this part's weight rows stream
             // past them (decoding, n = 1, is one tile: every weight byte is read once).
@@ -187,14 +190,14 @@ public static unsafe class QuantizedLinear
                     if (avx2)
                         for (; r + 4 <= r1; r += 4)
                         {
-                            var dots = Dot256x4(Type, row, Codes + (long)r * In, In, Scales + r * Blocks, Sums + 2 * r * Blocks, Blocks);
+                            var dots = Dot256x4(Type, row, Codes + (long)r * In, In, Scales + r * Blocks, Sums + 2 * r * Blocks, Blocks, Half);
                             for (int k = 0; k < 4; k++) Y[(long)(r + k) * Out + j] = bias + dots[k];
                         }
                     for (; r < r1; r++)
                     {
                         sbyte* q = Codes + (long)r * In;
                         float* d = Scales + r * Blocks, sum = Sums + 2 * r * Blocks;
-                        Y[(long)r * Out + j] = bias + Dot(Bits, Isa, Type, row, q, d, sum, Blocks);
+                        Y[(long)r * Out + j] = bias + Dot(Bits, Isa, Type, row, q, d, sum, Blocks, Half);
                     }
                 }
             }
@@ -205,25 +208,29 @@ public static unsafe class QuantizedLinear
     /// One weight row against one quantised activation row, at the given vector width and instruction set:
     /// <paramref name="sum"/> holds the row's blocks' sums of x, then (at sum + blocks) of the codes.
     /// </summary>
-    internal static float Dot(int bits, SimdIsa isa, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks) => bits switch
+    internal static float Dot(int bits, SimdIsa isa, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half) => bits switch
     {
-        512 => Dot512(type, w, q, d, sum, blocks),
-        256 when isa == SimdIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported => Dot256(type, w, q, d, sum, blocks),
-        128 when isa == SimdIsa.AdvSimdDp && AdvSimd.Arm64.IsSupported => ArmSdot.Dot(type, w, q, d, sum, blocks),
-        128 when isa == SimdIsa.AdvSimd && AdvSimd.Arm64.IsSupported => ArmDot.Dot(type, w, q, d, sum, blocks),
-        256 or 128 => DotPortable(bits, type, w, q, d, sum, blocks),
-        _ => DotScalar(type, w, q, d, sum, blocks),
+        512 => Dot512(type, w, q, d, sum, blocks, half),
+        256 when isa == SimdIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported => Dot256(type, w, q, d, sum, blocks, half),
+        128 when isa == SimdIsa.AdvSimdDp && AdvSimd.Arm64.IsSupported => ArmSdot.Dot(type, w, q, d, sum, blocks, half),
+        128 when isa == SimdIsa.AdvSimd && AdvSimd.Arm64.IsSupported => ArmDot.Dot(type, w, q, d, sum, blocks, half),
+        256 or 128 => DotPortable(bits, type, w, q, d, sum, blocks, half),
+        _ => DotScalar(type, w, q, d, sum, blocks, half),
     };
+
+    /// <summary>An fp16 scale or minimum as a float, through the table (<see cref="QuantizedMatrix.HalfTable"/>, pinned by the caller).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Half16(float* table, byte* p) => table[Unsafe.ReadUnaligned<ushort>(p)];
 
     // ---- scalar: the reference path ----
 
-    static float DotScalar(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    static float DotScalar(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half)
     {
         int bytes = type.BlockBytes();
         float total = 0;
         for (int k = 0; k < blocks; k++, w += bytes, q += 32)
         {
-            float dw = QuantizedMatrix.Half16(w);
+            float dw = Half16(half, w);
             int acc = 0;
             switch (type)
             {
@@ -237,7 +244,7 @@ public static unsafe class QuantizedLinear
                     break;
                 default:
                     for (int i = 0; i < 16; i++) acc += (w[4 + i] & 0x0F) * q[i] + (w[4 + i] >> 4) * q[i + 16];
-                    total += dw * d[k] * acc + QuantizedMatrix.Half16(w + 2) * sum[k];
+                    total += dw * d[k] * acc + Half16(half, w + 2) * sum[k];
                     break;
             }
         }
@@ -249,25 +256,25 @@ public static unsafe class QuantizedLinear
     /// <summary>One instruction set's dot product of a weight row with an activation row, for <see cref="DotRows{D}"/>.</summary>
     interface IRowDot
     {
-        static abstract float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks);
+        static abstract float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half);
     }
 
     readonly struct Avx2Dot : IRowDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks) => Dot256(type, w, q, d, sum, blocks);
+        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half) => Dot256(type, w, q, d, sum, blocks, half);
     }
 
     /// <summary>y[j] = b[j] + D.Dot(row j) for <paramref name="rows"/> consecutive weight rows: the same bits as row by row.</summary>
-    static void DotRows<D>(QuantType type, byte* w, int rowBytes, int rows, sbyte* q, float* d, float* sum, int blocks, float* b, float* y)
+    static void DotRows<D>(QuantType type, byte* w, int rowBytes, int rows, sbyte* q, float* d, float* sum, int blocks, float* half, float* b, float* y)
         where D : struct, IRowDot
     {
         for (int j = 0; j < rows; j++, w += rowBytes)
-            y[j] = (b is null ? 0f : b[j]) + D.Dot(type, w, q, d, sum, blocks);
+            y[j] = (b is null ? 0f : b[j]) + D.Dot(type, w, q, d, sum, blocks, half);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Dot256(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    static float Dot256(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half)
     {
         int bytes = type.BlockBytes();
         var ones = Vector256.Create((short)1);
@@ -288,9 +295,9 @@ public static unsafe class QuantizedLinear
             {
                 ints = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Nibbles(type, w, low), qx), ones);
                 if (type == QuantType.Q4_0) ints = Avx2.Subtract(ints, CodeSum(sum + blocks + k));
-                else extra += QuantizedMatrix.Half16(w + 2) * sum[k];
+                else extra += Half16(half, w + 2) * sum[k];
             }
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(ints), Vector256.Create(QuantizedMatrix.Half16(w) * d[k]), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(ints), Vector256.Create(Half16(half, w) * d[k]), acc);
         }
         return Vector256.Sum(acc) + extra;
     }
@@ -319,7 +326,7 @@ public static unsafe class QuantizedLinear
     /// <paramref name="blocks"/> apart): the same per-row operations in the same order, so each result is bit-identical
     /// to <see cref="Dot256"/>'s for that row.
     /// </summary>
-    static Vector128<float> Dot256x4(QuantType type, byte* w, sbyte* q, int stride, float* d, float* sum, int blocks)
+    static Vector128<float> Dot256x4(QuantType type, byte* w, sbyte* q, int stride, float* d, float* sum, int blocks, float* half)
     {
         int bytes = type.BlockBytes();
         var ones = Vector256.Create((short)1);
@@ -328,7 +335,7 @@ public static unsafe class QuantizedLinear
         float extra0 = 0, extra1 = 0, extra2 = 0, extra3 = 0;
         for (int k = 0; k < blocks; k++, w += bytes, q += 32)
         {
-            float dw = QuantizedMatrix.Half16(w);
+            float dw = Half16(half, w);
             Vector256<sbyte> qw = default;
             Vector256<byte> magnitude;
             if (type == QuantType.Q8_0)
@@ -342,7 +349,7 @@ public static unsafe class QuantizedLinear
                 if (type == QuantType.Q4_1)
                 {
                     // Row i's sums of x start at sum + 2 i blocks.
-                    float min = QuantizedMatrix.Half16(w + 2);
+                    float min = Half16(half, w + 2);
                     extra0 += min * sum[k];
                     extra1 += min * sum[2 * blocks + k];
                     extra2 += min * sum[4 * blocks + k];
@@ -384,13 +391,13 @@ public static unsafe class QuantizedLinear
     readonly struct ArmSdot : IRowDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks) => DotArm(true, type, w, q, d, sum, blocks);
+        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half) => DotArm(true, type, w, q, d, sum, blocks, half);
     }
 
     readonly struct ArmDot : IRowDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks) => DotArm(false, type, w, q, d, sum, blocks);
+        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half) => DotArm(false, type, w, q, d, sum, blocks, half);
     }
 
     /// <summary>
@@ -400,7 +407,7 @@ public static unsafe class QuantizedLinear
     /// block's two scales into four float lanes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float DotArm(bool sdot, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    static float DotArm(bool sdot, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half)
     {
         int bytes = type.BlockBytes();
         var acc = Vector128<float>.Zero;
@@ -423,7 +430,7 @@ public static unsafe class QuantizedLinear
                     w0 = AdvSimd.Subtract(w0, Vector128.Create((sbyte)8));
                     w1 = AdvSimd.Subtract(w1, Vector128.Create((sbyte)8));
                 }
-                else extra += QuantizedMatrix.Half16(w + 2) * sum[k];
+                else extra += Half16(half, w + 2) * sum[k];
             }
             var q0 = AdvSimd.LoadVector128(q);
             var q1 = AdvSimd.LoadVector128(q + 16);
@@ -438,14 +445,14 @@ public static unsafe class QuantizedLinear
                 ints = AdvSimd.AddPairwiseWideningAndAdd(ints, AdvSimd.MultiplyWideningLower(w1.GetLower(), q1.GetLower()));
                 ints = AdvSimd.AddPairwiseWideningAndAdd(ints, AdvSimd.MultiplyWideningUpper(w1, q1));
             }
-            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.ConvertToSingle(ints), Vector128.Create(QuantizedMatrix.Half16(w) * d[k]));
+            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.ConvertToSingle(ints), Vector128.Create(Half16(half, w) * d[k]));
         }
         return Vector128.Sum(acc) + extra;
     }
 
     // ---- 128 and 256 bits without AVX2: widen to 16 bits, multiply, widen to 32 and add ----
 
-    static float DotPortable(int bits, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    static float DotPortable(int bits, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half)
     {
         int bytes = type.BlockBytes();
         float total = 0;
@@ -456,15 +463,15 @@ public static unsafe class QuantizedLinear
             int acc = bits == 256
                 ? Sum(Vector256.Load(qw), Vector256.Load(q))
                 : Sum(Vector128.Load(qw), Vector128.Load(q)) + Sum(Vector128.Load(qw + 16), Vector128.Load(q + 16));
-            total += QuantizedMatrix.Half16(w) * d[k] * acc;
-            if (type == QuantType.Q4_1) total += QuantizedMatrix.Half16(w + 2) * sum[k];
+            total += Half16(half, w) * d[k] * acc;
+            if (type == QuantType.Q4_1) total += Half16(half, w + 2) * sum[k];
         }
         return total;
     }
 
     // ---- 512 bits: two blocks per vector ----
 
-    static float Dot512(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    static float Dot512(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half)
     {
         int bytes = type.BlockBytes();
         float total = 0;
@@ -477,11 +484,11 @@ public static unsafe class QuantizedLinear
             var (a, b) = Vector512.Widen(Vector512.Load(unpacked));
             var (x0, x1) = Vector512.Widen(Vector512.Load(q));
             int acc0 = SumWidened(a * x0), acc1 = SumWidened(b * x1);
-            total += QuantizedMatrix.Half16(w) * d[k] * acc0 + QuantizedMatrix.Half16(w + bytes) * d[k + 1] * acc1;
+            total += Half16(half, w) * d[k] * acc0 + Half16(half, w + bytes) * d[k + 1] * acc1;
             if (type == QuantType.Q4_1)
-                total += QuantizedMatrix.Half16(w + 2) * sum[k] + QuantizedMatrix.Half16(w + bytes + 2) * sum[k + 1];
+                total += Half16(half, w + 2) * sum[k] + Half16(half, w + bytes + 2) * sum[k + 1];
         }
-        if (k < blocks) total += DotPortable(256, type, w, q, d + k, sum + k, 1);
+        if (k < blocks) total += DotPortable(256, type, w, q, d + k, sum + k, 1, half);
         return total;
     }
 
