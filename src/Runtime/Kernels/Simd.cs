@@ -13,7 +13,7 @@ public enum SimdIsa
 {
     /// <summary>The portable vector API only (and scalar code).</summary>
     Portable,
-    /// <summary>x86 AVX2 + FMA: the quantised products' vpmaddubsw/vpmaddwd path, at 256 bits.</summary>
+    /// <summary>x86 AVX2 + FMA: the quantised products' vpmaddubsw/vpmaddwd integer sums, at 256 and 512 bits.</summary>
     Avx2,
     /// <summary>ARM64 AdvSimd (Neon): the GEMM micro-kernel's multiply-add by lane, widening integer products, at 128 bits.</summary>
     AdvSimd,
@@ -26,7 +26,7 @@ public enum SimdIsa
 /// tests force each narrower width, and 0 (scalar), to check every path against the scalar reference.
 /// Kernels read <see cref="Bits"/> once per call, so forcing a width costs one branch per call, not per element.
 /// Beside the width, <see cref="Isa"/> says which architecture-specific code runs at that width (x86 intrinsics
-/// only at 256 bits, ARM ones only at 128); forcing <see cref="SimdIsa.Portable"/> runs the portable code instead,
+/// at 256 and 512 bits, ARM ones at 128); forcing <see cref="SimdIsa.Portable"/> runs the portable code instead,
 /// so both are checked on the machine that has them (<see cref="Edge.Diagnostics.KernelSelfCheck"/>).
 /// </summary>
 public static class Simd
@@ -62,8 +62,13 @@ public static class Simd
     /// </summary>
     public static readonly int[] AllBits = [512, 256, 128, 0];
 
-    /// <summary>The width an instruction set's own code runs at (0: none of its own).</summary>
-    public static int WidthOf(SimdIsa isa) => isa switch { SimdIsa.Avx2 => 256, SimdIsa.AdvSimd or SimdIsa.AdvSimdDp => 128, _ => 0 };
+    /// <summary>Whether <paramref name="isa"/> has code of its own at <paramref name="bits"/> (the portable code runs at every width).</summary>
+    public static bool RunsAt(SimdIsa isa, int bits) => isa switch
+    {
+        SimdIsa.Avx2 => bits is 256 or 512,
+        SimdIsa.AdvSimd or SimdIsa.AdvSimdDp => bits == 128,
+        _ => true,
+    };
 
     /// <summary>Whether this machine runs <paramref name="isa"/>'s code: it is <see cref="MachineIsa"/> or a subset of it.</summary>
     public static bool Supports(SimdIsa isa) => isa switch
@@ -78,7 +83,8 @@ public static class Simd
     /// <summary>
     /// The kernel paths this machine runs natively, best first: each accelerated width with every instruction set
     /// whose code runs at that width (its own, then the portable code), and scalar last. On an AVX2 machine:
-    /// 256 AVX2, 256 portable, 128, scalar; on ARM64 with SDOT: 128 AdvSimd+Dp, 128 AdvSimd, 128 portable, scalar.
+    /// 256 AVX2, 256 portable, 128, scalar (an AVX-512 one adds 512 AVX2 and 512 portable first); on ARM64 with SDOT:
+    /// 128 AdvSimd+Dp, 128 AdvSimd, 128 portable, scalar.
     /// </summary>
     public static IReadOnlyList<(int Bits, SimdIsa Isa)> MachinePaths()
     {
@@ -87,7 +93,7 @@ public static class Simd
         {
             if (bits > MachineBits) continue;
             foreach (var isa in new[] { SimdIsa.Avx2, SimdIsa.AdvSimdDp, SimdIsa.AdvSimd })
-                if (Supports(isa) && WidthOf(isa) == bits) paths.Add((bits, isa));
+                if (bits > 0 && Supports(isa) && RunsAt(isa, bits)) paths.Add((bits, isa));
             paths.Add((bits, SimdIsa.Portable));
         }
         return paths;

@@ -130,6 +130,23 @@ public class QuantizedLinearTests
     }
 
     [Fact]
+    public void At512Bits_TheAvx2IntegerSums_GiveThePortableResultsBitForBit()
+    {
+        if (!Simd.Supports(SimdIsa.Avx2)) return; // nothing to compare with
+        var rng = new Rng(95);
+        foreach (var type in Types)
+            foreach (var (n, inDim, outDim) in Shapes)
+            {
+                float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim), b = Data.Gaussian(ref rng, outDim);
+                var w = QuantizedMatrix.Create(wf, inDim, outDim, false, type);
+                float[] avx2 = new float[n * outDim], portable = new float[n * outDim];
+                using (Simd.Force(512, SimdIsa.Avx2)) QuantizedLinear.Forward(x, w, b, avx2, n, inDim, outDim);
+                using (Simd.Force(512, SimdIsa.Portable)) QuantizedLinear.Forward(x, w, b, portable, n, inDim, outDim);
+                Expect.BitIdentical(portable, avx2, $"{type} n={n} in={inDim} out={outDim}");
+            }
+    }
+
+    [Fact]
     public void Forward_AllocatesNothing_AfterWarmUp()
     {
         var rng = new Rng(93);
