@@ -41,8 +41,8 @@ public static unsafe class QuantizedLinear
         QuantizeActivations(x, codes, scales, n, inDim);
 
         // The fp16 table is read from its static field once here and passed down as a pointer: NativeAOT checks that a
-        // static's class is initialised at every read, and a check (with its helper call) inside the block loops costs
-        // those loops their registers.
+        // static's class is initialised at every read, and such a check (with its call into the runtime) inside the
+        // block loops costs those loops their registers.
         fixed (float* px = scales, pb = b, py = y, half = QuantizedMatrix.HalfTable)
         fixed (sbyte* pq = codes)
         {
