@@ -25,6 +25,7 @@ static class Commands
         new("quantize", "write a copy of a model with 8- or 4-bit block-quantised weights", QuantizeCommand.Help, ["quiet", "force"], QuantizeCommand.Run),
         new("lora", "train a LoRA adapter on a frozen base, describe adapters, merge one into its base", LoraCommand.FullHelp, [], _ => 2, LoraCommand.Run),
         new("inspect", "list a checkpoint's (or any safetensors file's) tensors and metadata", InspectCommand.Help, [], InspectCommand.Run),
+        new("doctor", "this machine, this binary's instruction sets and speed, and a self-check of every kernel", DoctorCommand.Help, ["no-measure"], DoctorCommand.Run),
     ];
 
     public static string Usage => $"""

@@ -1,5 +1,8 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using F256 = System.Runtime.Intrinsics.Vector256<float>;
+using F128 = System.Runtime.Intrinsics.Vector128<float>;
 
 namespace Edge.Kernels;
 
@@ -106,7 +109,9 @@ public static unsafe class AttentionDecode
         {
             int hs = Hs, c = KvDim, positions = Positions;
             float scale = 1f / MathF.Sqrt(hs);
-            bool wide = Simd.Bits >= 256 && Vector256.IsHardwareAccelerated && hs % 8 == 0;
+            // 8-float vectors where the hardware has them, 4-float ones on ARM64 (whose widest is 128 bits), else
+            // VectorMath's dispatching dot and axpy.
+            int width = Simd.Bits >= 256 && Vector256.IsHardwareAccelerated && hs % 8 == 0 ? 256 : Simd.Arm(Simd.Bits) && hs % 4 == 0 ? 128 : 0;
             var s = new Span<float>(scores, positions);
             for (int head = Heads.Start(part); head < Heads.End(part); head++)
             {
@@ -115,7 +120,12 @@ public static unsafe class AttentionDecode
                 for (int p = 0; p < positions; p++)
                 {
                     float* k = kh + (long)p * c;
-                    s[p] = (wide ? Dot256(qh, k, hs) : VectorMath.Dot(new ReadOnlySpan<float>(qh, hs), new ReadOnlySpan<float>(k, hs))) * scale;
+                    s[p] = width switch
+                    {
+                        256 => Dot<Simd256, F256>(qh, k, hs),
+                        128 => Dot<Simd128, F128>(qh, k, hs),
+                        _ => VectorMath.Dot(new ReadOnlySpan<float>(qh, hs), new ReadOnlySpan<float>(k, hs)),
+                    } * scale;
                     max = MathF.Max(max, s[p]);
                 }
                 float sum = 0;
@@ -130,35 +140,37 @@ public static unsafe class AttentionDecode
                 for (int p = 0; p < positions; p++)
                 {
                     float* v = vh + (long)p * c;
-                    if (wide) Axpy256(s[p] * inv, v, Y + head * hs, hs);
+                    if (width == 256) Axpy<Simd256, F256>(s[p] * inv, v, Y + head * hs, hs);
+                    else if (width == 128) Axpy<Simd128, F128>(s[p] * inv, v, Y + head * hs, hs);
                     else VectorMath.Axpy(s[p] * inv, new ReadOnlySpan<float>(v, hs), yh);
                 }
             }
         }
     }
 
-    // One head's dot product and axpy in 8-float vectors, without the span and width dispatch of VectorMath:
-    // at a head size of 64 that overhead is most of the work of a position (VectorMath's pointer entry points,
-    // tried in their place: `edge bench generate gpt2 --vocab 50257 --tokens 700 --type q8`, 10.2 against 7.5 ms
-    // a token, one run each).
-    static float Dot256(float* x, float* y, int n)
+    // One head's dot product and axpy in whole vectors (n a multiple of S.Count), without the span and width dispatch
+    // of VectorMath: at a head size of 64 that overhead is most of the work of a position (VectorMath's pointer entry
+    // points, tried in their place: `edge bench generate gpt2 --vocab 50257 --tokens 700 --type q8`, 10.2 against
+    // 7.5 ms a token, one run each).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Dot<S, V>(float* x, float* y, int n) where S : struct, ISimd<V> where V : struct
     {
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
-        int i = 0;
-        for (; i + 16 <= n; i += 16)
+        V acc0 = S.Zero, acc1 = S.Zero;
+        int c = S.Count, i = 0;
+        for (; i + 2 * c <= n; i += 2 * c)
         {
-            acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), acc0);
-            acc1 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 8), Vector256.Load(y + i + 8), acc1);
+            acc0 = S.MulAdd(S.Load(ref x[i]), S.Load(ref y[i]), acc0);
+            acc1 = S.MulAdd(S.Load(ref x[i + c]), S.Load(ref y[i + c]), acc1);
         }
-        if (i < n) acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), acc0);
-        return Vector256.Sum(acc0 + acc1);
+        if (i < n) acc0 = S.MulAdd(S.Load(ref x[i]), S.Load(ref y[i]), acc0);
+        return S.Sum(S.Add(acc0, acc1));
     }
 
-    static void Axpy256(float a, float* x, float* y, int n)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Axpy<S, V>(float a, float* x, float* y, int n) where S : struct, ISimd<V> where V : struct
     {
-        var va = Vector256.Create(a);
-        for (int i = 0; i < n; i += 8)
-            Vector256.FusedMultiplyAdd(va, Vector256.Load(x + i), Vector256.Load(y + i)).Store(y + i);
+        V va = S.Splat(a);
+        for (int i = 0; i < n; i += S.Count)
+            S.Store(S.MulAdd(va, S.Load(ref x[i]), S.Load(ref y[i])), ref y[i]);
     }
 }

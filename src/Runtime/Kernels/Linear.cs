@@ -133,9 +133,10 @@ public static unsafe class Linear
 
     /// <summary>
     /// C [m, cols] += A [m, k] @ B [k, cols], where A(p, q) = a[p * rowStride + q * colStride] (so A may be a transpose)
-    /// and B, C are row-major. Whole 6-row x 2-vector tiles of C go through a packed, register-tiled micro-kernel
-    /// (about 80 GFLOP/s on one AVX2 core against a 100 GFLOP/s FMA peak, from 30-45 with the four-row loops alone);
-    /// the edges go through the four-row loops, where four rows of C at a time share each load of a B row.
+    /// and B, C are row-major. Whole tiles of C go through a packed, register-tiled micro-kernel (LinearTiles.cs: 6 rows
+    /// x 2 vectors, about 80 GFLOP/s on one AVX2 core against a 100 GFLOP/s FMA peak, from 30-45 with the four-row loops
+    /// alone; 8 rows x 12 columns with multiply-adds by lane on ARM64); the edges go through the four-row loops, where
+    /// four rows of C at a time share each load of a B row.
     /// A long k is taken in blocks of B rows that stay in the L2 cache (about 128 KiB each) while every row of C
     /// passes over them; each element of C still sums its k products in order, so blocking changes no result.
     /// B and C rows are <paramref name="ld"/> floats apart (ld = cols, or more for a column slice of wider matrices).
@@ -143,52 +144,63 @@ public static unsafe class Linear
     /// </summary>
     internal static void MatMulAdd(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ld)
     {
-        // Blocks of 6 rows x 2 vectors of columns go through the register-tiled micro-kernel; the rest (the last m % 6
-        // rows, the columns past the last whole tile, and m < 6, i.e. decoding) through the four-row loops below.
+        // Blocks of tile rows x tile columns go through the register-tiled micro-kernel; the rest (the last rows, the
+        // columns past the last whole tile, and m below a tile, i.e. decoding) through the four-row loops below.
         // Every path sums each element's k products in order with one fused multiply-add per product, and a column
         // gets the same vector width (or the scalar tail) on every path, so the split changes no result.
-        int tiles = m / TileRows, tileCols = bits switch { 512 => 32, 256 => 16, 128 => 8, _ => 0 };
         // A short k (the dw product when decoding: k = n = 1) is not worth packing: the loops below touch C as often.
-        if (tiles > 0 && tileCols > 0 && cols >= tileCols && k >= MinTiledK)
+        if (k >= MinTiledK)
         {
-            int rows = tiles * TileRows, tiledCols = cols / tileCols * tileCols;
-            if (bits >= 512) Tiled<Simd512, F512>(ref a, rowStride, colStride, ref b, ref c, rows, k, tiledCols, ld);
-            else if (bits >= 256) Tiled<Simd256, F256>(ref a, rowStride, colStride, ref b, ref c, rows, k, tiledCols, ld);
-            else Tiled<Simd128, F128>(ref a, rowStride, colStride, ref b, ref c, rows, k, tiledCols, ld);
-            // tiledCols is a multiple of every narrower width, so the remaining columns keep their widths.
-            if (tiledCols < cols)
-                MatMulAddRows(bits, ref a, rowStride, colStride, ref Unsafe.Add(ref b, tiledCols), ref Unsafe.Add(ref c, tiledCols),
-                    rows, k, cols - tiledCols, ld);
-            if (rows < m)
-                MatMulAddRows(bits, ref Unsafe.Add(ref a, (nint)rows * rowStride), rowStride, colStride, ref b,
-                    ref Unsafe.Add(ref c, (nint)rows * ld), m - rows, k, cols, ld);
-            return;
+            bool tiled =
+                Simd.Arm(bits) ? Tiled<Simd128, F128, ArmTile8x12>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ld) :
+                bits >= 512 ? Tiled<Simd512, F512, Tile6x2<Simd512, F512>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ld) :
+                bits >= 256 ? Tiled<Simd256, F256, Tile6x2<Simd256, F256>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ld) :
+                bits >= 128 && Tiled<Simd128, F128, Tile6x2<Simd128, F128>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ld);
+            if (tiled) return;
         }
         MatMulAddRows(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ld);
     }
 
-    // Micro-kernel tile: 6 rows x 2 vectors = 12 accumulators, plus 2 B vectors and 1 broadcast A value: 15 of the
-    // 16 ymm registers on AVX2 (the classic 6x16 shape; 12 independent FMA chains cover FMA latency x throughput).
-    const int TileRows = 6;
+    /// <summary>
+    /// <see cref="MatMulAdd"/> through the micro-kernel <typeparamref name="K"/> where at least one whole tile fits
+    /// (false, and nothing done, otherwise): the whole tiles, then the edges through the four-row loops.
+    /// </summary>
+    static bool Tiled<S, V, K>(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ld)
+        where S : struct, ISimd<V> where V : struct where K : struct, IMicroKernel
+    {
+        int tiles = m / K.Rows;
+        if (tiles == 0 || cols < K.Cols) return false;
+        int rows = tiles * K.Rows, tiledCols = cols / K.Cols * K.Cols;
+        PackAndRun<S, V, K>(ref a, rowStride, colStride, ref b, ref c, rows, k, tiledCols, ld);
+        // tiledCols is a multiple of every narrower width, so the remaining columns keep their widths.
+        if (tiledCols < cols)
+            MatMulAddRows(bits, ref a, rowStride, colStride, ref Unsafe.Add(ref b, tiledCols), ref Unsafe.Add(ref c, tiledCols),
+                rows, k, cols - tiledCols, ld);
+        if (rows < m)
+            MatMulAddRows(bits, ref Unsafe.Add(ref a, (nint)rows * rowStride), rowStride, colStride, ref b,
+                ref Unsafe.Add(ref c, (nint)rows * ld), m - rows, k, cols, ld);
+        return true;
+    }
+
     // k block: a packed B panel of KBlock x 16 floats (16 KiB at 256 bits) stays in L1 while every row tile of a
     // row block passes over it. Row block: a packed A block of RowBlock x KBlock floats (96 KiB) stays in L2 while
-    // every column tile passes over it.
+    // every column tile passes over it. RowBlock is a multiple of every micro-kernel's rows (6 and 8).
     const int KBlock = 256, RowBlock = 96;
     // Below this k the packing costs more than the tile saves (measured: n = 1, k = 1 ran 2x slower tiled).
     internal const int MinTiledK = 8;
 
-    // Per-thread packing buffers, grown once (to the largest width's size) and reused: no allocation per call.
+    // Per-thread packing buffers, grown once (to the largest tile's size) and reused: no allocation per call.
     [ThreadStatic] static float[]? t_packA, t_packB;
 
     /// <summary>
-    /// C [rows, cols] += A @ B for rows a multiple of 6 and cols a multiple of 2 vectors: for each k block, A is packed
-    /// by row tiles ([tile][q][6], so the kernel broadcasts from one pointer at fixed offsets) and each B column tile
-    /// is packed contiguous ([q][2 vectors]: no cache-set conflicts when ld is a large power of 2).
+    /// C [rows, cols] += A @ B for rows a multiple of K.Rows and cols a multiple of K.Cols: for each k block, A is
+    /// packed by row tiles ([tile][q][K.Rows], so the kernel reads a tile's column of A from one pointer) and each B
+    /// column tile is packed contiguous ([q][K.Cols]: no cache-set conflicts when ld is a large power of 2).
     /// </summary>
-    static void Tiled<S, V>(ref float a, nint rowStride, nint colStride, ref float b, ref float c, int rows, int k, int cols, nint ld)
-        where S : struct, ISimd<V> where V : struct
+    static void PackAndRun<S, V, K>(ref float a, nint rowStride, nint colStride, ref float b, ref float c, int rows, int k, int cols, nint ld)
+        where S : struct, ISimd<V> where V : struct where K : struct, IMicroKernel
     {
-        int tc = 2 * S.Count;
+        int tr = K.Rows, tc = K.Cols;
         var packA = t_packA;
         if (packA is null || packA.Length < RowBlock * KBlock) t_packA = packA = new float[RowBlock * KBlock];
         var packB = t_packB;
@@ -203,21 +215,15 @@ public static unsafe class Linear
             for (int p0 = 0; p0 < rows; p0 += RowBlock)
             {
                 int mc = Math.Min(RowBlock, rows - p0);
-                // packA[t * 6 * kc + q * 6 + r] = A(p0 + 6t + r, q0 + q)
-                // (6 reads per q: contiguous when A is a transpose (rowStride 1, the dw product), else 6 row streams)
-                for (int t = 0; t < mc; t += TileRows)
+                // packA[t * tr * kc + q * tr + r] = A(p0 + tr t + r, q0 + q)
+                // (tr reads per q: contiguous when A is a transpose (rowStride 1, the dw product), else tr row streams)
+                for (int t = 0; t < mc; t += tr)
                 {
                     ref float ar = ref Unsafe.Add(ref aq, (nint)(p0 + t) * rowStride);
                     ref float dst = ref Unsafe.Add(ref pa, (nint)t * kc);
-                    for (int q = 0; q < kc; q++, ar = ref Unsafe.Add(ref ar, colStride), dst = ref Unsafe.Add(ref dst, TileRows))
-                    {
-                        dst = ar;
-                        Unsafe.Add(ref dst, 1) = Unsafe.Add(ref ar, rowStride);
-                        Unsafe.Add(ref dst, 2) = Unsafe.Add(ref ar, 2 * rowStride);
-                        Unsafe.Add(ref dst, 3) = Unsafe.Add(ref ar, 3 * rowStride);
-                        Unsafe.Add(ref dst, 4) = Unsafe.Add(ref ar, 4 * rowStride);
-                        Unsafe.Add(ref dst, 5) = Unsafe.Add(ref ar, 5 * rowStride);
-                    }
+                    for (int q = 0; q < kc; q++, ar = ref Unsafe.Add(ref ar, colStride), dst = ref Unsafe.Add(ref dst, tr))
+                        for (int r = 0; r < tr; r++)
+                            Unsafe.Add(ref dst, r) = Unsafe.Add(ref ar, r * rowStride);
                 }
                 for (int j = 0; j < cols; j += tc)
                 {
@@ -226,59 +232,15 @@ public static unsafe class Linear
                     {
                         ref float src = ref Unsafe.Add(ref bj, (nint)q * ld);
                         ref float dst = ref Unsafe.Add(ref pb, (nint)q * tc);
-                        S.Store(S.Load(ref src), ref dst);
-                        S.Store(S.Load(ref Unsafe.Add(ref src, S.Count)), ref Unsafe.Add(ref dst, S.Count));
+                        for (int v = 0; v < tc; v += S.Count)
+                            S.Store(S.Load(ref Unsafe.Add(ref src, v)), ref Unsafe.Add(ref dst, v));
                     }
                     ref float cj = ref Unsafe.Add(ref c, (nint)p0 * ld + j);
-                    for (int t = 0; t < mc; t += TileRows)
-                        Kernel6<S, V>(ref Unsafe.Add(ref pa, (nint)t * kc), ref pb, ref Unsafe.Add(ref cj, t * ld), ld, kc);
+                    for (int t = 0; t < mc; t += tr)
+                        K.Run(ref Unsafe.Add(ref pa, (nint)t * kc), ref pb, ref Unsafe.Add(ref cj, t * ld), ld, kc);
                 }
             }
         }
-    }
-
-    // C [6, 2 vectors] += packed A [kc][6] @ packed B [kc][2 vectors], the 12 sums in registers for the whole k block.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel6<S, V>(ref float a, ref float b, ref float c, nint ld, int kc)
-        where S : struct, ISimd<V> where V : struct
-    {
-        int n = S.Count;
-        ref float c0 = ref c;
-        ref float c1 = ref Unsafe.Add(ref c0, ld);
-        ref float c2 = ref Unsafe.Add(ref c1, ld);
-        ref float c3 = ref Unsafe.Add(ref c2, ld);
-        ref float c4 = ref Unsafe.Add(ref c3, ld);
-        ref float c5 = ref Unsafe.Add(ref c4, ld);
-        V s00 = S.Load(ref c0), s01 = S.Load(ref Unsafe.Add(ref c0, n));
-        V s10 = S.Load(ref c1), s11 = S.Load(ref Unsafe.Add(ref c1, n));
-        V s20 = S.Load(ref c2), s21 = S.Load(ref Unsafe.Add(ref c2, n));
-        V s30 = S.Load(ref c3), s31 = S.Load(ref Unsafe.Add(ref c3, n));
-        V s40 = S.Load(ref c4), s41 = S.Load(ref Unsafe.Add(ref c4, n));
-        V s50 = S.Load(ref c5), s51 = S.Load(ref Unsafe.Add(ref c5, n));
-        for (int q = 0; q < kc; q++)
-        {
-            V b0 = S.Load(ref b), b1 = S.Load(ref Unsafe.Add(ref b, n));
-            V x = S.Splat(a);
-            s00 = S.MulAdd(x, b0, s00); s01 = S.MulAdd(x, b1, s01);
-            x = S.Splat(Unsafe.Add(ref a, 1));
-            s10 = S.MulAdd(x, b0, s10); s11 = S.MulAdd(x, b1, s11);
-            x = S.Splat(Unsafe.Add(ref a, 2));
-            s20 = S.MulAdd(x, b0, s20); s21 = S.MulAdd(x, b1, s21);
-            x = S.Splat(Unsafe.Add(ref a, 3));
-            s30 = S.MulAdd(x, b0, s30); s31 = S.MulAdd(x, b1, s31);
-            x = S.Splat(Unsafe.Add(ref a, 4));
-            s40 = S.MulAdd(x, b0, s40); s41 = S.MulAdd(x, b1, s41);
-            x = S.Splat(Unsafe.Add(ref a, 5));
-            s50 = S.MulAdd(x, b0, s50); s51 = S.MulAdd(x, b1, s51);
-            a = ref Unsafe.Add(ref a, TileRows);
-            b = ref Unsafe.Add(ref b, 2 * n);
-        }
-        S.Store(s00, ref c0); S.Store(s01, ref Unsafe.Add(ref c0, n));
-        S.Store(s10, ref c1); S.Store(s11, ref Unsafe.Add(ref c1, n));
-        S.Store(s20, ref c2); S.Store(s21, ref Unsafe.Add(ref c2, n));
-        S.Store(s30, ref c3); S.Store(s31, ref Unsafe.Add(ref c3, n));
-        S.Store(s40, ref c4); S.Store(s41, ref Unsafe.Add(ref c4, n));
-        S.Store(s50, ref c5); S.Store(s51, ref Unsafe.Add(ref c5, n));
     }
 
     // The four-row path: the fallback for edge tiles and the whole product when m < 6.

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using Edge.Quantization;
 
@@ -8,7 +9,8 @@ namespace Edge.Kernels;
 // y [n, out] = x [n, in] @ W^T + b for a quantised W (out rows of in weights, blocks of 32; see QuantizedMatrix).
 // The activations are quantised too, per block of 32, to int8 with an fp32 scale (GGML's Q8_0 for activations), so
 // every block's dot product is an integer one: 32 int8 x int8 (or unsigned 4-bit x int8) products summed by
-// multiply-add instructions (AVX2 vpmaddubsw + vpmaddwd on the 256-bit path), then scaled once per block:
+// multiply-add instructions (AVX2 vpmaddubsw + vpmaddwd on the 256-bit path; on ARM64 SDOT where the CPU has the
+// dot-product extension, widening multiplies and pairwise adds otherwise), then scaled once per block:
 //   Q8_0:        dot = d_w * d_x * sum(q_w * q_x)
 //   Q4_0:        dot = d_w * d_x * (sum(nibble * q_x) - 8 * sum(q_x))   (q_w = nibble - 8; the AVX2 path takes the
 //                nibbles as they are, unsigned, and takes the code sum off each of its 8 integer lanes: exact, and no
@@ -38,13 +40,16 @@ public static unsafe class QuantizedLinear
         var scales = t_scales is { } s && s.Length >= 3 * n * blocks ? s : t_scales = new float[Math.Max(3 * n * blocks, 96)];
         QuantizeActivations(x, codes, scales, n, inDim);
 
-        fixed (float* px = scales, pb = b, py = y)
+        // The fp16 table is read from its static field once here and passed down as a pointer: NativeAOT checks that a
+        // static's class is initialised at every read, and such a check (with its call into the runtime) inside the
+        // block loops costs those loops their registers.
+        fixed (float* px = scales, pb = b, py = y, half = QuantizedMatrix.HalfTable)
         fixed (sbyte* pq = codes)
         {
             var work = new Work
             {
-                W = w.Data, Type = w.Type, RowBytes = w.RowBytes, Codes = pq, Scales = px, Sums = px + n * blocks,
-                B = b.IsEmpty ? null : pb, Y = py, N = n, In = inDim, Out = outDim, Blocks = blocks, Bits = Simd.Bits,
+                W = w.Data, Type = w.Type, RowBytes = w.RowBytes, Codes = pq, Scales = px, Sums = px + n * blocks, Half = half,
+                B = b.IsEmpty ? null : pb, Y = py, N = n, In = inDim, Out = outDim, Blocks = blocks, Bits = Simd.Bits, Isa = Simd.Isa,
             };
             // Bytes of weights read per part matter more than multiply-adds here: a part per 8 output rows at least.
             int parts = Parallelism.Parts((long)n * inDim * outDim / 2, (outDim + 7) / 8);
@@ -64,7 +69,7 @@ public static unsafe class QuantizedLinear
         Check.AtLeast(x.Length, n, inDim, nameof(x));
         Check.AtLeast(codes.Length, n, inDim, nameof(codes));
         Check.AtLeast(scalesAndSums.Length, 3 * n, blocks, nameof(scalesAndSums));
-        bool vector = Simd.Bits >= 256 && Vector256.IsHardwareAccelerated;
+        bool vector = Simd.Bits >= 256 && Vector256.IsHardwareAccelerated, arm = Simd.Arm(Simd.Bits);
         fixed (float* px = x, ps = scalesAndSums)
         fixed (sbyte* pq = codes)
             for (int r = 0; r < n; r++)
@@ -73,6 +78,7 @@ public static unsafe class QuantizedLinear
                     long at = (long)r * inDim + k * QuantTypes.BlockSize;
                     float* d = ps + r * blocks + k, sums = ps + n * blocks + 2 * r * blocks + k;
                     if (vector) QuantizeBlock256(px + at, pq + at, d, sums, sums + blocks);
+                    else if (arm) QuantizeBlock128(px + at, pq + at, d, sums, sums + blocks);
                     else QuantizeBlockScalar(px + at, pq + at, d, sums, sums + blocks);
                 }
     }
@@ -115,24 +121,60 @@ public static unsafe class QuantizedLinear
         *codeSum = BitConverter.Int32BitsToSingle(Vector256.Sum((c0 + c1) + (c2 + c3)));
     }
 
+    /// <summary>
+    /// <see cref="QuantizeBlockScalar"/> in 4-float vectors (the ARM64 path; portable code, so tested on any machine):
+    /// the same scale and codes; the sum of x is added in another order.
+    /// </summary>
+    internal static void QuantizeBlock128(float* x, sbyte* q, float* scale, float* xSum, float* codeSum)
+    {
+        Vector128<float> m = default, s = default;
+        for (int i = 0; i < QuantTypes.BlockSize; i += 4)
+        {
+            var v = Vector128.Load(x + i);
+            m = Vector128.Max(m, Vector128.Abs(v));
+            s += v;
+        }
+        float amax = MathF.Max(MathF.Max(m[0], m[1]), MathF.Max(m[2], m[3]));
+        float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
+        var scaleBy = Vector128.Create(id);
+        Vector128<int> codes = default;
+        for (int i = 0; i < QuantTypes.BlockSize; i += 16)
+        {
+            var c0 = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i) * scaleBy));
+            var c1 = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 4) * scaleBy));
+            var c2 = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 8) * scaleBy));
+            var c3 = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 12) * scaleBy));
+            Vector128.Narrow(Vector128.Narrow(c0, c1), Vector128.Narrow(c2, c3)).Store(q + i);
+            codes += (c0 + c1) + (c2 + c3);
+        }
+        *scale = d;
+        *xSum = Vector128.Sum(s);
+        *codeSum = BitConverter.Int32BitsToSingle(Vector128.Sum(codes));
+    }
+
     struct Work : IPartitionedWork
     {
         public byte* W;
         public QuantType Type;
         public int RowBytes;
         public sbyte* Codes;
-        public float* Scales, Sums, B, Y;
+        public float* Scales, Sums, B, Y, Half;
         public int N, In, Out, Blocks, Bits;
+        public SimdIsa Isa;
         public Split Rows;
 
         public void Run(int part, int worker)
         {
             int s = Rows.Start(part), e = Rows.End(part);
-            if (N == 1 && Bits == 256 && Avx2.IsSupported && Fma.IsSupported)
+            bool avx2 = Bits == 256 && Isa == SimdIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported;
+            if (N == 1)
             {
                 // Decoding: this part's weight rows against the one activation row, the row loop inside one call.
-                Dot256Rows(Type, W + (long)s * RowBytes, RowBytes, e - s, Codes, Scales, Sums, Blocks, B is null ? null : B + s, Y + s);
-                return;
+                byte* w = W + (long)s * RowBytes;
+                float* b = B is null ? null : B + s;
+                if (avx2) { DotRows<Avx2Dot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, Half, b, Y + s); return; }
+                if (Simd.Arm(Bits) && Isa == SimdIsa.AdvSimdDp) { DotRows<ArmSdot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, Half, b, Y + s); return; }
+                if (Simd.Arm(Bits)) { DotRows<ArmDot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, Half, b, Y + s); return; }
             }
             // Activation rows in tiles of RowTile, so a tile's codes stay in cache while this part's weight rows stream
             // past them (decoding, n = 1, is one tile: every weight byte is read once).
@@ -145,17 +187,17 @@ public static unsafe class QuantizedLinear
                     float bias = B is null ? 0f : B[j];
                     int r = r0;
                     // Four activation rows per pass over the weight row: each block is loaded and unpacked once.
-                    if (Bits == 256 && Avx2.IsSupported && Fma.IsSupported)
+                    if (avx2)
                         for (; r + 4 <= r1; r += 4)
                         {
-                            var dots = Dot256x4(Type, row, Codes + (long)r * In, In, Scales + r * Blocks, Sums + 2 * r * Blocks, Blocks);
+                            var dots = Dot256x4(Type, row, Codes + (long)r * In, In, Scales + r * Blocks, Sums + 2 * r * Blocks, Blocks, Half);
                             for (int k = 0; k < 4; k++) Y[(long)(r + k) * Out + j] = bias + dots[k];
                         }
                     for (; r < r1; r++)
                     {
                         sbyte* q = Codes + (long)r * In;
                         float* d = Scales + r * Blocks, sum = Sums + 2 * r * Blocks;
-                        Y[(long)r * Out + j] = bias + Dot(Bits, Type, row, q, d, sum, Blocks);
+                        Y[(long)r * Out + j] = bias + Dot(Bits, Isa, Type, row, q, d, sum, Blocks, Half);
                     }
                 }
             }
@@ -163,26 +205,32 @@ public static unsafe class QuantizedLinear
     }
 
     /// <summary>
-    /// One weight row against one quantised activation row, at the given vector width: <paramref name="sum"/> holds the
-    /// row's blocks' sums of x, then (at sum + blocks) of the codes.
+    /// One weight row against one quantised activation row, at the given vector width and instruction set:
+    /// <paramref name="sum"/> holds the row's blocks' sums of x, then (at sum + blocks) of the codes.
     /// </summary>
-    internal static float Dot(int bits, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks) => bits switch
+    internal static float Dot(int bits, SimdIsa isa, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half) => bits switch
     {
-        512 => Dot512(type, w, q, d, sum, blocks),
-        256 when Avx2.IsSupported && Fma.IsSupported => Dot256(type, w, q, d, sum, blocks),
-        256 or 128 => DotPortable(bits, type, w, q, d, sum, blocks),
-        _ => DotScalar(type, w, q, d, sum, blocks),
+        512 => Dot512(isa == SimdIsa.Avx2 && Avx2.IsSupported, type, w, q, d, sum, blocks, half),
+        256 when isa == SimdIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported => Dot256(type, w, q, d, sum, blocks, half),
+        128 when isa == SimdIsa.AdvSimdDp && AdvSimd.Arm64.IsSupported => ArmSdot.Dot(type, w, q, d, sum, blocks, half),
+        128 when isa == SimdIsa.AdvSimd && AdvSimd.Arm64.IsSupported => ArmDot.Dot(type, w, q, d, sum, blocks, half),
+        256 or 128 => DotPortable(bits, type, w, q, d, sum, blocks, half),
+        _ => DotScalar(type, w, q, d, sum, blocks, half),
     };
+
+    /// <summary>An fp16 scale or minimum as a float, through the table (<see cref="QuantizedMatrix.HalfTable"/>, pinned by the caller).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Half16(float* table, byte* p) => table[Unsafe.ReadUnaligned<ushort>(p)];
 
     // ---- scalar: the reference path ----
 
-    static float DotScalar(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    static float DotScalar(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half)
     {
         int bytes = type.BlockBytes();
         float total = 0;
         for (int k = 0; k < blocks; k++, w += bytes, q += 32)
         {
-            float dw = QuantizedMatrix.Half16(w);
+            float dw = Half16(half, w);
             int acc = 0;
             switch (type)
             {
@@ -196,7 +244,7 @@ public static unsafe class QuantizedLinear
                     break;
                 default:
                     for (int i = 0; i < 16; i++) acc += (w[4 + i] & 0x0F) * q[i] + (w[4 + i] >> 4) * q[i + 16];
-                    total += dw * d[k] * acc + QuantizedMatrix.Half16(w + 2) * sum[k];
+                    total += dw * d[k] * acc + Half16(half, w + 2) * sum[k];
                     break;
             }
         }
@@ -205,15 +253,28 @@ public static unsafe class QuantizedLinear
 
     // ---- 256 bits with AVX2: vpmaddubsw (unsigned x signed bytes -> pairs of 16-bit sums) + vpmaddwd ----
 
-    /// <summary>y[j] = b[j] + <see cref="Dot256"/>(row j) for <paramref name="rows"/> consecutive weight rows: the same bits as row by row.</summary>
-    static void Dot256Rows(QuantType type, byte* w, int rowBytes, int rows, sbyte* q, float* d, float* sum, int blocks, float* b, float* y)
+    /// <summary>One instruction set's dot product of a weight row with an activation row, for <see cref="DotRows{D}"/>.</summary>
+    interface IRowDot
+    {
+        static abstract float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half);
+    }
+
+    readonly struct Avx2Dot : IRowDot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half) => Dot256(type, w, q, d, sum, blocks, half);
+    }
+
+    /// <summary>y[j] = b[j] + D.Dot(row j) for <paramref name="rows"/> consecutive weight rows: the same bits as row by row.</summary>
+    static void DotRows<D>(QuantType type, byte* w, int rowBytes, int rows, sbyte* q, float* d, float* sum, int blocks, float* half, float* b, float* y)
+        where D : struct, IRowDot
     {
         for (int j = 0; j < rows; j++, w += rowBytes)
-            y[j] = (b is null ? 0f : b[j]) + Dot256(type, w, q, d, sum, blocks);
+            y[j] = (b is null ? 0f : b[j]) + D.Dot(type, w, q, d, sum, blocks, half);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Dot256(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    static float Dot256(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half)
     {
         int bytes = type.BlockBytes();
         var ones = Vector256.Create((short)1);
@@ -222,23 +283,29 @@ public static unsafe class QuantizedLinear
         float extra = 0; // Q4_1: the minimums' share, min_w * sum(x)
         for (int k = 0; k < blocks; k++, w += bytes, q += 32)
         {
-            var qx = Avx.LoadVector256(q);
-            Vector256<int> ints;
-            if (type == QuantType.Q8_0)
-            {
-                // Signed x signed: |w| as unsigned bytes times q with w's sign moved onto it (GGML's trick).
-                var qw = Avx.LoadVector256((sbyte*)w + 2);
-                ints = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(qw), Avx2.Sign(qx, qw)), ones);
-            }
-            else
-            {
-                ints = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Nibbles(type, w, low), qx), ones);
-                if (type == QuantType.Q4_0) ints = Avx2.Subtract(ints, CodeSum(sum + blocks + k));
-                else extra += QuantizedMatrix.Half16(w + 2) * sum[k];
-            }
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(ints), Vector256.Create(QuantizedMatrix.Half16(w) * d[k]), acc);
+            var ints = BlockInts256(type, w, q, sum + blocks + k, ones, low);
+            if (type == QuantType.Q4_1) extra += Half16(half, w + 2) * sum[k];
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(ints), Vector256.Create(Half16(half, w) * d[k]), acc);
         }
         return Vector256.Sum(acc) + extra;
+    }
+
+    /// <summary>
+    /// One block's 32 products summed exactly, in integers, in eight 32-bit lanes: vpmaddubsw (unsigned x signed bytes,
+    /// in pairs to 16 bits) and vpmaddwd (to 32). Q8_0's signed weights enter as magnitudes with their signs moved onto
+    /// the activations (GGML's trick); Q4_0's unsigned nibbles are corrected by the activations' code sum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> BlockInts256(QuantType type, byte* w, sbyte* q, float* codeSum, Vector256<short> ones, Vector256<byte> low)
+    {
+        var qx = Avx.LoadVector256(q);
+        if (type == QuantType.Q8_0)
+        {
+            var qw = Avx.LoadVector256((sbyte*)w + 2);
+            return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(qw), Avx2.Sign(qx, qw)), ones);
+        }
+        var ints = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Nibbles(type, w, low), qx), ones);
+        return type == QuantType.Q4_0 ? Avx2.Subtract(ints, CodeSum(codeSum)) : ints;
     }
 
     /// <summary>
@@ -265,7 +332,7 @@ public static unsafe class QuantizedLinear
     /// <paramref name="blocks"/> apart): the same per-row operations in the same order, so each result is bit-identical
     /// to <see cref="Dot256"/>'s for that row.
     /// </summary>
-    static Vector128<float> Dot256x4(QuantType type, byte* w, sbyte* q, int stride, float* d, float* sum, int blocks)
+    static Vector128<float> Dot256x4(QuantType type, byte* w, sbyte* q, int stride, float* d, float* sum, int blocks, float* half)
     {
         int bytes = type.BlockBytes();
         var ones = Vector256.Create((short)1);
@@ -274,7 +341,7 @@ public static unsafe class QuantizedLinear
         float extra0 = 0, extra1 = 0, extra2 = 0, extra3 = 0;
         for (int k = 0; k < blocks; k++, w += bytes, q += 32)
         {
-            float dw = QuantizedMatrix.Half16(w);
+            float dw = Half16(half, w);
             Vector256<sbyte> qw = default;
             Vector256<byte> magnitude;
             if (type == QuantType.Q8_0)
@@ -288,7 +355,7 @@ public static unsafe class QuantizedLinear
                 if (type == QuantType.Q4_1)
                 {
                     // Row i's sums of x start at sum + 2 i blocks.
-                    float min = QuantizedMatrix.Half16(w + 2);
+                    float min = Half16(half, w + 2);
                     extra0 += min * sum[k];
                     extra1 += min * sum[2 * blocks + k];
                     extra2 += min * sum[4 * blocks + k];
@@ -325,9 +392,73 @@ public static unsafe class QuantizedLinear
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<sbyte> Signed(bool signed, Vector256<sbyte> qx, Vector256<sbyte> qw) => signed ? Avx2.Sign(qx, qw) : qx;
 
+    // ---- ARM64, 128 bits: SDOT (Dp) or widening multiplies (AdvSimd) ----
+
+    readonly struct ArmSdot : IRowDot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half) => DotArm(true, type, w, q, d, sum, blocks, half);
+    }
+
+    readonly struct ArmDot : IRowDot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half) => DotArm(false, type, w, q, d, sum, blocks, half);
+    }
+
+    /// <summary>
+    /// A block's 32 weights as two vectors of signed bytes (Q4_0's nibbles minus 8, Q4_1's raw nibbles 0..15) against
+    /// the activation codes: with <paramref name="sdot"/> two SDOTs (four byte products summed into each 32-bit lane),
+    /// otherwise four widening multiplies to 16 bits and pairwise widening adds to 32. Then one multiply-add by the
+    /// block's two scales into four float lanes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float DotArm(bool sdot, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half)
+    {
+        int bytes = type.BlockBytes();
+        var acc = Vector128<float>.Zero;
+        float extra = 0; // Q4_1: the minimums' share, min_w * sum(x)
+        for (int k = 0; k < blocks; k++, w += bytes, q += 32)
+        {
+            Vector128<sbyte> w0, w1;
+            if (type == QuantType.Q8_0)
+            {
+                w0 = AdvSimd.LoadVector128((sbyte*)w + 2);
+                w1 = AdvSimd.LoadVector128((sbyte*)w + 18);
+            }
+            else
+            {
+                var packed = AdvSimd.LoadVector128(w + (type == QuantType.Q4_0 ? 2 : 4));
+                w0 = AdvSimd.And(packed, Vector128.Create((byte)0x0F)).AsSByte();
+                w1 = AdvSimd.ShiftRightLogical(packed, 4).AsSByte();
+                if (type == QuantType.Q4_0)
+                {
+                    w0 = AdvSimd.Subtract(w0, Vector128.Create((sbyte)8));
+                    w1 = AdvSimd.Subtract(w1, Vector128.Create((sbyte)8));
+                }
+                else extra += Half16(half, w + 2) * sum[k];
+            }
+            var q0 = AdvSimd.LoadVector128(q);
+            var q1 = AdvSimd.LoadVector128(q + 16);
+            Vector128<int> ints;
+            if (sdot && Dp.IsSupported)
+                ints = Dp.DotProduct(Dp.DotProduct(Vector128<int>.Zero, w0, q0), w1, q1);
+            else
+            {
+                // Products of two int8 fit in 16 bits; each pairwise add widens to 32.
+                ints = AdvSimd.AddPairwiseWidening(AdvSimd.MultiplyWideningLower(w0.GetLower(), q0.GetLower()));
+                ints = AdvSimd.AddPairwiseWideningAndAdd(ints, AdvSimd.MultiplyWideningUpper(w0, q0));
+                ints = AdvSimd.AddPairwiseWideningAndAdd(ints, AdvSimd.MultiplyWideningLower(w1.GetLower(), q1.GetLower()));
+                ints = AdvSimd.AddPairwiseWideningAndAdd(ints, AdvSimd.MultiplyWideningUpper(w1, q1));
+            }
+            acc = AdvSimd.FusedMultiplyAdd(acc, AdvSimd.ConvertToSingle(ints), Vector128.Create(Half16(half, w) * d[k]));
+        }
+        return Vector128.Sum(acc) + extra;
+    }
+
     // ---- 128 and 256 bits without AVX2: widen to 16 bits, multiply, widen to 32 and add ----
 
-    static float DotPortable(int bits, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    static float DotPortable(int bits, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half)
     {
         int bytes = type.BlockBytes();
         float total = 0;
@@ -338,32 +469,50 @@ public static unsafe class QuantizedLinear
             int acc = bits == 256
                 ? Sum(Vector256.Load(qw), Vector256.Load(q))
                 : Sum(Vector128.Load(qw), Vector128.Load(q)) + Sum(Vector128.Load(qw + 16), Vector128.Load(q + 16));
-            total += QuantizedMatrix.Half16(w) * d[k] * acc;
-            if (type == QuantType.Q4_1) total += QuantizedMatrix.Half16(w + 2) * sum[k];
+            total += Half16(half, w) * d[k] * acc;
+            if (type == QuantType.Q4_1) total += Half16(half, w + 2) * sum[k];
         }
         return total;
     }
 
     // ---- 512 bits: two blocks per vector ----
 
-    static float Dot512(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks)
+    /// <remarks>
+    /// With <paramref name="avx2"/> each block's integer sum comes from <see cref="BlockInts256"/> instead of the
+    /// widening multiplies (the portable code unpacks and widens 64 bytes a step: several times slower on an AVX-512
+    /// CPU than the 256-bit path). The integers are the same, so are the float operations after them: the result is
+    /// bit-identical either way.
+    /// </remarks>
+    static float Dot512(bool avx2, QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half)
     {
         int bytes = type.BlockBytes();
         float total = 0;
         sbyte* unpacked = stackalloc sbyte[64];
+        var ones = Vector256.Create((short)1);
+        var low = Vector256.Create((byte)0x0F);
         int k = 0;
         for (; k + 2 <= blocks; k += 2, w += 2 * bytes, q += 64)
         {
-            Unpack(type, w, unpacked, copy: true);
-            Unpack(type, w + bytes, unpacked + 32, copy: true);
-            var (a, b) = Vector512.Widen(Vector512.Load(unpacked));
-            var (x0, x1) = Vector512.Widen(Vector512.Load(q));
-            int acc0 = SumWidened(a * x0), acc1 = SumWidened(b * x1);
-            total += QuantizedMatrix.Half16(w) * d[k] * acc0 + QuantizedMatrix.Half16(w + bytes) * d[k + 1] * acc1;
+            int acc0, acc1;
+            if (avx2 && Avx2.IsSupported)
+            {
+                acc0 = Vector256.Sum(BlockInts256(type, w, q, sum + blocks + k, ones, low));
+                acc1 = Vector256.Sum(BlockInts256(type, w + bytes, q + 32, sum + blocks + k + 1, ones, low));
+            }
+            else
+            {
+                Unpack(type, w, unpacked, copy: true);
+                Unpack(type, w + bytes, unpacked + 32, copy: true);
+                var (a, b) = Vector512.Widen(Vector512.Load(unpacked));
+                var (x0, x1) = Vector512.Widen(Vector512.Load(q));
+                acc0 = SumWidened(a * x0);
+                acc1 = SumWidened(b * x1);
+            }
+            total += Half16(half, w) * d[k] * acc0 + Half16(half, w + bytes) * d[k + 1] * acc1;
             if (type == QuantType.Q4_1)
-                total += QuantizedMatrix.Half16(w + 2) * sum[k] + QuantizedMatrix.Half16(w + bytes + 2) * sum[k + 1];
+                total += Half16(half, w + 2) * sum[k] + Half16(half, w + bytes + 2) * sum[k + 1];
         }
-        if (k < blocks) total += DotPortable(256, type, w, q, d + k, sum + k, 1);
+        if (k < blocks) total += DotPortable(256, type, w, q, d + k, sum + k, 1, half);
         return total;
     }
 

@@ -127,7 +127,7 @@ public sealed unsafe class QuantizedMatrix
 
     // Every fp16 bit pattern as a float (256 KiB, stays in L2): the kernels read one or two scales per block of
     // 32 weights, and the runtime's software Half conversion would cost as much as the block's dot product.
-    static readonly float[] HalfTable = BuildHalfTable();
+    internal static readonly float[] HalfTable = BuildHalfTable();
 
     static float[] BuildHalfTable()
     {

@@ -1,3 +1,4 @@
+using Edge.Diagnostics;
 using Edge.Kernels;
 using Xunit;
 

@@ -1,3 +1,4 @@
+using Edge.Diagnostics;
 using Edge.Kernels;
 using Xunit;
 
@@ -78,25 +79,18 @@ internal static class Expect
 
     public static void Close(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual, string what, double rel = Rel, double abs = Abs)
     {
-        Assert.True(expected.Length == actual.Length, $"{what}: length {actual.Length}, expected {expected.Length}");
-        for (int i = 0; i < expected.Length; i++)
-            Close(expected[i], actual[i], $"{what}[{i}]", rel, abs);
+        if (Compare.Close(expected, actual, what, rel, abs) is { } mismatch) Assert.Fail(mismatch);
     }
 
     public static void Close(double expected, double actual, string what, double rel = Rel, double abs = Abs)
     {
-        double diff = Math.Abs(actual - expected);
-        if (!(diff <= abs + rel * Math.Abs(expected)) && !(expected == actual))
-            Assert.Fail($"{what}: expected {expected:R}, got {actual:R} (|diff| {diff:G3})");
+        if (Compare.Close(expected, actual, what, rel, abs) is { } mismatch) Assert.Fail(mismatch);
     }
 
     /// <summary>The same float bit patterns (NaN payloads and the sign of zero included).</summary>
     public static void BitIdentical(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
     {
-        Assert.True(expected.Length == actual.Length, $"{what}: length {actual.Length}, expected {expected.Length}");
-        for (int i = 0; i < expected.Length; i++)
-            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
-                Assert.Fail($"{what}[{i}]: expected {expected[i]:R}, got {actual[i]:R}");
+        if (Compare.BitIdentical(expected, actual, what) is { } mismatch) Assert.Fail(mismatch);
     }
 
     /// <summary>Bytes allocated on this thread by 100 calls, after one warm-up call (which JIT-compiles).</summary>

@@ -1,3 +1,4 @@
+using Edge.Diagnostics;
 using Edge.Kernels;
 using Xunit;
 
@@ -113,12 +114,7 @@ public class LinearTests
             {
                 const int m = 19;
                 float[] a = Data.Gaussian(ref rng, m * k), b = Data.Gaussian(ref rng, k * cols), c0 = Data.Gaussian(ref rng, m * cols);
-                float[] whole = (float[])c0.Clone(), byRow = (float[])c0.Clone(), byChunk = (float[])c0.Clone();
-                Linear.MatMulAdd(bits, ref a[0], k, 1, ref b[0], ref whole[0], m, k, cols, cols);
-                for (int p = 0; p < m; p++)
-                    Linear.MatMulAdd(bits, ref a[p * k], k, 1, ref b[0], ref byRow[p * cols], 1, k, cols, cols);
-                for (int j = 0; j < cols; j += 16)
-                    Linear.MatMulAdd(bits, ref a[0], k, 1, ref b[j], ref byChunk[j], m, k, Math.Min(16, cols - j), cols);
+                var (whole, byRow, byChunk) = KernelSelfCheck.MatMulAddThreeWays(bits, a, b, c0, m, k, cols);
                 Expect.BitIdentical(whole, byRow, $"by row, bits={bits} k={k} cols={cols}");
                 Expect.BitIdentical(whole, byChunk, $"by column chunk, bits={bits} k={k} cols={cols}");
             }

@@ -1,3 +1,4 @@
+using Edge.Diagnostics;
 using Edge.Kernels;
 using Edge.Quantization;
 using Xunit;
@@ -10,34 +11,6 @@ public class QuantizedLinearTests
     static readonly QuantType[] Types = [QuantType.Q8_0, QuantType.Q4_0, QuantType.Q4_1];
     // In: one block, several, and a GPT-2-like width; Out covers partial worker splits; n: decoding (1) and small batches.
     static readonly (int N, int In, int Out)[] Shapes = [(1, 32, 1), (1, 64, 17), (3, 96, 40), (5, 256, 65), (2, 768, 24)];
-
-    /// <summary>
-    /// Dequantise-then-fp32, in double: y = b + deq(W) deq(x), where deq(x) is the activations as the kernel
-    /// quantises them (per block of 32 to int8). The kernel's integer sums are exact, so only float rounding differs.
-    /// </summary>
-    static double[] Reference(QuantizedMatrix w, float[] x, float[] b, int n)
-    {
-        var deq = w.Dequantize();
-        int inDim = w.Cols, blocks = inDim / 32;
-        var codes = new sbyte[n * inDim];
-        var scales = new float[3 * n * blocks];
-        QuantizedLinear.QuantizeActivations(x, codes, scales, n, inDim);
-        var y = new double[n * w.Rows];
-        for (int r = 0; r < n; r++)
-            for (int j = 0; j < w.Rows; j++)
-            {
-                double acc = b.Length > 0 ? b[j] : 0;
-                for (int i = 0; i < inDim; i++)
-                {
-                    double xq = (double)scales[r * blocks + i / 32] * codes[r * inDim + i];
-                    // Q4_1's minimum multiplies the exact sum of x: w = d q + min, so w x = d q xq + min x.
-                    double min = w.Type == QuantType.Q4_1 ? (double)BitConverter.ToHalf(w.RowData(j).Slice((i / 32) * 20 + 2, 2)) : 0;
-                    acc += (deq[j * inDim + i] - min) * xq + min * x[r * inDim + i];
-                }
-                y[r * w.Rows + j] = acc;
-            }
-        return y;
-    }
 
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
     public void Forward_MatchesDequantisedReference_OnEveryWidth(int bits)
@@ -54,7 +27,7 @@ public class QuantizedLinearTests
                     var y = Data.Gaussian(ref rng, (n + 1) * outDim);
                     float[] past = y[(n * outDim)..];
                     QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim);
-                    Expect.Close(Reference(w, x, b, n), y.AsSpan(0, n * outDim), $"{type} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
+                    Expect.Close(ScalarReference.QuantizedLinearForward(w, x, b, n), y.AsSpan(0, n * outDim), $"{type} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
                     Assert.Equal(past, y[(n * outDim)..]);
                 }
     }
@@ -126,10 +99,13 @@ public class QuantizedLinearTests
     /// The activations' quantiser in vectors gives the scalar one's scales, codes and code sums exactly (round half to
     /// even included: blocks built so x / scale lands on .5), and its sums of x to float rounding.
     /// </summary>
-    [Fact]
-    public unsafe void QuantizeActivations_InVectors_GivesTheScalarCodes()
+    /// <remarks>256: the 8-float quantiser (x86 with AVX2); 128: the 4-float one (ARM64's, portable code, so it runs here too).</remarks>
+    [Theory]
+    [InlineData(256)]
+    [InlineData(128)]
+    public unsafe void QuantizeActivations_InVectors_GivesTheScalarCodes(int bits)
     {
-        if (!System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) return; // no vector path to compare
+        if (bits == 256 && !System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) return; // no vector path to compare
         var rng = new Rng(94);
         const int blocks = 40;
         float[] x = Data.Gaussian(ref rng, blocks * 32, 3f);
@@ -143,13 +119,31 @@ public class QuantizedLinearTests
             for (int k = 0; k < blocks; k++)
             {
                 QuantizedLinear.QuantizeBlockScalar(px + 32 * k, pqs + 32 * k, ps + k, ps + blocks + k, ps + 2 * blocks + k);
-                QuantizedLinear.QuantizeBlock256(px + 32 * k, pqv + 32 * k, pv + k, pv + blocks + k, pv + 2 * blocks + k);
+                if (bits == 256) QuantizedLinear.QuantizeBlock256(px + 32 * k, pqv + 32 * k, pv + k, pv + blocks + k, pv + 2 * blocks + k);
+                else QuantizedLinear.QuantizeBlock128(px + 32 * k, pqv + 32 * k, pv + k, pv + blocks + k, pv + 2 * blocks + k);
             }
         Assert.Equal(qs, qv);
         Assert.Equal(ss.AsSpan(0, blocks).ToArray(), sv.AsSpan(0, blocks).ToArray());
         Assert.Equal(ss.AsSpan(2 * blocks).ToArray(), sv.AsSpan(2 * blocks).ToArray());
         Expect.Close(ss.AsSpan(blocks, blocks).ToArray().Select(v => (double)v).ToArray(), sv.AsSpan(blocks, blocks), "sums of x", rel: 1e-5, abs: 1e-4);
         Assert.Equal(new sbyte[] { 127, -14, -14 }, new[] { qs[32], qs[33], qs[34] }); // -14.5 and -13.5 both go to -14 (to even)
+    }
+
+    [Fact]
+    public void At512Bits_TheAvx2IntegerSums_GiveThePortableResultsBitForBit()
+    {
+        if (!Simd.Supports(SimdIsa.Avx2)) return; // nothing to compare with
+        var rng = new Rng(95);
+        foreach (var type in Types)
+            foreach (var (n, inDim, outDim) in Shapes)
+            {
+                float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim), b = Data.Gaussian(ref rng, outDim);
+                var w = QuantizedMatrix.Create(wf, inDim, outDim, false, type);
+                float[] avx2 = new float[n * outDim], portable = new float[n * outDim];
+                using (Simd.Force(512, SimdIsa.Avx2)) QuantizedLinear.Forward(x, w, b, avx2, n, inDim, outDim);
+                using (Simd.Force(512, SimdIsa.Portable)) QuantizedLinear.Forward(x, w, b, portable, n, inDim, outDim);
+                Expect.BitIdentical(portable, avx2, $"{type} n={n} in={inDim} out={outDim}");
+            }
     }
 
     [Fact]

@@ -17,7 +17,7 @@ static class ReferenceGpt
     /// </summary>
     public static double[,] Logits(Func<string, double[]?> tensor, int vocab, int[] tokens, int layers, int heads, bool exactGelu = false)
     {
-        Func<double, double> gelu = exactGelu ? Kernels.ScalarReference.GeluExact : Gelu;
+        Func<double, double> gelu = exactGelu ? Edge.Diagnostics.ScalarReference.GeluExact : Gelu;
         double[] P(string name) => tensor(name) ?? throw new ArgumentException("no parameter " + name);
         // A bias the model does not have (Bias = false) acts as zeros.
         double[] Bias(string name, int size) => tensor(name) ?? new double[size];

@@ -1,9 +1,13 @@
-namespace Edge.Tests.Kernels;
+using Edge.Kernels;
+using Edge.Quantization;
+
+namespace Edge.Diagnostics;
 
 /// <summary>
 /// Obviously-correct versions of every kernel: nested loops, double arithmetic, the formula as written.
 /// Gradient references take the gradient's starting value and return it plus the contribution, because the
-/// kernels accumulate.
+/// kernels accumulate. The tests compare every kernel path with these, and so does <see cref="KernelSelfCheck"/>
+/// (`edge doctor`) on the machine it runs on.
 /// </summary>
 internal static class ScalarReference
 {
@@ -469,5 +473,34 @@ internal static class ScalarReference
                 if (db.Length > 0) db[o] += g;
             }
         return (dx, dw, db);
+    }
+
+    /// <summary>
+    /// y [n, out] = b + deq(W) deq(x) for a quantised W (QuantizedLinear), in double: deq(x) is the activations as
+    /// the kernel quantises them (per block of 32 to int8, at the current path). The kernel's integer sums are exact,
+    /// so only float rounding differs.
+    /// </summary>
+    public static double[] QuantizedLinearForward(QuantizedMatrix w, float[] x, float[] b, int n)
+    {
+        var deq = w.Dequantize();
+        int inDim = w.Cols, blocks = inDim / 32;
+        var codes = new sbyte[n * inDim];
+        var scales = new float[3 * n * blocks];
+        QuantizedLinear.QuantizeActivations(x, codes, scales, n, inDim);
+        var y = new double[n * w.Rows];
+        for (int r = 0; r < n; r++)
+            for (int j = 0; j < w.Rows; j++)
+            {
+                double acc = b.Length > 0 ? b[j] : 0;
+                for (int i = 0; i < inDim; i++)
+                {
+                    double xq = (double)scales[r * blocks + i / 32] * codes[r * inDim + i];
+                    // Q4_1's minimum multiplies the exact sum of x: w = d q + min, so w x = d q xq + min x.
+                    double min = w.Type == QuantType.Q4_1 ? (double)BitConverter.ToHalf(w.RowData(j).Slice((i / 32) * 20 + 2, 2)) : 0;
+                    acc += (deq[j * inDim + i] - min) * xq + min * x[r * inDim + i];
+                }
+                y[r * w.Rows + j] = acc;
+            }
+        return y;
     }
 }
