@@ -147,7 +147,7 @@ static class TrainCommand
         if (resumed is not null)
         {
             trainer.Restore(resumed.State);
-            trainer.Optimizer.Restore(model.Layout.WeightLength, resumed.State.OptimizerSteps, resumed.FirstMoments, resumed.SecondMoments);
+            trainer.RestoreOptimizer(resumed.State.OptimizerSteps, resumed.FirstMoments, resumed.SecondMoments);
             best = new EvalResult(resumed.State.Step, 0, resumed.State.BestVal, 0, 0);
         }
         int firstStep = trainer.Step;
