@@ -31,14 +31,24 @@ sealed class DeviceKernels : IDisposable
     // ---- products ----
 
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int>? _gemm;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>? _gemmPerElement;
     Action<Index1D, ArrayView<float>, ArrayView<float>, int, int>? _columnSums;
 
-    /// <summary>C [M, N] (+)= A @ B (+ bias), A and B through the strides in <paramref name="s"/> (see <see cref="GemmShape"/>).</summary>
+    /// <summary>
+    /// C [M, N] (+)= A @ B (+ bias), A and B through the strides in <paramref name="s"/> (see <see cref="GemmShape"/>): tiled
+    /// through shared memory, or with one-thread tiles (the CPU accelerator's fast setting) one thread per element.
+    /// </summary>
     public void Gemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmShape s)
     {
         if (s.M == 0 || s.N == 0) return;
         s.HasBias = bias.Length > 0 ? 1 : 0;
         int t = _device.Tile;
+        if (t == 1)
+        {
+            Lazy(ref _gemmPerElement, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>(MatMulKernels.GemmPerElement))
+                (checked(s.M * s.N), a, b, c, OrDummy(bias), s);
+            return;
+        }
         var kernel = Lazy(ref _gemm, () => _acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int>(MatMulKernels.Gemm));
         var config = new KernelConfig(new Index2D((s.N + t - 1) / t, (s.M + t - 1) / t), new Index2D(t, t), SharedMemoryConfig.RequestDynamic<float>(2 * t * t));
         kernel(config, a, b, c, OrDummy(bias), s, t);

@@ -45,6 +45,20 @@ static class MatMulKernels
         }
     }
 
+    /// <summary>
+    /// The same product without shared memory, one thread per element of C (auto-grouped): for ILGPU's CPU accelerator,
+    /// where a group is dispatched like a task and the tiled kernel's one-thread groups would cost a dispatch per output.
+    /// </summary>
+    public static void GemmPerElement(Index1D index, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmShape s)
+    {
+        int i = index, row = i / s.N, col = i - row * s.N;
+        float sum = 0f;
+        long ar = (long)row * s.Am, bc = (long)col * s.Bn;
+        for (int k = 0; k < s.K; k++) sum += a[ar + (long)k * s.Ak] * b[(long)k * s.Bk + bc];
+        if (s.HasBias != 0) sum += bias[col];
+        c[i] = s.Accumulate != 0 ? c[i] + sum : sum;
+    }
+
     /// <summary>sums [width] += column sums of x [rows, width] (a bias gradient): one thread per column, rows in order.</summary>
     public static void ColumnSums(Index1D column, ArrayView<float> x, ArrayView<float> sums, int rows, int width)
     {
