@@ -31,7 +31,7 @@ sealed class DeviceKernels : IDisposable
     // ---- products ----
 
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int>? _gemm;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>? _gemmPerElement;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int>? _gemmPerElement;
     Action<Index1D, ArrayView<float>, ArrayView<float>, int, int>? _columnSums;
 
     /// <summary>
@@ -45,8 +45,9 @@ sealed class DeviceKernels : IDisposable
         int t = _device.Tile;
         if (t == 1)
         {
-            Lazy(ref _gemmPerElement, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape>(MatMulKernels.GemmPerElement))
-                (checked(s.M * s.N), a, b, c, OrDummy(bias), s);
+            int spread = Spread(checked(s.M * s.N));
+            Lazy(ref _gemmPerElement, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int>(MatMulKernels.GemmPerElement))
+                (spread, a, b, c, OrDummy(bias), s, spread);
             return;
         }
         var kernel = Lazy(ref _gemm, () => _acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int>(MatMulKernels.Gemm));
@@ -112,7 +113,7 @@ sealed class DeviceKernels : IDisposable
     // ---- loss ----
 
     Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>? _lossForward;
-    Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float>? _lossBackward;
+    Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, int, int>? _lossBackward;
 
     public void SoftmaxCrossEntropyForward(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> probs, ArrayView<float> losses, int rows, int vocab)
     {
@@ -121,62 +122,94 @@ sealed class DeviceKernels : IDisposable
             (Rows(rows), logits, targets, probs, losses, vocab);
     }
 
-    public void SoftmaxCrossEntropyBackward(ArrayView<float> probs, ArrayView<int> targets, ArrayView<float> dlogits, int rows, int vocab, float scale) =>
-        Lazy(ref _lossBackward, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float>(LossKernels.Backward))
-            (checked(rows * vocab), probs, targets, dlogits, vocab, scale);
+    public void SoftmaxCrossEntropyBackward(ArrayView<float> probs, ArrayView<int> targets, ArrayView<float> dlogits, int rows, int vocab, float scale)
+    {
+        int n = checked(rows * vocab), spread = Spread(n);
+        Lazy(ref _lossBackward, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, float, int, int>(LossKernels.Backward))
+            (spread, probs, targets, dlogits, vocab, scale, n, spread);
+    }
 
     // ---- element-wise ----
 
-    Action<Index1D, ArrayView<float>, ArrayView<float>>? _copy, _accumulate, _tanh, _relu, _gelu, _geluExact;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _addTo, _tanhBack, _reluBack, _geluBack, _geluExactBack, _swiglu, _maskedAccumulate;
-    Action<Index1D, ArrayView<float>, float>? _scale;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? _swigluBack;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ulong>? _dropout;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, int, int>? _copy, _accumulate, _tanh, _relu, _gelu, _geluExact;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? _addTo, _tanhBack, _reluBack, _geluBack, _geluExactBack, _swiglu, _maskedAccumulate;
+    Action<Index1D, ArrayView<float>, float, int, int>? _scale;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? _swigluBack;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ulong, int, int>? _dropout;
 
-    Action<Index1D, ArrayView<float>, ArrayView<float>> Load2(ref Action<Index1D, ArrayView<float>, ArrayView<float>>? slot, Action<Index1D, ArrayView<float>, ArrayView<float>> kernel) =>
-        slot ??= _acc.LoadAutoGroupedStreamKernel(kernel);
+    /// <summary>
+    /// Threads for an element loop over n elements: all of them on a GPU (up to 2^20, then each takes several); on the CPU
+    /// accelerator, where a thread costs microseconds, at most 256, each looping over its share.
+    /// </summary>
+    int Spread(int n) => Math.Max(1, Math.Min(n, _device.IsCpu ? 256 : 1 << 20));
 
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> Load3(ref Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>? slot,
-        Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>> kernel) => slot ??= _acc.LoadAutoGroupedStreamKernel(kernel);
+    void Two(ref Action<Index1D, ArrayView<float>, ArrayView<float>, int, int>? slot, Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> kernel,
+        ArrayView<float> a, ArrayView<float> b, int n)
+    {
+        if (n <= 0) return;
+        int spread = Spread(n);
+        (slot ??= _acc.LoadAutoGroupedStreamKernel(kernel))(spread, a, b, n, spread);
+    }
 
-    public void Copy(ArrayView<float> x, ArrayView<float> y, int n) { if (n > 0) Load2(ref _copy, ElementKernels.Copy)(n, x, y); }
-    public void Accumulate(ArrayView<float> x, ArrayView<float> y, int n) { if (n > 0) Load2(ref _accumulate, ElementKernels.Accumulate)(n, x, y); }
-    public void AddTo(ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, int n) { if (n > 0) Load3(ref _addTo, ElementKernels.AddTo)(n, a, b, y); }
-    public void Scale(ArrayView<float> x, float factor, int n) { if (n > 0) (_scale ??= _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float>(ElementKernels.Scale))(n, x, factor); }
-    public void Tanh(ArrayView<float> x, ArrayView<float> y, int n) { if (n > 0) Load2(ref _tanh, ElementKernels.TanhForward)(n, x, y); }
-    public void TanhBackward(ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, int n) { if (n > 0) Load3(ref _tanhBack, ElementKernels.TanhBackward)(n, y, dy, dx); }
-    public void Relu(ArrayView<float> x, ArrayView<float> y, int n) { if (n > 0) Load2(ref _relu, ElementKernels.ReluForward)(n, x, y); }
-    public void ReluBackward(ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, int n) { if (n > 0) Load3(ref _reluBack, ElementKernels.ReluBackward)(n, y, dy, dx); }
-    public void Gelu(ArrayView<float> x, ArrayView<float> y, int n) { if (n > 0) Load2(ref _gelu, ElementKernels.GeluForward)(n, x, y); }
-    public void GeluBackward(ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx, int n) { if (n > 0) Load3(ref _geluBack, ElementKernels.GeluBackward)(n, x, dy, dx); }
-    public void GeluExact(ArrayView<float> x, ArrayView<float> y, int n) { if (n > 0) Load2(ref _geluExact, ElementKernels.GeluExactForward)(n, x, y); }
-    public void GeluExactBackward(ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx, int n) { if (n > 0) Load3(ref _geluExactBack, ElementKernels.GeluExactBackward)(n, x, dy, dx); }
-    public void SwiGlu(ArrayView<float> gate, ArrayView<float> up, ArrayView<float> h, int n) { if (n > 0) Load3(ref _swiglu, ElementKernels.SwiGluForward)(n, gate, up, h); }
-    public void MaskedAccumulate(ArrayView<float> dy, ArrayView<float> mask, ArrayView<float> dx, int n) { if (n > 0) Load3(ref _maskedAccumulate, ElementKernels.MaskedAccumulate)(n, dy, mask, dx); }
+    void Three(ref Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? slot,
+        Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> kernel, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, int n)
+    {
+        if (n <= 0) return;
+        int spread = Spread(n);
+        (slot ??= _acc.LoadAutoGroupedStreamKernel(kernel))(spread, a, b, c, n, spread);
+    }
+
+    public void Copy(ArrayView<float> x, ArrayView<float> y, int n) => Two(ref _copy, ElementKernels.Copy, x, y, n);
+    public void Accumulate(ArrayView<float> x, ArrayView<float> y, int n) => Two(ref _accumulate, ElementKernels.Accumulate, x, y, n);
+    public void AddTo(ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, int n) => Three(ref _addTo, ElementKernels.AddTo, a, b, y, n);
+    public void Tanh(ArrayView<float> x, ArrayView<float> y, int n) => Two(ref _tanh, ElementKernels.TanhForward, x, y, n);
+    public void TanhBackward(ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, int n) => Three(ref _tanhBack, ElementKernels.TanhBackward, y, dy, dx, n);
+    public void Relu(ArrayView<float> x, ArrayView<float> y, int n) => Two(ref _relu, ElementKernels.ReluForward, x, y, n);
+    public void ReluBackward(ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, int n) => Three(ref _reluBack, ElementKernels.ReluBackward, y, dy, dx, n);
+    public void Gelu(ArrayView<float> x, ArrayView<float> y, int n) => Two(ref _gelu, ElementKernels.GeluForward, x, y, n);
+    public void GeluBackward(ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx, int n) => Three(ref _geluBack, ElementKernels.GeluBackward, x, dy, dx, n);
+    public void GeluExact(ArrayView<float> x, ArrayView<float> y, int n) => Two(ref _geluExact, ElementKernels.GeluExactForward, x, y, n);
+    public void GeluExactBackward(ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx, int n) => Three(ref _geluExactBack, ElementKernels.GeluExactBackward, x, dy, dx, n);
+    public void SwiGlu(ArrayView<float> gate, ArrayView<float> up, ArrayView<float> h, int n) => Three(ref _swiglu, ElementKernels.SwiGluForward, gate, up, h, n);
+    public void MaskedAccumulate(ArrayView<float> dy, ArrayView<float> mask, ArrayView<float> dx, int n) => Three(ref _maskedAccumulate, ElementKernels.MaskedAccumulate, dy, mask, dx, n);
+
+    public void Scale(ArrayView<float> x, float factor, int n)
+    {
+        if (n <= 0) return;
+        int spread = Spread(n);
+        (_scale ??= _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, float, int, int>(ElementKernels.Scale))(spread, x, factor, n, spread);
+    }
 
     public void SwiGluBackward(ArrayView<float> gate, ArrayView<float> up, ArrayView<float> dh, ArrayView<float> dgate, ArrayView<float> dup, int n)
     {
-        if (n > 0) (_swigluBack ??= _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ElementKernels.SwiGluBackward))
-            (n, gate, up, dh, dgate, dup);
+        if (n <= 0) return;
+        int spread = Spread(n);
+        (_swigluBack ??= _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(ElementKernels.SwiGluBackward))
+            (spread, gate, up, dh, dgate, dup, n, spread);
     }
 
     public void Dropout(ArrayView<float> x, ArrayView<float> y, ArrayView<float> mask, int n, float p, ulong seed)
     {
-        if (n > 0) (_dropout ??= _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ulong>(ElementKernels.DropoutForward))
-            (n, x, y, mask, p, seed);
+        if (n <= 0) return;
+        int spread = Spread(n);
+        (_dropout ??= _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, ulong, int, int>(ElementKernels.DropoutForward))
+            (spread, x, y, mask, p, seed, n, spread);
     }
 
     // ---- embeddings and positions ----
 
-    Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>? _embed;
+    Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int>? _embed;
     Action<Index1D, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>? _embedBack;
     Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>? _positionsBack;
     Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int>? _rope;
 
     /// <summary>y [count, dim] = table[tokens] (+ positions[start + k % t] when positions is not empty).</summary>
-    public void Embed(ArrayView<int> tokens, ArrayView<float> table, ArrayView<float> positions, ArrayView<float> y, int count, int dim, int t, int start) =>
-        Lazy(ref _embed, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(EmbeddingKernels.Forward))
-            (checked(count * dim), tokens, table, OrDummy(positions), y, dim, Math.Max(1, t), start, positions.Length > 0 ? 1 : 0);
+    public void Embed(ArrayView<int> tokens, ArrayView<float> table, ArrayView<float> positions, ArrayView<float> y, int count, int dim, int t, int start)
+    {
+        int n = checked(count * dim), spread = Spread(n);
+        Lazy(ref _embed, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int>(EmbeddingKernels.Forward))
+            (spread, tokens, table, OrDummy(positions), y, dim, Math.Max(1, t), start, positions.Length > 0 ? 1 : 0, n, spread);
+    }
 
     public void EmbedBackward(ArrayView<int> distinct, ArrayView<int> starts, ArrayView<int> order, ArrayView<float> dy, ArrayView<float> dtable, int distinctCount, int dim)
     {
@@ -228,20 +261,24 @@ sealed class DeviceKernels : IDisposable
 
     // ---- optimiser ----
 
-    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float>? _adamw;
-    Action<Index1D, ArrayView<float>, ArrayView<float>, float, float>? _sgd;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float, int, int>? _adamw;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, float, float, int, int>? _sgd;
     Action<KernelConfig, ArrayView<float>, ArrayView<float>, int>? _sumOfSquares;
 
     public void AdamW(ArrayView<float> w, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, int n,
         float keep, float beta1, float beta2, float stepSize, float invSqrtBc2, float eps)
     {
-        if (n > 0) Lazy(ref _adamw, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float>(OptimizerKernels.AdamW))
-            (n, w, g, m, v, keep, beta1, beta2, stepSize, invSqrtBc2, eps);
+        if (n <= 0) return;
+        int spread = Spread(n);
+        Lazy(ref _adamw, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, float, float, float, float, float, float, int, int>(OptimizerKernels.AdamW))
+            (spread, w, g, m, v, keep, beta1, beta2, stepSize, invSqrtBc2, eps, n, spread);
     }
 
     public void Sgd(ArrayView<float> w, ArrayView<float> g, int n, float keep, float lr)
     {
-        if (n > 0) Lazy(ref _sgd, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float, float>(OptimizerKernels.Sgd))(n, w, g, keep, lr);
+        if (n <= 0) return;
+        int spread = Spread(n);
+        Lazy(ref _sgd, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, float, float, int, int>(OptimizerKernels.Sgd))(spread, w, g, keep, lr, n, spread);
     }
 
     /// <summary>Groups for <see cref="SumOfSquares"/>: the partials buffer holds this many floats.</summary>

@@ -3,7 +3,8 @@ using ILGPU;
 namespace Edge.Gpu.Kernels;
 
 /// <summary>
-/// Element-wise kernels, one thread per element (auto-grouped), with the formulas of Edge.Kernels: activations (the
+/// Element-wise kernels over n elements (auto-grouped; thread t takes elements t, t + stride, ...: a launch of fewer
+/// threads than elements amortises each thread's cost, which is high on ILGPU's CPU accelerator), with the formulas of Edge.Kernels: activations (the
 /// backward ones accumulate into dx, as the CPU kernels do), residual sums, dropout and the copies between slots.
 /// </summary>
 static class ElementKernels
@@ -13,60 +14,96 @@ static class ElementKernels
     const float InvSqrt2 = 0.70710678118654752f;
     const float InvSqrt2Pi = 0.39894228040143268f;
 
-    public static void Copy(Index1D i, ArrayView<float> x, ArrayView<float> y) => y[i] = x[i];
+    public static void Copy(Index1D index, ArrayView<float> x, ArrayView<float> y, int n, int stride)
+    {
+        for (int i = index; i < n; i += stride) y[i] = x[i];
+    }
 
     /// <summary>y = a + b.</summary>
-    public static void AddTo(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y) => y[i] = a[i] + b[i];
+    public static void AddTo(Index1D index, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, int n, int stride)
+    {
+        for (int i = index; i < n; i += stride) y[i] = a[i] + b[i];
+    }
 
     /// <summary>y += x.</summary>
-    public static void Accumulate(Index1D i, ArrayView<float> x, ArrayView<float> y) => y[i] += x[i];
+    public static void Accumulate(Index1D index, ArrayView<float> x, ArrayView<float> y, int n, int stride)
+    {
+        for (int i = index; i < n; i += stride) y[i] += x[i];
+    }
 
     /// <summary>x *= factor.</summary>
-    public static void Scale(Index1D i, ArrayView<float> x, float factor) => x[i] *= factor;
+    public static void Scale(Index1D index, ArrayView<float> x, float factor, int n, int stride)
+    {
+        for (int i = index; i < n; i += stride) x[i] *= factor;
+    }
 
-    public static void TanhForward(Index1D i, ArrayView<float> x, ArrayView<float> y) => y[i] = MathF.Tanh(x[i]);
+    public static void TanhForward(Index1D index, ArrayView<float> x, ArrayView<float> y, int n, int stride)
+    {
+        for (int i = index; i < n; i += stride) y[i] = MathF.Tanh(x[i]);
+    }
 
     /// <summary>dx += dy * (1 - y^2), from the forward's output y.</summary>
-    public static void TanhBackward(Index1D i, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx) => dx[i] += dy[i] * (1f - y[i] * y[i]);
+    public static void TanhBackward(Index1D index, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, int n, int stride)
+    {
+        for (int i = index; i < n; i += stride) dx[i] += dy[i] * (1f - y[i] * y[i]);
+    }
 
-    public static void ReluForward(Index1D i, ArrayView<float> x, ArrayView<float> y) => y[i] = MathF.Max(x[i], 0f);
+    public static void ReluForward(Index1D index, ArrayView<float> x, ArrayView<float> y, int n, int stride)
+    {
+        for (int i = index; i < n; i += stride) y[i] = MathF.Max(x[i], 0f);
+    }
 
     /// <summary>dx += y > 0 ? dy : 0, from the forward's output y.</summary>
-    public static void ReluBackward(Index1D i, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx)
+    public static void ReluBackward(Index1D index, ArrayView<float> y, ArrayView<float> dy, ArrayView<float> dx, int n, int stride)
     {
-        if (y[i] > 0f) dx[i] += dy[i];
+        for (int i = index; i < n; i += stride)
+        {
+            if (y[i] > 0f) dx[i] += dy[i];
+        }
     }
 
     /// <summary>GPT-2's tanh GELU as x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) (Edge.Kernels.Gelu).</summary>
-    public static void GeluForward(Index1D i, ArrayView<float> x, ArrayView<float> y)
+    public static void GeluForward(Index1D index, ArrayView<float> x, ArrayView<float> y, int n, int stride)
     {
-        float v = x[i];
-        y[i] = v * Sigmoid2U(v);
+        for (int i = index; i < n; i += stride)
+        {
+            float v = x[i];
+            y[i] = v * Sigmoid2U(v);
+        }
     }
 
     /// <summary>dx += dy * (s + 2K x s (1 - s) (1 + 3A x^2)), s = sigmoid(2u), from the forward's input x.</summary>
-    public static void GeluBackward(Index1D i, ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx)
+    public static void GeluBackward(Index1D index, ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx, int n, int stride)
     {
-        float v = x[i], s = Sigmoid2U(v);
-        float grad = s + 2f * SqrtTwoOverPi * v * s * (1f - s) * (1f + 3f * GeluA * v * v);
-        dx[i] += dy[i] * grad;
+        for (int i = index; i < n; i += stride)
+        {
+            float v = x[i], s = Sigmoid2U(v);
+            float grad = s + 2f * SqrtTwoOverPi * v * s * (1f - s) * (1f + 3f * GeluA * v * v);
+            dx[i] += dy[i] * grad;
+        }
     }
 
     static float Sigmoid2U(float x) => 1f / (1f + MathF.Exp(-2f * SqrtTwoOverPi * x * (1f + GeluA * x * x)));
 
     /// <summary>The exact GELU x Phi(x), with Edge.Kernels.GeluExact's erfc (Numerical Recipes' erfcc, relative error below 1.2e-7).</summary>
-    public static void GeluExactForward(Index1D i, ArrayView<float> x, ArrayView<float> y)
+    public static void GeluExactForward(Index1D index, ArrayView<float> x, ArrayView<float> y, int n, int stride)
     {
-        float v = x[i];
-        y[i] = v * Phi(v);
+        for (int i = index; i < n; i += stride)
+        {
+            float v = x[i];
+            y[i] = v * Phi(v);
+        }
     }
 
     /// <summary>dx += dy * (Phi(x) + x phi(x)).</summary>
-    public static void GeluExactBackward(Index1D i, ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx)
+    public static void GeluExactBackward(Index1D index, ArrayView<float> x, ArrayView<float> dy, ArrayView<float> dx, int n, int stride)
     {
-        float v = x[i];
-        float density = InvSqrt2Pi * MathF.Exp(-0.5f * v * v);
-        dx[i] += dy[i] * (Phi(v) + v * density);
+        for (int i = index; i < n; i += stride)
+        {
+            float v = x[i];
+            float density = InvSqrt2Pi * MathF.Exp(-0.5f * v * v);
+            dx[i] += dy[i] * (Phi(v) + v * density);
+        }
     }
 
     /// <summary>Phi(x) = 1 - erfc(x / sqrt 2) / 2 for x >= 0, erfc(|x| / sqrt 2) / 2 below, so the left tail keeps its accuracy.</summary>
@@ -88,18 +125,24 @@ static class ElementKernels
     }
 
     /// <summary>h = silu(gate) * up.</summary>
-    public static void SwiGluForward(Index1D i, ArrayView<float> gate, ArrayView<float> up, ArrayView<float> h)
+    public static void SwiGluForward(Index1D index, ArrayView<float> gate, ArrayView<float> up, ArrayView<float> h, int n, int stride)
     {
-        float g = gate[i];
-        h[i] = g / (1f + MathF.Exp(-g)) * up[i];
+        for (int i = index; i < n; i += stride)
+        {
+            float g = gate[i];
+            h[i] = g / (1f + MathF.Exp(-g)) * up[i];
+        }
     }
 
     /// <summary>dgate += dh * up * s * (1 + g (1 - s)); dup += dh * g * s; s = sigmoid(gate).</summary>
-    public static void SwiGluBackward(Index1D i, ArrayView<float> gate, ArrayView<float> up, ArrayView<float> dh, ArrayView<float> dgate, ArrayView<float> dup)
+    public static void SwiGluBackward(Index1D index, ArrayView<float> gate, ArrayView<float> up, ArrayView<float> dh, ArrayView<float> dgate, ArrayView<float> dup, int n, int stride)
     {
-        float g = gate[i], s = 1f / (1f + MathF.Exp(-g)), d = dh[i];
-        dgate[i] += d * up[i] * s * (1f + g * (1f - s));
-        dup[i] += d * g * s;
+        for (int i = index; i < n; i += stride)
+        {
+            float g = gate[i], s = 1f / (1f + MathF.Exp(-g)), d = dh[i];
+            dgate[i] += d * up[i] * s * (1f + g * (1f - s));
+            dup[i] += d * g * s;
+        }
     }
 
     /// <summary>
@@ -107,17 +150,22 @@ static class ElementKernels
     /// (seed, i), so the stream differs from the CPU's sequential one (a run with dropout is reproducible on a device,
     /// not equal to the CPU's).
     /// </summary>
-    public static void DropoutForward(Index1D i, ArrayView<float> x, ArrayView<float> y, ArrayView<float> mask, float p, ulong seed)
+    public static void DropoutForward(Index1D index, ArrayView<float> x, ArrayView<float> y, ArrayView<float> mask, float p, ulong seed, int n, int stride)
     {
-        int at = i;
-        float u = UniformHash(seed, (ulong)at);
-        float m = u < p ? 0f : 1f / (1f - p);
-        mask[i] = m;
-        y[i] = x[i] * m;
+        for (int i = index; i < n; i += stride)
+        {
+            float u = UniformHash(seed, (ulong)i);
+            float m = u < p ? 0f : 1f / (1f - p);
+            mask[i] = m;
+            y[i] = x[i] * m;
+        }
     }
 
     /// <summary>dx += dy * mask.</summary>
-    public static void MaskedAccumulate(Index1D i, ArrayView<float> dy, ArrayView<float> mask, ArrayView<float> dx) => dx[i] += dy[i] * mask[i];
+    public static void MaskedAccumulate(Index1D index, ArrayView<float> dy, ArrayView<float> mask, ArrayView<float> dx, int n, int stride)
+    {
+        for (int i = index; i < n; i += stride) dx[i] += dy[i] * mask[i];
+    }
 
     /// <summary>A float in [0, 1) from SplitMix64 of seed + index.</summary>
     static float UniformHash(ulong seed, ulong index)

@@ -9,14 +9,17 @@ namespace Edge.Gpu.Kernels;
 /// </summary>
 static class EmbeddingKernels
 {
-    /// <summary>One thread per element of y; hasPositions adds positions[(start + k % t) * dim + d].</summary>
+    /// <summary>Element loop over y (as in ElementKernels); hasPositions adds positions[(start + k % t) * dim + d].</summary>
     public static void Forward(Index1D index, ArrayView<int> tokens, ArrayView<float> table, ArrayView<float> positions, ArrayView<float> y,
-        int dim, int t, int start, int hasPositions)
+        int dim, int t, int start, int hasPositions, int n, int stride)
     {
-        int i = index, k = i / dim, d = i - k * dim;
-        float v = table[(long)tokens[k] * dim + d];
-        if (hasPositions != 0) v += positions[(long)(start + k % t) * dim + d];
-        y[i] = v;
+        for (int i = index; i < n; i += stride)
+        {
+            int k = i / dim, d = i - k * dim;
+            float v = table[(long)tokens[k] * dim + d];
+            if (hasPositions != 0) v += positions[(long)(start + k % t) * dim + d];
+            y[i] = v;
+        }
     }
 
     /// <summary>

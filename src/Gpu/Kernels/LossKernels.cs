@@ -34,13 +34,15 @@ static class LossKernels
         }
     }
 
-    /// <summary>dlogits[r, j] += scale * (probs[r, j] - (j == target ? 1 : 0)) for scored rows; one thread per element.</summary>
-    public static void Backward(Index1D index, ArrayView<float> probs, ArrayView<int> targets, ArrayView<float> dlogits, int vocab, float scale)
+    /// <summary>dlogits[r, j] += scale * (probs[r, j] - (j == target ? 1 : 0)) for scored rows (element loop as in ElementKernels).</summary>
+    public static void Backward(Index1D index, ArrayView<float> probs, ArrayView<int> targets, ArrayView<float> dlogits, int vocab, float scale, int n, int stride)
     {
-        long i = index;
-        int row = (int)(i / vocab), j = (int)(i - (long)row * vocab);
-        int target = targets[row];
-        if (target < 0) return;
-        dlogits[i] += scale * (probs[i] - (j == target ? 1f : 0f));
+        for (int i = index; i < n; i += stride)
+        {
+            int row = i / vocab, j = i - row * vocab;
+            int target = targets[row];
+            if (target < 0) continue;
+            dlogits[i] += scale * (probs[i] - (j == target ? 1f : 0f));
+        }
     }
 }

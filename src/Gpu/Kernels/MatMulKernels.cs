@@ -46,17 +46,21 @@ static class MatMulKernels
     }
 
     /// <summary>
-    /// The same product without shared memory, one thread per element of C (auto-grouped): for ILGPU's CPU accelerator,
+    /// The same product without shared memory, one element of C at a time (auto-grouped; thread t takes t, t + stride, ...): for ILGPU's CPU accelerator,
     /// where a group is dispatched like a task and the tiled kernel's one-thread groups would cost a dispatch per output.
     /// </summary>
-    public static void GemmPerElement(Index1D index, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmShape s)
+    public static void GemmPerElement(Index1D index, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmShape s, int stride)
     {
-        int i = index, row = i / s.N, col = i - row * s.N;
-        float sum = 0f;
-        long ar = (long)row * s.Am, bc = (long)col * s.Bn;
-        for (int k = 0; k < s.K; k++) sum += a[ar + (long)k * s.Ak] * b[(long)k * s.Bk + bc];
-        if (s.HasBias != 0) sum += bias[col];
-        c[i] = s.Accumulate != 0 ? c[i] + sum : sum;
+        int n = s.M * s.N;
+        for (int i = index; i < n; i += stride)
+        {
+            int row = i / s.N, col = i - row * s.N;
+            float sum = 0f;
+            long ar = (long)row * s.Am, bc = (long)col * s.Bn;
+            for (int k = 0; k < s.K; k++) sum += a[ar + (long)k * s.Ak] * b[(long)k * s.Bk + bc];
+            if (s.HasBias != 0) sum += bias[col];
+            c[i] = s.Accumulate != 0 ? c[i] + sum : sum;
+        }
     }
 
     /// <summary>sums [width] += column sums of x [rows, width] (a bias gradient): one thread per column, rows in order.</summary>
