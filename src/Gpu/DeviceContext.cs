@@ -458,11 +458,7 @@ public sealed class DeviceContext : IModelContext
         var site = Model.Layout.Projections[op.Site("site")];
         int x = op.Slot("x"), y = op.Slot("y");
         int rows = (int)(Elements(x, p) / site.In);
-        var w = W(Weight(site));
-        var shape = site.Transposed
-            ? new GemmShape { M = rows, N = site.Out, K = site.In, Am = site.In, Ak = 1, Bk = 1, Bn = site.In }
-            : new GemmShape { M = rows, N = site.Out, K = site.In, Am = site.In, Ak = 1, Bk = site.Out, Bn = 1 };
-        _k.Gemm(A(x, p), w, A(y, p), OptionalW(op.OptionalParam("bias")), shape);
+        Products.Forward(_k, A(x, p), W(Weight(site)), OptionalW(op.OptionalParam("bias")), A(y, p), rows, site.In, site.Out, site.Transposed);
         AdaptersForward(site, A(x, p), A(y, p), rows);
     }
 
@@ -589,26 +585,9 @@ public sealed class DeviceContext : IModelContext
         var site = Model.Layout.Projections[op.Site("site")];
         int x = op.Slot("x"), y = op.Slot("y");
         int rows = (int)(Elements(x, p) / site.In);
-        int weight = Weight(site);
         var dy = D(y);
         var dx = D(x);
-        if (dx.Length > 0)
-        {
-            var shape = site.Transposed
-                ? new GemmShape { M = rows, N = site.In, K = site.Out, Am = site.Out, Ak = 1, Bk = site.In, Bn = 1, Accumulate = 1 }
-                : new GemmShape { M = rows, N = site.In, K = site.Out, Am = site.Out, Ak = 1, Bk = 1, Bn = site.Out, Accumulate = 1 };
-            _k.Gemm(dy, W(weight), dx, default, shape);
-        }
-        var dw = G(weight);
-        if (dw.Length > 0)
-        {
-            var shape = site.Transposed
-                ? new GemmShape { M = site.Out, N = site.In, K = rows, Am = 1, Ak = site.Out, Bk = site.In, Bn = 1, Accumulate = 1 }
-                : new GemmShape { M = site.In, N = site.Out, K = rows, Am = 1, Ak = site.In, Bk = site.Out, Bn = 1, Accumulate = 1 };
-            _k.Gemm(site.Transposed ? dy : A(x, p), site.Transposed ? A(x, p) : dy, dw, default, shape);
-        }
-        var db = G(op.OptionalParam("bias"));
-        if (db.Length > 0) _k.ColumnSums(dy, db, rows, site.Out);
+        Products.Backward(_k, A(x, p), W(Weight(site)), dy, dx, G(Weight(site)), G(op.OptionalParam("bias")), rows, site.In, site.Out, site.Transposed);
         AdaptersBackward(site, dy, dx, rows);
     }
 
