@@ -81,6 +81,8 @@ public sealed class DeviceContext : IModelContext
     }
 
     public DeviceModel DeviceModel => _model;
+    /// <summary>Dispose the device model with this context (a host that uploads a model per context).</summary>
+    public bool OwnsModel { get; set; }
     public LanguageModel Model => _model.Host;
     public ContextKind Kind { get; }
     public int MaxBatch { get; }
@@ -725,5 +727,6 @@ public sealed class DeviceContext : IModelContext
         _losses.Dispose();
         _adapterScratch?.Dispose();
         foreach (var buffer in _adapterWeights.Values) buffer.Dispose();
+        if (OwnsModel) _model.Dispose();
     }
 }

@@ -23,9 +23,13 @@ public sealed class DeviceTraining : TrainingEngine
     float[] _hostM = [], _hostV = [], _hostGradients = [];
     int _steps;
 
+    readonly bool _ownsContext;
+
     /// <param name="context">A training context of a device model.</param>
-    public DeviceTraining(DeviceContext context, TrainOptions options)
+    /// <param name="ownsContext">Dispose the context with this engine.</param>
+    public DeviceTraining(DeviceContext context, TrainOptions options, bool ownsContext = false)
     {
+        _ownsContext = ownsContext;
         if (context.Kind != ContextKind.Training) throw new ArgumentException("a trainer needs a training context", nameof(context));
         _context = context;
         _k = context.DeviceModel.Device.Kernels;
@@ -126,5 +130,6 @@ public sealed class DeviceTraining : TrainingEngine
         _partials.Dispose();
         _m?.Dispose();
         _v?.Dispose();
+        if (_ownsContext) _context.Dispose();
     }
 }

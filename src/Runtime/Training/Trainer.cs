@@ -309,5 +309,13 @@ public sealed class Trainer : IDisposable
         return last;
     }
 
-    public void Dispose() => _engine.Dispose();
+    bool _disposed;
+
+    /// <summary>Disposes the engine (and with it what it owns); a second call does nothing.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _engine.Dispose();
+    }
 }

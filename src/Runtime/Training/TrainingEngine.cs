@@ -44,9 +44,13 @@ public sealed class HostTraining : TrainingEngine
     readonly ModelContext _context;
     readonly IParameterSet _parameters;
 
+    readonly bool _ownsContext;
+
     /// <param name="parameters">What to optimise: null for the model's weights.</param>
-    public HostTraining(ModelContext context, TrainOptions options, IParameterSet? parameters = null)
+    /// <param name="ownsContext">Dispose the context with this engine (an engine a host created for one run).</param>
+    public HostTraining(ModelContext context, TrainOptions options, IParameterSet? parameters = null, bool ownsContext = false)
     {
+        _ownsContext = ownsContext;
         if (context.Kind != ContextKind.Training) throw new ArgumentException("a trainer needs a training context", nameof(context));
         _context = context;
         _parameters = parameters ?? (context.Model.FitsByCounting ? null! : new ModelWeights(context));
@@ -75,5 +79,9 @@ public sealed class HostTraining : TrainingEngine
     public override ReadOnlySpan<float> FirstMoments => Optimizer is AdamWOptimizer adam ? adam.FirstMoments : default;
     public override ReadOnlySpan<float> SecondMoments => Optimizer is AdamWOptimizer adam ? adam.SecondMoments : default;
 
-    public override void Dispose() => Optimizer.Dispose();
+    public override void Dispose()
+    {
+        Optimizer.Dispose();
+        if (_ownsContext) _context.Dispose();
+    }
 }
