@@ -10,6 +10,7 @@ namespace Edge.Gpu.Tests;
 /// training run gives the same losses, checkpoints go both ways, greedy generation agrees, and a missing CUDA driver is
 /// one line and exit code 1.
 /// </summary>
+[Collection(DeviceCollection.Name)]
 public sealed class CliTests : IDisposable
 {
     readonly string _dir = Directory.CreateTempSubdirectory("edge-gpu-cli").FullName;

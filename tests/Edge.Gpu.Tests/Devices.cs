@@ -1,8 +1,13 @@
 using Xunit;
 
-[assembly: CollectionBehavior(DisableTestParallelization = true)]
-
 namespace Edge.Gpu.Tests;
+
+/// <summary>Every test class is in this one collection: the shared devices run one launch stream at a time.</summary>
+[CollectionDefinition(Name)]
+public sealed class DeviceCollection
+{
+    public const string Name = "device";
+}
 
 /// <summary>
 /// The devices the tests share (one ILGPU context each, for the whole run): ILGPU's CPU accelerator with one-thread groups

@@ -12,6 +12,7 @@ namespace Edge.Gpu.Tests;
 /// Shapes are odd on purpose: no dimension is a multiple of the tile or the group. Backward kernels accumulate, so their
 /// outputs start from random values on both sides.
 /// </summary>
+[Collection(DeviceCollection.Name)]
 public sealed class KernelTests : IDisposable
 {
     readonly List<IDisposable> _buffers = [];

@@ -10,6 +10,7 @@ namespace Edge.Gpu.Tests;
 /// through the one <see cref="Trainer"/>, decoding, and LoRA adapters. The models are the tiny declarations of
 /// TestModels.cs plus the baby GPT and the small Llama at short lengths.
 /// </summary>
+[Collection(DeviceCollection.Name)]
 public class ModelTests
 {
     const int V = 11;
