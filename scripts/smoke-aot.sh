@@ -10,7 +10,16 @@ if grep -E "warning (IL|AOT|CS)" "$log"; then echo "smoke: the AOT publish has w
 edge="$(cd "$out" && pwd)/edge"
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$log"' EXIT
-echo "smoke: $(stat -c %s "$edge") bytes"
+size=$(stat -c %s "$edge")
+echo "smoke: $size bytes"
+# The device backend (src/Gpu, ILGPU) lives only in the JIT host edge-gpu: ILGPU needs dynamic code, and reachable ILGPU
+# code would make trim/AOT warnings. The AOT binary must hold none of it, and keep its size: 5,891,200 bytes before the
+# device backend existed, 5,820,544 after (both measured with this command, .NET 10.0.401 SDK); within 5% of the former.
+if grep -qa ILGPU "$edge"; then echo "smoke: the NativeAOT edge contains ILGPU code" >&2; exit 1; fi
+baseline=5891200
+if [ $((size * 100)) -gt $((baseline * 105)) ] || [ $((size * 100)) -lt $((baseline * 95)) ]; then
+  echo "smoke: the NativeAOT edge is $size bytes, more than 5% away from $baseline" >&2; exit 1
+fi
 
 (cd "$work" && "$edge" train baby-gpt --steps 6 --eval-interval 3 --eval-iters 2 --out m --sample 40 --quiet > train.txt)
 grep -q "saved m/model.safetensors" "$work/train.txt"
