@@ -62,7 +62,7 @@ run() {
   step baby-gpt "$edge" train baby-gpt --data "$data" --eval-iters 20 --out models/baby-gpt --quiet
   step shakespeare-gpt "$edge" train shakespeare-gpt --data "$data" --batch 64 --steps "${SHAKESPEARE_STEPS:-5000}" --eval-interval 500 \
     --eval-iters 20 --out models/shakespeare-gpt --quiet
-  step bench-gpt2-train "$edge" bench train gpt2 --vocab 50257 --batch 8 --context 1024 --steps 10 --quiet
+  step bench-gpt2-train "$edge" bench train gpt2 --vocab 50257 --batch 4 --context 1024 --steps 10 --quiet
   step bench-gpt2-generate "$edge" bench generate gpt2 --vocab 50257 --tokens 200 --quiet
   cat "$out/times.txt"
   if [ ${#failed[@]} -gt 0 ]; then echo "gpu-check: failed: ${failed[*]}" >&2; exit 1; fi

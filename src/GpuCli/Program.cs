@@ -62,7 +62,7 @@ partial class Program
 
         Examples:
           edge-gpu train shakespeare-gpt --data ../shared/data/tinyshakespeare.txt --batch 64 --steps 5000
-          edge-gpu bench train gpt2 --vocab 50257 --batch 8 --context 1024
+          edge-gpu bench train gpt2 --vocab 50257 --batch 4 --context 1024
           edge-gpu generate --model models/baby-gpt/model.safetensors --prompt "ROMEO:" --device cpu
         """;
 }
