@@ -55,9 +55,49 @@ sealed class DeviceKernels : IDisposable
         kernel(config, a, b, c, OrDummy(bias), s, t);
     }
 
-    /// <summary>sums [width] += the column sums of x [rows, width].</summary>
-    public void ColumnSums(ArrayView<float> x, ArrayView<float> sums, int rows, int width) =>
-        Lazy(ref _columnSums, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(MatMulKernels.ColumnSums))(width, x, sums, rows, width);
+    /// <summary>sums [width] += the column sums of x [rows, width] (in chunks of rows, see <see cref="Chunks"/>).</summary>
+    public void ColumnSums(ArrayView<float> x, ArrayView<float> sums, int rows, int width)
+    {
+        int chunks = Chunks(rows);
+        if (chunks == 1)
+        {
+            Lazy(ref _columnSums, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(MatMulKernels.ColumnSums))(width, x, sums, rows, width);
+            return;
+        }
+        var partials = Partials((long)chunks * width);
+        Lazy(ref _columnPartials, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>(ReductionKernels.ColumnPartials))
+            (chunks * width, x, partials, rows, width, chunks);
+        AddPartials(partials, sums, width, chunks);
+    }
+
+    // ---- sums over rows in chunks ----
+
+    Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>? _columnPartials;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _lnPartials;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>? _rmsPartials;
+    Action<Index1D, ArrayView<float>, ArrayView<float>, int, int>? _addPartials;
+    MemoryBuffer1D<float, Stride1D.Dense>? _partials;
+
+    /// <summary>
+    /// Chunks of rows for a sum over rows: on a GPU about 64 rows a chunk (up to 256 chunks), so that rows x columns of
+    /// work spread over many threads; on the CPU accelerator one (a single pass), or three with groups of more than one
+    /// thread, so that the tests run both forms.
+    /// </summary>
+    int Chunks(int rows) => _device.IsCpu ? (_device.RowGroup > 1 ? Math.Min(3, Math.Max(1, rows)) : 1) : Math.Clamp(rows / 64, 1, 256);
+
+    ArrayView<float> Partials(long length)
+    {
+        if (_partials is null || _partials.Length < length)
+        {
+            _partials?.Dispose();
+            _partials = _acc.Allocate1D<float>(length);
+        }
+        return _partials.View.SubView(0, length);
+    }
+
+    void AddPartials(ArrayView<float> partials, ArrayView<float> target, int width, int chunks) =>
+        Lazy(ref _addPartials, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(ReductionKernels.AddPartials))
+            (width, partials, target, width, chunks);
 
     // ---- norms ----
 
@@ -88,9 +128,21 @@ sealed class DeviceKernels : IDisposable
     }
 
     public void LayerNormBackwardParameters(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> mean, ArrayView<float> rstd,
-        ArrayView<float> dweight, ArrayView<float> dbias, int rows, int c) =>
-        Lazy(ref _lnParams, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(NormKernels.LayerNormBackwardParameters))
-            (c, dy, x, mean, rstd, dweight, OrDummy(dbias), rows, c, dbias.Length > 0 ? 1 : 0);
+        ArrayView<float> dweight, ArrayView<float> dbias, int rows, int c)
+    {
+        int chunks = Chunks(rows);
+        if (chunks == 1)
+        {
+            Lazy(ref _lnParams, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(NormKernels.LayerNormBackwardParameters))
+                (c, dy, x, mean, rstd, dweight, OrDummy(dbias), rows, c, dbias.Length > 0 ? 1 : 0);
+            return;
+        }
+        var partials = Partials(2L * chunks * c);
+        Lazy(ref _lnPartials, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(ReductionKernels.LayerNormPartials))
+            (chunks * c, dy, x, mean, rstd, partials, rows, c, chunks);
+        AddPartials(partials, dweight, c, chunks);
+        if (dbias.Length > 0) AddPartials(partials.SubView((long)chunks * c, (long)chunks * c), dbias, c, chunks);
+    }
 
     public void RmsNormForward(ArrayView<float> x, ArrayView<float> weight, ArrayView<float> y, ArrayView<float> rstd, int rows, int c, float eps)
     {
@@ -106,9 +158,20 @@ sealed class DeviceKernels : IDisposable
             (Rows(rows), dy, x, weight, rstd, dx, c);
     }
 
-    public void RmsNormBackwardWeight(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> rstd, ArrayView<float> dweight, int rows, int c) =>
-        Lazy(ref _rmsWeight, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(NormKernels.RmsNormBackwardWeight))
-            (c, dy, x, rstd, dweight, rows, c);
+    public void RmsNormBackwardWeight(ArrayView<float> dy, ArrayView<float> x, ArrayView<float> rstd, ArrayView<float> dweight, int rows, int c)
+    {
+        int chunks = Chunks(rows);
+        if (chunks == 1)
+        {
+            Lazy(ref _rmsWeight, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(NormKernels.RmsNormBackwardWeight))
+                (c, dy, x, rstd, dweight, rows, c);
+            return;
+        }
+        var partials = Partials((long)chunks * c);
+        Lazy(ref _rmsPartials, () => _acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(ReductionKernels.RmsNormPartials))
+            (chunks * c, dy, x, rstd, partials, rows, c, chunks);
+        AddPartials(partials, dweight, c, chunks);
+    }
 
     // ---- loss ----
 
@@ -288,5 +351,9 @@ sealed class DeviceKernels : IDisposable
         Lazy(ref _sumOfSquares, () => _acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int>(OptimizerKernels.SumOfSquares))
             (new KernelConfig(SumGroups, _device.RowGroup, SharedMemoryConfig.RequestDynamic<float>(_device.RowGroup)), x, partials, n);
 
-    public void Dispose() => _dummy.Dispose();
+    public void Dispose()
+    {
+        _dummy.Dispose();
+        _partials?.Dispose();
+    }
 }
