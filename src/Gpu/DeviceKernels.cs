@@ -36,7 +36,8 @@ sealed class DeviceKernels : IDisposable
 
     /// <summary>
     /// C [M, N] (+)= A @ B (+ bias), A and B through the strides in <paramref name="s"/> (see <see cref="GemmShape"/>): tiled
-    /// through shared memory, or with one-thread tiles (the CPU accelerator's fast setting) one thread per element.
+    /// through shared memory with 4 x 4 outputs per thread, or with one-thread tiles (the CPU accelerator's fast setting) one
+    /// element at a time.
     /// </summary>
     public void Gemm(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmShape s)
     {
@@ -51,7 +52,8 @@ sealed class DeviceKernels : IDisposable
             return;
         }
         var kernel = Lazy(ref _gemm, () => _acc.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int>(MatMulKernels.Gemm));
-        var config = new KernelConfig(new Index2D((s.N + t - 1) / t, (s.M + t - 1) / t), new Index2D(t, t), SharedMemoryConfig.RequestDynamic<float>(2 * t * t));
+        int block = 4 * t;
+        var config = new KernelConfig(new Index2D((s.N + block - 1) / block, (s.M + block - 1) / block), new Index2D(t, t), SharedMemoryConfig.RequestDynamic<float>(8 * t * t));
         kernel(config, a, b, c, OrDummy(bias), s, t);
     }
 
