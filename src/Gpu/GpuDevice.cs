@@ -10,7 +10,7 @@ namespace Edge.Gpu;
 /// <summary>
 /// One ILGPU accelerator and the kernels compiled for it: a CUDA GPU (<c>cuda</c>), or ILGPU's CPU accelerator (<c>cpu</c>),
 /// which runs the same kernels as a multi-threaded simulator: the tests' device, a check of correctness, not a speed path.
-/// Launch shapes depend on the device: on a GPU the matrix products use 16 x 16 tiles and row kernels 256 threads; on the
+/// Launch shapes depend on the device: on a GPU the matrix products use 16 x 16-thread tiles and row kernels 256 threads; on the
 /// CPU accelerator every thread of a group is an OS thread and a barrier a thread switch, so by default its groups have one
 /// thread (the same code, whose cooperative loops then run in one thread); tests also run small groups there.
 /// </summary>
@@ -30,7 +30,7 @@ public sealed class GpuDevice : IDisposable
     internal Accelerator Accelerator { get; }
     internal DeviceKernels Kernels { get; }
 
-    /// <summary>Edge of the square tile the matrix products step through (threads per group: its square).</summary>
+    /// <summary>Threads along each side of a product's group (its square in all); each group computes a (4 tile)-square block.</summary>
     public int Tile { get; }
     /// <summary>Threads per group of the row kernels (norms, softmax, attention rows): a power of two.</summary>
     public int RowGroup { get; }
