@@ -82,7 +82,7 @@ static class BenchCommand
         if (info.FitsByCounting) throw new UsageException($"{info.Name} is fitted by counting; there is no training step to time");
 
         using var bar = new ProgressBar(3 + steps, "steps", quiet, status: "measuring this machine's peak");
-        double peak = MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
+        double peak = Backend.Current.IsDevice ? double.NaN : MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
         bar.Status = "warm-up";
         using var model = info.Create(vocab);
         model.Initialize(1);
@@ -90,11 +90,11 @@ static class BenchCommand
         var tokens = Enumerable.Range(0, Math.Max(100_000, 20 * (context + 1))).Select(_ => rng.NextInt(vocab)).ToArray();
         // Examples of the timed length (a sequence model may be timed at a shorter context than its own).
         var data = DataSplits.FromText(tokens, context, info.SequenceTargets);
-        using var trainingContext = model.CreateTrainingContext(batch);
-        using var trainer = new Trainer(trainingContext, data.Train, data.Val, new TrainOptions
+        var options = new TrainOptions
         {
             Steps = int.MaxValue, Batch = batch, GradClip = 1.0, WeightDecay = 0.1, LearningRate = 1e-4, Dropout = info.Recipe.Dropout,
-        });
+        };
+        using var trainer = new Trainer(Backend.Current.CreateTraining(model, batch, options), data.Train, data.Val, options);
         Func<float> step = trainer.TrainStep;
         for (int i = 0; i < 3; i++) { step(); bar.Report(i + 1); }
         bar.Status = "timing";
@@ -155,12 +155,13 @@ static class BenchCommand
                 name += $" ({quantize.Name()})";
             }
             bar.Status = "measuring this machine's peak";
-            double peak = MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
+            bool device = Backend.Current.IsDevice;
+            double peak = device ? double.NaN : MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
             bar.Status = "measuring memory bandwidth";
-            double bandwidth = MachinePeak.MeasureCopyBandwidth();
+            double bandwidth = device ? double.NaN : MachinePeak.MeasureCopyBandwidth();
             ResetPeakMemory();   // the bandwidth test's two 256 MiB buffers are not the model's
             var tokenizer = Edge.Text.CharTokenizer.FromText(new string(Enumerable.Range(0, model.VocabSize).Select(i => (char)(0x100 + i)).ToArray()));
-            using var context = model.IsSequenceModel ? model.CreateDecodingContext() : model.CreateInferenceContext();
+            using var context = Backend.Current.CreateGeneration(model);
             var generator = new TextGenerator(context, tokenizer);
             var sampler = new Sampler(model.VocabSize, seed: 1, temperature: 0.8f, topK: 40);
             // Warm-up: one prompt pass over a full context first (it sizes the kernels' per-thread scratch for the
@@ -188,7 +189,7 @@ static class BenchCommand
             double flops = FlopCount.Forward(model, 1, 1) + (model.IsSequenceModel ? AttentionPerToken(model) : 0);
             string how = model.IsSequenceModel ? "batch 1, KV cache" : $"batch 1, window {model.InputLength}";
             Report(json, "generate", name, how, times, "token", 1, flops, peak, (double)allocated / tokens,
-                (QuantizedCheckpoint.WeightBytesPerToken(model), bandwidth));
+                device ? null : (QuantizedCheckpoint.WeightBytesPerToken(model), bandwidth));
         }
         return 0;
     }
@@ -256,8 +257,10 @@ static class BenchCommand
             var s = new StringBuilder();
             s.Append(CultureInfo.InvariantCulture, $"{{\"benchmark\":\"{kind}\",\"model\":\"{model}\",\"shape\":\"{shape}\",");
             s.Append(CultureInfo.InvariantCulture, $"\"ms_per_{unit}_median\":{median:0.####},\"ms_per_{unit}_p10\":{p10:0.####},\"ms_per_{unit}_p90\":{p90:0.####},");
-            s.Append(CultureInfo.InvariantCulture, $"\"tokens_per_second\":{tokensPerSecond:0.##},\"gflops\":{gflops:0.###},\"peak_gflops\":{peak:0.#},");
-            s.Append(CultureInfo.InvariantCulture, $"\"percent_of_peak\":{100 * gflops / peak:0.##},\"vector_bits\":{bits},\"threads\":{Parallelism.Threads},\"bytes_allocated_per_{unit}\":{bytesPer:0.#},");
+            s.Append(CultureInfo.InvariantCulture, $"\"tokens_per_second\":{tokensPerSecond:0.##},\"gflops\":{gflops:0.###},");
+            if (!double.IsNaN(peak))
+                s.Append(CultureInfo.InvariantCulture, $"\"peak_gflops\":{peak:0.#},\"percent_of_peak\":{100 * gflops / peak:0.##},\"vector_bits\":{bits},\"threads\":{Parallelism.Threads},");
+            s.Append(CultureInfo.InvariantCulture, $"\"bytes_allocated_per_{unit}\":{bytesPer:0.#},");
             if (memory is { } m)
                 s.Append(CultureInfo.InvariantCulture, $"\"weight_bytes_per_token\":{m.WeightBytes},\"copy_bandwidth_gbs\":{m.Bandwidth:0.##},\"bandwidth_bound_tokens_per_second\":{m.Bandwidth * 1e9 / m.WeightBytes:0.##},\"percent_of_bandwidth_bound\":{100 * tokensPerSecond * m.WeightBytes / (m.Bandwidth * 1e9):0.##},");
             s.Append(CultureInfo.InvariantCulture, $"\"peak_memory_mib\":{PeakMemoryMiB():0}}}");
@@ -267,8 +270,13 @@ static class BenchCommand
         Console.WriteLine($"edge bench {kind}: {model}, {shape}, {times.Length} {unit}s timed");
         Console.WriteLine($"  ms per {unit}        {median.ToString("0.000", CultureInfo.InvariantCulture)} median  ({p10.ToString("0.000", CultureInfo.InvariantCulture)} p10 .. {p90.ToString("0.000", CultureInfo.InvariantCulture)} p90)");
         Console.WriteLine($"  tokens per second  {tokensPerSecond.ToString("N0", CultureInfo.InvariantCulture)}");
-        Console.WriteLine($"  GFLOP/s            {gflops.ToString("0.0", CultureInfo.InvariantCulture)}  ({(100 * gflops / peak).ToString("0.0", CultureInfo.InvariantCulture)}% of this machine's peak for {Parallelism.Threads} thread{(Parallelism.Threads == 1 ? "" : "s")}: {peak.ToString("0", CultureInfo.InvariantCulture)} GFLOP/s, measured now)");
-        Console.WriteLine($"  vector width       {bits} bits, {Parallelism.Threads} thread{(Parallelism.Threads == 1 ? "" : "s")}");
+        if (double.IsNaN(peak))   // a device: no CPU peak to compare with
+            Console.WriteLine($"  GFLOP/s            {gflops.ToString("0.0", CultureInfo.InvariantCulture)}  (on the device)");
+        else
+        {
+            Console.WriteLine($"  GFLOP/s            {gflops.ToString("0.0", CultureInfo.InvariantCulture)}  ({(100 * gflops / peak).ToString("0.0", CultureInfo.InvariantCulture)}% of this machine's peak for {Parallelism.Threads} thread{(Parallelism.Threads == 1 ? "" : "s")}: {peak.ToString("0", CultureInfo.InvariantCulture)} GFLOP/s, measured now)");
+            Console.WriteLine($"  vector width       {bits} bits, {Parallelism.Threads} thread{(Parallelism.Threads == 1 ? "" : "s")}");
+        }
         if (memory is { } mem)
         {
             double bound = mem.Bandwidth * 1e9 / mem.WeightBytes;

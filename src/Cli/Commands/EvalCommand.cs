@@ -79,7 +79,7 @@ static class EvalCommand
         if (randomBatches > 0)
         {
             int batch = batchOption ?? loaded.Info.Recipe.Batch;
-            using var context = model.CreateInferenceContext(batch);
+            using var context = Backend.Current.CreateInference(model, batch);
             context.Adapters = adapters;
             var losses = RandomBatches(context, examples, batch, randomBatches, seed, quiet);
             double mean = losses.Average();
@@ -96,7 +96,7 @@ static class EvalCommand
         return 0;
     }
 
-    static double[] RandomBatches(ModelContext context, ExampleSet examples, int batch, int batches, ulong seed, bool quiet)
+    static double[] RandomBatches(IModelContext context, ExampleSet examples, int batch, int batches, ulong seed, bool quiet)
     {
         using var bar = new ProgressBar(batches, "batches", quiet);
         return Trainer.RandomBatchLosses(context, examples, batch, batches, seed, progress: done => bar.Report(done));

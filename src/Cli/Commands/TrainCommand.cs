@@ -153,12 +153,11 @@ static class TrainCommand
             ? TruncateLog(Edge.Files.SafeFile.ReadAllText(logPath), resumed.State.Step)
             : "step,train_loss,val_loss,val_perplexity,lr,seconds\n");
         EvalResult best = default;
-        using var context = model.CreateTrainingContext(batch);
-        using var trainer = new Trainer(context, splits.Train, splits.Val, options);
+        using var trainer = new Trainer(Backend.Current.CreateTraining(model, batch, options), splits.Train, splits.Val, options);
         if (resumed is not null)
         {
             trainer.Restore(resumed.State);
-            trainer.Optimizer.Restore(model.Layout.WeightLength, resumed.State.OptimizerSteps, resumed.FirstMoments, resumed.SecondMoments);
+            trainer.RestoreOptimizer(resumed.State.OptimizerSteps, resumed.FirstMoments, resumed.SecondMoments);
             best = new EvalResult(resumed.State.Step, 0, resumed.State.BestVal, 0, 0);
         }
         int firstStep = trainer.Step;
@@ -191,6 +190,7 @@ static class TrainCommand
                 log.Append(CultureInfo.InvariantCulture, $"{e.Step},{e.TrainLoss:R},{e.ValLoss:R},{e.ValPerplexity:R},{e.LearningRate:R},{e.Seconds:R}\n");
                 metadata[Checkpoint.StepKey] = e.Step.ToString(CultureInfo.InvariantCulture);
                 metadata[Checkpoint.ValLossKey] = e.ValLoss.ToString("R", CultureInfo.InvariantCulture);
+                trainer.Engine.Synchronize();   // a device's weights and moments to the host, for the files
                 if (improved)
                 {
                     best = e;
@@ -213,7 +213,7 @@ static class TrainCommand
 
         // The saved (best) checkpoint on every example of the held-out splits, not the sample used during training.
         // The training context's memory goes back before scoring starts (scoring takes an inference context of its own).
-        context.Dispose();
+        trainer.Dispose();
         var loaded = Checkpoint.Load(checkpointPath, ModelCatalog.All, mapWeights: true);
         using var savedModel = loaded.Model;
         using var scoring = Scoring.CreateContext(savedModel, 256);
@@ -254,7 +254,7 @@ static class TrainCommand
     public static void Sample(Checkpoint.Loaded loaded, DataLayout layout, int count, Sampler sampler, string prompt, TextWriter output,
         StopSequences? stops = null, CancellationToken cancel = default, ProjectionAdapters? adapters = null)
     {
-        using var context = loaded.Model.IsSequenceModel ? loaded.Model.CreateDecodingContext() : loaded.Model.CreateInferenceContext();
+        using var context = Backend.Current.CreateGeneration(loaded.Model);
         context.Adapters = adapters;
         var generator = new TextGenerator(context, loaded.Tokenizer);
         var promptIds = loaded.Tokenizer.Encode(prompt);

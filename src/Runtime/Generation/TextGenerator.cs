@@ -15,7 +15,7 @@ namespace Edge.Generation;
 public sealed class TextGenerator
 {
     readonly LanguageModel _model;
-    readonly ModelContext _context;
+    readonly IModelContext _context;
     readonly ITokenizer _tokenizer;
     readonly int[] _window;
     readonly Utf8StreamDecoder _utf8 = new();
@@ -27,7 +27,7 @@ public sealed class TextGenerator
     /// The context to generate in: a decoding context for sequence models (its KV cache and adapters: several generators
     /// share one model through contexts of their own), any context that runs forward passes for window models.
     /// </param>
-    public TextGenerator(ModelContext context, ITokenizer tokenizer)
+    public TextGenerator(IModelContext context, ITokenizer tokenizer)
     {
         var model = context.Model;
         if (model.IsSequenceModel && context.Kind != ContextKind.Decoding)
@@ -90,7 +90,7 @@ public sealed class TextGenerator
     ReadOnlySpan<float> Prefill(ReadOnlySpan<int> window) => _context.Prefill(window);
 
     /// <summary>The context generation runs in.</summary>
-    public ModelContext Context => _context;
+    public IModelContext Context => _context;
 
     void Push(int token)
     {

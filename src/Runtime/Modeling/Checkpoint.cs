@@ -37,8 +37,9 @@ public static class Checkpoint
     {
         if (model.IsQuantized) throw new EdgeException($"{path}: {model.Name} has quantised weights; a checkpoint holds fp32 weights (use edge quantize on the fp32 one)");
         var tensors = model.Parameters.Select(p => (p.Name, DType.F32, p.Shape.Select(d => (long)d).ToArray())).ToList();
-        var moments = trainer?.Optimizer is AdamWOptimizer adam && !adam.FirstMoments.IsEmpty ? adam : null;
-        if (moments is not null)
+        var engine = trainer?.Engine;
+        bool moments = engine is not null && !engine.FirstMoments.IsEmpty;
+        if (moments)
         {
             tensors.Add((FirstMomentsName, DType.F32, [model.Layout.WeightLength]));
             tensors.Add((SecondMomentsName, DType.F32, [model.Layout.WeightLength]));
@@ -58,7 +59,7 @@ public static class Checkpoint
         SafeTensorsWriter.Write(path, tensors,
             i => MemoryMarshal.AsBytes(i < count
                 ? (ReadOnlySpan<float>)model.Weights.Slice(model.Parameters[i].Offset, model.Parameters[i].Length)
-                : i == count ? moments!.FirstMoments : moments!.SecondMoments),
+                : i == count ? engine!.FirstMoments : engine!.SecondMoments),
             metadata);
     }
 

@@ -12,7 +12,7 @@ namespace Edge;
 /// memory by lifetime; training adds <see cref="Backward"/>; decoding runs <see cref="Prefill"/> and
 /// <see cref="DecodeStep"/> against a KV cache, at batch 1.
 /// </summary>
-public sealed class ModelContext : IDisposable
+public sealed class ModelContext : IModelContext
 {
     readonly ContextLayout _layout;
     readonly NativeBuffer _arena;

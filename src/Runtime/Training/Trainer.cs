@@ -67,11 +67,10 @@ public readonly record struct EvalResult(int Step, double TrainLoss, double ValL
 /// </summary>
 public sealed class Trainer : IDisposable
 {
-    readonly ModelContext _context;
+    readonly TrainingEngine _engine;
+    readonly IModelContext _context;
     readonly ExampleSet _train, _val;
     readonly TrainOptions _options;
-    readonly IParameterSet _parameters;
-    readonly Optimizer _optimizer;
     readonly LearningRateSchedule _schedule;
     readonly int[] _inputs, _targets;
     readonly int _length;
@@ -80,23 +79,26 @@ public sealed class Trainer : IDisposable
     /// <param name="context">A training context of the model (its largest batch at least <see cref="TrainOptions.Batch"/>).</param>
     /// <param name="parameters">What to optimise: null for the model's weights; a LoRA adapter (active in the context's adapters) for adapter training.</param>
     public Trainer(ModelContext context, ExampleSet train, ExampleSet val, TrainOptions options, IParameterSet? parameters = null)
+        : this(new HostTraining(context, options, parameters), train, val, options)
     {
+    }
+
+    /// <param name="engine">Where the passes and updates run (<see cref="HostTraining"/>, or a device's); the trainer disposes it.</param>
+    public Trainer(TrainingEngine engine, ExampleSet train, ExampleSet val, TrainOptions options)
+    {
+        var context = engine.Context;
         var model = context.Model;
-        if (context.Kind != ContextKind.Training) throw new ArgumentException("a trainer needs a training context", nameof(context));
+        if (context.Kind != ContextKind.Training) throw new ArgumentException("a trainer needs a training context", nameof(engine));
         if (options.Batch > context.MaxBatch)
             throw new ArgumentException($"batch {options.Batch} exceeds the context's largest batch {context.MaxBatch}");
         CheckExampleShape(model, train);
         CheckExampleShape(model, val);
+        _engine = engine;
         _context = context;
         _train = train;
         _val = val;
         _options = options;
         _schedule = options.LearningRates;
-        _parameters = parameters ?? (model.FitsByCounting ? null! : new ModelWeights(context));
-        _optimizer = options.Optimizer == OptimizerKind.Sgd
-            ? new SgdOptimizer()
-            : new AdamWOptimizer { Beta2 = (float)options.Beta2 };
-        _optimizer.WeightDecay = (float)options.WeightDecay;
         _length = train.InputLength;
         _inputs = new int[options.Batch * train.InputLength];
         _targets = new int[options.Batch * train.TargetLength];
@@ -108,11 +110,18 @@ public sealed class Trainer : IDisposable
     public int Step { get; private set; }
     double _best = double.PositiveInfinity;
 
-    public Optimizer Optimizer => _optimizer;
-    public ModelContext Context => _context;
+    /// <summary>The CPU optimiser (a trainer on the CPU kernels); a device keeps its optimiser state on the device.</summary>
+    public Optimizer Optimizer => _engine is HostTraining host ? host.Optimizer
+        : throw new InvalidOperationException("this trainer's optimiser runs on a device: use RestoreOptimizer and the engine's moments");
+    public IModelContext Context => _context;
+    public TrainingEngine Engine => _engine;
 
     /// <summary>Everything besides the values and optimiser moments that a resumed run needs to continue exactly.</summary>
-    public TrainingState State => new(Step, _batchRng.State, _context.DropoutState, _optimizer.StepCount, _best);
+    public TrainingState State => new(Step, _batchRng.State, _context.DropoutState, _engine.OptimizerSteps, _best);
+
+    /// <summary>Restores the optimiser's step count and moments from a checkpoint (with <see cref="Restore"/>: a resumed run).</summary>
+    public void RestoreOptimizer(int steps, ReadOnlySpan<float> firstMoments, ReadOnlySpan<float> secondMoments) =>
+        _engine.RestoreOptimizer(steps, firstMoments, secondMoments);
 
     /// <summary>Continues from a saved state: the next step, batch and dropout draw are the ones the original run would have made.</summary>
     public void Restore(TrainingState state)
@@ -130,7 +139,7 @@ public sealed class Trainer : IDisposable
     public float TrainStep()
     {
         int batch = _options.Batch, micro = _options.Accumulate;
-        _parameters.ZeroGradients();
+        _engine.ZeroGradients();
         double loss = 0;
         for (int k = 0; k < micro; k++)
         {
@@ -141,11 +150,9 @@ public sealed class Trainer : IDisposable
             _context.Backward();
             loss += microLoss;
         }
-        var grads = _parameters.Gradients;
-        if (micro > 1) VectorMath.Scale(1f / micro, grads);
-        LastGradientNorm = ClipByGlobalNorm(grads, _options.GradClip, Step + 1, _parameters.Tensors);
-        _optimizer.LearningRate = (float)_schedule.At(Step);
-        _optimizer.Step(_parameters);
+        if (micro > 1) _engine.ScaleGradients(1f / micro);
+        LastGradientNorm = ClipByGlobalNorm(_engine, _options.GradClip, Step + 1);
+        _engine.Update((float)_schedule.At(Step));
         Step++;
         return (float)(loss / micro);
     }
@@ -154,14 +161,14 @@ public sealed class Trainer : IDisposable
     /// Global-norm clipping: returns the gradients' L2 norm and scales them down to <paramref name="maxNorm"/> when it is
     /// larger (0: no clipping). A NaN or Inf norm stops the run, naming the step, the tensor and the element.
     /// </summary>
-    internal static double ClipByGlobalNorm(Span<float> gradients, double maxNorm, int step, IReadOnlyList<ParameterInfo> parameters)
+    internal static double ClipByGlobalNorm(TrainingEngine engine, double maxNorm, int step)
     {
-        double norm = Math.Sqrt(GradientNorm.SumOfSquares(gradients));
+        double norm = Math.Sqrt(engine.GradientSumOfSquares());
         if (!double.IsFinite(norm))
-            throw new EdgeException($"training diverged: {FiniteCheck.DescribeNonFinite(parameters, gradients, "gradient")} " +
+            throw new EdgeException($"training diverged: {FiniteCheck.DescribeNonFinite(engine.Tensors, engine.GradientsOnHost(), "gradient")} " +
                 $"at step {step} (the loss was finite); lower the learning rate or set --grad-clip");
         if (maxNorm > 0 && norm > maxNorm)
-            VectorMath.Scale((float)(maxNorm / norm), gradients);
+            engine.ScaleGradients((float)(maxNorm / norm));
         return norm;
     }
 
@@ -181,7 +188,7 @@ public sealed class Trainer : IDisposable
     /// is over examples, or over the scored targets when some are not scored (padding, prompts).
     /// </summary>
     /// <param name="progress">Told the examples scored so far after every batch (a progress bar).</param>
-    public static double Evaluate(ModelContext context, ExampleSet set, int batch, int maxExamples = int.MaxValue, Action<int>? progress = null)
+    public static double Evaluate(IModelContext context, ExampleSet set, int batch, int maxExamples = int.MaxValue, Action<int>? progress = null)
     {
         CheckExampleShape(context.Model, set);
         batch = Math.Min(batch, context.MaxBatch);
@@ -219,7 +226,7 @@ public sealed class Trainer : IDisposable
     /// random from <paramref name="set"/> (with replacement; nanoGPT's get_batch), seeded: the spread of these losses
     /// says how far an estimate from a few batches (nanoGPT's eval_iters) can fall from the whole split's loss.
     /// </summary>
-    public static double[] RandomBatchLosses(ModelContext context, ExampleSet set, int batch, int batches, ulong seed, Action<int>? progress = null)
+    public static double[] RandomBatchLosses(IModelContext context, ExampleSet set, int batch, int batches, ulong seed, Action<int>? progress = null)
     {
         if (batch < 1 || batch > context.MaxBatch) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"the batch must be 1 to {context.MaxBatch}");
         CheckExampleShape(context.Model, set);
@@ -289,5 +296,13 @@ public sealed class Trainer : IDisposable
         return last;
     }
 
-    public void Dispose() => _optimizer.Dispose();
+    bool _disposed;
+
+    /// <summary>Disposes the engine (and with it what it owns); a second call does nothing.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _engine.Dispose();
+    }
 }
