@@ -4,7 +4,7 @@
 # `edge logits` for every position's logits of a full-context prompt, and compares them with
 # tests/python/edge_torch.py (the project's own PyTorch model, reading the same checkpoint and PEFT folder, in
 # float64): without the adapter, with it, and with it at half scale; then the bias-free, exact-GELU
-# baby-gpt-nanogpt. Fails when any logit differs by more than 1e-4, or when the PyTorch model does not train.
+# baby-gpt-nanogpt; then a Hugging Face Llama folder (tests/python/llama_torch.py). Fails when any logit differs by more than 1e-4, or when the PyTorch model does not train.
 # Needs Python with torch and numpy ($PYTHON, default /usr/bin/python3: Debian's python3-torch python3-numpy) and
 # ../shared/data/tinyshakespeare.txt (or $EDGE_DATA).
 set -euo pipefail
@@ -40,6 +40,13 @@ check base --model base/model.safetensors
 check adapter --model base/model.safetensors --adapter adapter
 check adapter-half --model base/model.safetensors --adapter adapter:0.5
 check nanogpt --model nanogpt/model.safetensors
+
+# A Hugging Face Llama-layout folder (LlamaForCausalLM in small-llama's shape: grouped-query attention, half-rotation
+# RoPE, RMSNorm, SwiGLU, tied head; random weights written by tests/python/llama_torch.py with a fixture's
+# tokenizer.json) against the same file's own PyTorch Llama, written from the architecture's definition.
+"$python" "$root/tests/python/llama_torch.py" --write llama --tokenizer "$root/tests/Edge.Tests/Text/Fixtures/tokenizers/hf-llama/tokenizer.json" > /dev/null
+edge logits --model llama --prompt "The lighthouse keeper wrote: café, 42 ships and one light." --out llama.json > /dev/null
+"$python" "$root/tests/python/llama_torch.py" --model llama --compare llama.json --tolerance "$tolerance" || failed=1
 
 # The adapter must move the logits far more than the tolerance, or the comparisons with it would prove nothing.
 "$python" - base.json adapter.json "$tolerance" <<'EOF' || failed=1
