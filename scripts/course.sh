@@ -3,9 +3,10 @@
 # a MiniGPT base on Tiny Shakespeare, two instruction adapters (examples/course/pirate.jsonl and robot.jsonl),
 # a piped chat that compares, switches and turns them off, the adapters' loss curves, then the base quantised
 # to q8 with an adapter on it. Writes models/course-base/, adapters/course-pirate/, adapters/course-robot/ and
-# course-adapters.png (all git-ignored); an earlier run's folders are replaced.
+# docs/images/course-adapters.png (the folders are git-ignored, the picture is the README's); an earlier run's
+# folders are replaced.
 #
-#   scripts/course.sh              # the whole walkthrough (about 8 minutes on 2 cores)
+#   scripts/course.sh              # the whole walkthrough (about 12 minutes on 2 shared cores, 10 of them the base)
 #   SKIP_BASE=1 scripts/course.sh  # reuse models/course-base/model.safetensors
 #
 # EDGE (default: the Release build of src/Cli) and EDGE_DATA (default ../shared/data) may be set.
@@ -37,7 +38,7 @@ printf '%s\n' "compare Where do you live?" "adapter adapters/course-robot" "comp
   "clear" "adapters" "base" "What do you wear?" \
   | edge chat --model "$BASE" --template course --adapter adapters/course-pirate --tokens 80 --temperature 0
 
-edge plot adapters/course-pirate adapters/course-robot --out course-adapters.png
+edge plot adapters/course-pirate adapters/course-robot --out docs/images/course-adapters.png --title "two instruction adapters on the course base"
 
 edge quantize --in "$BASE" --out models/course-base/q8.safetensors --type q8 --quiet
 printf '%s\n' "compare Do you have a pet?" "adapter adapters/course-robot" "compare Do you have a pet?" \
