@@ -16,8 +16,9 @@ static class PlotCommand
                edge plot embeddings --model FILE --out FILE.svg|FILE.png [--title TEXT]
                edge plot attention --model FILE --prompt TEXT --out FILE.svg|FILE.png [--layer L] [--head H] [--title TEXT]
 
-          LOG...        log.csv files written by 'edge train' (or their folders): train and val loss against step,
-                        one pair of lines per log named by its folder, learning rate on the right axis
+          LOG...        log.csv files written by 'edge train' or 'edge lora train' (or their folders): train and val
+                        loss against step, one pair of lines per log named by its folder (an adapter's log starts
+                        with the base alone at step 0), learning rate on the right axis
           --log-y       a logarithmic loss axis
           embeddings    the token embedding (wte.weight) projected on its top two principal components,
                         each point labelled with its character
