@@ -151,7 +151,8 @@ public static class Checkpoint
             if (!file.Metadata.TryGetValue(ModelKey, out var name))
                 throw new EdgeException($"{path}: not an Edge checkpoint (its metadata has no '{ModelKey}')");
             var info = models.FirstOrDefault(m => m.Name == name)
-                ?? throw new EdgeException($"{path}: saved by model '{EdgeException.OneLine(name)}', which this build of edge does not have");
+                ?? throw new EdgeException($"{path}: saved by model '{EdgeException.OneLine(name)}', which this build of edge does not have: " +
+                    $"its declaration [LanguageModel(\"{EdgeException.OneLine(name)}\")] is missing from this program (models here: {KnownNames(models)})");
             if (!file.Metadata.TryGetValue(TokenizerKey, out var vocab))
                 throw new EdgeException($"{path}: the checkpoint has no tokenizer ('{TokenizerKey}' is missing from its metadata)");
             CharTokenizer tokenizer;
@@ -250,4 +251,9 @@ public static class Checkpoint
             if (!float.IsFinite(values[i]))
                 throw new EdgeException($"{path}: tensor '{tensor}' holds a non-finite value ({values[i]}) at element {i}");
     }
+
+    /// <summary>The model names of a registry, for messages: "a, b, c" (the first 12), or "none".</summary>
+    static string KnownNames(IReadOnlyList<ModelInfo> models) =>
+        models.Count == 0 ? "none"
+        : string.Join(", ", models.Take(12).Select(m => m.Name)) + (models.Count > 12 ? $" and {models.Count - 12} more" : "");
 }

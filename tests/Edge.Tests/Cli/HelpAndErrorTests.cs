@@ -19,7 +19,7 @@ public class HelpAndErrorTests
     /// <summary>The options a command's source reads (args.Int("steps", ...), args.Threads() -> --threads, ...).</summary>
     static SortedSet<string> OptionsRead(string command)
     {
-        var cli = Path.Combine(TestData.RepoRoot, "src", "Cli");
+        var cli = Path.Combine(TestData.RepoRoot, "src", "Hosting");
         var files = Directory.GetFiles(Path.Combine(cli, "Commands"), "*.cs")
             .Where(f => string.Equals(Path.GetFileNameWithoutExtension(f), command + "Command", StringComparison.OrdinalIgnoreCase)).ToList();
         if (command is "generate" or "chat") files.Add(Path.Combine(cli, "SamplingOptions.cs"));

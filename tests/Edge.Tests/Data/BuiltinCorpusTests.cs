@@ -9,7 +9,7 @@ public class BuiltinCorpusTests
     [Fact]
     public void Builtin_corpus_is_embedded_ascii_play_script()
     {
-        using var stream = Assembly.Load("edge").GetManifestResourceStream("Edge.Cli.Corpus.builtin.txt");
+        using var stream = Assembly.Load("Edge.Hosting").GetManifestResourceStream("Edge.Cli.Corpus.builtin.txt");
         Assert.NotNull(stream);
         using var ms = new MemoryStream();
         stream.CopyTo(ms);

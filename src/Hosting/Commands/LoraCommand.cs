@@ -4,7 +4,6 @@ using System.Text;
 using Edge.Files;
 using Edge.Formats;
 using Edge.Lora;
-using Edge.Models;
 using Edge.Text;
 using Edge.Training;
 
@@ -157,7 +156,7 @@ static class LoraCommand
             catch (EdgeException e) { throw new UsageException($"option --targets: {e.Message}"); }
         }
         Edge.Files.SafeFile.CheckOutputFolder(outDir, "--out", basePath, dataPath);   // before the work; claimed once the data is read
-        var loaded = Checkpoint.LoadAny(basePath, ModelCatalog.All, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(basePath, Catalog.All, mapWeights: true);
         using var model = loaded.Model;
         if (!model.IsSequenceModel) throw new EdgeException($"{basePath}: {model.Name} is not a transformer; LoRA targets the projections of transformer blocks");
         // The default targets are the base's family's: GPT-2's fused QKV projection, Llama's q_proj and v_proj.
@@ -328,7 +327,7 @@ static class LoraCommand
         if (adapterSpecs.Count == 0) throw new UsageException("--adapter DIR[:SCALE] is required (repeatable)");
         ModelOutput.Check(basePath, outPath, force, [basePath, .. adapterSpecs.Select(s => AdapterOptions.Parse(s).Path)]);
 
-        var loaded = Checkpoint.LoadAny(basePath, ModelCatalog.All, mapWeights: false);   // a private copy: merging writes it
+        var loaded = Checkpoint.LoadAny(basePath, Catalog.All, mapWeights: false);   // a private copy: merging writes it
         using var model = loaded.Model;
         var adapters = AdapterOptions.Load(adapterSpecs, model);
         string written;

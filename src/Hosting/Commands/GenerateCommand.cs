@@ -1,5 +1,4 @@
 using Edge.Generation;
-using Edge.Models;
 
 namespace Edge.Cli;
 
@@ -42,7 +41,7 @@ static class GenerateCommand
         args.Threads();
         args.RejectUnknown(0);
 
-        var loaded = Checkpoint.LoadAny(path, ModelCatalog.All, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(path, Catalog.All, mapWeights: true);
         using var model = loaded.Model;
         var adapters = adapterSpecs.Count > 0 ? AdapterOptions.Load(adapterSpecs, model) : null;
         loaded.Tokenizer.Encode(prompt); // refuses characters outside the vocabulary before anything is printed

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Edge.Models;
 using Edge.Plotting;
 using Edge.Text;
 
@@ -151,7 +150,7 @@ static class PlotCommand
         bool quiet = args.Flag("quiet");
         args.RejectUnknown(1);
 
-        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(modelPath, Catalog.All, mapWeights: true);
         using var model = loaded.Model;
         var wte = model.Parameters.FirstOrDefault(p => p.Name == "wte.weight")
             ?? throw new EdgeException($"{modelPath}: model {model.Name} has no token embedding ('wte.weight')");
@@ -193,7 +192,7 @@ static class PlotCommand
         args.RejectUnknown(1);
         if (prompt.Length == 0) throw new UsageException("option --prompt: the prompt is empty");
 
-        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(modelPath, Catalog.All, mapWeights: true);
         using var model = loaded.Model;
         var attention = loaded.Info.Slots.Where(a => a.Name.StartsWith("h.", StringComparison.Ordinal) && a.Name.EndsWith(".attn.att", StringComparison.Ordinal)).ToList();
         if (!model.IsSequenceModel || attention.Count == 0)

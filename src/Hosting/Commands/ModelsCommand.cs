@@ -1,4 +1,3 @@
-using Edge.Models;
 
 namespace Edge.Cli;
 
@@ -26,7 +25,7 @@ static class ModelsCommand
         int vocab = args.Int("vocab", 65, min: 1, max: 1_000_000);
         args.RejectUnknown(0);
         Console.WriteLine(Terminal.Bold($"{"model",-15} {"params (V=" + vocab + ")",14}  {"context",7}  {"data",-5}  description"));
-        foreach (var m in ModelCatalog.All)
+        foreach (var m in Catalog.All)
         {
             string count;
             try { count = m.ParameterCount(vocab).ToString("N0", System.Globalization.CultureInfo.InvariantCulture); }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Edge.Generation;
-using Edge.Models;
 
 namespace Edge.Cli;
 
@@ -57,7 +56,7 @@ static class ChatCommand
         string template = templateOption == "course" ? CourseTemplate : templateOption.Replace("\\n", "\n");
         if (!template.Contains("{q}")) throw new UsageException("option --template: must contain {q} where the prompt goes");
 
-        var loaded = Checkpoint.LoadAny(path, ModelCatalog.All, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(path, Catalog.All, mapWeights: true);
         using var model = loaded.Model;
         var tokenizer = loaded.Tokenizer;
         var adapters = new ChatAdapters(model, adapterSpecs);

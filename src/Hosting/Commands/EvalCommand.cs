@@ -1,5 +1,4 @@
 using Edge.Data;
-using Edge.Models;
 using Edge.Training;
 
 namespace Edge.Cli;
@@ -50,7 +49,7 @@ static class EvalCommand
         args.Threads();
         args.RejectUnknown(0);
 
-        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(modelPath, Catalog.All, mapWeights: true);
         using var model = loaded.Model;
         var adapters = adapterSpecs.Count > 0 ? AdapterOptions.Load(adapterSpecs, model) : null;
         var layout = layoutOption is null

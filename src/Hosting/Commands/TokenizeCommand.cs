@@ -1,4 +1,3 @@
-using Edge.Models;
 using Edge.Text;
 
 namespace Edge.Cli;
@@ -46,7 +45,7 @@ static class TokenizeCommand
         else if (Path.GetExtension(path) is ".json" or ".model" or ".bin") tokenizer = TokenizerFiles.LoadFile(path);
         else
         {
-            var loaded = Checkpoint.Load(path, ModelCatalog.All, mapWeights: true);
+            var loaded = Checkpoint.Load(path, Catalog.All, mapWeights: true);
             loaded.Model.Dispose();
             tokenizer = loaded.Tokenizer;
         }

@@ -3,7 +3,6 @@ using System.Text;
 using Edge.Data;
 using Edge.Files;
 using Edge.Generation;
-using Edge.Models;
 using Edge.Text;
 using Edge.Training;
 
@@ -124,7 +123,7 @@ static class TrainCommand
         if (resume)
         {
             if (!File.Exists(lastPath)) throw new EdgeException($"--resume: {lastPath} not found (nothing to resume in {outDir})");
-            resumed = Checkpoint.LoadForResume(lastPath, ModelCatalog.All);
+            resumed = Checkpoint.LoadForResume(lastPath, Catalog.All);
             if (resumed.Checkpoint.Info.Name != info.Name)
                 throw new EdgeException($"--resume: {lastPath} is a '{resumed.Checkpoint.Info.Name}' run, not '{info.Name}'");
             if (resumed.Checkpoint.Tokenizer is not CharTokenizer saved || saved.ToJson() != tokenizer.ToJson())
@@ -214,7 +213,7 @@ static class TrainCommand
         // The saved (best) checkpoint on every example of the held-out splits, not the sample used during training.
         // The training context's memory goes back before scoring starts (scoring takes an inference context of its own).
         trainer.Dispose();
-        var loaded = Checkpoint.Load(checkpointPath, ModelCatalog.All, mapWeights: true);
+        var loaded = Checkpoint.Load(checkpointPath, Catalog.All, mapWeights: true);
         using var savedModel = loaded.Model;
         using var scoring = Scoring.CreateContext(savedModel, 256);
         double fullVal = Scoring.Evaluate(scoring, splits.Val, quiet, "scoring the val split");
@@ -287,9 +286,9 @@ static class TrainCommand
 
     static ModelInfo Resolve(IReadOnlyList<string> positionals)
     {
-        string known = string.Join(", ", ModelCatalog.All.Select(m => m.Name));
+        string known = string.Join(", ", Catalog.All.Select(m => m.Name));
         if (positionals.Count == 0) throw new UsageException($"which model? (edge train MODEL; models: {known})");
-        return ModelCatalog.Find(positionals[0])
+        return Catalog.Find(positionals[0])
             ?? throw new UsageException($"unknown model '{positionals[0]}' (models: {known})");
     }
 }

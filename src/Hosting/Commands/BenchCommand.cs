@@ -5,7 +5,6 @@ using Edge.Data;
 using Edge.Diagnostics;
 using Edge.Generation;
 using Edge.Kernels;
-using Edge.Models;
 using Edge.Quantization;
 using Edge.Training;
 
@@ -64,8 +63,8 @@ static class BenchCommand
         };
     }
 
-    static ModelInfo Model(string name) => ModelCatalog.Find(name)
-        ?? throw new UsageException($"unknown model '{name}' (models: {string.Join(", ", ModelCatalog.All.Select(m => m.Name))})");
+    static ModelInfo Model(string name) => Catalog.Find(name)
+        ?? throw new UsageException($"unknown model '{name}' (models: {string.Join(", ", Catalog.All.Select(m => m.Name))})");
 
     static int Train(Args args)
     {
@@ -134,7 +133,7 @@ static class BenchCommand
         string name;
         if (File.Exists(target) || Directory.Exists(target))
         {
-            var loaded = Checkpoint.LoadAny(target, ModelCatalog.All, mapWeights: true);
+            var loaded = Checkpoint.LoadAny(target, Catalog.All, mapWeights: true);
             model = loaded.Model;
             name = $"{loaded.Info.Name} ({Path.GetFileName(target)})";
         }

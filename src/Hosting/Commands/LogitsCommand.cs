@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Edge.Models;
 
 namespace Edge.Cli;
 
@@ -46,7 +45,7 @@ static class LogitsCommand
         if (outPath is not null)
             Edge.Files.SafeFile.CheckOutput(outPath, "--out", [modelPath, .. adapterSpecs.Select(s => AdapterOptions.Parse(s).Path)]);
 
-        var loaded = Checkpoint.LoadAny(modelPath, ModelCatalog.All, mapWeights: true);
+        var loaded = Checkpoint.LoadAny(modelPath, Catalog.All, mapWeights: true);
         using var model = loaded.Model;
         var adapters = adapterSpecs.Count > 0 ? AdapterOptions.Load(adapterSpecs, model) : null;
         var tokens = loaded.Tokenizer.Encode(prompt);

@@ -89,7 +89,7 @@ static class DoctorCommand
     static string? BuildTarget()
     {
         if (System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported) return null; // JIT: chosen at start-up
-        var value = typeof(DoctorCommand).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+        var value = (System.Reflection.Assembly.GetEntryAssembly() ?? typeof(DoctorCommand).Assembly).GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
             .OfType<System.Reflection.AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "Edge.InstructionSet")?.Value;
         return string.IsNullOrEmpty(value) ? "the runtime's default instruction set" : value;
     }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Edge.Models;
 using Edge.Quantization;
 
 namespace Edge.Cli;
@@ -48,7 +47,7 @@ static class QuantizeCommand
             throw new EdgeException($"{input}: quantise the model's Hugging Face folder (a llama2.c file has no place for quantised weights)");
         ModelOutput.Check(input, output, force, input);
 
-        var loaded = Checkpoint.LoadAny(input, ModelCatalog.All);
+        var loaded = Checkpoint.LoadAny(input, Catalog.All);
         using var model = loaded.Model;
         if (model.IsQuantized) throw new EdgeException($"{input}: already quantised ({loaded.Metadata.GetValueOrDefault(QuantizedCheckpoint.TypeKey)})");
 
