@@ -15,6 +15,11 @@ public sealed class Sampler
     readonly float[] _weights;  // top-k: their unnormalised probabilities
     Rng _rng;
 
+    /// <param name="vocabSize">The model's vocabulary size V: the length of every logits row.</param>
+    /// <param name="seed">Seeds the sampler's random stream: the same seed and logits give the same tokens.</param>
+    /// <param name="temperature">Divides the logits; 0 (or less) is greedy (<see cref="Temperature"/>).</param>
+    /// <param name="topK">Keep only the k most likely tokens; 0 keeps all (<see cref="TopK"/>).</param>
+    /// <param name="topP">Nucleus sampling threshold; 1 keeps all (<see cref="TopP"/>).</param>
     public Sampler(int vocabSize, ulong seed, float temperature = 1f, int topK = 0, float topP = 1f)
     {
         if (vocabSize <= 0) throw new ArgumentOutOfRangeException(nameof(vocabSize));
@@ -40,6 +45,7 @@ public sealed class Sampler
     /// <summary>Never complete an n-gram of this size that already occurs in the window; 0 is off.</summary>
     public int NoRepeatNgram { get; set; }
 
+    /// <summary>The vocabulary size this sampler was made for.</summary>
     public int VocabSize => _scratch.Length;
 
     /// <summary>logits: [V], one row; history: the tokens before this one (for the repetition controls).</summary>
@@ -115,6 +121,7 @@ public sealed class Sampler
         return last; // rounding left r just above the total
     }
 
+    /// <summary>The index of the largest logit (the first of equal ones): greedy decoding.</summary>
     public static int ArgMax(ReadOnlySpan<float> logits)
     {
         int best = 0;

@@ -14,11 +14,16 @@ namespace Edge;
 /// </summary>
 public static class Checkpoint
 {
+    /// <summary>Metadata key of the model's declared name (<c>[LanguageModel("...")]</c>), by which a checkpoint finds its declaration.</summary>
     public const string ModelKey = "edge.model";
+    /// <summary>Metadata key of the tokenizer's vocabulary (a character tokenizer's JSON).</summary>
     public const string TokenizerKey = "edge.tokenizer";
+    /// <summary>Metadata key of the training step the checkpoint was written at.</summary>
     public const string StepKey = "edge.step";
+    /// <summary>Metadata key of the validation loss at that step.</summary>
     public const string ValLossKey = "edge.val_loss";
 
+    /// <summary>Metadata key of the trainer's state (step, random streams, optimiser steps, best loss) in a resumable checkpoint.</summary>
     public const string TrainStateKey = "edge.train_state";
     const string FirstMomentsName = "optimizer.exp_avg", SecondMomentsName = "optimizer.exp_avg_sq";
 

@@ -29,6 +29,7 @@ public abstract unsafe class LanguageModel : IDisposable
     QuantizedMatrix?[]? _quantized;
     IDisposable? _quantizedOwner;
 
+    /// <summary>Allocates the weights (zeros) for the layout <paramref name="info"/> describes at <paramref name="vocabSize"/>; called by generated models.</summary>
     protected LanguageModel(ModelInfo info, int vocabSize)
     {
         Info = info;
@@ -39,17 +40,25 @@ public abstract unsafe class LanguageModel : IDisposable
         _kernels = Layout.Projections.Select(p => p.Transposed ? (ProjectionKernel)ProjectionKernel.Fp32Rows.Instance : ProjectionKernel.Fp32.Instance).ToArray();
     }
 
+    /// <summary>The declaration's description: name, context, recipe, slots and factory (what the generated registry lists).</summary>
     public ModelInfo Info { get; }
+    /// <summary>The parameter layout: every tensor's checkpoint name, shape and offset in <see cref="Weights"/>, and the projection sites.</summary>
     public ModelLayout Layout { get; }
+    /// <summary>The declared model name (<c>[LanguageModel("...")]</c>).</summary>
     public string Name => Layout.ModelName;
+    /// <summary>The vocabulary size V the model was created for.</summary>
     public int VocabSize => Layout.VocabSize;
     /// <summary>Tokens per example (the context); sequence models accept fewer.</summary>
     public int InputLength => Layout.InputLength;
     /// <summary>Targets per example at full length: 1 for window models, the context for sequence models.</summary>
     public int TargetLength => Layout.TargetLength;
+    /// <summary>True for transformers: a prediction at every position of a sequence of up to the context's length.</summary>
     public bool IsSequenceModel => Info.SequenceTargets;
+    /// <summary>True for a counting bigram table (<c>[BigramTable(Counting = true)]</c>): fitted by <see cref="FitCounts"/>, not trained.</summary>
     public bool FitsByCounting => Info.FitsByCounting;
+    /// <summary>Every parameter tensor, in checkpoint order.</summary>
     public IReadOnlyList<ParameterInfo> Parameters => Layout.Parameters;
+    /// <summary>The number of weights (floats) in all parameters.</summary>
     public long ParameterCount => Layout.ParameterCount;
 
     /// <summary>All parameters, laid out as <see cref="Parameters"/> says. Writing them is for trainers and loaders only.</summary>
@@ -227,14 +236,20 @@ public abstract unsafe class LanguageModel : IDisposable
     internal ReadOnlySpan<float> RunLogits(ModelContext c, ReadOnlySpan<int> tokens, int batch, int length) => LogitsCore(c, tokens, batch, length);
     internal ReadOnlySpan<float> RunDecode(ModelContext c, ReadOnlySpan<int> tokens, int position) => DecodeCore(c, tokens, position);
 
+    /// <summary>Generated: draws every parameter's initial values (the declaration's initialisation).</summary>
     protected abstract void InitializeCore(ref Rng rng);
+    /// <summary>Generated for counting bigram tables: fills the table from the examples' counts.</summary>
     protected virtual void FitCountsCore(ExampleSet examples) => throw new NotSupportedException();
     /// <param name="dropout">True when this is a training pass with a non-zero dropout rate.</param>
     protected abstract float ForwardCore(ModelContext c, ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int length, bool dropout);
+    /// <summary>Generated: the backward pass of the last training forward pass in <paramref name="c"/>.</summary>
     protected abstract void BackwardCore(ModelContext c, int batch, int length);
+    /// <summary>Generated: the forward pass to the logits, [batch x length (or batch), V].</summary>
     protected abstract ReadOnlySpan<float> LogitsCore(ModelContext c, ReadOnlySpan<int> tokens, int batch, int length);
+    /// <summary>Generated for sequence models: runs new tokens at <paramref name="position"/> against the KV cache; the last row's logits.</summary>
     protected virtual ReadOnlySpan<float> DecodeCore(ModelContext c, ReadOnlySpan<int> tokens, int position) => throw new NotSupportedException();
 
+    /// <summary>Frees the weights (or unmaps the checkpoint they point into) and any quantised weights.</summary>
     public void Dispose()
     {
         _ownedWeights?.Dispose();

@@ -45,7 +45,9 @@ public sealed class ModelContext : IModelContext
         _dropoutRng = new Rng(0xD0D0_0000_0000_0001UL);
     }
 
+    /// <summary>The model this context runs (shared, read-only while the context runs).</summary>
     public LanguageModel Model { get; }
+    /// <summary>Inference, training or decoding: which memory this context laid out.</summary>
     public ContextKind Kind { get; }
     /// <summary>The largest batch a pass may have (1 for decoding).</summary>
     public int MaxBatch { get; }
@@ -129,8 +131,10 @@ public sealed class ModelContext : IModelContext
     public Span<float> WeightGradients => (_weightGradients ?? throw new InvalidOperationException(
         Kind == ContextKind.Training ? $"the weights of {Model.Name} are frozen in this context: only adapters train" : "only a training context has gradients")).Span;
 
+    /// <summary>True in a training context whose weights train (not frozen for adapter training).</summary>
     public bool HasWeightGradients => _weightGradients is not null;
 
+    /// <summary>Clears <see cref="WeightGradients"/> (backward passes accumulate into them).</summary>
     public void ZeroWeightGradients() => WeightGradients.Clear();
 
     /// <summary>
@@ -229,8 +233,10 @@ public sealed class ModelContext : IModelContext
 
     /// <summary>The last training batch's inputs [B, T] and targets, for the backward pass.</summary>
     public ReadOnlySpan<int> SavedInputs => _savedInputs.AsSpan(0, _lastBatch * (Model.IsSequenceModel ? _lastLength : Model.InputLength));
+    /// <summary>The last training batch's targets: [B, T] for sequence models, [B] for window models.</summary>
     public ReadOnlySpan<int> SavedTargets => _savedTargets.AsSpan(0, _lastBatch * (Model.IsSequenceModel ? _lastLength : 1));
 
+    /// <summary>The dropout random stream of this context (seeded by the trainer).</summary>
     public ref Rng DropoutRng => ref _dropoutRng;
 
     /// <summary>Whether the last forward pass applied dropout (its backward applies the same masks).</summary>
@@ -275,6 +281,7 @@ public sealed class ModelContext : IModelContext
 
     static int ToInt(long floats) => floats <= int.MaxValue ? (int)floats : throw new EdgeException($"{floats:N0} floats do not fit in one buffer");
 
+    /// <summary>Frees this context's activations, gradients and cache (the model stays).</summary>
     public void Dispose()
     {
         _arena.Dispose();

@@ -42,6 +42,7 @@ public sealed class CharTokenizer : ITokenizer
         _bytes = _symbols.Select(s => Encoding.UTF8.GetBytes(s)).ToArray();
     }
 
+    /// <inheritdoc/>
     public ReadOnlySpan<byte> TokenBytes(int id) => (uint)id < (uint)_bytes.Length ? _bytes[id]
         : throw new EdgeException($"token id {id} is outside the vocabulary (size {_symbols.Length})");
 
@@ -103,21 +104,26 @@ public sealed class CharTokenizer : ITokenizer
         return new CharTokenizer(symbols, marker is null ? null : 0);
     }
 
+    /// <inheritdoc/>
     public int VocabSize => _symbols.Length;
+    /// <summary>The id of the marker symbol (makemore's '.', id 0) of line data (<c>DataLayout.Lines</c>), or null when there is none.</summary>
     public int? MarkerId { get; }
 
     /// <summary>The id of <see cref="EndOfTextMark"/>, when the vocabulary holds it.</summary>
     public int? EndOfTextId => TryGetId(EndOfTextMark, out int id) ? id : null;
 
+    /// <summary>The character (one Unicode scalar, as a string) of token <paramref name="id"/>.</summary>
     public string Symbol(int id) => (uint)id < (uint)_symbols.Length ? _symbols[id]
         : throw new EdgeException($"token id {id} is outside the vocabulary (size {_symbols.Length})");
 
+    /// <summary>The token of character <paramref name="r"/>, when the vocabulary holds it.</summary>
     public bool TryGetId(Rune r, out int id)
     {
         if (r.Value < 128) return (id = _ascii[r.Value]) >= 0;
         return _other.TryGetValue(r.Value, out id);
     }
 
+    /// <inheritdoc/>
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -159,6 +165,7 @@ public sealed class CharTokenizer : ITokenizer
         return n;
     }
 
+    /// <inheritdoc/>
     public string Decode(ReadOnlySpan<int> ids)
     {
         var sb = new StringBuilder(ids.Length);
@@ -169,6 +176,7 @@ public sealed class CharTokenizer : ITokenizer
     /// <summary><c>{"symbols":["\n"," ","a",...],"marker":0}</c>; marker is null when there is none.</summary>
     public string ToJson() => Formats.EdgeJson.Write(new Formats.CharVocabularyRecord([.. _symbols], MarkerId));
 
+    /// <summary>The tokenizer <see cref="ToJson"/> wrote (a checkpoint's <c>edge.tokenizer</c>).</summary>
     public static CharTokenizer FromJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);

@@ -7,11 +7,14 @@ namespace Edge.Training;
 public sealed record LearningRateSchedule(double BaseRate, int DecayStep = 0, double DecayFactor = 1,
     int WarmupSteps = 0, int CosineSteps = 0, double MinRate = 0)
 {
+    /// <summary>The base <paramref name="rate"/>, times <paramref name="factor"/> from step <paramref name="decayStep"/> on (0: never).</summary>
     public static LearningRateSchedule Step(double rate, int decayStep, double factor) => new(rate, decayStep, factor);
 
+    /// <summary>Linear warm-up over <paramref name="warmup"/> steps to <paramref name="rate"/>, then cosine decay to <paramref name="minRate"/> at step <paramref name="totalSteps"/>.</summary>
     public static LearningRateSchedule Cosine(double rate, int warmup, int totalSteps, double minRate) =>
         new(rate, WarmupSteps: warmup, CosineSteps: totalSteps, MinRate: minRate);
 
+    /// <summary>The rate at <paramref name="step"/> (counting from 0).</summary>
     public double At(int step)
     {
         if (WarmupSteps > 0 && step < WarmupSteps) return BaseRate * (step + 1) / WarmupSteps;

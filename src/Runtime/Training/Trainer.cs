@@ -10,19 +10,27 @@ namespace Edge.Training;
 /// </summary>
 public sealed record TrainOptions
 {
+    /// <summary>Optimiser steps in the run.</summary>
     public int Steps { get; init; } = 1000;
+    /// <summary>Examples per micro-batch (windows, or sequences of the model's context).</summary>
     public int Batch { get; init; } = 32;
+    /// <summary>The optimiser: SGD or AdamW.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.AdamW;
     /// <summary>The base rate (the peak of the cosine schedule).</summary>
     public double LearningRate { get; init; } = 1e-3;
+    /// <summary>How the rate changes over the run (<see cref="LearningRates"/>).</summary>
     public ScheduleKind Schedule { get; init; } = ScheduleKind.Step;
     /// <summary>Step schedule: multiply the rate by <see cref="DecayFactor"/> from this step on (0: never).</summary>
     public int DecayStep { get; init; }
+    /// <summary>Step schedule: the factor applied to the rate from <see cref="DecayStep"/> on.</summary>
     public double DecayFactor { get; init; } = 0.1;
     /// <summary>Cosine schedule: steps of linear warm-up, and the rate at the last step.</summary>
     public int Warmup { get; init; }
+    /// <summary>Cosine schedule: the rate at the last step.</summary>
     public double MinLearningRate { get; init; }
+    /// <summary>Weight decay on matrices and embeddings (not biases or norms); decoupled for AdamW, coupled for SGD.</summary>
     public double WeightDecay { get; init; }
+    /// <summary>AdamW's second-moment decay (beta1 is 0.9).</summary>
     public double Beta2 { get; init; } = 0.999;
     /// <summary>Scale the gradients down when their global L2 norm exceeds this (0 = off).</summary>
     public double GradClip { get; init; }
@@ -34,6 +42,7 @@ public sealed record TrainOptions
     public int EvalExamples { get; init; } = 16384;
     /// <summary>Dropout in training passes (the model's own layers; adapters have theirs in their config).</summary>
     public double Dropout { get; init; }
+    /// <summary>Seeds the batch order and the dropout stream: a run is deterministic for a seed.</summary>
     public ulong Seed { get; init; } = 1337;
 
     /// <summary>The options a model's [TrainingRecipe] declares.</summary>
@@ -56,6 +65,7 @@ public sealed record TrainingState(int Step, (ulong, ulong, ulong, ulong) BatchR
 /// <summary>One evaluation: the loss on the train split and on the validation split, each scored on the same number of examples.</summary>
 public readonly record struct EvalResult(int Step, double TrainLoss, double ValLoss, double LearningRate, double Seconds)
 {
+    /// <summary>exp(<see cref="ValLoss"/>): the validation perplexity.</summary>
     public double ValPerplexity => Math.Exp(ValLoss);
 }
 
@@ -107,13 +117,16 @@ public sealed class Trainer : IDisposable
         context.SeedDropout(options.Seed);
     }
 
+    /// <summary>Steps taken so far (the next step's index, counting from 0).</summary>
     public int Step { get; private set; }
     double _best = double.PositiveInfinity;
 
     /// <summary>The CPU optimiser (a trainer on the CPU kernels); a device keeps its optimiser state on the device.</summary>
     public Optimizer Optimizer => _engine is HostTraining host ? host.Optimizer
         : throw new InvalidOperationException("this trainer's optimiser runs on a device: use RestoreOptimizer and the engine's moments");
+    /// <summary>The training context the passes run in.</summary>
     public IModelContext Context => _context;
+    /// <summary>Where the passes and updates run (<see cref="HostTraining"/> on the CPU, or a device's engine).</summary>
     public TrainingEngine Engine => _engine;
 
     /// <summary>Everything besides the values and optimiser moments that a resumed run needs to continue exactly.</summary>

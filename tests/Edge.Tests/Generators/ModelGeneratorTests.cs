@@ -124,6 +124,13 @@ public class TransformerGeneratorTests
     [InlineData("EDGE017", """[LanguageModel("m", Context = 8)] [TokenEmbedding(8, Positional = true)] [TransformerBlocks(Layers = 1, Heads = 2)] [Dense(8)] [OutputHead] public partial class M;""")]
     [InlineData("EDGE006", """[LanguageModel("m", Context = 0)] [TokenEmbedding(8, Positional = true)] [TransformerBlocks(Layers = 1, Heads = 2)] [OutputHead] public partial class M;""")]
     [InlineData("EDGE006", """[LanguageModel("m", Context = 8)] [TokenEmbedding(8, Positional = true)] [TransformerBlocks(Layers = 0, Heads = 2)] [OutputHead] public partial class M;""")]
+    [InlineData("EDGE006", """[LanguageModel("m", Context = 8)] [TokenEmbedding(16)] [LlamaBlocks(Heads = 2)] [RmsNorm] [OutputHead(Bias = false)] public partial class M;""")]
+    [InlineData("EDGE018", """[LanguageModel("m", Context = 8)] [TokenEmbedding(16)] [LlamaBlocks(Heads = 4, KvHeads = 3, MlpHidden = 32)] [RmsNorm] [OutputHead(Bias = false)] public partial class M;""")]
+    [InlineData("EDGE019", """[LanguageModel("m", Context = 8)] [TokenEmbedding(12)] [LlamaBlocks(Heads = 4, MlpHidden = 32)] [RmsNorm] [OutputHead(Bias = false)] public partial class M;""")]
+    [InlineData("EDGE020", """[LanguageModel("m", Context = 8)] [TokenEmbedding(16, Positional = true)] [LlamaBlocks(Heads = 2, MlpHidden = 32)] [RmsNorm] [OutputHead(Bias = false)] public partial class M;""")]
+    [InlineData("EDGE020", """[LanguageModel("m", Context = 8)] [TokenEmbedding(16, Positional = true)] [TransformerBlocks(Heads = 2)] [RmsNorm] [OutputHead] public partial class M;""")]
+    [InlineData("EDGE017", """[LanguageModel("m", Context = 8)] [TokenEmbedding(16)] [LlamaBlocks(Heads = 2, MlpHidden = 32)] [Dense(16)] [OutputHead] public partial class M;""")]
+    [InlineData("EDGE014", """[LanguageModel("m", Context = 8)] [TokenEmbedding(16, Positional = true)] [TransformerBlocks(Heads = 2, Dropout = 1.0)] [LayerNorm] [OutputHead] public partial class M;""")]
     public void ImpossibleTransformer_IsACompileError(string id, string declaration)
     {
         var result = GeneratorHarness.Run("using Edge;\n" + declaration);
