@@ -64,8 +64,8 @@ namespace Edge.Generators
             "Model '{0}': a [BigramTable] model sees exactly one previous token; set Context = 1 (got {1})");
 
         public static readonly DiagnosticDescriptor BadRecipe = Error("EDGE014",
-            "Invalid training recipe",
-            "Model '{0}': training recipe {1} must be {2}, got {3}");
+            "Option value out of range",
+            "Model '{0}': {1} must be {2}, got {3}");
 
         public static readonly DiagnosticDescriptor HeadsDoNotDivide = Error("EDGE015",
             "Heads must divide the width",
@@ -77,7 +77,7 @@ namespace Edge.Generators
 
         public static readonly DiagnosticDescriptor NotWithTransformer = Error("EDGE017",
             "Layer cannot be combined with transformer blocks",
-            "Model '{0}': [{1}] cannot be used in a model with [TransformerBlocks] (it works on windows, not sequences)");
+            "Model '{0}': [{1}] cannot be used in a model with [{2}] (it works on windows, not sequences)");
 
         public static readonly DiagnosticDescriptor KvHeadsDoNotDivide = Error("EDGE018",
             "Key/value heads must divide the query heads",

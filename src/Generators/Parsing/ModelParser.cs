@@ -78,16 +78,16 @@ namespace Edge.Generators.Parsing
 
         static void CheckRecipe(string model, TrainingRecipeAttribute r, Location? at, Reporter report)
         {
-            if (r.LearningRate <= 0) report(Diagnostics.BadRecipe, at, model, nameof(r.LearningRate), "positive", r.LearningRate);
-            if (r.Batch <= 0) report(Diagnostics.BadRecipe, at, model, nameof(r.Batch), "positive", r.Batch);
-            if (r.Steps <= 0) report(Diagnostics.BadRecipe, at, model, nameof(r.Steps), "positive", r.Steps);
-            if (r.DecayStep < 0) report(Diagnostics.BadRecipe, at, model, nameof(r.DecayStep), "zero or positive", r.DecayStep);
-            if (r.WeightDecay < 0) report(Diagnostics.BadRecipe, at, model, nameof(r.WeightDecay), "zero or positive", r.WeightDecay);
-            if (r.EvalInterval <= 0) report(Diagnostics.BadRecipe, at, model, nameof(r.EvalInterval), "positive", r.EvalInterval);
-            if (r.Warmup < 0) report(Diagnostics.BadRecipe, at, model, nameof(r.Warmup), "zero or positive", r.Warmup);
-            if (r.MinLearningRate < 0) report(Diagnostics.BadRecipe, at, model, nameof(r.MinLearningRate), "zero or positive", r.MinLearningRate);
-            if (r.Beta2 <= 0 || r.Beta2 >= 1) report(Diagnostics.BadRecipe, at, model, nameof(r.Beta2), "in (0, 1)", r.Beta2);
-            if (r.GradClip < 0) report(Diagnostics.BadRecipe, at, model, nameof(r.GradClip), "zero or positive", r.GradClip);
+            if (r.LearningRate <= 0) report(Diagnostics.BadRecipe, at, model, "[TrainingRecipe] " + nameof(r.LearningRate), "positive", r.LearningRate);
+            if (r.Batch <= 0) report(Diagnostics.BadRecipe, at, model, "[TrainingRecipe] " + nameof(r.Batch), "positive", r.Batch);
+            if (r.Steps <= 0) report(Diagnostics.BadRecipe, at, model, "[TrainingRecipe] " + nameof(r.Steps), "positive", r.Steps);
+            if (r.DecayStep < 0) report(Diagnostics.BadRecipe, at, model, "[TrainingRecipe] " + nameof(r.DecayStep), "zero or positive", r.DecayStep);
+            if (r.WeightDecay < 0) report(Diagnostics.BadRecipe, at, model, "[TrainingRecipe] " + nameof(r.WeightDecay), "zero or positive", r.WeightDecay);
+            if (r.EvalInterval <= 0) report(Diagnostics.BadRecipe, at, model, "[TrainingRecipe] " + nameof(r.EvalInterval), "positive", r.EvalInterval);
+            if (r.Warmup < 0) report(Diagnostics.BadRecipe, at, model, "[TrainingRecipe] " + nameof(r.Warmup), "zero or positive", r.Warmup);
+            if (r.MinLearningRate < 0) report(Diagnostics.BadRecipe, at, model, "[TrainingRecipe] " + nameof(r.MinLearningRate), "zero or positive", r.MinLearningRate);
+            if (r.Beta2 <= 0 || r.Beta2 >= 1) report(Diagnostics.BadRecipe, at, model, "[TrainingRecipe] " + nameof(r.Beta2), "in (0, 1)", r.Beta2);
+            if (r.GradClip < 0) report(Diagnostics.BadRecipe, at, model, "[TrainingRecipe] " + nameof(r.GradClip), "zero or positive", r.GradClip);
         }
 
         static LocationInfo? ToInfo(Location location)

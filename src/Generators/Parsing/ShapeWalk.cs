@@ -65,7 +65,7 @@ namespace Edge.Generators.Parsing
                 if (attribute is not DenseAttribute && !seen.Add(attribute.GetType()))
                     _report(Diagnostics.DuplicateLayer, at, _model, Name(attribute));
                 if (Sequence && attribute is FlattenAttribute or DenseAttribute)
-                    _report(Diagnostics.NotWithTransformer, at, _model, Name(attribute));
+                    _report(Diagnostics.NotWithTransformer, at, _model, Name(attribute), llama ? "LlamaBlocks" : "TransformerBlocks");
                 void NeedVectors()
                 {
                     if (!haveVectors && !shapeReported) { _report(Diagnostics.MissingEmbedding, at, _model, Name(attribute)); shapeReported = true; }
@@ -92,7 +92,7 @@ namespace Edge.Generators.Parsing
                         if (b.Heads <= 0) _report(Diagnostics.NonPositive, at, _model, nameof(b.Heads), b.Heads);
                         else if (width > 0 && width % b.Heads != 0) _report(Diagnostics.HeadsDoNotDivide, at, _model, b.Heads, width);
                         if (b.MlpRatio <= 0) _report(Diagnostics.NonPositive, at, _model, nameof(b.MlpRatio), b.MlpRatio);
-                        if (b.Dropout < 0 || b.Dropout >= 1) _report(Diagnostics.BadRecipe, at, _model, nameof(b.Dropout), "in [0, 1)", b.Dropout);
+                        if (b.Dropout < 0 || b.Dropout >= 1) _report(Diagnostics.BadRecipe, at, _model, "[TransformerBlocks] " + nameof(b.Dropout), "in [0, 1)", b.Dropout);
                         blockBias = b.Bias;
                         specs.Add(new GptBlocksSpec(width, b.Layers, b.Heads, b.MlpRatio, b.Dropout, b.Bias, b.Gelu));
                         break;
@@ -107,9 +107,9 @@ namespace Edge.Generators.Parsing
                         else if (b.Heads % kv != 0) _report(Diagnostics.KvHeadsDoNotDivide, at, _model, kv, b.Heads);
                         else if (width > 0 && width / b.Heads % 2 != 0) _report(Diagnostics.OddHeadSize, at, _model, width / b.Heads, width, b.Heads);
                         if (b.MlpHidden <= 0) _report(Diagnostics.NonPositive, at, _model, nameof(b.MlpHidden), b.MlpHidden);
-                        if (!(b.RopeTheta > 0)) _report(Diagnostics.BadRecipe, at, _model, nameof(b.RopeTheta), "positive", b.RopeTheta);
-                        if (!(b.NormEpsilon > 0)) _report(Diagnostics.BadRecipe, at, _model, nameof(b.NormEpsilon), "positive", b.NormEpsilon);
-                        if (b.Dropout < 0 || b.Dropout >= 1) _report(Diagnostics.BadRecipe, at, _model, nameof(b.Dropout), "in [0, 1)", b.Dropout);
+                        if (!(b.RopeTheta > 0)) _report(Diagnostics.BadRecipe, at, _model, "[LlamaBlocks] " + nameof(b.RopeTheta), "positive", b.RopeTheta);
+                        if (!(b.NormEpsilon > 0)) _report(Diagnostics.BadRecipe, at, _model, "[LlamaBlocks] " + nameof(b.NormEpsilon), "positive", b.NormEpsilon);
+                        if (b.Dropout < 0 || b.Dropout >= 1) _report(Diagnostics.BadRecipe, at, _model, "[LlamaBlocks] " + nameof(b.Dropout), "in [0, 1)", b.Dropout);
                         specs.Add(new LlamaBlocksSpec(width, b.Layers, b.Heads, kv, b.MlpHidden, b.RopeTheta, b.Rope, b.NormEpsilon, b.QkvBias, b.Dropout));
                         break;
                     }
@@ -121,7 +121,7 @@ namespace Edge.Generators.Parsing
                     case RmsNormAttribute n:
                         NeedVectors();
                         if (gpt.Attribute is not null) _report(Diagnostics.WrongFamily, at, _model, "RmsNorm", "TransformerBlocks", "GPT-2's final norm is [LayerNorm]");
-                        if (!(n.Epsilon > 0)) _report(Diagnostics.BadRecipe, at, _model, nameof(n.Epsilon), "positive", n.Epsilon);
+                        if (!(n.Epsilon > 0)) _report(Diagnostics.BadRecipe, at, _model, "[RmsNorm] " + nameof(n.Epsilon), "positive", n.Epsilon);
                         specs.Add(new FinalRmsNormSpec(width, n.Epsilon));
                         break;
                     case DenseAttribute d:

@@ -146,6 +146,23 @@ public class TransformerGeneratorTests
         Assert.Equal("Model 'm': 4 attention heads do not divide the width 10", d.GetMessage());
     }
 
+    [Theory]
+    [InlineData("""[TokenEmbedding(16)] [LlamaBlocks(Heads = 2, MlpHidden = 32)] [Dense(16)] [OutputHead]""",
+        "Model 'm': [Dense] cannot be used in a model with [LlamaBlocks] (it works on windows, not sequences)")]
+    [InlineData("""[TokenEmbedding(16, Positional = true)] [TransformerBlocks(Heads = 2, Dropout = 1.0)] [LayerNorm] [OutputHead]""",
+        "Model 'm': [TransformerBlocks] Dropout must be in [0, 1), got 1")]
+    [InlineData("""[TokenEmbedding(16)] [LlamaBlocks(Heads = 2, MlpHidden = 32, RopeTheta = 0)] [RmsNorm] [OutputHead(Bias = false)]""",
+        "Model 'm': [LlamaBlocks] RopeTheta must be positive, got 0")]
+    [InlineData("""[TokenEmbedding(16)] [LlamaBlocks(Heads = 2, MlpHidden = 32)] [RmsNorm(Epsilon = -1)] [OutputHead(Bias = false)]""",
+        "Model 'm': [RmsNorm] Epsilon must be positive, got -1")]
+    [InlineData("""[TokenEmbedding(16, Positional = true)] [TransformerBlocks(Heads = 2)] [LayerNorm] [OutputHead] [TrainingRecipe(Batch = 0)]""",
+        "Model 'm': [TrainingRecipe] Batch must be positive, got 0")]
+    public void OptionErrors_NameTheAttributeTheyComeFrom(string layers, string message)
+    {
+        var result = GeneratorHarness.Run($$"""using Edge; [LanguageModel("m", Context = 8)] {{layers}} public partial class M;""");
+        Assert.Contains(message, result.GeneratorDiagnostics.Select(d => d.GetMessage()));
+    }
+
     /// <summary>The generated source of a two-block GPT of width 32 and context 16, with <paramref name="blockOptions"/> added to its [TransformerBlocks].</summary>
     static string GenerateGpt(string blockOptions)
     {
