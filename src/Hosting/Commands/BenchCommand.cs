@@ -17,7 +17,8 @@ static class BenchCommand
 
         Usage: edge bench train MODEL [--batch B] [--context T] [--steps N] [--vocab V] [--threads N] [--json]
                edge bench generate MODEL|FILE [--tokens N] [--vocab V] [--type q8|q4|q4m] [--threads N] [--json]
-               edge bench prefill MODEL|FILE [--prompt-tokens N] [--passes N] [--vocab V] [--type q8|q4|q4m] [--threads N] [--json]
+               edge bench prefill MODEL|FILE [--prompt-tokens N] [--passes N] [--vocab V] [--type q8|q4|q4m]
+                                  [--threads N] [--json]
                edge bench tokenize DIR --data FILE [--passes N] [--json]
 
         Options:
