@@ -17,6 +17,8 @@ static class BenchCommand
 
         Usage: edge bench train MODEL [--batch B] [--context T] [--steps N] [--vocab V] [--threads N] [--json]
                edge bench generate MODEL|FILE [--tokens N] [--vocab V] [--type q8|q4|q4m] [--threads N] [--json]
+               edge bench prefill MODEL|FILE [--prompt-tokens N] [--passes N] [--vocab V] [--type q8|q4|q4m]
+                                  [--threads N] [--json]
                edge bench tokenize DIR --data FILE [--passes N] [--json]
 
         Options:
@@ -25,14 +27,20 @@ static class BenchCommand
           generate   tokens at batch 1 (transformers with the KV cache), sampling included; a checkpoint FILE
                      or a model name (random weights); default 200 tokens after 20 warm-up tokens (and one
                      full-context prompt pass), so timing starts at position 21
+          prefill    the prompt pass at batch 1 (a transformer filling its KV cache from N prompt tokens, the
+                     logits after the last): what a chat user waits for before the first token; default N = 64
+                     (at most the context), 20 timed passes after 3 warm-up passes. Reports the time of a pass,
+                     prompt tokens per second, GFLOP/s and share of peak (every product at N rows, the head at
+                     one, causal attention over the prompt)
           tokenize   GPT-2 BPE encoding speed in MB/s over a text file, from a cold cache (first pass) and a
                      warm one (the median of --passes more passes, default 5; 0 times the cold pass alone, so
                      the peak memory is that of one encoding); DIR holds the tokenizer files
           --batch B    train: examples per step          --context T  train: tokens per example
+          --prompt-tokens N  prefill: prompt length      --passes N   prefill: timed passes
           --steps N    train: timed steps                --tokens N   generate: timed tokens
           --data FILE  tokenize: the text to encode      --passes N   tokenize: warm passes after the cold one
           --vocab V    vocabulary size for a model name (default 65)
-          --type T     generate: quantise the weights in memory first (q8, q4, q4m), as 'edge quantize' would
+          --type T     generate, prefill: quantise the weights in memory first (q8, q4, q4m), as 'edge quantize' would
           --threads N  cores the kernels use (default: all)
           --json       one JSON object instead of the table
           --quiet      no progress bar (the timed loop only stores a count for it: no drawing, no allocation)
@@ -47,19 +55,21 @@ static class BenchCommand
         Examples:
           edge bench train baby-gpt
           edge bench generate shakespeare-gpt --tokens 100
+          edge bench prefill gpt2 --vocab 50257 --prompt-tokens 128 --type q4
           edge bench tokenize ../shared/data/gpt2 --data ../shared/data/tinyshakespeare.txt
         """;
 
     public static int Run(Args args)
     {
         if (Commands.ShowHelp(args, Help)) return 0;
-        if (args.Positionals.Count < 2) throw new UsageException("usage: edge bench train MODEL | edge bench generate MODEL|FILE | edge bench tokenize DIR (see 'edge bench --help')");
+        if (args.Positionals.Count < 2) throw new UsageException("usage: edge bench train MODEL | edge bench generate MODEL|FILE | edge bench prefill MODEL|FILE | edge bench tokenize DIR (see 'edge bench --help')");
         return args.Positionals[0] switch
         {
             "train" => Train(args),
             "generate" => Generate(args),
+            "prefill" => Prefill(args),
             "tokenize" => Tokenize(args),
-            _ => throw new UsageException($"unknown benchmark '{args.Positionals[0]}' (train, generate, tokenize)"),
+            _ => throw new UsageException($"unknown benchmark '{args.Positionals[0]}' (train, generate, prefill, tokenize)"),
         };
     }
 
@@ -193,6 +203,79 @@ static class BenchCommand
         return 0;
     }
 
+    /// <summary>A checkpoint file or directory, or a model name with random weights (vocabulary <paramref name="vocab"/>).</summary>
+    static (LanguageModel Model, string Name) LoadOrCreate(string target, int vocab)
+    {
+        if (File.Exists(target) || Directory.Exists(target))
+        {
+            var loaded = Checkpoint.LoadAny(target, Catalog.All, mapWeights: true);
+            return (loaded.Model, $"{loaded.Info.Name} ({Path.GetFileName(target)})");
+        }
+        if (target.Contains('/') || target.Contains('\\') || target.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            throw new EdgeException($"{target}: file not found");
+        var model = Model(target).Create(vocab);
+        model.Initialize(1);
+        return (model, target);
+    }
+
+    static int Prefill(Args args)
+    {
+        string target = args.Positionals[1];
+        int promptTokens = args.Int("prompt-tokens", 64, min: 1, max: 1_000_000);
+        int passes = args.Int("passes", 20, min: 1, max: 100_000);
+        int vocab = args.Int("vocab", 65, min: 2, max: 1_000_000);
+        var typeName = args.String("type");
+        bool json = args.Flag("json");
+        bool quiet = args.Flag("quiet");
+        args.Threads();
+        args.RejectUnknown(2);
+        QuantType? type = null;
+        if (typeName is not null)
+            type = QuantTypes.TryParse(typeName, out var t) ? t : throw new UsageException($"option --type: expected q8, q4 or q4m, got '{typeName}'");
+
+        using var bar = new ProgressBar(passes, "passes", quiet, status: "loading");
+        var (model, name) = LoadOrCreate(target, vocab);
+        using (model)
+        {
+            if (!model.IsSequenceModel) throw new UsageException($"{model.Name} reads a fixed window: it has no prompt pass (use 'edge bench generate')");
+            if (promptTokens > model.InputLength)
+                throw new UsageException($"option --prompt-tokens: {model.Name}'s context is {model.InputLength} tokens, got {promptTokens}");
+            if (type is { } quantize)
+            {
+                bar.Status = $"quantising to {quantize.Name()}";
+                QuantizedCheckpoint.QuantizeInMemory(model, quantize);
+                name += $" ({quantize.Name()})";
+            }
+            bar.Status = "measuring this machine's peak";
+            bool device = Backend.Current.IsDevice;
+            double peak = device ? double.NaN : MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
+            ResetPeakMemory();
+            using var context = Backend.Current.CreateGeneration(model);
+            var prompt = new int[promptTokens];
+            var rng = new Random(1);
+            for (int i = 0; i < prompt.Length; i++) prompt[i] = rng.Next(model.VocabSize);
+            bar.Status = "warm-up";
+            for (int i = 0; i < 3; i++) context.Prefill(prompt);
+            bar.Status = "timing";
+            var times = new double[passes];
+            long allocated = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < passes; i++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                context.Prefill(prompt);
+                times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                bar.Report(i + 1);
+            }
+            allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+            bar.Dispose();
+            // Every product at N rows except the head, which a prompt pass computes for the last position only.
+            double head = model.Layout.Projections.Where(p => p.Out == model.VocabSize).Sum(p => 2.0 * p.In * p.Out);
+            double flops = FlopCount.Forward(model, 1, promptTokens) - (promptTokens - 1) * head;
+            Report(json, "prefill", name, $"batch 1, prompt of {promptTokens} tokens", times, "pass", promptTokens, flops, peak, (double)allocated / passes);
+        }
+        return 0;
+    }
+
     static int Tokenize(Args args)
     {
         var dir = args.Positionals[1];
@@ -266,7 +349,7 @@ static class BenchCommand
             Console.WriteLine(s.ToString());
             return;
         }
-        Console.WriteLine($"edge bench {kind}: {model}, {shape}, {times.Length} {unit}s timed");
+        Console.WriteLine($"edge bench {kind}: {model}, {shape}, {times.Length} {unit}{(unit.EndsWith('s') ? "es" : "s")} timed");
         Console.WriteLine($"  ms per {unit}        {median.ToString("0.000", CultureInfo.InvariantCulture)} median  ({p10.ToString("0.000", CultureInfo.InvariantCulture)} p10 .. {p90.ToString("0.000", CultureInfo.InvariantCulture)} p90)");
         Console.WriteLine($"  tokens per second  {tokensPerSecond.ToString("N0", CultureInfo.InvariantCulture)}");
         if (double.IsNaN(peak))   // a device: no CPU peak to compare with

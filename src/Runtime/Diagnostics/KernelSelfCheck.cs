@@ -420,17 +420,21 @@ public static class KernelSelfCheck
         return null;
     }
 
-    /// <summary>Decoding (one row: the whole-part row loop), a batch (rows four at a time on AVX2) and a part split.</summary>
+    /// <summary>
+    /// Decoding (one row: the whole-part row loop), a batch (rows four at a time on AVX2), a part split, and batches
+    /// of many rows (the dequantise-a-tile path: fp32 activations, checked against the dequantised reference).
+    /// </summary>
     static string? QuantizedLinearCheck(QuantType type)
     {
         var rng = new Rng(16 + (ulong)type);
-        foreach (var (n, inDim, outDim) in new[] { (1, 64, 40), (6, 96, 24), (1, 256, 300) })
+        int many = QuantizedLinear.DequantiseFromRows;
+        foreach (var (n, inDim, outDim) in new[] { (1, 64, 40), (6, 96, 24), (1, 256, 300), (many, 96, 24), (many + 7, 256, 200) })
         {
             float[] wf = Gaussian(ref rng, inDim * outDim, 0.1f), x = Gaussian(ref rng, n * inDim), b = Gaussian(ref rng, outDim);
             var w = QuantizedMatrix.Create(wf, inDim, outDim, transposed: false, type);
             var y = new float[n * outDim];
             QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim);
-            if (Compare.Close(ScalarReference.QuantizedLinearForward(w, x, b, n), y, $"y n={n} in={inDim} out={outDim}", 1e-4, 1e-4) is { } mismatch)
+            if (Compare.Close(ScalarReference.QuantizedLinearForwardAuto(w, x, b, n), y, $"y n={n} in={inDim} out={outDim}", 1e-4, 1e-4) is { } mismatch)
                 return mismatch;
         }
         return null;

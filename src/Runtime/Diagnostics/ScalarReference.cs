@@ -476,6 +476,29 @@ internal static class ScalarReference
     }
 
     /// <summary>
+    /// y [n, out] = b + deq(W) x for a quantised W, in double, with x as it is (the many-row path of QuantizedLinear
+    /// dequantises the weights and keeps the activations in fp32).
+    /// </summary>
+    public static double[] DequantisedLinearForward(QuantizedMatrix w, float[] x, float[] b, int n)
+    {
+        var deq = w.Dequantize();
+        int inDim = w.Cols;
+        var y = new double[n * w.Rows];
+        for (int r = 0; r < n; r++)
+            for (int j = 0; j < w.Rows; j++)
+            {
+                double acc = b.Length > 0 ? b[j] : 0;
+                for (int i = 0; i < inDim; i++) acc += (double)deq[j * inDim + i] * x[r * inDim + i];
+                y[r * w.Rows + j] = acc;
+            }
+        return y;
+    }
+
+    /// <summary>The reference for QuantizedLinear.Forward at <paramref name="n"/> rows: the path it takes there.</summary>
+    public static double[] QuantizedLinearForwardAuto(QuantizedMatrix w, float[] x, float[] b, int n) =>
+        QuantizedLinear.Dequantises(n) ? DequantisedLinearForward(w, x, b, n) : QuantizedLinearForward(w, x, b, n);
+
+    /// <summary>
     /// y [n, out] = b + deq(W) deq(x) for a quantised W (QuantizedLinear), in double: deq(x) is the activations as
     /// the kernel quantises them (per block of 32 to int8, at the current path). The kernel's integer sums are exact,
     /// so only float rounding differs.

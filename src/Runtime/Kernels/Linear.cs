@@ -142,7 +142,15 @@ public static unsafe class Linear
     /// B and C rows are <paramref name="ld"/> floats apart (ld = cols, or more for a column slice of wider matrices).
     /// A column keeps its vector width when C is cut into column slices that start at multiples of 16.
     /// </summary>
-    internal static void MatMulAdd(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ld)
+    internal static void MatMulAdd(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ld) =>
+        MatMulAdd(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ld, ld);
+
+    /// <summary>
+    /// <see cref="MatMulAdd(int, ref float, int, int, ref float, ref float, int, int, int, int)"/> with B rows
+    /// <paramref name="ldb"/> floats apart and C rows <paramref name="ldc"/> apart (B a separate buffer, e.g. a tile of
+    /// dequantised weights, while C is a column slice of a wider matrix): the same operations, so the same results.
+    /// </summary>
+    internal static void MatMulAdd(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ldb, int ldc)
     {
         // Blocks of tile rows x tile columns go through the register-tiled micro-kernel; the rest (the last rows, the
         // columns past the last whole tile, and m below a tile, i.e. decoding) through the four-row loops below.
@@ -152,33 +160,33 @@ public static unsafe class Linear
         if (k >= MinTiledK)
         {
             bool tiled =
-                Simd.Arm(bits) ? Tiled<Simd128, F128, ArmTile8x12>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ld) :
-                bits >= 512 ? Tiled<Simd512, F512, Tile6x2<Simd512, F512>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ld) :
-                bits >= 256 ? Tiled<Simd256, F256, Tile6x2<Simd256, F256>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ld) :
-                bits >= 128 && Tiled<Simd128, F128, Tile6x2<Simd128, F128>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ld);
+                Simd.Arm(bits) ? Tiled<Simd128, F128, ArmTile8x12>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ldb, ldc) :
+                bits >= 512 ? Tiled<Simd512, F512, Tile6x2<Simd512, F512>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ldb, ldc) :
+                bits >= 256 ? Tiled<Simd256, F256, Tile6x2<Simd256, F256>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ldb, ldc) :
+                bits >= 128 && Tiled<Simd128, F128, Tile6x2<Simd128, F128>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ldb, ldc);
             if (tiled) return;
         }
-        MatMulAddRows(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ld);
+        MatMulAddRows(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ldb, ldc);
     }
 
     /// <summary>
     /// <see cref="MatMulAdd"/> through the micro-kernel <typeparamref name="K"/> where at least one whole tile fits
     /// (false, and nothing done, otherwise): the whole tiles, then the edges through the four-row loops.
     /// </summary>
-    static bool Tiled<S, V, K>(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ld)
+    static bool Tiled<S, V, K>(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ldb, int ldc)
         where S : struct, ISimd<V> where V : struct where K : struct, IMicroKernel
     {
         int tiles = m / K.Rows;
         if (tiles == 0 || cols < K.Cols) return false;
         int rows = tiles * K.Rows, tiledCols = cols / K.Cols * K.Cols;
-        PackAndRun<S, V, K>(ref a, rowStride, colStride, ref b, ref c, rows, k, tiledCols, ld);
+        PackAndRun<S, V, K>(ref a, rowStride, colStride, ref b, ref c, rows, k, tiledCols, ldb, ldc);
         // tiledCols is a multiple of every narrower width, so the remaining columns keep their widths.
         if (tiledCols < cols)
             MatMulAddRows(bits, ref a, rowStride, colStride, ref Unsafe.Add(ref b, tiledCols), ref Unsafe.Add(ref c, tiledCols),
-                rows, k, cols - tiledCols, ld);
+                rows, k, cols - tiledCols, ldb, ldc);
         if (rows < m)
             MatMulAddRows(bits, ref Unsafe.Add(ref a, (nint)rows * rowStride), rowStride, colStride, ref b,
-                ref Unsafe.Add(ref c, (nint)rows * ld), m - rows, k, cols, ld);
+                ref Unsafe.Add(ref c, (nint)rows * ldc), m - rows, k, cols, ldb, ldc);
         return true;
     }
 
@@ -197,7 +205,7 @@ public static unsafe class Linear
     /// packed by row tiles ([tile][q][K.Rows], so the kernel reads a tile's column of A from one pointer) and each B
     /// column tile is packed contiguous ([q][K.Cols]: no cache-set conflicts when ld is a large power of 2).
     /// </summary>
-    static void PackAndRun<S, V, K>(ref float a, nint rowStride, nint colStride, ref float b, ref float c, int rows, int k, int cols, nint ld)
+    static void PackAndRun<S, V, K>(ref float a, nint rowStride, nint colStride, ref float b, ref float c, int rows, int k, int cols, nint ldb, nint ldc)
         where S : struct, ISimd<V> where V : struct where K : struct, IMicroKernel
     {
         int tr = K.Rows, tc = K.Cols;
@@ -211,7 +219,7 @@ public static unsafe class Linear
         {
             int kc = Math.Min(KBlock, k - q0);
             ref float aq = ref Unsafe.Add(ref a, (nint)q0 * colStride);
-            ref float bq = ref Unsafe.Add(ref b, (nint)q0 * ld);
+            ref float bq = ref Unsafe.Add(ref b, (nint)q0 * ldb);
             for (int p0 = 0; p0 < rows; p0 += RowBlock)
             {
                 int mc = Math.Min(RowBlock, rows - p0);
@@ -230,63 +238,63 @@ public static unsafe class Linear
                     ref float bj = ref Unsafe.Add(ref bq, j);
                     for (int q = 0; q < kc; q++)
                     {
-                        ref float src = ref Unsafe.Add(ref bj, (nint)q * ld);
+                        ref float src = ref Unsafe.Add(ref bj, (nint)q * ldb);
                         ref float dst = ref Unsafe.Add(ref pb, (nint)q * tc);
                         for (int v = 0; v < tc; v += S.Count)
                             S.Store(S.Load(ref Unsafe.Add(ref src, v)), ref Unsafe.Add(ref dst, v));
                     }
-                    ref float cj = ref Unsafe.Add(ref c, (nint)p0 * ld + j);
+                    ref float cj = ref Unsafe.Add(ref c, (nint)p0 * ldc + j);
                     for (int t = 0; t < mc; t += tr)
-                        K.Run(ref Unsafe.Add(ref pa, (nint)t * kc), ref pb, ref Unsafe.Add(ref cj, t * ld), ld, kc);
+                        K.Run(ref Unsafe.Add(ref pa, (nint)t * kc), ref pb, ref Unsafe.Add(ref cj, t * ldc), ldc, kc);
                 }
             }
         }
     }
 
     // The four-row path: the fallback for edge tiles and the whole product when m < 6.
-    static void MatMulAddRows(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ld)
+    static void MatMulAddRows(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ldb, int ldc)
     {
         int block = Math.Max(16, 32768 / Math.Max(cols, 1));
         for (int q = 0; q < k; q += block)
             MatMulAddBlock(bits, ref Unsafe.Add(ref a, (nint)q * colStride), rowStride, colStride,
-                ref Unsafe.Add(ref b, (nint)q * ld), ref c, m, Math.Min(block, k - q), cols, ld);
+                ref Unsafe.Add(ref b, (nint)q * ldb), ref c, m, Math.Min(block, k - q), cols, ldb, ldc);
     }
 
-    static void MatMulAddBlock(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ld)
+    static void MatMulAddBlock(int bits, ref float a, int rowStride, int colStride, ref float b, ref float c, int m, int k, int cols, int ldb, int ldc)
     {
         int p = 0;
         for (; p + 4 <= m; p += 4)
         {
             ref float ap = ref Unsafe.Add(ref a, (nint)p * rowStride);
-            ref float cp = ref Unsafe.Add(ref c, (nint)p * ld);
+            ref float cp = ref Unsafe.Add(ref c, (nint)p * ldc);
             int j = 0;
-            if (bits >= 512) j = Rows4<Simd512, F512>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, ld, j);
-            if (bits >= 256) j = Rows4<Simd256, F256>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, ld, j);
-            if (bits >= 128) j = Rows4<Simd128, F128>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, ld, j);
-            Rows4<Scalar, float>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, ld, j);
+            if (bits >= 512) j = Rows4<Simd512, F512>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, ldb, ldc, j);
+            if (bits >= 256) j = Rows4<Simd256, F256>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, ldb, ldc, j);
+            if (bits >= 128) j = Rows4<Simd128, F128>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, ldb, ldc, j);
+            Rows4<Scalar, float>(ref ap, rowStride, colStride, ref b, ref cp, k, cols, ldb, ldc, j);
         }
         for (; p < m; p++)
         {
             ref float ap = ref Unsafe.Add(ref a, (nint)p * rowStride);
-            ref float cp = ref Unsafe.Add(ref c, (nint)p * ld);
+            ref float cp = ref Unsafe.Add(ref c, (nint)p * ldc);
             int j = 0;
-            if (bits >= 512) j = Row1<Simd512, F512>(ref ap, colStride, ref b, ref cp, k, cols, ld, j);
-            if (bits >= 256) j = Row1<Simd256, F256>(ref ap, colStride, ref b, ref cp, k, cols, ld, j);
-            if (bits >= 128) j = Row1<Simd128, F128>(ref ap, colStride, ref b, ref cp, k, cols, ld, j);
-            Row1<Scalar, float>(ref ap, colStride, ref b, ref cp, k, cols, ld, j);
+            if (bits >= 512) j = Row1<Simd512, F512>(ref ap, colStride, ref b, ref cp, k, cols, ldb, j);
+            if (bits >= 256) j = Row1<Simd256, F256>(ref ap, colStride, ref b, ref cp, k, cols, ldb, j);
+            if (bits >= 128) j = Row1<Simd128, F128>(ref ap, colStride, ref b, ref cp, k, cols, ldb, j);
+            Row1<Scalar, float>(ref ap, colStride, ref b, ref cp, k, cols, ldb, j);
         }
     }
 
     // Columns [j, j + Count) of four C rows stay in registers for the whole k loop.
-    static int Rows4<S, V>(ref float a, nint rowStride, nint colStride, ref float b, ref float c, int k, int cols, nint ld, int j)
+    static int Rows4<S, V>(ref float a, nint rowStride, nint colStride, ref float b, ref float c, int k, int cols, nint ldb, nint ldc, int j)
         where S : struct, ISimd<V> where V : struct
     {
         for (; j + S.Count <= cols; j += S.Count)
         {
             ref float c0 = ref Unsafe.Add(ref c, j);
-            ref float c1 = ref Unsafe.Add(ref c0, ld);
-            ref float c2 = ref Unsafe.Add(ref c1, ld);
-            ref float c3 = ref Unsafe.Add(ref c2, ld);
+            ref float c1 = ref Unsafe.Add(ref c0, ldc);
+            ref float c2 = ref Unsafe.Add(ref c1, ldc);
+            ref float c3 = ref Unsafe.Add(ref c2, ldc);
             V s0 = S.Load(ref c0), s1 = S.Load(ref c1), s2 = S.Load(ref c2), s3 = S.Load(ref c3);
             ref float bq = ref Unsafe.Add(ref b, j);
             ref float aq = ref a;
@@ -297,7 +305,7 @@ public static unsafe class Linear
                 s1 = S.MulAdd(S.Splat(Unsafe.Add(ref aq, rowStride)), bv, s1);
                 s2 = S.MulAdd(S.Splat(Unsafe.Add(ref aq, 2 * rowStride)), bv, s2);
                 s3 = S.MulAdd(S.Splat(Unsafe.Add(ref aq, 3 * rowStride)), bv, s3);
-                bq = ref Unsafe.Add(ref bq, ld);
+                bq = ref Unsafe.Add(ref bq, ldb);
                 aq = ref Unsafe.Add(ref aq, colStride);
             }
             S.Store(s0, ref c0); S.Store(s1, ref c1); S.Store(s2, ref c2); S.Store(s3, ref c3);
@@ -305,7 +313,7 @@ public static unsafe class Linear
         return j;
     }
 
-    static int Row1<S, V>(ref float a, nint colStride, ref float b, ref float c, int k, int cols, nint ld, int j)
+    static int Row1<S, V>(ref float a, nint colStride, ref float b, ref float c, int k, int cols, nint ldb, int j)
         where S : struct, ISimd<V> where V : struct
     {
         for (; j + S.Count <= cols; j += S.Count)
@@ -317,7 +325,7 @@ public static unsafe class Linear
             for (int q = 0; q < k; q++)
             {
                 s0 = S.MulAdd(S.Splat(aq), S.Load(ref bq), s0);
-                bq = ref Unsafe.Add(ref bq, ld);
+                bq = ref Unsafe.Add(ref bq, ldb);
                 aq = ref Unsafe.Add(ref aq, colStride);
             }
             S.Store(s0, ref c0);

@@ -27,9 +27,64 @@ public class QuantizedLinearTests
                     var y = Data.Gaussian(ref rng, (n + 1) * outDim);
                     float[] past = y[(n * outDim)..];
                     QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim);
-                    Expect.Close(ScalarReference.QuantizedLinearForward(w, x, b, n), y.AsSpan(0, n * outDim), $"{type} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
+                    Expect.Close(ScalarReference.QuantizedLinearForwardAuto(w, x, b, n), y.AsSpan(0, n * outDim), $"{type} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
                     Assert.Equal(past, y[(n * outDim)..]);
                 }
+    }
+
+    // Many rows (the dequantise-a-tile path from DequantiseFromRows on): tile edges (out not a multiple of the tile's
+    // columns or of a micro-kernel's), rows not a multiple of a micro-kernel's, several tiles per part.
+    static readonly (int N, int In, int Out)[] ManyRowShapes =
+        [(1, 64, 17), (5, 96, 40), (16, 32, 1), (17, 96, 40), (23, 256, 200), (40, 768, 24), (64, 128, 301)];
+
+    /// <summary>
+    /// The dequantise-a-tile path (forced at every row count, one row included) against the dequantised reference in
+    /// double: y = b + deq(W) x with x in fp32. Tolerance: 1e-4 relative and absolute, as for the integer path
+    /// (sums of up to 768 fp32 products of unit-scale values).
+    /// </summary>
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void ForwardDequantised_MatchesTheDequantisedReference_OnEveryWidth(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(96);
+        foreach (var type in Types)
+            foreach (var (n, inDim, outDim) in ManyRowShapes)
+                foreach (bool transposed in new[] { false, true })
+                {
+                    float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim);
+                    float[] b = transposed ? [] : Data.Gaussian(ref rng, outDim);
+                    var w = QuantizedMatrix.Create(wf, inDim, outDim, transposed, type);
+                    var y = Data.Gaussian(ref rng, (n + 1) * outDim);
+                    float[] past = y[(n * outDim)..];
+                    QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim, QuantizedLinear.Path.Dequantised);
+                    Expect.Close(ScalarReference.DequantisedLinearForward(w, x, b, n), y.AsSpan(0, n * outDim), $"{type} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
+                    Assert.Equal(past, y[(n * outDim)..]);
+                    if (QuantizedLinear.Dequantises(n))
+                    {
+                        var auto = new float[n * outDim];
+                        QuantizedLinear.Forward(x, w, b, auto, n, inDim, outDim);
+                        Expect.BitIdentical(y.AsSpan(0, n * outDim).ToArray(), auto, $"auto {type} bits={bits} n={n}");
+                    }
+                }
+    }
+
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void ForwardDequantised_IsTheSameForEveryThreadCount(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(97);
+        const int n = 30, inDim = 128, outDim = 250;
+        float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim), b = Data.Gaussian(ref rng, outDim);
+        var w = QuantizedMatrix.Create(wf, inDim, outDim, false, QuantType.Q4_0);
+        float[]? first = null;
+        foreach (int threads in ThreadCounts.All)
+        {
+            using var __ = ThreadCounts.Use(threads);
+            var y = new float[n * outDim];
+            QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim);
+            if (first is null) first = y;
+            else Expect.BitIdentical(first, y, $"threads={threads}");
+        }
     }
 
     [Fact]
@@ -75,8 +130,10 @@ public class QuantizedLinearTests
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
     public void ABatch_GivesEachRowWhatItGivesAlone(int bits)
     {
-        // Batches go four rows per pass over the weights on the AVX2 path: bit-identical to decoding row by row,
-        // so a prompt's batched pass and the KV-cache decoding see the same products.
+        // Batches below DequantiseFromRows go four rows per pass over the weights on the AVX2 path: bit-identical to
+        // decoding row by row. (From DequantiseFromRows on, a batch takes the dequantise-a-tile path, whose rows agree
+        // with decoding to the activations' int8 rounding only: checked against each path's reference above.)
+        Assert.True(11 < QuantizedLinear.DequantiseFromRows);
         using var _ = Widths.Use(bits);
         var rng = new Rng(94);
         const int n = 11, inDim = 96, outDim = 24;
@@ -155,6 +212,20 @@ public class QuantizedLinearTests
         QuantizedLinear.Forward(x, w, [], y, 1, 64, 48);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10; i++) QuantizedLinear.Forward(x, w, [], y, 1, 64, 48);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void ForwardDequantised_AllocatesNothing_AfterWarmUp()
+    {
+        var rng = new Rng(98);
+        const int n = 40, inDim = 128, outDim = 200;
+        float[] wf = Data.Gaussian(ref rng, inDim * outDim), x = Data.Gaussian(ref rng, n * inDim), y = new float[n * outDim];
+        var w = QuantizedMatrix.Create(wf, inDim, outDim, false, QuantType.Q4_0);
+        using var _ = ThreadCounts.Use(1); // every part on this thread, so its allocations are the ones counted
+        QuantizedLinear.Forward(x, w, [], y, n, inDim, outDim);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) QuantizedLinear.Forward(x, w, [], y, n, inDim, outDim);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }
