@@ -153,6 +153,37 @@ public class QuantizedLinearTests
     }
 
     /// <summary>
+    /// The tile dequantiser of the many-row path, eight rows at a time in AVX2 registers, gives the scalar loop's floats
+    /// bit for bit, and both give <see cref="QuantizedMatrix.DequantizeRow"/>'s values transposed; row counts with and
+    /// without a tail of fewer than eight, a destination wider than the rows (ld &gt; rows).
+    /// </summary>
+    [Fact]
+    public unsafe void DequantizeTransposed_InAvx2_GivesTheScalarFloats()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return;   // no AVX2 path on this CPU
+        var rng = new Rng(95);
+        foreach (var type in Types)
+            foreach (var (rows, inDim) in new[] { (8, 32), (13, 64), (24, 96), (31, 256) })
+            {
+                var w = QuantizedMatrix.Create(Data.Gaussian(ref rng, rows * inDim, 0.2f), inDim, rows, false, type);
+                int ld = rows + 3;
+                float[] scalar = new float[inDim * ld], vector = new float[inDim * ld];
+                fixed (float* half = QuantizedMatrix.HalfTable, ps = scalar, pv = vector)
+                {
+                    QuantizedLinear.DequantizeTransposed(type, w.Data, w.RowBytes, rows, inDim, half, ps, ld, avx2: false);
+                    QuantizedLinear.DequantizeTransposed(type, w.Data, w.RowBytes, rows, inDim, half, pv, ld, avx2: true);
+                }
+                Expect.BitIdentical(scalar, vector, $"{type} rows={rows} in={inDim}");
+                var row = new float[inDim];
+                for (int j = 0; j < rows; j++)
+                {
+                    w.DequantizeRow(j, row);
+                    for (int i = 0; i < inDim; i++) Assert.Equal(row[i], scalar[i * ld + j]);
+                }
+            }
+    }
+
+    /// <summary>
     /// The activations' quantiser in vectors gives the scalar one's scales, codes and code sums exactly (round half to
     /// even included: blocks built so x / scale lands on .5), and its sums of x to float rounding.
     /// </summary>
