@@ -94,13 +94,26 @@ internal static class Expect
     }
 
     /// <summary>Bytes allocated on this thread by 100 calls, after one warm-up call (which JIT-compiles).</summary>
-    public static void AllocatesNothing(Action call, string what)
+    public static void AllocatesNothing(Action call, string what) => AllocatesNothing(call, what, warmUp: 1, calls: 100);
+
+    /// <summary>
+    /// No allocation in the steady state: after <paramref name="warmUp"/> calls, a window of <paramref name="calls"/>
+    /// calls that allocates nothing on this thread, out of at most three. A call that allocates would do so in every
+    /// window; the runtime itself allocates now and then on a thread that runs hot code (its tiered compilation
+    /// installing optimised code, timed by a clock, so more often when the machine is busy), which one window can catch.
+    /// </summary>
+    public static void AllocatesNothing(Action call, string what, int warmUp, int calls)
     {
-        call();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++) call();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(allocated == 0, $"{what}: 100 calls allocated {allocated} bytes");
+        for (int i = 0; i < warmUp; i++) call();
+        var windows = new List<long>();
+        for (int w = 0; w < 3; w++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < calls; i++) call();
+            windows.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+            if (windows[^1] == 0) return;
+        }
+        Assert.Fail($"{what}: every window of {calls} calls allocated ({string.Join(", ", windows)} bytes)");
     }
 }
 

@@ -1,3 +1,4 @@
+using Edge.Tests.Kernels;
 using System.Text;
 using Edge.Data;
 using Edge.Generation;
@@ -122,10 +123,7 @@ public class LoraTrainingTests
         using var adapter = LoraAdapter.Create(model.Layout, new LoraConfig(2, 4, 0.1, LoraConfig.ValidTargets), 3);
         using var context = model.CreateTrainingContext(4, frozenWeights: true);
         using var trainer = AdapterTraining.Create(context, adapter, data, AdapterOptions(1000, 4, clip: 0.5) with { Dropout = 0.1 });
-        for (int i = 0; i < 3; i++) trainer.TrainStep();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 50; i++) trainer.TrainStep();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Expect.AllocatesNothing(() => trainer.TrainStep(), "an adapter training step", warmUp: 3, calls: 50);
         Assert.True(weights.AsSpan().SequenceEqual(model.Weights));
         Assert.False(context.HasWeightGradients);
     }

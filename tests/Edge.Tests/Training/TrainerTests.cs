@@ -1,3 +1,4 @@
+using Edge.Tests.Kernels;
 using Edge.Data;
 using Edge.Generation;
 using Edge.Models;
@@ -80,10 +81,7 @@ public class TrainerTests
         model.Initialize(1);
         using var context = model.CreateTrainingContext(8);
         using var trainer = new Trainer(context, splits.Train, splits.Val, Options(1000, 1) with { Optimizer = optimizer });
-        for (int i = 0; i < 3; i++) trainer.TrainStep();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++) trainer.TrainStep();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Expect.AllocatesNothing(() => trainer.TrainStep(), $"a {optimizer} training step", warmUp: 3, calls: 100);
     }
 
     [Fact]
