@@ -2,6 +2,7 @@ using System.Text;
 using Edge.Data;
 using Edge.Text;
 using Xunit;
+using Edge.Tests.Kernels;
 
 namespace Edge.Tests.Data;
 
@@ -98,9 +99,8 @@ public class ExampleSetTests
             var x = new int[set.InputLength];
             var y = new int[set.TargetLength];
             set.Fill(0, x, y);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 1000; i++) set.Fill(i % set.Count, x, y);
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            int i = 0;
+            Expect.AllocatesNothing(() => set.Fill(i++ % set.Count, x, y), "Fill", warmUp: 0, calls: 1000);
         }
     }
 }

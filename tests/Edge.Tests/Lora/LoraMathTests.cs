@@ -2,6 +2,7 @@ using Edge.Kernels;
 using Edge.Lora;
 using Edge.Tests.Models;
 using Xunit;
+using Edge.Tests.Kernels;
 
 namespace Edge.Tests.Lora;
 
@@ -263,16 +264,16 @@ public class LoraMathTests
         int[] prompt = [1, 2, 3];
         set.ActivateOnly(0); context.Prefill(prompt); context.DecodeStep(4);
         set.ActivateOnly(1); context.Prefill(prompt); context.DecodeStep(4);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
+        int i = 0;
+        Expect.AllocatesNothing(() =>
         {
             set.ActivateOnly(i % 2, 0.5f + i % 3);
             context.Adapters = i % 3 == 0 ? null : set;
             context.Prefill(prompt);
             context.DecodeStep(4);
-        }
-        set.DeactivateAll();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            i++;
+        }, "switching adapters between decodes", warmUp: 0, calls: 100);
+        Expect.AllocatesNothing(set.DeactivateAll, "deactivating every adapter", warmUp: 0, calls: 1);
     }
 
     static float[] Decode(ModelContext context, int[] prompt)

@@ -1,6 +1,7 @@
 using System.Text;
 using Edge.Text;
 using Xunit;
+using Edge.Tests.Kernels;
 
 namespace Edge.Tests.Text;
 
@@ -95,10 +96,7 @@ public class Utf8StreamDecoderTests
         var d = new Utf8StreamDecoder();
         byte[] bytes = Encoding.UTF8.GetBytes("héllo 😀 wörld 日本");
         var output = new char[Utf8StreamDecoder.MaxCharCount(bytes.Length)];
-        for (int i = 0; i < 10; i++) Run();                 // warm up (JIT, tiering)
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++) Run();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Expect.AllocatesNothing(Run, "Push and Flush", warmUp: 10, calls: 1000);
 
         void Run()
         {

@@ -4,6 +4,7 @@ using Edge.Tests.Support;
 using Edge.Text;
 using Edge.Training;
 using Xunit;
+using Edge.Tests.Kernels;
 
 namespace Edge.Tests.Training;
 
@@ -76,10 +77,7 @@ public class ResumeTests
             Steps = 1000, Batch = 4, GradClip = 1.0, Accumulate = 2, LearningRate = 1e-3, Schedule = ScheduleKind.Cosine, Warmup = 10,
             MinLearningRate = 1e-4, Dropout = info.Recipe.Dropout,
         });
-        for (int i = 0; i < 3; i++) trainer.TrainStep();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 50; i++) trainer.TrainStep();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Expect.AllocatesNothing(() => trainer.TrainStep(), "a transformer training step", warmUp: 3, calls: 50);
     }
 
     [Fact]

@@ -95,10 +95,7 @@ public class TrainerTests
         var generator = new TextGenerator(context, tokenizer);
         var sampler = new Sampler(27, 3, temperature: 0.9f, topK: 5);
         generator.Reset([]);
-        for (int i = 0; i < 3; i++) generator.Next(sampler);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 200; i++) generator.Next(sampler);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Expect.AllocatesNothing(() => generator.Next(sampler), "a sampled token", warmUp: 3, calls: 200);
     }
 
     [Fact]
