@@ -129,40 +129,16 @@ static class BenchCommand
         string target = args.Positionals[1];
         int tokens = args.Int("tokens", 200, min: 1, max: 1_000_000);
         int vocab = args.Int("vocab", 65, min: 2, max: 1_000_000);
-        var typeName = args.String("type");
+        var type = QuantTypeOption(args);
         bool json = args.Flag("json");
         bool quiet = args.Flag("quiet");
         args.Threads();
         args.RejectUnknown(2);
-        QuantType? type = null;
-        if (typeName is not null)
-            type = QuantTypes.TryParse(typeName, out var t) ? t : throw new UsageException($"option --type: expected q8, q4 or q4m, got '{typeName}'");
 
         using var bar = new ProgressBar(tokens, "tokens", quiet, status: "loading");
-        LanguageModel model;
-        string name;
-        if (File.Exists(target) || Directory.Exists(target))
-        {
-            var loaded = Checkpoint.LoadAny(target, Catalog.All, mapWeights: true);
-            model = loaded.Model;
-            name = $"{loaded.Info.Name} ({Path.GetFileName(target)})";
-        }
-        else if (target.Contains('/') || target.Contains('\\') || target.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-            throw new EdgeException($"{target}: file not found");
-        else
-        {
-            model = Model(target).Create(vocab);
-            model.Initialize(1);
-            name = target;
-        }
+        var (model, name) = LoadOrCreate(target, vocab, type, bar);
         using (model)
         {
-            if (type is { } quantize)
-            {
-                bar.Status = $"quantising to {quantize.Name()}";
-                QuantizedCheckpoint.QuantizeInMemory(model, quantize);
-                name += $" ({quantize.Name()})";
-            }
             bar.Status = "measuring this machine's peak";
             bool device = Backend.Current.IsDevice;
             double peak = device ? double.NaN : MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);
@@ -203,19 +179,45 @@ static class BenchCommand
         return 0;
     }
 
-    /// <summary>A checkpoint file or directory, or a model name with random weights (vocabulary <paramref name="vocab"/>).</summary>
-    static (LanguageModel Model, string Name) LoadOrCreate(string target, int vocab)
+    /// <summary>--type q8|q4|q4m of bench generate and bench prefill, or null.</summary>
+    static QuantType? QuantTypeOption(Args args) => args.String("type") is not { } typeName ? null
+        : QuantTypes.TryParse(typeName, out var t) ? t : throw new UsageException($"option --type: expected q8, q4 or q4m, got '{typeName}'");
+
+    /// <summary>
+    /// A checkpoint file or directory, or a model name with random weights (vocabulary <paramref name="vocab"/>), quantised
+    /// in memory to <paramref name="type"/> when given (the name then says so).
+    /// </summary>
+    static (LanguageModel Model, string Name) LoadOrCreate(string target, int vocab, QuantType? type, ProgressBar bar)
     {
+        LanguageModel model;
+        string name;
         if (File.Exists(target) || Directory.Exists(target))
         {
             var loaded = Checkpoint.LoadAny(target, Catalog.All, mapWeights: true);
-            return (loaded.Model, $"{loaded.Info.Name} ({Path.GetFileName(target)})");
+            (model, name) = (loaded.Model, $"{loaded.Info.Name} ({Path.GetFileName(target)})");
         }
-        if (target.Contains('/') || target.Contains('\\') || target.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+        else if (target.Contains('/') || target.Contains('\\') || target.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
             throw new EdgeException($"{target}: file not found");
-        var model = Model(target).Create(vocab);
-        model.Initialize(1);
-        return (model, target);
+        else
+        {
+            (model, name) = (Model(target).Create(vocab), target);
+            model.Initialize(1);
+        }
+        if (type is { } quantize)
+        {
+            try
+            {
+                bar.Status = $"quantising to {quantize.Name()}";
+                QuantizedCheckpoint.QuantizeInMemory(model, quantize);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+            name += $" ({quantize.Name()})";
+        }
+        return (model, name);
     }
 
     static int Prefill(Args args)
@@ -224,28 +226,19 @@ static class BenchCommand
         int promptTokens = args.Int("prompt-tokens", 64, min: 1, max: 1_000_000);
         int passes = args.Int("passes", 20, min: 1, max: 100_000);
         int vocab = args.Int("vocab", 65, min: 2, max: 1_000_000);
-        var typeName = args.String("type");
+        var type = QuantTypeOption(args);
         bool json = args.Flag("json");
         bool quiet = args.Flag("quiet");
         args.Threads();
         args.RejectUnknown(2);
-        QuantType? type = null;
-        if (typeName is not null)
-            type = QuantTypes.TryParse(typeName, out var t) ? t : throw new UsageException($"option --type: expected q8, q4 or q4m, got '{typeName}'");
 
         using var bar = new ProgressBar(passes, "passes", quiet, status: "loading");
-        var (model, name) = LoadOrCreate(target, vocab);
+        var (model, name) = LoadOrCreate(target, vocab, type, bar);
         using (model)
         {
             if (!model.IsSequenceModel) throw new UsageException($"{model.Name} reads a fixed window: it has no prompt pass (use 'edge bench generate')");
             if (promptTokens > model.InputLength)
                 throw new UsageException($"option --prompt-tokens: {model.Name}'s context is {model.InputLength} tokens, got {promptTokens}");
-            if (type is { } quantize)
-            {
-                bar.Status = $"quantising to {quantize.Name()}";
-                QuantizedCheckpoint.QuantizeInMemory(model, quantize);
-                name += $" ({quantize.Name()})";
-            }
             bar.Status = "measuring this machine's peak";
             bool device = Backend.Current.IsDevice;
             double peak = device ? double.NaN : MachinePeak.MeasureGflops() * Math.Min(Parallelism.Threads, Environment.ProcessorCount);

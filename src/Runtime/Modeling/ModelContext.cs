@@ -85,11 +85,11 @@ public sealed class ModelContext : IModelContext
     {
         if (Kind == ContextKind.Decoding) throw new InvalidOperationException("a decoding context runs Prefill and DecodeStep; use an inference context for losses");
         if (training && Kind != ContextKind.Training) throw new InvalidOperationException("a training pass needs a training context (CreateTrainingContext)");
-        length = CheckBatch(inputs, batch, length);
+        length = ContextArguments.Batch(Model, MaxBatch, inputs, batch, length);
         int targetCount = batch * (Model.IsSequenceModel ? length : 1);
         if (targets.Length < targetCount)
             throw new ArgumentException($"targets: expected {targetCount} ids, got {targets.Length}");
-        CheckTokens(targets[..targetCount], "target", allowIgnored: true);
+        ContextArguments.Tokens(Model, targets[..targetCount], "target", allowIgnored: true);
         if (Kind == ContextKind.Training)
         {
             inputs[..(batch * length)].CopyTo(_savedInputs);
@@ -122,7 +122,7 @@ public sealed class ModelContext : IModelContext
     public ReadOnlySpan<float> Logits(ReadOnlySpan<int> inputs, int batch, int length = 0)
     {
         if (Kind == ContextKind.Decoding) throw new InvalidOperationException("a decoding context runs Prefill and DecodeStep; use an inference context for Logits");
-        length = CheckBatch(inputs, batch, length);
+        length = ContextArguments.Batch(Model, MaxBatch, inputs, batch, length);
         _lastBatch = 0;
         return Model.RunLogits(this, inputs[..(batch * length)], batch, length);
     }
@@ -167,9 +167,7 @@ public sealed class ModelContext : IModelContext
     /// </summary>
     public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> prompt)
     {
-        CheckDecoding();
-        if (prompt.IsEmpty || prompt.Length > Model.InputLength)
-            throw new ArgumentOutOfRangeException(nameof(prompt), $"a prompt must have 1..{Model.InputLength} tokens, got {prompt.Length}");
+        ContextArguments.Prefill(Model, Kind, prompt.Length);
         CachedPositions = 0;
         return Decode(prompt);
     }
@@ -180,10 +178,7 @@ public sealed class ModelContext : IModelContext
     /// </summary>
     public ReadOnlySpan<float> Append(ReadOnlySpan<int> tokens)
     {
-        CheckDecoding();
-        if (CachedPositions == 0) throw new InvalidOperationException("call Prefill before Append");
-        if (tokens.IsEmpty || CachedPositions + tokens.Length > Model.InputLength)
-            throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens.Length} tokens do not fit after {CachedPositions} cached positions (context {Model.InputLength})");
+        ContextArguments.Append(Model, Kind, CachedPositions, tokens.Length);
         return Decode(tokens);
     }
 
@@ -193,25 +188,19 @@ public sealed class ModelContext : IModelContext
     /// </summary>
     public ReadOnlySpan<float> DecodeStep(int token)
     {
-        CheckDecoding();
-        if (CachedPositions == 0) throw new InvalidOperationException("call Prefill before DecodeStep");
-        if (CachedPositions >= Model.InputLength) throw new InvalidOperationException($"the KV cache is full ({Model.InputLength} positions): prefill a shorter window");
+        ContextArguments.DecodeStep(Model, Kind, CachedPositions);
         return Decode(new ReadOnlySpan<int>(in token));
     }
 
     ReadOnlySpan<float> Decode(scoped ReadOnlySpan<int> tokens)
     {
-        CheckTokens(tokens, "input");
+        ContextArguments.Tokens(Model, tokens, "input");
         var logits = Model.RunDecode(this, tokens, CachedPositions);
         CachedPositions += tokens.Length;
         logits.CopyTo(_logits);
         return _logits;
     }
 
-    void CheckDecoding()
-    {
-        if (Kind != ContextKind.Decoding) throw new InvalidOperationException("decoding needs a decoding context (CreateDecodingContext)");
-    }
 
     // ---- what generated code reads ----
 
@@ -257,27 +246,7 @@ public sealed class ModelContext : IModelContext
         }
     }
 
-    int CheckBatch(ReadOnlySpan<int> inputs, int batch, int length)
-    {
-        if (batch <= 0 || batch > MaxBatch)
-            throw new ArgumentOutOfRangeException(nameof(batch), $"batch must be in 1..{MaxBatch}, got {batch}");
-        if (length == 0) length = Model.InputLength;
-        if (Model.IsSequenceModel ? length < 1 || length > Model.InputLength : length != Model.InputLength)
-            throw new ArgumentOutOfRangeException(nameof(length),
-                Model.IsSequenceModel ? $"length must be in 1..{Model.InputLength}, got {length}" : $"this model reads exactly {Model.InputLength} tokens, got {length}");
-        if (inputs.Length < batch * length)
-            throw new ArgumentException($"inputs: expected {batch * length} ids, got {inputs.Length}");
-        CheckTokens(inputs[..(batch * length)], "input");
-        return length;
-    }
 
-    /// <param name="allowIgnored">Targets may be <see cref="Kernels.SoftmaxCrossEntropy.IgnoredTarget"/> (not scored).</param>
-    void CheckTokens(ReadOnlySpan<int> ids, string what, bool allowIgnored = false)
-    {
-        foreach (var id in ids)
-            if ((uint)id >= (uint)Model.VocabSize && !(allowIgnored && id == Kernels.SoftmaxCrossEntropy.IgnoredTarget))
-                throw new ArgumentOutOfRangeException(what, $"{what} token id {id} is outside the vocabulary (size {Model.VocabSize})");
-    }
 
     static int ToInt(long floats) => floats <= int.MaxValue ? (int)floats : throw new EdgeException($"{floats:N0} floats do not fit in one buffer");
 

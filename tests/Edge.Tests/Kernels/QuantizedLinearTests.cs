@@ -68,14 +68,16 @@ public class QuantizedLinearTests
                 }
     }
 
+    /// <summary>The many-row (dequantise-a-tile) path: 30 rows.</summary>
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
-    public void ForwardDequantised_IsTheSameForEveryThreadCount(int bits)
+    public void ForwardDequantised_IsTheSameForEveryThreadCount(int bits) => SameForEveryThreadCount(bits, 97, 30, 128, 250, QuantType.Q4_0);
+
+    static void SameForEveryThreadCount(int bits, ulong seed, int n, int inDim, int outDim, QuantType type)
     {
         using var _ = Widths.Use(bits);
-        var rng = new Rng(97);
-        const int n = 30, inDim = 128, outDim = 250;
+        var rng = new Rng(seed);
         float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim), b = Data.Gaussian(ref rng, outDim);
-        var w = QuantizedMatrix.Create(wf, inDim, outDim, false, QuantType.Q4_0);
+        var w = QuantizedMatrix.Create(wf, inDim, outDim, false, type);
         float[]? first = null;
         foreach (int threads in ThreadCounts.All)
         {
@@ -108,24 +110,9 @@ public class QuantizedLinearTests
         }
     }
 
+    /// <summary>The integer path: 3 rows.</summary>
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
-    public void Forward_IsTheSameForEveryThreadCount(int bits)
-    {
-        using var _ = Widths.Use(bits);
-        var rng = new Rng(92);
-        const int n = 3, inDim = 128, outDim = 200;
-        float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim), b = Data.Gaussian(ref rng, outDim);
-        var w = QuantizedMatrix.Create(wf, inDim, outDim, false, QuantType.Q4_1);
-        float[]? first = null;
-        foreach (int threads in ThreadCounts.All)
-        {
-            using var __ = ThreadCounts.Use(threads);
-            var y = new float[n * outDim];
-            QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim);
-            if (first is null) first = y;
-            else Expect.BitIdentical(first, y, $"threads={threads}");
-        }
-    }
+    public void Forward_IsTheSameForEveryThreadCount(int bits) => SameForEveryThreadCount(bits, 92, 3, 128, 200, QuantType.Q4_1);
 
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
     public void ABatch_GivesEachRowWhatItGivesAlone(int bits)
