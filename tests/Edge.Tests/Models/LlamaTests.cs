@@ -1,4 +1,9 @@
+using Edge.Data;
+using Edge.Generation;
 using Edge.Models;
+using Edge.Tests.Kernels;
+using Edge.Text;
+using Edge.Training;
 using Xunit;
 
 namespace Edge.Tests.Models;
@@ -19,6 +24,35 @@ public class LlamaTests
         var w = model.Weights;
         for (int i = 0; i < w.Length; i++) w[i] += rng.NextGaussian() * 0.3f;
         return model;
+    }
+
+    /// <summary>
+    /// The Llama block's passes in the steady state: an AdamW training step (dropout, clipping, accumulation, a cosine
+    /// schedule) and a generated token past the context (the window slides and is prefilled again) allocate nothing.
+    /// </summary>
+    [Fact]
+    public void SmallLlama_TrainingStepAndGeneratedToken_AllocateNothing()
+    {
+        var info = SmallLlama.Descriptor;
+        var text = string.Concat(Enumerable.Repeat("the keeper lit the lamp and the sea was loud.\n", 200));
+        var tokenizer = TrainingData.BuildTokenizer(text, DataLayout.Text);
+        var splits = TrainingData.Split(text, tokenizer, info, DataLayout.Text, splitSeed: 42);
+        using var model = info.Create(tokenizer.VocabSize);
+        model.Initialize(1);
+        using (var context = model.CreateTrainingContext(4))
+        using (var trainer = new Trainer(context, splits.Train, splits.Val, new TrainOptions
+        {
+            Steps = 1000, Batch = 4, GradClip = 1.0, Accumulate = 2, LearningRate = 1e-3, Schedule = ScheduleKind.Cosine, Warmup = 10,
+            MinLearningRate = 1e-4, Dropout = 0.1,
+        }))
+            Expect.AllocatesNothing(() => trainer.TrainStep(), "a small-llama training step", warmUp: 3, calls: 20);
+
+        using var decoding = model.CreateDecodingContext();
+        var generator = new TextGenerator(decoding, tokenizer);
+        var sampler = new Sampler(tokenizer.VocabSize, seed: 1);
+        generator.Reset([]);
+        // 70 warm-up tokens go past the context of 64.
+        Expect.AllocatesNothing(() => generator.Next(sampler), "a small-llama token past the context", warmUp: 70, calls: 100);
     }
 
     [Theory, MemberData(nameof(TestLlamas))]
