@@ -46,8 +46,11 @@ done
 # The template project has nothing to compile, but a fresh clone has not restored it: pack it with its own restore.
 dotnet pack templates "${props[@]}" -o "$packages" >> "$work/pack.log" 2>&1 || { cat "$work/pack.log"; fail "dotnet pack templates"; }
 for id in Edge Edge.Models Edge.Hosting Edge.Templates; do [ -f "$packages/$id.$version.nupkg" ] || fail "no $id.$version.nupkg"; done
-unzip -l "$packages/Edge.$version.nupkg" | grep -q "analyzers/dotnet/cs/Edge.Generators.dll" || fail "the generator is not in Edge's analyzers/dotnet/cs"
-unzip -l "$packages/Edge.$version.nupkg" | grep -q "lib/net10.0/Edge.Runtime.xml" || fail "Edge has no XML docs"
+# The listing is read whole before it is searched: under pipefail, `unzip -l | grep -q` fails at random when grep stops
+# reading early and unzip dies of SIGPIPE on a listing longer than the pipe's buffer.
+listing=$(unzip -l "$packages/Edge.$version.nupkg")
+grep -q "analyzers/dotnet/cs/Edge.Generators.dll" <<< "$listing" || fail "the generator is not in Edge's analyzers/dotnet/cs"
+grep -q "lib/net10.0/Edge.Runtime.xml" <<< "$listing" || fail "Edge has no XML docs"
 nuspec=$(unzip -p "$packages/Edge.Hosting.$version.nupkg" Edge.Hosting.nuspec)
 for field in '<license type="expression">' '<readme>README.md</readme>' '<repository type="git"' '<description>'; do
   grep -qF "$field" <<< "$nuspec" || fail "Edge.Hosting's nuspec lacks $field"
