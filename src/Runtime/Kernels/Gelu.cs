@@ -13,7 +13,8 @@ namespace Edge.Kernels;
 // Backward takes the forward INPUT x (unlike Activations, whose backward takes y) and accumulates into dx:
 //   dx += dy * (s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2))     [1 - tanh(u)^2 = 4 s (1 - s)]
 // y may be x (in place). The derivative is finite for |x| below about 1.8e19, where x^2 overflows (llm.c's is the same).
-// The exact (erf) form is GeluExact; both run through GeluKernel, which owns the width dispatch and the loops.
+// The exact (erf) form is GeluExact; both run through GeluKernel, which owns the width dispatch and the loops, and
+// splits a long call across the worker pool at multiples of 64 elements (so results do not depend on the thread count).
 public static class Gelu
 {
     /// <summary>y = gelu(x).</summary>
@@ -64,16 +65,45 @@ internal readonly struct TanhGelu : IGeluForm
 /// </summary>
 internal static class GeluKernel<F> where F : struct, IGeluForm
 {
-    public static void Forward(ReadOnlySpan<float> x, Span<float> y)
+    public static unsafe void Forward(ReadOnlySpan<float> x, Span<float> y)
     {
         Check.SameLength(x.Length, y.Length, nameof(y));
-        ref float rx = ref MemoryMarshal.GetReference(x);
-        ref float ry = ref MemoryMarshal.GetReference(y);
-        int bits = Simd.Bits, i = 0, n = x.Length;
-        if (bits >= 512) i = Forward<Simd512, F512>(ref rx, ref ry, i, n);
-        if (bits >= 256) i = Forward<Simd256, F256>(ref rx, ref ry, i, n);
-        if (bits >= 128) i = Forward<Simd128, F128>(ref rx, ref ry, i, n);
-        Forward<Scalar, float>(ref rx, ref ry, i, n);
+        fixed (float* px = x, py = y)
+        {
+            var work = new ForwardWork { X = px, Y = py, Bits = Simd.Bits };
+            work.Chunks = Chunks(x.Length, out int parts);
+            WorkerPool.For(ref work, parts);
+        }
+    }
+
+    // An element costs about as much as 20 multiply-adds (the exp, a division): parts of at least a few thousand
+    // elements, cut at multiples of 64 so every element gets the vector width it would get in one call.
+    static Split Chunks(int n, out int parts)
+    {
+        parts = Parallelism.Parts(20L * n, (n + 63) / 64);
+        var split = new Split(n, parts, 64);
+        parts = Math.Min(parts, split.Parts);
+        return split;
+    }
+
+    unsafe struct ForwardWork : IPartitionedWork
+    {
+        public float* X, Y;
+        public int Bits;
+        public Split Chunks;
+
+        public void Run(int part, int worker)
+        {
+            int s = Chunks.Start(part), n = Chunks.End(part) - s;
+            if (n <= 0) return;
+            ref float rx = ref X[s];
+            ref float ry = ref Y[s];
+            int bits = Bits, i = 0;
+            if (bits >= 512) i = Forward<Simd512, F512>(ref rx, ref ry, i, n);
+            if (bits >= 256) i = Forward<Simd256, F256>(ref rx, ref ry, i, n);
+            if (bits >= 128) i = Forward<Simd128, F128>(ref rx, ref ry, i, n);
+            Forward<Scalar, float>(ref rx, ref ry, i, n);
+        }
     }
 
     static int Forward<S, V>(ref float x, ref float y, int i, int n) where S : struct, ISimd<V> where V : struct
@@ -83,18 +113,37 @@ internal static class GeluKernel<F> where F : struct, IGeluForm
         return i;
     }
 
-    public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    public static unsafe void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
     {
         Check.SameLength(x.Length, dy.Length, nameof(dy));
         Check.SameLength(x.Length, dx.Length, nameof(dx));
-        ref float rx = ref MemoryMarshal.GetReference(x);
-        ref float rdy = ref MemoryMarshal.GetReference(dy);
-        ref float rdx = ref MemoryMarshal.GetReference(dx);
-        int bits = Simd.Bits, i = 0, n = x.Length;
-        if (bits >= 512) i = Backward<Simd512, F512>(ref rx, ref rdy, ref rdx, i, n);
-        if (bits >= 256) i = Backward<Simd256, F256>(ref rx, ref rdy, ref rdx, i, n);
-        if (bits >= 128) i = Backward<Simd128, F128>(ref rx, ref rdy, ref rdx, i, n);
-        Backward<Scalar, float>(ref rx, ref rdy, ref rdx, i, n);
+        fixed (float* px = x, pdy = dy, pdx = dx)
+        {
+            var work = new BackwardWork { X = px, Dy = pdy, Dx = pdx, Bits = Simd.Bits };
+            work.Chunks = Chunks(x.Length, out int parts);
+            WorkerPool.For(ref work, parts);
+        }
+    }
+
+    unsafe struct BackwardWork : IPartitionedWork
+    {
+        public float* X, Dy, Dx;
+        public int Bits;
+        public Split Chunks;
+
+        public void Run(int part, int worker)
+        {
+            int s = Chunks.Start(part), n = Chunks.End(part) - s;
+            if (n <= 0) return;
+            ref float rx = ref X[s];
+            ref float rdy = ref Dy[s];
+            ref float rdx = ref Dx[s];
+            int bits = Bits, i = 0;
+            if (bits >= 512) i = Backward<Simd512, F512>(ref rx, ref rdy, ref rdx, i, n);
+            if (bits >= 256) i = Backward<Simd256, F256>(ref rx, ref rdy, ref rdx, i, n);
+            if (bits >= 128) i = Backward<Simd128, F128>(ref rx, ref rdy, ref rdx, i, n);
+            Backward<Scalar, float>(ref rx, ref rdy, ref rdx, i, n);
+        }
     }
 
     static int Backward<S, V>(ref float x, ref float dy, ref float dx, int i, int n) where S : struct, ISimd<V> where V : struct

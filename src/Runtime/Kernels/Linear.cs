@@ -15,7 +15,8 @@ namespace Edge.Kernels;
 // Activations (x, y, dx, dy) may be longer than n rows (a buffer sized for the largest batch);
 // parameters and their gradients (w, b, dw, db) must have exactly their shape.
 // A call is cut into parts for Parallelism.Threads (WorkerPool): Forward by rows of y in blocks of 4, or by columns
-// in chunks of 16 when there are fewer than 5 rows (decoding); Backward by rows of dw, rows of dx and columns of db.
+// in chunks of 16 when there are fewer than 5 rows (decoding); Backward by rows of dw, columns of dx (rows of dx below
+// 16 rows, see MatMulTransposedTiled) and columns of db.
 // Each element is computed by one thread with the same operations as on one thread, so results do not depend on
 // the thread count.
 public static unsafe class Linear
@@ -102,7 +103,10 @@ public static unsafe class Linear
             int parts = Parallelism.Parts(macs, Math.Max((inDim + 3) / 4, (n + 3) / 4));
             // Part p owns rows of dw (In), rows of dx (n) and columns of db: no two parts write one element.
             work.DwRows = new Split(inDim, parts, 4);
-            work.DxRows = new Split(n, parts, 4);
+            // dx through the tiled GEMM (columns of dx, at multiples of 16) from TransposedTiledFromRows rows on; below
+            // that, rows in blocks of 4 through the dot-product loops.
+            work.DxTiled = TransposedTiled(n);
+            work.DxRows = work.DxTiled ? new Split(inDim, parts, 16) : new Split(n, parts, 4);
             work.DbCols = new Split(outDim, parts, 16);
             WorkerPool.For(ref work, parts);
         }
@@ -112,6 +116,7 @@ public static unsafe class Linear
     {
         public float* X, W, Dy, Dx, Dw, Db;
         public int N, In, Out, Bits;
+        public bool DxTiled;
         public Split DwRows, DxRows, DbCols;
 
         public void Run(int part, int worker)
@@ -124,10 +129,13 @@ public static unsafe class Linear
             s = DwRows.Start(part); e = DwRows.End(part);
             if (Dw is not null && s < e)
                 MatMulAdd(Bits, ref X[s], 1, In, ref *Dy, ref Dw[(nint)s * Out], e - s, N, Out, Out);
-            // dx [n, In] += dy [n, Out] @ w [In, Out]^T, rows s..e.
+            // dx [n, In] += dy [n, Out] @ w [In, Out]^T: columns s..e of dx (rows s..e of w), or rows s..e of dx.
             s = DxRows.Start(part); e = DxRows.End(part);
             if (Dx is not null && s < e)
-                MatMulTransposedAdd(Bits, ref Dy[(nint)s * Out], ref *W, ref Dx[(nint)s * In], e - s, Out, In, In);
+            {
+                if (DxTiled) MatMulTransposedTiled(Bits, ref *Dy, ref W[(nint)s * Out], ref Dx[s], N, Out, e - s, In);
+                else MatMulTransposedAdd(Bits, ref Dy[(nint)s * Out], ref *W, ref Dx[(nint)s * In], e - s, Out, In, In);
+            }
         }
     }
 
@@ -331,6 +339,69 @@ public static unsafe class Linear
             S.Store(s0, ref c0);
         }
         return j;
+    }
+
+    /// <summary>
+    /// Rows (of A and C) from which a transposed product goes through <see cref="MatMulTransposedTiled"/>: below this, the
+    /// transposing and packing cost more than the register tiles save (decoding: one row).
+    /// </summary>
+    internal const int TransposedTiledFromRows = 16;
+
+    /// <summary>Whether a transposed product of <paramref name="m"/> rows goes through <see cref="MatMulTransposedTiled"/>.</summary>
+    internal static bool TransposedTiled(int m) => m >= TransposedTiledFromRows;
+
+    [ThreadStatic] static float[]? t_transposed;
+
+    /// <summary>
+    /// C [m, cols] += A [m, k] @ B [cols, k]^T (A rows k floats apart, B rows <paramref name="ldb"/> apart, C rows
+    /// <paramref name="ldc"/> apart) through the register-tiled GEMM: B's rows are transposed a tile at a time into a
+    /// per-thread buffer [k][width] (width a multiple of 96, so only the last tile has edge columns, and at most about
+    /// 256 KiB, so the tile stays in L2 while <see cref="MatMulAdd(int, ref float, int, int, ref float, ref float, int, int, int, int, int)"/>
+    /// packs it), then multiplied. Each element sums its k products in order, one fused multiply-add each, like every
+    /// path of MatMulAdd: a caller may split the columns at multiples of 16 without changing a result.
+    /// </summary>
+    internal static void MatMulTransposedTiled(int bits, ref float a, ref float b, ref float c, int m, int k, int cols, int ldc, int ldb = -1)
+    {
+        if (ldb < 0) ldb = k;
+        int width = Math.Clamp(65536 / Math.Max(k, 1) / 96 * 96, 96, 960);
+        int need = k * Math.Min(width, cols);
+        var tile = t_transposed is { } t && t.Length >= need ? t : t_transposed = GC.AllocateUninitializedArray<float>(Math.Max(need, k * 96));
+        ref float pt = ref MemoryMarshal.GetArrayDataReference(tile);
+        for (int j0 = 0; j0 < cols; j0 += width)
+        {
+            int w = Math.Min(width, cols - j0);
+            Transpose(ref Unsafe.Add(ref b, (nint)j0 * ldb), ldb, ref pt, w, k);
+            // C [m, cols j0 .. j0 + w) += A [m, k] @ tile [k, w]
+            MatMulAdd(bits, ref a, k, 1, ref pt, ref Unsafe.Add(ref c, j0), m, k, w, w, ldc);
+        }
+    }
+
+    /// <summary>dst [k][rows] = src [rows][k] (src rows <paramref name="lds"/> apart): eight source rows at a time, so each written run is 8 floats.</summary>
+    static void Transpose(ref float src, int lds, ref float dst, int rows, int k)
+    {
+        int j = 0;
+        for (; j + 8 <= rows; j += 8)
+        {
+            ref float s0 = ref Unsafe.Add(ref src, (nint)j * lds);
+            for (int q = 0; q < k; q++)
+            {
+                ref float d = ref Unsafe.Add(ref dst, (nint)q * rows + j);
+                ref float sq = ref Unsafe.Add(ref s0, q);
+                d = sq;
+                Unsafe.Add(ref d, 1) = Unsafe.Add(ref sq, lds);
+                Unsafe.Add(ref d, 2) = Unsafe.Add(ref sq, 2 * (nint)lds);
+                Unsafe.Add(ref d, 3) = Unsafe.Add(ref sq, 3 * (nint)lds);
+                Unsafe.Add(ref d, 4) = Unsafe.Add(ref sq, 4 * (nint)lds);
+                Unsafe.Add(ref d, 5) = Unsafe.Add(ref sq, 5 * (nint)lds);
+                Unsafe.Add(ref d, 6) = Unsafe.Add(ref sq, 6 * (nint)lds);
+                Unsafe.Add(ref d, 7) = Unsafe.Add(ref sq, 7 * (nint)lds);
+            }
+        }
+        for (; j < rows; j++)
+        {
+            ref float sj = ref Unsafe.Add(ref src, (nint)j * lds);
+            for (int q = 0; q < k; q++) Unsafe.Add(ref dst, (nint)q * rows + j) = Unsafe.Add(ref sj, q);
+        }
     }
 
     /// <summary>

@@ -9,8 +9,9 @@ namespace Edge.Kernels;
 //   dw [Out, In] += dy^T @ x
 //   db [Out]     += column sums of dy    (skipped when db is empty)
 // Activations (x, y, dx, dy) may be longer than n rows; parameters and their gradients must have exactly their shape.
-// The products share Linear's tiled loops: Forward takes dot products of four x rows against each w row (one
-// vector accumulator per row, so each w load serves four rows); Backward keeps four output rows in registers.
+// The products share Linear's tiled loops: Forward, from 16 rows on, transposes w a tile of rows at a time for the
+// register-tiled GEMM (Linear.MatMulTransposedTiled); with fewer rows (decoding) it takes dot products of four x rows
+// against each w row (each w load serves four rows). Backward goes through the tiled GEMM as it is.
 // Parts for Parallelism.Threads, as in Linear: Forward by rows of y in blocks of 4 (or columns when n < 5); Backward
 // by rows of dw (Out), rows of dx and columns of db. Results do not depend on the thread count.
 public static unsafe class LinearRows
@@ -29,9 +30,11 @@ public static unsafe class LinearRows
                 X = px, W = pw, B = b.IsEmpty ? null : pb, Y = py, N = n, In = inDim, Out = outDim, Bits = Simd.Bits,
             };
             int parts = Parallelism.Parts((long)n * inDim * outDim, Math.Max((n + 3) / 4, (outDim + 15) / 16));
-            // Rows in blocks of 4 (a row's sum depends on whether it is in a block of 4) when there are at least two
-            // blocks; otherwise (decoding: n = 1, the tied output head) columns, i.e. rows of w.
-            work.ByRows = (n + 3) / 4 >= 2;
+            // From Linear.TransposedTiledFromRows rows on, columns (rows of w, at multiples of 16) through the tiled GEMM;
+            // below that, rows in blocks of 4 (a row's sum depends on whether it is in a block of 4) when there are at
+            // least two blocks, otherwise (decoding: n = 1, the tied output head) columns through the dot products.
+            work.Tiled = Linear.TransposedTiled(n);
+            work.ByRows = !work.Tiled && (n + 3) / 4 >= 2;
             work.Chunks = work.ByRows ? new Split(n, parts, 4) : new Split(outDim, parts, 16);
             WorkerPool.For(ref work, Math.Min(parts, work.Chunks.Parts));
         }
@@ -41,14 +44,20 @@ public static unsafe class LinearRows
     {
         public float* X, W, B, Y;
         public int N, In, Out, Bits;
-        public bool ByRows;
+        public bool ByRows, Tiled;
         public Split Chunks;
 
         public void Run(int part, int worker)
         {
             int s = Chunks.Start(part), e = Chunks.End(part);
             if (s >= e) return;
-            if (ByRows)
+            if (Tiled)
+            {
+                Linear.FillBias(B, Y, 0, N, s, e - s, Out);
+                // y [n, cols s..e) += x [n, In] @ w [rows s..e, In]^T
+                Linear.MatMulTransposedTiled(Bits, ref *X, ref W[(nint)s * In], ref Y[s], N, In, e - s, Out);
+            }
+            else if (ByRows)
             {
                 Linear.FillBias(B, Y, s, e, 0, Out, Out);
                 // y [rows, Out] += x [rows, In] @ w [Out, In]^T
