@@ -13,8 +13,9 @@ public class LinearRowsTests
     static readonly int[] Ins = [1, 3, 20, 33, 130];
     static readonly int[] Outs = [1, 7, 17, 65];
 
+    // The last shape: the forward through the tiled GEMM in three transposed tiles of w (k = In = 700: tiles of 96 rows of w).
     static IEnumerable<(int N, int In, int Out)> Shapes() =>
-        from n in Rows from i in Ins from o in Outs select (n, i, o);
+        (from n in Rows from i in Ins from o in Outs select (n, i, o)).Append((18, 700, 250));
 
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
     public void LinearRowsForward_MatchesScalarReference_OnEveryWidth(int bits)
@@ -30,8 +31,9 @@ public class LinearRowsTests
                 float[] y = Data.Gaussian(ref rng, (n + 1) * outDim);
                 float[] past = y[(n * outDim)..];
                 LinearRows.Forward(x, w, b, y, n, inDim, outDim);
+                // A sum of k = In = 700 float products in order (the scalar path) is good to about 1e-5 of values near 8.
                 Expect.Close(ScalarReference.LinearRowsForward(x, w, b, n, inDim, outDim), y.AsSpan(0, n * outDim),
-                    $"y n={n} in={inDim} out={outDim} bias={bias}");
+                    $"y n={n} in={inDim} out={outDim} bias={bias}", abs: inDim >= 500 ? 1e-4 : Expect.Abs);
                 Assert.Equal(past, y[(n * outDim)..]);
             }
     }

@@ -12,8 +12,9 @@ public class LinearTests
     static readonly int[] Ins = [1, 3, 33, 130];
     static readonly int[] Outs = [1, 7, 17, 31, 65];
 
+    // The last shape: dx through the tiled GEMM in three transposed tiles of w (k = Out = 700: tiles of 96 rows of w).
     static IEnumerable<(int N, int In, int Out)> Shapes() =>
-        from n in Rows from i in Ins from o in Outs select (n, i, o);
+        (from n in Rows from i in Ins from o in Outs select (n, i, o)).Append((18, 250, 700));
 
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
     public void LinearForward_MatchesScalarReference_OnEveryWidth(int bits)
@@ -47,7 +48,8 @@ public class LinearTests
             var (edx, edw, edb) = ScalarReference.LinearBackward(x, w, dy, dx, dw, db, n, inDim, outDim);
             Linear.Backward(x, w, dy, dx, dw, db, n, inDim, outDim);
             string shape = $"n={n} in={inDim} out={outDim}";
-            Expect.Close(edx, dx, $"dx {shape}");
+            // A sum of k = Out = 700 float products in order (the scalar path) is good to about 1e-5 of values near 8.
+            Expect.Close(edx, dx, $"dx {shape}", abs: outDim >= 500 ? 1e-4 : Expect.Abs);
             Expect.Close(edw, dw, $"dw {shape}");
             Expect.Close(edb, db, $"db {shape}");
         }
