@@ -20,10 +20,11 @@ namespace Edge.Kernels;
 // Every buffer is indexed with the T passed in (att is dense [B, H, T, T] for that T), and may be longer than
 // needed (sized for the largest batch and context). An empty att is an inference pass: each row's probabilities
 // live in a per-thread scratch row instead (the same arithmetic, no T x T map kept, so no backward).
-// The head-size loops (dot products over hs, axpys into rows of hs) run at the widest allowed vector width whose
-// lane count divides hs, with no tail: for hs = 32 or 64 that is Simd.Bits itself; an hs that is not a multiple
-// of 4 (possible, but no model uses one) runs scalar. Keys are taken four at a time, so that each load of q (or
-// dy) serves four dot products. The softmax over a row uses every width, like the other kernels.
+// The loops run at the widest allowed vector width whose lane count divides hs: for hs = 32 or 64 that is Simd.Bits
+// itself; an hs that is not a multiple of 4 (possible, but no model uses one) runs scalar. A group's keys (and, in
+// backward, values) are transposed once into a per-thread buffer [hs][T], so that a row's scores (and datt) are
+// vectors across keys, each score summed over d in order with one fused multiply-add (no horizontal sums, and the
+// same value at every width); y sums its rows in registers. The softmax over a row uses every width.
 // Parts for Parallelism.Threads are ranges of (batch, kv head) groups, which share no output: a group writes its heads'
 // att rows and channels of y, and (backward) their q channels and its kv head's k, v channels (the query heads of a
 // group run in order on one thread, so the k and v gradients they share add up in the same order on any thread count).
@@ -166,30 +167,130 @@ public static unsafe class Attention
         int hs = l.Hs, t = l.T, h = l.H, kvh = h / l.Group;
         float scale = 1f / MathF.Sqrt(hs);
         nint qs = l.QStride, kvs = l.KvStride, ys = (nint)h * hs;
+        ref float kt = ref MemoryMarshal.GetArrayDataReference(TransposedScratch(hs * t));
         for (int group = g0; group < g1; group++)
-        for (int hh = group % kvh * l.Group, end = hh + l.Group; hh < end; hh++)
         {
-            int bb = group / kvh;
-            ref float q0 = ref l.Q(bb, hh);
-            ref float k0 = ref l.K(bb, hh);
-            ref float v0 = ref l.V(bb, hh);
-            for (int t1 = 0; t1 < t; t1++)
+            int bb = group / kvh, first = group % kvh * l.Group;
+            // The group's keys once, transposed: kt [hs][T], so a row's scores are vectors across keys.
+            TransposeRows(ref l.K(bb, first), kvs, t, hs, ref kt);
+            for (int hh = first, end = first + l.Group; hh < end; hh++)
             {
-                ref float row = ref keep ? ref Unsafe.Add(ref att, (((nint)bb * h + hh) * t + t1) * t) : ref att;
-                int len = t1 + 1;
+                ref float q0 = ref l.Q(bb, hh);
+                ref float v0 = ref l.V(bb, hh);
+                for (int t1 = 0; t1 < t; t1++)
+                {
+                    ref float row = ref keep ? ref Unsafe.Add(ref att, (((nint)bb * h + hh) * t + t1) * t) : ref att;
+                    int len = t1 + 1;
 
-                // Scores q . k[t2] * scale for t2 <= t1, then the softmax in place.
-                float max = Dots<S, V>(ref Unsafe.Add(ref q0, t1 * qs), ref k0, kvs, hs, len, scale, ref row);
-                float sum = ExpShifted(bits, ref row, max, len);
-                VectorMath.Scale(bits, 1f / sum, ref row, len);
-                if (keep) MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, len), t - len).Clear();
+                    // Scores q . k[t2] * scale for t2 <= t1, then the softmax in place.
+                    float max = DotsAcross<S, V>(ref Unsafe.Add(ref q0, t1 * qs), ref kt, t, hs, len, scale, ref row);
+                    float sum = ExpShifted(bits, ref row, max, len);
+                    VectorMath.Scale(bits, 1f / sum, ref row, len);
+                    if (keep) MemoryMarshal.CreateSpan(ref Unsafe.Add(ref row, len), t - len).Clear();
 
-                // y[t1] = sum_t2 att[t2] v[t2]
-                ref float yr = ref Unsafe.Add(ref y, ((nint)bb * t + t1) * ys + hh * hs);
-                MemoryMarshal.CreateSpan(ref yr, hs).Clear();
-                for (int t2 = 0; t2 < len; t2++)
-                    Axpy<S, V>(Unsafe.Add(ref row, t2), ref Unsafe.Add(ref v0, t2 * kvs), ref yr, hs);
+                    // y[t1] = sum_t2 att[t2] v[t2]
+                    WeightedRows<S, V>(ref row, ref v0, kvs, len, hs, ref Unsafe.Add(ref y, ((nint)bb * t + t1) * ys + hh * hs));
+                }
             }
+        }
+    }
+
+    [ThreadStatic] static float[]? t_transposed;
+
+    /// <summary>This thread's buffer for a head's transposed keys (or values), grown once: no allocation per call.</summary>
+    static float[] TransposedScratch(int length) =>
+        t_transposed is { } a && a.Length >= length ? a : t_transposed = new float[Math.Max(length, 1024)];
+
+    /// <summary>dst [hs][t] = rows [t][hs] (rows <paramref name="stride"/> apart).</summary>
+    static void TransposeRows(ref float rows, nint stride, int t, int hs, ref float dst)
+    {
+        for (int t2 = 0; t2 < t; t2++)
+        {
+            ref float r = ref Unsafe.Add(ref rows, t2 * stride);
+            for (int d = 0; d < hs; d++) Unsafe.Add(ref dst, (nint)d * t + t2) = Unsafe.Add(ref r, d);
+        }
+    }
+
+    /// <summary>
+    /// out[t2] = (a . m[t2]) * scale for t2 &lt; len from the transposed rows mt [hs][ld] (m[t2][d] = mt[d * ld + t2]);
+    /// returns the largest. Vectors run across t2 (four at a time share each broadcast of a[d]), so no horizontal sums:
+    /// each score is its hs products summed in order of d, one fused multiply-add each, in a lane or in the scalar
+    /// tail alike, so a score is the same whatever the width.
+    /// </summary>
+    static float DotsAcross<S, V>(ref float a, ref float mt, nint ld, int hs, int len, float scale, ref float result)
+        where S : struct, ISimd<V> where V : struct
+    {
+        int t2 = 0, w = S.Count;
+        V vmax = S.Splat(float.NegativeInfinity), vs = S.Splat(scale);
+        for (; t2 + 4 * w <= len; t2 += 4 * w)
+        {
+            V s0 = S.Zero, s1 = S.Zero, s2 = S.Zero, s3 = S.Zero;
+            ref float m = ref Unsafe.Add(ref mt, t2);
+            for (int d = 0; d < hs; d++, m = ref Unsafe.Add(ref m, ld))
+            {
+                V ad = S.Splat(Unsafe.Add(ref a, d));
+                s0 = S.MulAdd(ad, S.Load(ref m), s0);
+                s1 = S.MulAdd(ad, S.Load(ref Unsafe.Add(ref m, w)), s1);
+                s2 = S.MulAdd(ad, S.Load(ref Unsafe.Add(ref m, 2 * w)), s2);
+                s3 = S.MulAdd(ad, S.Load(ref Unsafe.Add(ref m, 3 * w)), s3);
+            }
+            ref float r = ref Unsafe.Add(ref result, t2);
+            s0 = S.Mul(s0, vs); s1 = S.Mul(s1, vs); s2 = S.Mul(s2, vs); s3 = S.Mul(s3, vs);
+            S.Store(s0, ref r); S.Store(s1, ref Unsafe.Add(ref r, w)); S.Store(s2, ref Unsafe.Add(ref r, 2 * w)); S.Store(s3, ref Unsafe.Add(ref r, 3 * w));
+            vmax = S.Max(vmax, S.Max(S.Max(s0, s1), S.Max(s2, s3)));
+        }
+        for (; t2 + w <= len; t2 += w)
+        {
+            V s0 = S.Zero;
+            ref float m = ref Unsafe.Add(ref mt, t2);
+            for (int d = 0; d < hs; d++, m = ref Unsafe.Add(ref m, ld))
+                s0 = S.MulAdd(S.Splat(Unsafe.Add(ref a, d)), S.Load(ref m), s0);
+            s0 = S.Mul(s0, vs);
+            S.Store(s0, ref Unsafe.Add(ref result, t2));
+            vmax = S.Max(vmax, s0);
+        }
+        float max = S.MaxAcross(vmax);
+        for (; t2 < len; t2++)
+        {
+            float s0 = 0f;
+            ref float m = ref Unsafe.Add(ref mt, t2);
+            for (int d = 0; d < hs; d++, m = ref Unsafe.Add(ref m, ld))
+                s0 = MathF.FusedMultiplyAdd(Unsafe.Add(ref a, d), m, s0);
+            s0 *= scale;
+            Unsafe.Add(ref result, t2) = s0;
+            max = MathF.Max(max, s0);
+        }
+        return max;
+    }
+
+    /// <summary>
+    /// y [hs] = sum_t2 p[t2] v[t2] over t2 &lt; len (v rows <paramref name="stride"/> apart), in order of t2 with one
+    /// fused multiply-add each, y's vectors in registers (two at a time) across the whole sum.
+    /// </summary>
+    static void WeightedRows<S, V>(ref float p, ref float v, nint stride, int len, int hs, ref float y)
+        where S : struct, ISimd<V> where V : struct
+    {
+        int w = S.Count, d = 0;
+        for (; d + 2 * w <= hs; d += 2 * w)
+        {
+            V y0 = S.Zero, y1 = S.Zero;
+            ref float vd = ref Unsafe.Add(ref v, d);
+            for (int t2 = 0; t2 < len; t2++, vd = ref Unsafe.Add(ref vd, stride))
+            {
+                V pt = S.Splat(Unsafe.Add(ref p, t2));
+                y0 = S.MulAdd(pt, S.Load(ref vd), y0);
+                y1 = S.MulAdd(pt, S.Load(ref Unsafe.Add(ref vd, w)), y1);
+            }
+            S.Store(y0, ref Unsafe.Add(ref y, d));
+            S.Store(y1, ref Unsafe.Add(ref y, d + w));
+        }
+        for (; d < hs; d += w)
+        {
+            V y0 = S.Zero;
+            ref float vd = ref Unsafe.Add(ref v, d);
+            for (int t2 = 0; t2 < len; t2++, vd = ref Unsafe.Add(ref vd, stride))
+                y0 = S.MulAdd(S.Splat(Unsafe.Add(ref p, t2)), S.Load(ref vd), y0);
+            S.Store(y0, ref Unsafe.Add(ref y, d));
         }
     }
 
@@ -199,98 +300,61 @@ public static unsafe class Attention
         int hs = l.Hs, t = l.T, h = l.H, kvh = h / l.Group;
         float scale = 1f / MathF.Sqrt(hs);
         nint qs = l.QStride, kvs = l.KvStride, ys = (nint)h * hs;
+        ref float vt = ref MemoryMarshal.GetArrayDataReference(TransposedScratch(hs * t));
         for (int group = g0; group < g1; group++)
-        for (int hh = group % kvh * l.Group, end = hh + l.Group; hh < end; hh++)
         {
-            int bb = group / kvh;
-            ref float q0 = ref l.Q(bb, hh);
-            ref float k0 = ref l.K(bb, hh);
-            ref float v0 = ref l.V(bb, hh);
-            ref float dq0 = ref d.Q(bb, hh);
-            ref float dk0 = ref d.K(bb, hh);
-            ref float dv0 = ref d.V(bb, hh);
-            for (int t1 = 0; t1 < t; t1++)
+            int first = group % kvh * l.Group;
+            // The group's values once, transposed: vt [hs][T], for the datt dot products across keys.
+            TransposeRows(ref l.V(group / kvh, first), kvs, t, hs, ref vt);
+            for (int hh = first, end = first + l.Group; hh < end; hh++)
             {
-                ref float row = ref Unsafe.Add(ref att, (((nint)bb * h + hh) * t + t1) * t);
-                ref float dyr = ref Unsafe.Add(ref dy, ((nint)bb * t + t1) * ys + hh * hs);
-                int len = t1 + 1;
-
-                // datt[t2] = dy[t1] . v[t2] (into scratch); dv[t2] += att[t2] dy[t1]
-                Dots<S, V>(ref dyr, ref v0, kvs, hs, len, 1f, ref scratch);
-                for (int t2 = 0; t2 < len; t2++)
-                    Axpy<S, V>(Unsafe.Add(ref row, t2), ref dyr, ref Unsafe.Add(ref dv0, t2 * kvs), hs);
-
-                // Softmax backward: g[t2] = att[t2] (datt[t2] - sum att * datt) * scale, in place in scratch.
-                float weighted = VectorMath.Dot(bits, ref row, ref scratch, len);
-                for (int t2 = 0; t2 < len; t2++)
+                int bb = group / kvh;
+                ref float q0 = ref l.Q(bb, hh);
+                ref float k0 = ref l.K(bb, hh);
+                ref float dq0 = ref d.Q(bb, hh);
+                ref float dk0 = ref d.K(bb, hh);
+                ref float dv0 = ref d.V(bb, hh);
+                for (int t1 = 0; t1 < t; t1++)
                 {
-                    ref float g = ref Unsafe.Add(ref scratch, t2);
-                    g = Unsafe.Add(ref row, t2) * (g - weighted) * scale;
-                }
+                    ref float row = ref Unsafe.Add(ref att, (((nint)bb * h + hh) * t + t1) * t);
+                    ref float dyr = ref Unsafe.Add(ref dy, ((nint)bb * t + t1) * ys + hh * hs);
+                    int len = t1 + 1;
 
-                // dq[t1] += sum_t2 g[t2] k[t2]; dk[t2] += g[t2] q[t1]
-                ref float q = ref Unsafe.Add(ref q0, t1 * qs);
-                ref float dq = ref Unsafe.Add(ref dq0, t1 * qs);
-                for (int dd = 0; dd < hs; dd += S.Count)
-                {
-                    V qv = S.Load(ref Unsafe.Add(ref q, dd));
-                    V acc = S.Load(ref Unsafe.Add(ref dq, dd));
-                    ref float kd = ref Unsafe.Add(ref k0, dd);
-                    ref float dkd = ref Unsafe.Add(ref dk0, dd);
+                    // datt[t2] = dy[t1] . v[t2] (into scratch); dv[t2] += att[t2] dy[t1]
+                    DotsAcross<S, V>(ref dyr, ref vt, t, hs, len, 1f, ref scratch);
+                    for (int t2 = 0; t2 < len; t2++)
+                        Axpy<S, V>(Unsafe.Add(ref row, t2), ref dyr, ref Unsafe.Add(ref dv0, t2 * kvs), hs);
+
+                    // Softmax backward: g[t2] = att[t2] (datt[t2] - sum att * datt) * scale, in place in scratch.
+                    float weighted = VectorMath.Dot(bits, ref row, ref scratch, len);
                     for (int t2 = 0; t2 < len; t2++)
                     {
-                        V g = S.Splat(Unsafe.Add(ref scratch, t2));
-                        nint at = t2 * kvs;
-                        acc = S.MulAdd(g, S.Load(ref Unsafe.Add(ref kd, at)), acc);
-                        ref float dk = ref Unsafe.Add(ref dkd, at);
-                        S.Store(S.MulAdd(g, qv, S.Load(ref dk)), ref dk);
+                        ref float g = ref Unsafe.Add(ref scratch, t2);
+                        g = Unsafe.Add(ref row, t2) * (g - weighted) * scale;
                     }
-                    S.Store(acc, ref Unsafe.Add(ref dq, dd));
+
+                    // dq[t1] += sum_t2 g[t2] k[t2]; dk[t2] += g[t2] q[t1]
+                    ref float q = ref Unsafe.Add(ref q0, t1 * qs);
+                    ref float dq = ref Unsafe.Add(ref dq0, t1 * qs);
+                    for (int dd = 0; dd < hs; dd += S.Count)
+                    {
+                        V qv = S.Load(ref Unsafe.Add(ref q, dd));
+                        V acc = S.Load(ref Unsafe.Add(ref dq, dd));
+                        ref float kd = ref Unsafe.Add(ref k0, dd);
+                        ref float dkd = ref Unsafe.Add(ref dk0, dd);
+                        for (int t2 = 0; t2 < len; t2++)
+                        {
+                            V g = S.Splat(Unsafe.Add(ref scratch, t2));
+                            nint at = t2 * kvs;
+                            acc = S.MulAdd(g, S.Load(ref Unsafe.Add(ref kd, at)), acc);
+                            ref float dk = ref Unsafe.Add(ref dkd, at);
+                            S.Store(S.MulAdd(g, qv, S.Load(ref dk)), ref dk);
+                        }
+                        S.Store(acc, ref Unsafe.Add(ref dq, dd));
+                    }
                 }
             }
         }
-    }
-
-    /// <summary>
-    /// out[t2] = (a . m[t2]) * scale for t2 &lt; len, the rows m[t2] of length hs at stride <paramref name="stride"/>;
-    /// returns the largest. Four rows at a time share each load of a.
-    /// </summary>
-    static float Dots<S, V>(ref float a, ref float m, nint stride, int hs, int len, float scale, ref float result)
-        where S : struct, ISimd<V> where V : struct
-    {
-        float max = float.NegativeInfinity;
-        int t2 = 0;
-        for (; t2 + 4 <= len; t2 += 4)
-        {
-            ref float m0 = ref Unsafe.Add(ref m, t2 * stride);
-            ref float m1 = ref Unsafe.Add(ref m0, stride);
-            ref float m2 = ref Unsafe.Add(ref m1, stride);
-            ref float m3 = ref Unsafe.Add(ref m2, stride);
-            V s0 = S.Zero, s1 = S.Zero, s2 = S.Zero, s3 = S.Zero;
-            for (int d = 0; d < hs; d += S.Count)
-            {
-                V av = S.Load(ref Unsafe.Add(ref a, d));
-                s0 = S.MulAdd(av, S.Load(ref Unsafe.Add(ref m0, d)), s0);
-                s1 = S.MulAdd(av, S.Load(ref Unsafe.Add(ref m1, d)), s1);
-                s2 = S.MulAdd(av, S.Load(ref Unsafe.Add(ref m2, d)), s2);
-                s3 = S.MulAdd(av, S.Load(ref Unsafe.Add(ref m3, d)), s3);
-            }
-            ref float r = ref Unsafe.Add(ref result, t2);
-            float r0 = S.Sum(s0) * scale, r1 = S.Sum(s1) * scale, r2 = S.Sum(s2) * scale, r3 = S.Sum(s3) * scale;
-            r = r0; Unsafe.Add(ref r, 1) = r1; Unsafe.Add(ref r, 2) = r2; Unsafe.Add(ref r, 3) = r3;
-            max = MathF.Max(max, MathF.Max(MathF.Max(r0, r1), MathF.Max(r2, r3)));
-        }
-        for (; t2 < len; t2++)
-        {
-            ref float m0 = ref Unsafe.Add(ref m, t2 * stride);
-            V s0 = S.Zero;
-            for (int d = 0; d < hs; d += S.Count)
-                s0 = S.MulAdd(S.Load(ref Unsafe.Add(ref a, d)), S.Load(ref Unsafe.Add(ref m0, d)), s0);
-            float r0 = S.Sum(s0) * scale;
-            Unsafe.Add(ref result, t2) = r0;
-            max = MathF.Max(max, r0);
-        }
-        return max;
     }
 
     /// <summary>y += a * x over hs floats (a multiple of S.Count).</summary>

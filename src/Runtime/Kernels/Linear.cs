@@ -355,17 +355,19 @@ public static unsafe class Linear
     /// <summary>
     /// C [m, cols] += A [m, k] @ B [cols, k]^T (A rows k floats apart, B rows <paramref name="ldb"/> apart, C rows
     /// <paramref name="ldc"/> apart) through the register-tiled GEMM: B's rows are transposed a tile at a time into a
-    /// per-thread buffer [k][width] (width a multiple of 96, so only the last tile has edge columns, and at most about
-    /// 256 KiB, so the tile stays in L2 while <see cref="MatMulAdd(int, ref float, int, int, ref float, ref float, int, int, int, int, int)"/>
+    /// per-thread buffer [k][width] (all the columns when they fit in about 256 KiB, so that A is packed once; else a
+    /// multiple of 32 columns, at least 96, so only the last tile has edge columns; the tile stays in L2 while <see cref="MatMulAdd(int, ref float, int, int, ref float, ref float, int, int, int, int, int)"/>
     /// packs it), then multiplied. Each element sums its k products in order, one fused multiply-add each, like every
     /// path of MatMulAdd: a caller may split the columns at multiples of 16 without changing a result.
     /// </summary>
     internal static void MatMulTransposedTiled(int bits, ref float a, ref float b, ref float c, int m, int k, int cols, int ldc, int ldb = -1)
     {
         if (ldb < 0) ldb = k;
-        int width = Math.Clamp(65536 / Math.Max(k, 1) / 96 * 96, 96, 960);
+        // All columns in one tile when they fit (A is then packed once); else tiles of a multiple of 32 columns.
+        int width = Math.Max(96, 65536 / Math.Max(k, 1) / 32 * 32);
+        if (width >= cols) width = cols;
         int need = k * Math.Min(width, cols);
-        var tile = t_transposed is { } t && t.Length >= need ? t : t_transposed = GC.AllocateUninitializedArray<float>(Math.Max(need, k * 96));
+        var tile = t_transposed is { } t && t.Length >= need ? t : t_transposed = GC.AllocateUninitializedArray<float>(Math.Max(need, 65536));
         ref float pt = ref MemoryMarshal.GetArrayDataReference(tile);
         for (int j0 = 0; j0 < cols; j0 += width)
         {
