@@ -167,7 +167,7 @@ public static unsafe class Attention
         int hs = l.Hs, t = l.T, h = l.H, kvh = h / l.Group;
         float scale = 1f / MathF.Sqrt(hs);
         nint qs = l.QStride, kvs = l.KvStride, ys = (nint)h * hs;
-        ref float kt = ref MemoryMarshal.GetArrayDataReference(TransposedScratch(hs * t));
+        ref float kt = ref MemoryMarshal.GetArrayDataReference(TransposedScratch(hs * t + TransposedPad));
         for (int group = g0; group < g1; group++)
         {
             int bb = group / kvh, first = group % kvh * l.Group;
@@ -213,16 +213,18 @@ public static unsafe class Attention
 
     /// <summary>
     /// out[t2] = (a . m[t2]) * scale for t2 &lt; len from the transposed rows mt [hs][ld] (m[t2][d] = mt[d * ld + t2]);
-    /// returns the largest. Vectors run across t2 (four at a time share each broadcast of a[d]), so no horizontal sums:
-    /// each score is its hs products summed in order of d, one fused multiply-add each, in a lane or in the scalar
-    /// tail alike, so a score is the same whatever the width.
+    /// returns the largest. Vectors run across t2, four at a time sharing each broadcast of a[d], so there are no
+    /// horizontal sums and four independent chains of multiply-adds; the last, partial vector is computed whole (mt must
+    /// have <see cref="TransposedPad"/> readable floats past its end) and only its first lanes are kept. Each score is its
+    /// hs products summed in order of d, one fused multiply-add each, so it is the same value whatever the width.
     /// </summary>
     static float DotsAcross<S, V>(ref float a, ref float mt, nint ld, int hs, int len, float scale, ref float result)
         where S : struct, ISimd<V> where V : struct
     {
-        int t2 = 0, w = S.Count;
+        int w = S.Count;
         V vmax = S.Splat(float.NegativeInfinity), vs = S.Splat(scale);
-        for (; t2 + 4 * w <= len; t2 += 4 * w)
+        float max = float.NegativeInfinity;
+        for (int t2 = 0; t2 < len; t2 += 4 * w)
         {
             V s0 = S.Zero, s1 = S.Zero, s2 = S.Zero, s3 = S.Zero;
             ref float m = ref Unsafe.Add(ref mt, t2);
@@ -235,33 +237,35 @@ public static unsafe class Attention
                 s3 = S.MulAdd(ad, S.Load(ref Unsafe.Add(ref m, 3 * w)), s3);
             }
             ref float r = ref Unsafe.Add(ref result, t2);
-            s0 = S.Mul(s0, vs); s1 = S.Mul(s1, vs); s2 = S.Mul(s2, vs); s3 = S.Mul(s3, vs);
-            S.Store(s0, ref r); S.Store(s1, ref Unsafe.Add(ref r, w)); S.Store(s2, ref Unsafe.Add(ref r, 2 * w)); S.Store(s3, ref Unsafe.Add(ref r, 3 * w));
-            vmax = S.Max(vmax, S.Max(S.Max(s0, s1), S.Max(s2, s3)));
+            int left = len - t2;
+            Keep<S, V>(S.Mul(s0, vs), ref r, left, ref vmax, ref max);
+            if (left > w) Keep<S, V>(S.Mul(s1, vs), ref Unsafe.Add(ref r, w), left - w, ref vmax, ref max);
+            if (left > 2 * w) Keep<S, V>(S.Mul(s2, vs), ref Unsafe.Add(ref r, 2 * w), left - 2 * w, ref vmax, ref max);
+            if (left > 3 * w) Keep<S, V>(S.Mul(s3, vs), ref Unsafe.Add(ref r, 3 * w), left - 3 * w, ref vmax, ref max);
         }
-        for (; t2 + w <= len; t2 += w)
-        {
-            V s0 = S.Zero;
-            ref float m = ref Unsafe.Add(ref mt, t2);
-            for (int d = 0; d < hs; d++, m = ref Unsafe.Add(ref m, ld))
-                s0 = S.MulAdd(S.Splat(Unsafe.Add(ref a, d)), S.Load(ref m), s0);
-            s0 = S.Mul(s0, vs);
-            S.Store(s0, ref Unsafe.Add(ref result, t2));
-            vmax = S.Max(vmax, s0);
-        }
-        float max = S.MaxAcross(vmax);
-        for (; t2 < len; t2++)
-        {
-            float s0 = 0f;
-            ref float m = ref Unsafe.Add(ref mt, t2);
-            for (int d = 0; d < hs; d++, m = ref Unsafe.Add(ref m, ld))
-                s0 = MathF.FusedMultiplyAdd(Unsafe.Add(ref a, d), m, s0);
-            s0 *= scale;
-            Unsafe.Add(ref result, t2) = s0;
-            max = MathF.Max(max, s0);
-        }
-        return max;
+        return MathF.Max(max, S.MaxAcross(vmax));
     }
+
+    /// <summary>Stores the first <paramref name="count"/> lanes of v (all when count &gt;= the width) and takes their maximum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Keep<S, V>(V v, ref float dst, int count, ref V vmax, ref float max) where S : struct, ISimd<V> where V : struct
+    {
+        if (count >= S.Count)
+        {
+            S.Store(v, ref dst);
+            vmax = S.Max(vmax, v);
+            return;
+        }
+        for (int j = 0; j < count; j++)
+        {
+            float x = Unsafe.Add(ref Unsafe.As<V, float>(ref v), j);
+            Unsafe.Add(ref dst, j) = x;
+            max = MathF.Max(max, x);
+        }
+    }
+
+    /// <summary>Floats a transposed buffer has readable past hs * T: the widest vector's four blocks.</summary>
+    const int TransposedPad = 64;
 
     /// <summary>
     /// y [hs] = sum_t2 p[t2] v[t2] over t2 &lt; len (v rows <paramref name="stride"/> apart), in order of t2 with one
@@ -300,7 +304,7 @@ public static unsafe class Attention
         int hs = l.Hs, t = l.T, h = l.H, kvh = h / l.Group;
         float scale = 1f / MathF.Sqrt(hs);
         nint qs = l.QStride, kvs = l.KvStride, ys = (nint)h * hs;
-        ref float vt = ref MemoryMarshal.GetArrayDataReference(TransposedScratch(hs * t));
+        ref float vt = ref MemoryMarshal.GetArrayDataReference(TransposedScratch(hs * t + TransposedPad));
         for (int group = g0; group < g1; group++)
         {
             int first = group % kvh * l.Group;
@@ -322,33 +326,45 @@ public static unsafe class Attention
 
                     // datt[t2] = dy[t1] . v[t2] (into scratch); dv[t2] += att[t2] dy[t1]
                     DotsAcross<S, V>(ref dyr, ref vt, t, hs, len, 1f, ref scratch);
-                    for (int t2 = 0; t2 < len; t2++)
-                        Axpy<S, V>(Unsafe.Add(ref row, t2), ref dyr, ref Unsafe.Add(ref dv0, t2 * kvs), hs);
+                    AddOuter<S, V>(ref row, ref dyr, ref dv0, kvs, len, hs);
 
                     // Softmax backward: g[t2] = att[t2] (datt[t2] - sum att * datt) * scale, in place in scratch.
                     float weighted = VectorMath.Dot(bits, ref row, ref scratch, len);
-                    for (int t2 = 0; t2 < len; t2++)
-                    {
-                        ref float g = ref Unsafe.Add(ref scratch, t2);
-                        g = Unsafe.Add(ref row, t2) * (g - weighted) * scale;
-                    }
+                    SoftmaxBackwardRow<S, V>(ref row, ref scratch, weighted, scale, len);
 
                     // dq[t1] += sum_t2 g[t2] k[t2]; dk[t2] += g[t2] q[t1]
                     ref float q = ref Unsafe.Add(ref q0, t1 * qs);
                     ref float dq = ref Unsafe.Add(ref dq0, t1 * qs);
-                    for (int dd = 0; dd < hs; dd += S.Count)
+                    int w = S.Count, dd = 0;
+                    for (; dd + 2 * w <= hs; dd += 2 * w)
+                    {
+                        V qa = S.Load(ref Unsafe.Add(ref q, dd)), qb = S.Load(ref Unsafe.Add(ref q, dd + w));
+                        V acca = S.Load(ref Unsafe.Add(ref dq, dd)), accb = S.Load(ref Unsafe.Add(ref dq, dd + w));
+                        ref float kd = ref Unsafe.Add(ref k0, dd);
+                        ref float dkd = ref Unsafe.Add(ref dk0, dd);
+                        for (int t2 = 0; t2 < len; t2++, kd = ref Unsafe.Add(ref kd, kvs), dkd = ref Unsafe.Add(ref dkd, kvs))
+                        {
+                            V g = S.Splat(Unsafe.Add(ref scratch, t2));
+                            acca = S.MulAdd(g, S.Load(ref kd), acca);
+                            accb = S.MulAdd(g, S.Load(ref Unsafe.Add(ref kd, w)), accb);
+                            S.Store(S.MulAdd(g, qa, S.Load(ref dkd)), ref dkd);
+                            ref float dkb = ref Unsafe.Add(ref dkd, w);
+                            S.Store(S.MulAdd(g, qb, S.Load(ref dkb)), ref dkb);
+                        }
+                        S.Store(acca, ref Unsafe.Add(ref dq, dd));
+                        S.Store(accb, ref Unsafe.Add(ref dq, dd + w));
+                    }
+                    for (; dd < hs; dd += w)
                     {
                         V qv = S.Load(ref Unsafe.Add(ref q, dd));
                         V acc = S.Load(ref Unsafe.Add(ref dq, dd));
                         ref float kd = ref Unsafe.Add(ref k0, dd);
                         ref float dkd = ref Unsafe.Add(ref dk0, dd);
-                        for (int t2 = 0; t2 < len; t2++)
+                        for (int t2 = 0; t2 < len; t2++, kd = ref Unsafe.Add(ref kd, kvs), dkd = ref Unsafe.Add(ref dkd, kvs))
                         {
                             V g = S.Splat(Unsafe.Add(ref scratch, t2));
-                            nint at = t2 * kvs;
-                            acc = S.MulAdd(g, S.Load(ref Unsafe.Add(ref kd, at)), acc);
-                            ref float dk = ref Unsafe.Add(ref dkd, at);
-                            S.Store(S.MulAdd(g, qv, S.Load(ref dk)), ref dk);
+                            acc = S.MulAdd(g, S.Load(ref kd), acc);
+                            S.Store(S.MulAdd(g, qv, S.Load(ref dkd)), ref dkd);
                         }
                         S.Store(acc, ref Unsafe.Add(ref dq, dd));
                     }
@@ -357,15 +373,45 @@ public static unsafe class Attention
         }
     }
 
-    /// <summary>y += a * x over hs floats (a multiple of S.Count).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Axpy<S, V>(float a, ref float x, ref float y, int hs) where S : struct, ISimd<V> where V : struct
+    /// <summary>m[t2] += p[t2] x for t2 &lt; len (m rows <paramref name="stride"/> apart, hs floats each); x's vectors stay in registers.</summary>
+    static void AddOuter<S, V>(ref float p, ref float x, ref float m, nint stride, int len, int hs) where S : struct, ISimd<V> where V : struct
     {
-        V va = S.Splat(a);
-        for (int d = 0; d < hs; d += S.Count)
+        int w = S.Count, d = 0;
+        for (; d + 2 * w <= hs; d += 2 * w)
         {
-            ref float yd = ref Unsafe.Add(ref y, d);
-            S.Store(S.MulAdd(va, S.Load(ref Unsafe.Add(ref x, d)), S.Load(ref yd)), ref yd);
+            V xa = S.Load(ref Unsafe.Add(ref x, d)), xb = S.Load(ref Unsafe.Add(ref x, d + w));
+            ref float md = ref Unsafe.Add(ref m, d);
+            for (int t2 = 0; t2 < len; t2++, md = ref Unsafe.Add(ref md, stride))
+            {
+                V pt = S.Splat(Unsafe.Add(ref p, t2));
+                S.Store(S.MulAdd(pt, xa, S.Load(ref md)), ref md);
+                ref float mb = ref Unsafe.Add(ref md, w);
+                S.Store(S.MulAdd(pt, xb, S.Load(ref mb)), ref mb);
+            }
+        }
+        for (; d < hs; d += w)
+        {
+            V xa = S.Load(ref Unsafe.Add(ref x, d));
+            ref float md = ref Unsafe.Add(ref m, d);
+            for (int t2 = 0; t2 < len; t2++, md = ref Unsafe.Add(ref md, stride))
+                S.Store(S.MulAdd(S.Splat(Unsafe.Add(ref p, t2)), xa, S.Load(ref md)), ref md);
+        }
+    }
+
+    /// <summary>g[t2] = att[t2] (g[t2] - weighted) * scale for t2 &lt; len, in whole vectors and a scalar tail (the same arithmetic).</summary>
+    static void SoftmaxBackwardRow<S, V>(ref float att, ref float g, float weighted, float scale, int len) where S : struct, ISimd<V> where V : struct
+    {
+        int t2 = 0;
+        V vw = S.Splat(weighted), vs = S.Splat(scale);
+        for (; t2 + S.Count <= len; t2 += S.Count)
+        {
+            ref float gt = ref Unsafe.Add(ref g, t2);
+            S.Store(S.Mul(S.Mul(S.Load(ref Unsafe.Add(ref att, t2)), S.Sub(S.Load(ref gt), vw)), vs), ref gt);
+        }
+        for (; t2 < len; t2++)
+        {
+            ref float gt = ref Unsafe.Add(ref g, t2);
+            gt = Unsafe.Add(ref att, t2) * (gt - weighted) * scale;
         }
     }
 
