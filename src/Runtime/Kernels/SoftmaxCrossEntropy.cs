@@ -1,6 +1,8 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using F512 = System.Runtime.Intrinsics.Vector512<float>;
+using F256 = System.Runtime.Intrinsics.Vector256<float>;
+using F128 = System.Runtime.Intrinsics.Vector128<float>;
 
 namespace Edge.Kernels;
 
@@ -17,27 +19,62 @@ public static class SoftmaxCrossEntropy
     /// <summary>A target that is not scored (no loss, no gradient).</summary>
     public const int IgnoredTarget = -1;
 
-    /// <summary>Writes probs and returns the mean over counted rows of -log probs[r, targets[r]] (0 when none is counted).</summary>
-    public static float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> probs, int n, int vocab)
+    /// <summary>
+    /// Writes probs and returns the mean over counted rows of -log probs[r, targets[r]] (0 when none is counted). Rows are
+    /// split across the worker pool; each row's loss goes into a per-call buffer and they are summed in row order, so
+    /// the result does not depend on the thread count.
+    /// </summary>
+    public static unsafe float Forward(ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, Span<float> probs, int n, int vocab)
     {
         Check.AtLeast(logits.Length, n, vocab, nameof(logits));
         Check.AtLeast(targets.Length, n, nameof(targets));
         Check.AtLeast(probs.Length, n, vocab, nameof(probs));
-        int bits = Simd.Bits;
+        for (int r = 0; r < n; r++)
+            if (targets[r] != IgnoredTarget) Check.Index(targets[r], vocab, nameof(targets));
+        var losses = t_losses is { } l && l.Length >= n ? l : t_losses = new double[Math.Max(n, 64)];
+        fixed (float* pl = logits, pp = probs)
+        fixed (int* pt = targets)
+        fixed (double* ploss = losses)
+        {
+            var work = new ForwardWork { Logits = pl, Probs = pp, Targets = pt, Losses = ploss, Vocab = vocab, Bits = Simd.Bits };
+            // About 20 multiply-adds' worth per element (the exp, the max, the scaling).
+            int parts = Parallelism.Parts(20L * n * vocab, n);
+            work.Rows = new Split(n, parts, 1);
+            WorkerPool.For(ref work, Math.Min(parts, work.Rows.Parts));
+        }
         double loss = 0;
         int counted = 0;
         for (int r = 0; r < n; r++)
         {
-            int t = targets[r];
-            if (t == IgnoredTarget) continue;
-            Check.Index(t, vocab, nameof(targets));
+            if (targets[r] == IgnoredTarget) continue;
             counted++;
-            var row = logits.Slice(r * vocab, vocab);
-            var (max, logSum) = SoftmaxRow(bits, row, probs.Slice(r * vocab, vocab));
-            // log p_t = (logit_t - max) - log(sum exp(logit - max)): finite even where p_t underflows to 0.
-            loss -= (row[t] - max) - logSum;
+            loss += losses[r];
         }
         return counted == 0 ? 0f : (float)(loss / counted);
+    }
+
+    [ThreadStatic] static double[]? t_losses;
+
+    unsafe struct ForwardWork : IPartitionedWork
+    {
+        public float* Logits, Probs;
+        public int* Targets;
+        public double* Losses;
+        public int Vocab, Bits;
+        public Split Rows;
+
+        public void Run(int part, int worker)
+        {
+            for (int r = Rows.Start(part), e = Rows.End(part); r < e; r++)
+            {
+                int t = Targets[r];
+                if (t == IgnoredTarget) continue;
+                var row = new ReadOnlySpan<float>(Logits + (nint)r * Vocab, Vocab);
+                var (max, logSum) = SoftmaxRow(Bits, row, new Span<float>(Probs + (nint)r * Vocab, Vocab));
+                // -log p_t = -((logit_t - max) - log(sum exp(logit - max))): finite even where p_t underflows to 0.
+                Losses[r] = -((row[t] - max) - logSum);
+            }
+        }
     }
 
     public static void Backward(ReadOnlySpan<float> probs, ReadOnlySpan<int> targets, Span<float> dlogits, int n, int vocab, float scale)
@@ -98,19 +135,38 @@ public static class SoftmaxCrossEntropy
         return (max, Math.Log(sum));
     }
 
-    /// <summary>dst = exp(src - shift); returns sum(dst).</summary>
+    /// <summary>dst = exp(src - shift); returns sum(dst). The kernels' float exp on every vector width (SimdOps' FloatExp).</summary>
     static float ExpShifted(int bits, ReadOnlySpan<float> src, float shift, Span<float> dst)
     {
         ref float rs = ref MemoryMarshal.GetReference(src);
         ref float rd = ref MemoryMarshal.GetReference(dst);
-        if (bits == 0)
+        int i = 0, n = src.Length;
+        float sum = 0f;
+        if (bits >= 512) sum += ExpShifted<Simd512, F512>(ref rs, shift, ref rd, ref i, n);
+        if (bits >= 256) sum += ExpShifted<Simd256, F256>(ref rs, shift, ref rd, ref i, n);
+        if (bits >= 128) sum += ExpShifted<Simd128, F128>(ref rs, shift, ref rd, ref i, n);
+        return sum + ExpShifted<Scalar, float>(ref rs, shift, ref rd, ref i, n);
+    }
+
+    static float ExpShifted<S, V>(ref float src, float shift, ref float dst, ref int i, int n) where S : struct, ISimd<V> where V : struct
+    {
+        if (i + S.Count > n) return 0f;
+        V vs = S.Splat(shift), a0 = S.Zero, a1 = S.Zero;
+        for (; i + 2 * S.Count <= n; i += 2 * S.Count)
         {
-            float sum = 0f;
-            for (int i = 0; i < src.Length; i++) sum += Unsafe.Add(ref rd, i) = MathF.Exp(Unsafe.Add(ref rs, i) - shift);
-            return sum;
+            V e0 = S.Exp(S.Sub(S.Load(ref Unsafe.Add(ref src, i)), vs));
+            V e1 = S.Exp(S.Sub(S.Load(ref Unsafe.Add(ref src, i + S.Count)), vs));
+            S.Store(e0, ref Unsafe.Add(ref dst, i));
+            S.Store(e1, ref Unsafe.Add(ref dst, i + S.Count));
+            a0 = S.Add(a0, e0);
+            a1 = S.Add(a1, e1);
         }
-        TensorPrimitives.Subtract(src, shift, dst);
-        TensorPrimitives.Exp(dst, dst);
-        return VectorMath.Sum(bits, ref rd, dst.Length);
+        for (; i + S.Count <= n; i += S.Count)
+        {
+            V e0 = S.Exp(S.Sub(S.Load(ref Unsafe.Add(ref src, i)), vs));
+            S.Store(e0, ref Unsafe.Add(ref dst, i));
+            a0 = S.Add(a0, e0);
+        }
+        return S.Sum(S.Add(a0, a1));
     }
 }
