@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace Edge.Text;
 
@@ -121,7 +122,12 @@ sealed class BpeSymbolQueue
     /// <summary>Appends the ids of the symbols, in order.</summary>
     public void AppendIds(List<int> into)
     {
-        for (int i = 0; i < _n; i += _nodes[i].Size) into.Add(_nodes[i].Sym);
+        int first = into.Count, k = first;
+        CollectionsMarshal.SetCount(into, first + _n);         // room for the most symbols there can be, then cut
+        var ids = CollectionsMarshal.AsSpan(into);
+        var nodes = _nodes;
+        for (int i = 0; i < _n; i += nodes[i].Size) ids[k++] = nodes[i].Sym;
+        CollectionsMarshal.SetCount(into, k);
     }
 
     /// <summary>The ids of the symbols, in order.</summary>
