@@ -1,4 +1,7 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Edge.Text;
 
@@ -55,14 +58,25 @@ sealed class BpePartnerMap
     /// <summary><paramref name="key"/>'s table, for callers that look up many pairs with one key (<see cref="TryGetRank(int, int, int, out int)"/>).</summary>
     public (int Offset, int Mask) Table(int key) => (_offset[key], _mask[key]);
 
+    /// <summary>Asks for the first and last cache lines of the table at <paramref name="offset"/> (all of a small one).</summary>
+    public unsafe void Prefetch(int offset, int mask)
+    {
+        if (mask < 0) return;
+        ref ulong table = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), offset);
+        Sse.Prefetch0(Unsafe.AsPointer(ref table));
+        Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref table, mask)));
+    }
+
     /// <summary>The rank of (the table's key, <paramref name="other"/>), from the table at <paramref name="offset"/> with <paramref name="mask"/>.</summary>
     public bool TryGetRank(int offset, int mask, int other, out int rank)
     {
         if (mask >= 0)
         {
+            // The table at offset is in _slots (Table gave both), and probing stops at its first empty slot.
+            ref ulong table = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), offset);
             for (int i = Hash(other) & mask; ; i = (i + 1) & mask)
             {
-                ulong slot = _slots[offset + i];
+                ulong slot = Unsafe.Add(ref table, i);
                 if (slot == Empty) break;
                 if ((uint)(slot >> 32) == (uint)other) { rank = (int)(uint)slot; return true; }
             }

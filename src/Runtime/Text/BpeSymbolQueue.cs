@@ -1,4 +1,7 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Edge.Text;
 
@@ -48,7 +51,6 @@ sealed class BpeSymbolQueue
     int[] _head = [];                              // rank -> first entry, or -1
     ulong[] _bits = [], _summary = [];
     int _n, _count, _low;
-    BpeTokenizer.RankMaps? _ranks;                 // the tokenizer's, for the current merge
 
     /// <summary>The calling thread's queue, sized for <paramref name="bytes"/> and <paramref name="merges"/>; a fresh one past <see cref="KeptBytes"/>.</summary>
     public static BpeSymbolQueue For(int bytes, int merges)
@@ -81,47 +83,58 @@ sealed class BpeSymbolQueue
         int n = _n = bytes.Length;
         _count = 0;
         _low = 0;
-        var ranks = _ranks = bpe.Ranks;
-        var nodes = _nodes;
+        var ranks = bpe.Ranks;
+        if (_nodes.Length < n || _entries.Length < 3L * n || _head.Length < ranks.Rounds.Length) throw new InvalidOperationException("the queue was not reserved for this span");
+        // Past the check above every index below is in range (positions below n, entries below 3n, ranks below
+        // the merge count), so the arrays are read without bounds checks: a long piece is a few loads per merge.
+        ref Node nodes = ref MemoryMarshal.GetArrayDataReference(_nodes);
+        ref long entries = ref MemoryMarshal.GetArrayDataReference(_entries);
+        ref int head = ref MemoryMarshal.GetArrayDataReference(_head);
+        ref readonly var rounds = ref MemoryMarshal.GetArrayDataReference(ranks.Rounds);
         for (int i = 0; i < n; i++)
         {
-            ref Node node = ref nodes[i];
+            ref Node node = ref Unsafe.Add(ref nodes, i);
             node.Sym = bpe.ByteId(bytes[i]);
             node.Size = 1;
-            node.Rank = i + 1 < n ? List(i, bpe.BytePairRank(bytes[i], bytes[i + 1])) : None;
+            node.Rank = i + 1 < n ? List(ref entries, ref head, i, bpe.BytePairRank(bytes[i], bytes[i + 1])) : None;
         }
 
-        var entries = _entries;
         for (int r = NextRank(0); r != None; r = NextRank(_low))
         {
-            int e = _head[r];
-            _head[r] = -1;
+            ref int first = ref Unsafe.Add(ref head, r);
+            int e = first;
+            first = -1;
             ClearBit(r);
             _low = r + 1;                                      // a pair made below r lowers it in List
-            ref readonly var round = ref ranks.Rounds[r];
+            ref readonly var round = ref Unsafe.Add(ref Unsafe.AsRef(in rounds), r);
+            if (Sse.IsSupported) Prefetch(ref head, in rounds, ranks, r, in round);
             bool run = round.Left == round.Right;
             while (e >= 0)
             {
-                long entry = entries[e];
+                long entry = Unsafe.Add(ref entries, e);
                 int p = (int)(entry >> 32);
                 e = (int)entry;
-                if (nodes[p].Rank != r) continue;              // merged, absorbed or re-paired since it was listed
+                if (Unsafe.Add(ref nodes, p).Rank != r) continue;     // merged, absorbed or re-paired since it was listed
                 if (!run)
                 {
-                    MergeAt(nodes, p, in round);
+                    MergeAt(ref nodes, ref entries, ref head, ranks, p, in round);
                     continue;
                 }
-                while (p > 0 && nodes[p - nodes[p - 1].Size].Rank == r) p -= nodes[p - 1].Size;
-                for (; p < n && nodes[p].Rank == r; p += nodes[p].Size) MergeAt(nodes, p, in round);
+                while (p > 0 && Unsafe.Add(ref nodes, p - Unsafe.Add(ref nodes, p - 1).Size).Rank == r) p -= Unsafe.Add(ref nodes, p - 1).Size;
+                for (; p < n && Unsafe.Add(ref nodes, p).Rank == r; p += Unsafe.Add(ref nodes, p).Size) MergeAt(ref nodes, ref entries, ref head, ranks, p, in round);
             }
         }
-        _ranks = null;                                         // the thread's queue must not keep a tokenizer's tables alive
     }
 
     /// <summary>Appends the ids of the symbols, in order.</summary>
     public void AppendIds(List<int> into)
     {
-        for (int i = 0; i < _n; i += _nodes[i].Size) into.Add(_nodes[i].Sym);
+        int first = into.Count, k = first;
+        CollectionsMarshal.SetCount(into, first + _n);         // room for the most symbols there can be, then cut
+        var ids = CollectionsMarshal.AsSpan(into);
+        var nodes = _nodes;
+        for (int i = 0; i < _n; i += nodes[i].Size) ids[k++] = nodes[i].Sym;
+        CollectionsMarshal.SetCount(into, k);
     }
 
     /// <summary>The ids of the symbols, in order.</summary>
@@ -134,37 +147,57 @@ sealed class BpeSymbolQueue
         return ids;
     }
 
-    /// <summary>(symbol at p, symbol after it) -> merged, with the pairs on both sides re-ranked.</summary>
-    void MergeAt(Node[] nodes, int p, in BpeTokenizer.RankMaps.Round round)
+    /// <summary>
+    /// A round's loads are scattered over tables of megabytes: the bucket's head and the next round's record, which
+    /// are asked for one round ahead (the next non-empty bucket, unless this round lists a lower one), and the
+    /// merged token's tables of partners, asked for before this round's first merge looks them up.
+    /// </summary>
+    unsafe void Prefetch(ref int head, in BpeTokenizer.RankMaps.Round rounds, BpeTokenizer.RankMaps ranks, int r, in BpeTokenizer.RankMaps.Round round)
     {
-        int merged = round.Merged;
-        ref Node at = ref nodes[p];
-        int q = p + at.Size;
-        ref Node absorbed = ref nodes[q];
+        int next = NextRank(r + 1);
+        if (next != None)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref head, next)));
+            ref byte record = ref Unsafe.As<BpeTokenizer.RankMaps.Round, byte>(ref Unsafe.Add(ref Unsafe.AsRef(in rounds), next));
+            Sse.Prefetch0(Unsafe.AsPointer(ref record));
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref record, Unsafe.SizeOf<BpeTokenizer.RankMaps.Round>() - 1)));
+        }
+        ranks.ByLeft.Prefetch(round.AfterOffset, round.AfterMask);
+        ranks.ByRight.Prefetch(round.BeforeOffset, round.BeforeMask);
+    }
+
+    /// <summary>(symbol at p, symbol after it) -> merged, with the pairs on both sides re-ranked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void MergeAt(ref Node nodes, ref long entries, ref int head, BpeTokenizer.RankMaps ranks, int p, in BpeTokenizer.RankMaps.Round round)
+    {
+        ref Node at = ref Unsafe.Add(ref nodes, p);
+        ref Node absorbed = ref Unsafe.Add(ref nodes, p + at.Size);
         int size = at.Size + absorbed.Size;
         absorbed.Rank = None;
-        at.Sym = merged;
+        at.Sym = round.Merged;
         at.Size = size;
-        nodes[p + size - 1].Size = size;
+        Unsafe.Add(ref nodes, p + size - 1).Size = size;
         int next = p + size;
-        var ranks = _ranks!;
-        at.Rank = next < _n && ranks.ByLeft.TryGetRank(round.AfterOffset, round.AfterMask, nodes[next].Sym, out int r) ? List(p, r) : None;
+        at.Rank = next < _n && ranks.ByLeft.TryGetRank(round.AfterOffset, round.AfterMask, Unsafe.Add(ref nodes, next).Sym, out int r)
+            ? List(ref entries, ref head, p, r) : None;
         if (p > 0)
         {
-            int left = p - nodes[p - 1].Size;
-            nodes[left].Rank = ranks.ByRight.TryGetRank(round.BeforeOffset, round.BeforeMask, nodes[left].Sym, out r) ? List(left, r) : None;
+            int left = p - Unsafe.Add(ref nodes, p - 1).Size;
+            ref Node before = ref Unsafe.Add(ref nodes, left);
+            before.Rank = ranks.ByRight.TryGetRank(round.BeforeOffset, round.BeforeMask, before.Sym, out r) ? List(ref entries, ref head, left, r) : None;
         }
     }
 
     /// <summary>Lists <paramref name="pos"/> in bucket <paramref name="r"/> (unless r is None); returns r.</summary>
-    int List(int pos, int r)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    int List(ref long entries, ref int head, int pos, int r)
     {
         if (r == None) return None;
         int e = _count++;
-        ref int head = ref _head[r];
-        _entries[e] = (long)pos << 32 | (uint)head;
-        if (head < 0) SetBit(r);
-        head = e;
+        ref int first = ref Unsafe.Add(ref head, r);
+        Unsafe.Add(ref entries, e) = (long)pos << 32 | (uint)first;
+        if (first < 0) SetBit(r);
+        first = e;
         if (r < _low) _low = r;
         return r;
     }

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Edge.Text;
 
 // Pieces too long for encoder.py's rescans (a 40 MB run of letters is one piece): the bucket queue of
@@ -139,17 +141,22 @@ public sealed partial class BpeTokenizer
             for (long width = Window; ; width *= 2)
             {
                 var window = piece[..BpeWindowCache.End(piece, (int)Math.Min(width, piece.Length))];
-                if (!_windows.TryGet(window, out var ids))
+                int first = into.Count;
+                if (!_windows.TryGet(window, out var kept))
                 {
                     var queue = BpeSymbolQueue.For(window.Length, MergeCount);
                     queue.Merge(this, window);
-                    _windows.Add(window, ids = queue.Ids());
                     Interlocked.Increment(ref _windowsMerged);
+                    if (_windows.Keeps()) _windows.Add(window, kept = queue.Ids());
+                    else queue.AppendIds(into);                // the ids straight into the list, cut below
                 }
+                ReadOnlySpan<int> ids = kept ?? CollectionsMarshal.AsSpan(into)[first..];
                 int count = ids.Length, end = window.Length;
-                if (end < piece.Length && !LastFinalBoundary(ids, piece, ref count, ref end)) continue;
+                bool final = end == piece.Length || LastFinalBoundary(ids, piece, ref count, ref end);
+                if (kept is null) CollectionsMarshal.SetCount(into, final ? first + count : first);
+                else if (final) into.AddRange(kept.AsSpan(0, count));
+                if (!final) continue;
                 if (end < piece.Length) Interlocked.Increment(ref _provedBoundaries);
-                into.AddRange(ids.AsSpan(0, count));
                 piece = piece[end..];
                 break;
             }
@@ -160,7 +167,7 @@ public sealed partial class BpeTokenizer
     /// Moves (<paramref name="count"/> ids, <paramref name="end"/> bytes) of a merged window back, a token at a time
     /// and no further than the window's middle, to the first boundary that is final for the whole <paramref name="piece"/>.
     /// </summary>
-    bool LastFinalBoundary(int[] ids, ReadOnlySpan<byte> piece, ref int count, ref int end)
+    bool LastFinalBoundary(ReadOnlySpan<int> ids, ReadOnlySpan<byte> piece, ref int count, ref int end)
     {
         for (int half = end / 2; end > half; end -= _offsets[ids[--count] + 1] - _offsets[ids[count]])
             if (IsFinalBoundary(ids[count - 1], piece[end..])) return true;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Edge.Text;
 
@@ -11,17 +12,25 @@ namespace Edge.Text;
 /// word repeats itself (a run of a pattern, a text pasted twice) its windows fall at the same places again and
 /// each distinct window is merged once; the boundaries proved inside it are still checked against what follows
 /// it every time. Entries are (window bytes -> the ids of merging them alone); past <see cref="ByteBudget"/>
-/// (keys and ids together) the cache starts again empty.
+/// (keys and ids together) the cache starts again empty. A cache that filled up without a single hit (a word that
+/// never repeats, random letters) turns sparse: a merged window is then added only one time in
+/// <see cref="SparseKeep"/>, the others go straight to the caller's list, so a word that repeats nothing does
+/// not copy and keep every window it merges; a repeat still hits one of the windows kept, and the first hit
+/// makes the cache keep every window again.
 /// </summary>
 sealed class BpeWindowCache
 {
     const int AnchorBits = 12;                     // an anchor every 4 KB on average
     const long ByteBudget = 32L << 20;
+    const int SparseKeep = 16;
     static readonly ulong[] Gear = BuildGear();
 
     readonly ConcurrentDictionary<byte[], int[]> _windows = new(BpeTokenizer.ByteArrayComparer.Instance);
     readonly ConcurrentDictionary<byte[], int[]>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
     long _bytes;
+    long _passed;                                  // windows offered while sparse
+    volatile bool _hit;                            // a lookup has hit since the cache last started empty
+    volatile bool _sparse;                         // it last filled up without a hit, and nothing has hit since
 
     public BpeWindowCache() => _lookup = _windows.GetAlternateLookup<ReadOnlySpan<byte>>();
 
@@ -39,13 +48,24 @@ sealed class BpeWindowCache
         return width;
     }
 
-    public bool TryGet(ReadOnlySpan<byte> window, out int[] ids) => _lookup.TryGetValue(window, out ids!);
+    public bool TryGet(ReadOnlySpan<byte> window, [NotNullWhen(true)] out int[]? ids)
+    {
+        if (!_lookup.TryGetValue(window, out ids)) return false;
+        if (!_hit) _hit = true;
+        if (_sparse) _sparse = false;
+        return true;
+    }
+
+    /// <summary>Whether a window just merged should be added: every one, or one in <see cref="SparseKeep"/> while the cache is sparse.</summary>
+    public bool Keeps() => !_sparse || Interlocked.Increment(ref _passed) % SparseKeep == 0;
 
     public void Add(ReadOnlySpan<byte> window, int[] ids)
     {
         if (!_lookup.TryAdd(window, ids)) return;
         if (Interlocked.Add(ref _bytes, window.Length + 4L * ids.Length) > ByteBudget)
         {
+            _sparse = !_hit;
+            _hit = false;
             _windows.Clear();
             Interlocked.Exchange(ref _bytes, 0);
         }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Text;
 using Edge.Tests.Support;
 using Edge.Text;
@@ -171,6 +172,27 @@ public class BpeLongPieceTests
         long perCopy = unit.Length / (1 << 14), proved = windows.ProvedBoundaries;
         Assert.True(proved >= 20 * perCopy, $"{proved} boundaries proved");
         Assert.True(windows.WindowsMerged < 3 * perCopy, $"{windows.WindowsMerged} of {proved + 1} windows merged");
+    }
+
+    /// <summary>A window cache that fills up without a hit keeps one merged window in 16 after, until a lookup hits.</summary>
+    [Fact]
+    public void A_window_cache_that_never_hits_turns_sparse_until_it_hits()
+    {
+        var cache = new BpeWindowCache();
+        var window = new byte[1 << 20];
+        int added = 0;
+        for (; cache.Keeps(); added++)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(window, added);
+            cache.Add(window, [added]);
+        }
+        Assert.Equal(32, added);                  // 32 MB of windows filled it, the 33rd was not kept
+        Assert.InRange(Enumerable.Range(0, 160).Count(_ => cache.Keeps()), 9, 11);
+        BinaryPrimitives.WriteInt32LittleEndian(window, -1);
+        cache.Add(window, [7]);
+        Assert.True(cache.TryGet(window, out var ids));
+        Assert.Equal([7], ids);
+        Assert.True(Enumerable.Range(0, 32).All(_ => cache.Keeps()));
     }
 
     /// <summary>Once warm, a 2 MB word encodes into a list with room without allocating: every buffer is bounded and reused.</summary>
