@@ -61,20 +61,46 @@ public static class AdamW
             InvSqrtBc2 = (float)(1 / Math.Sqrt(1 - Math.Pow(beta2, step))),
             Eps = eps,
         };
-        ref float rw = ref MemoryMarshal.GetReference(w);
-        ref float rg = ref MemoryMarshal.GetReference(g);
-        ref float rm = ref MemoryMarshal.GetReference(m);
-        ref float rv = ref MemoryMarshal.GetReference(v);
-        int bits = Simd.Bits, i = 0, n = w.Length;
-        if (bits >= 512) i = Update<Simd512, F512>(ref rw, ref rg, ref rm, ref rv, in k, i, n);
-        if (bits >= 256) i = Update<Simd256, F256>(ref rw, ref rg, ref rm, ref rv, in k, i, n);
-        if (bits >= 128) i = Update<Simd128, F128>(ref rw, ref rg, ref rm, ref rv, in k, i, n);
-        Update<Scalar, float>(ref rw, ref rg, ref rm, ref rv, in k, i, n);
+        unsafe
+        {
+            fixed (float* pw = w, pg = g, pm = m, pv = v)
+            {
+                // Elementwise and bound by memory (7 floats read or written per element): parts of at least 4K elements,
+                // cut at multiples of 64 so every element gets the vector width it would get in one call.
+                int n = w.Length;
+                int parts = Parallelism.Parts(8L * n, (n + 63) / 64);
+                var work = new UpdateWork { W = pw, G = pg, M = pm, V = pv, K = k, Bits = Simd.Bits, Chunks = new Split(n, parts, 64) };
+                WorkerPool.For(ref work, Math.Min(parts, work.Chunks.Parts));
+            }
+        }
     }
 
     struct Constants
     {
         public float Keep, B1, OneMinusB1, B2, OneMinusB2, StepSize, InvSqrtBc2, Eps;
+    }
+
+    unsafe struct UpdateWork : IPartitionedWork
+    {
+        public float* W, G, M, V;
+        public Constants K;
+        public int Bits;
+        public Split Chunks;
+
+        public void Run(int part, int worker)
+        {
+            int s = Chunks.Start(part), n = Chunks.End(part) - s;
+            if (n <= 0) return;
+            ref float rw = ref W[s];
+            ref float rg = ref G[s];
+            ref float rm = ref M[s];
+            ref float rv = ref V[s];
+            int bits = Bits, i = 0;
+            if (bits >= 512) i = Update<Simd512, F512>(ref rw, ref rg, ref rm, ref rv, in K, i, n);
+            if (bits >= 256) i = Update<Simd256, F256>(ref rw, ref rg, ref rm, ref rv, in K, i, n);
+            if (bits >= 128) i = Update<Simd128, F128>(ref rw, ref rg, ref rm, ref rv, in K, i, n);
+            Update<Scalar, float>(ref rw, ref rg, ref rm, ref rv, in K, i, n);
+        }
     }
 
     static int Update<S, V>(ref float w, ref float g, ref float m, ref float v, in Constants k, int i, int n)
@@ -102,18 +128,45 @@ public static class AdamW
 /// <summary>Squared L2 norm of a gradient tensor, summed over tensors for global-norm clipping.</summary>
 public static class GradientNorm
 {
-    /// <summary>sum_i g[i]^2, in double across blocks so that million-element tensors keep their precision.</summary>
-    public static double SumOfSquares(ReadOnlySpan<float> g)
+    /// <summary>
+    /// sum_i g[i]^2, in double across blocks of 4096 (each block's float partial sum is accurate to about 1e-6) so
+    /// that million-element tensors keep their precision. Blocks are summed on the worker pool into a per-call buffer and
+    /// added in order, so the result does not depend on the thread count.
+    /// </summary>
+    public static unsafe double SumOfSquares(ReadOnlySpan<float> g)
     {
-        const int Block = 4096; // float partial sums stay accurate to ~1e-6 relative over a block
-        int bits = Simd.Bits;
-        ref float rg = ref MemoryMarshal.GetReference(g);
-        double total = 0;
-        for (int i = 0, left = g.Length; left > 0; i += Block, left -= Block)
+        int blocks = (g.Length + Block - 1) / Block;
+        var partial = t_partial is { } p && p.Length >= blocks ? p : t_partial = new double[Math.Max(blocks, 64)];
+        fixed (float* pg = g)
+        fixed (double* pp = partial)
         {
-            ref float block = ref Unsafe.Add(ref rg, i);
-            total += VectorMath.Dot(bits, ref block, ref block, Math.Min(Block, left));
+            int parts = Parallelism.Parts(2L * g.Length, blocks);
+            var work = new Work { G = pg, Length = g.Length, Partial = pp, Bits = Simd.Bits, Blocks = new Split(blocks, parts, 1) };
+            WorkerPool.For(ref work, Math.Min(parts, work.Blocks.Parts));
         }
+        double total = 0;
+        for (int b = 0; b < blocks; b++) total += partial[b];
         return total;
+    }
+
+    const int Block = 4096;
+
+    [ThreadStatic] static double[]? t_partial;
+
+    unsafe struct Work : IPartitionedWork
+    {
+        public float* G;
+        public double* Partial;
+        public int Length, Bits;
+        public Split Blocks;
+
+        public void Run(int part, int worker)
+        {
+            for (int b = Blocks.Start(part), e = Blocks.End(part); b < e; b++)
+            {
+                ref float block = ref G[(nint)b * Block];
+                Partial[b] = VectorMath.Dot(Bits, ref block, ref block, Math.Min(Block, Length - b * Block));
+            }
+        }
     }
 }

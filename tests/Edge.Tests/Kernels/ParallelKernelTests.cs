@@ -48,6 +48,47 @@ public class ParallelKernelTests
     }
 
     /// <summary>
+    /// The elementwise and row kernels that split across threads (GELU in both forms, AdamW, the gradient's sum of
+    /// squares, the cross-entropy forward): lengths that end in every vector tail, the same bits at every thread count.
+    /// </summary>
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void ElementwiseAndRowKernels_AreBitIdenticalForEveryThreadCount(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        foreach (int n in new[] { 20_000, 20_037 })
+        {
+            SameForEveryThreadCount(() => Elementwise(n), 8L * n, $"elementwise n={n}", ["gelu", "gelu'", "gelu exact", "gelu exact'", "w", "m", "v", "sum of squares"]);
+            SameForEveryThreadCount(() => CrossEntropy(rows: n / 200, vocab: 203), 20L * n, $"cross-entropy rows={n / 200}", ["probs", "loss"]);
+        }
+    }
+
+    static float[][] Elementwise(int n)
+    {
+        var rng = new Rng((ulong)n);
+        float[] x = Data.Gaussian(ref rng, n, 3f), dy = Data.Gaussian(ref rng, n);
+        float[] y = new float[n], dx = Data.Gaussian(ref rng, n), ye = new float[n], dxe = Data.Gaussian(ref rng, n);
+        Gelu.Forward(x, y);
+        Gelu.Backward(x, dy, dx);
+        GeluExact.Forward(x, ye);
+        GeluExact.Backward(x, dy, dxe);
+        float[] w = Data.Gaussian(ref rng, n), m = Data.Gaussian(ref rng, n, 0.1f), v = Data.Gaussian(ref rng, n, 0.1f);
+        for (int i = 0; i < n; i++) v[i] = MathF.Abs(v[i]);
+        AdamW.Update(w, dy, m, v, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 7);
+        long sum = BitConverter.DoubleToInt64Bits(GradientNorm.SumOfSquares(x)); // the double's bits, as two floats
+        return [y, dx, ye, dxe, w, m, v, [BitConverter.Int32BitsToSingle((int)sum), BitConverter.Int32BitsToSingle((int)(sum >> 32))]];
+    }
+
+    static float[][] CrossEntropy(int rows, int vocab)
+    {
+        var rng = new Rng((ulong)(rows * vocab));
+        float[] logits = Data.Gaussian(ref rng, rows * vocab, 2f), probs = new float[rows * vocab];
+        int[] targets = new int[rows];
+        for (int r = 0; r < rows; r++) targets[r] = r % 7 == 3 ? SoftmaxCrossEntropy.IgnoredTarget : rng.NextInt(vocab);
+        float loss = SoftmaxCrossEntropy.Forward(logits, targets, probs, rows, vocab);
+        return [probs, [loss]];
+    }
+
+    /// <summary>
     /// Decoding attention splits heads across threads once the cache is long: the same bits at every thread count,
     /// and the last row of the full causal pass over the same positions (to float rounding).
     /// </summary>
