@@ -15,8 +15,8 @@ namespace Edge.Kernels;
 // Activations (x, y, dx, dy) may be longer than n rows (a buffer sized for the largest batch);
 // parameters and their gradients (w, b, dw, db) must have exactly their shape.
 // A call is cut into parts for Parallelism.Threads (WorkerPool): Forward by rows of y in blocks of 4, or by columns
-// in chunks of 16 when there are fewer than 5 rows (decoding); Backward by rows of dw, columns of dx (rows of dx below
-// 16 rows, see MatMulTransposedTiled) and columns of db.
+// in chunks of 16 when there are fewer than 5 rows (decoding); Backward by rows of dw, rows or columns of dx (see
+// Backward) and columns of db.
 // Each element is computed by one thread with the same operations as on one thread, so results do not depend on
 // the thread count.
 public static unsafe class Linear
@@ -103,10 +103,13 @@ public static unsafe class Linear
             int parts = Parallelism.Parts(macs, Math.Max((inDim + 3) / 4, (n + 3) / 4));
             // Part p owns rows of dw (In), rows of dx (n) and columns of db: no two parts write one element.
             work.DwRows = new Split(inDim, parts, 4);
-            // dx through the tiled GEMM (columns of dx, at multiples of 16) from TransposedTiledFromRows rows on; below
-            // that, rows in blocks of 4 through the dot-product loops.
+            // dx through the tiled GEMM from TransposedTiledFromRows rows on, below that rows in blocks of 4 through the
+            // dot-product loops. Tiled, a part packs all of its rows of dy and transposes all of its columns of w: split
+            // the columns of dx (at multiples of 16) when In < n, so that the duplicated work is the smaller of the two
+            // (by columns a part transposes In/parts rows of w but packs all n rows of dy; by rows the reverse).
             work.DxTiled = TransposedTiled(n);
-            work.DxRows = work.DxTiled ? new Split(inDim, parts, 16) : new Split(n, parts, 4);
+            work.DxByCols = work.DxTiled && inDim >= n;
+            work.DxRows = work.DxByCols ? new Split(inDim, parts, 16) : new Split(n, parts, 4);
             work.DbCols = new Split(outDim, parts, 16);
             WorkerPool.For(ref work, parts);
         }
@@ -116,7 +119,7 @@ public static unsafe class Linear
     {
         public float* X, W, Dy, Dx, Dw, Db;
         public int N, In, Out, Bits;
-        public bool DxTiled;
+        public bool DxTiled, DxByCols;
         public Split DwRows, DxRows, DbCols;
 
         public void Run(int part, int worker)
@@ -133,7 +136,8 @@ public static unsafe class Linear
             s = DxRows.Start(part); e = DxRows.End(part);
             if (Dx is not null && s < e)
             {
-                if (DxTiled) MatMulTransposedTiled(Bits, ref *Dy, ref W[(nint)s * Out], ref Dx[s], N, Out, e - s, In);
+                if (DxByCols) MatMulTransposedTiled(Bits, ref *Dy, ref W[(nint)s * Out], ref Dx[s], N, Out, e - s, In);
+                else if (DxTiled) MatMulTransposedTiled(Bits, ref Dy[(nint)s * Out], ref *W, ref Dx[(nint)s * In], e - s, Out, In, In);
                 else MatMulTransposedAdd(Bits, ref Dy[(nint)s * Out], ref *W, ref Dx[(nint)s * In], e - s, Out, In, In);
             }
         }

@@ -30,11 +30,14 @@ public static unsafe class LinearRows
                 X = px, W = pw, B = b.IsEmpty ? null : pb, Y = py, N = n, In = inDim, Out = outDim, Bits = Simd.Bits,
             };
             int parts = Parallelism.Parts((long)n * inDim * outDim, Math.Max((n + 3) / 4, (outDim + 15) / 16));
-            // From Linear.TransposedTiledFromRows rows on, columns (rows of w, at multiples of 16) through the tiled GEMM;
-            // below that, rows in blocks of 4 (a row's sum depends on whether it is in a block of 4) when there are at
-            // least two blocks, otherwise (decoding: n = 1, the tied output head) columns through the dot products.
+            // From Linear.TransposedTiledFromRows rows on, through the tiled GEMM, split by columns (rows of w, at
+            // multiples of 16) when Out > n and by rows otherwise: a part packs all of its rows of x and transposes all
+            // of its rows of w, so the smaller side is the one every part repeats (the tied head of a small model,
+            // V = 65, splits its rows; GPT-2's, V = 50,257, its columns). Below that, rows in blocks of 4 (a row's sum
+            // depends on whether it is in a block of 4) when there are at least two blocks, otherwise (decoding: n = 1)
+            // columns, through the dot products.
             work.Tiled = Linear.TransposedTiled(n);
-            work.ByRows = !work.Tiled && (n + 3) / 4 >= 2;
+            work.ByRows = work.Tiled ? outDim <= n : (n + 3) / 4 >= 2;
             work.Chunks = work.ByRows ? new Split(n, parts, 4) : new Split(outDim, parts, 16);
             WorkerPool.For(ref work, Math.Min(parts, work.Chunks.Parts));
         }
@@ -51,7 +54,13 @@ public static unsafe class LinearRows
         {
             int s = Chunks.Start(part), e = Chunks.End(part);
             if (s >= e) return;
-            if (Tiled)
+            if (Tiled && ByRows)
+            {
+                Linear.FillBias(B, Y, s, e, 0, Out, Out);
+                // y [rows s..e, Out] += x [rows s..e, In] @ w [Out, In]^T
+                Linear.MatMulTransposedTiled(Bits, ref X[(nint)s * In], ref *W, ref Y[(nint)s * Out], e - s, In, Out, Out);
+            }
+            else if (Tiled)
             {
                 Linear.FillBias(B, Y, 0, N, s, e - s, Out);
                 // y [n, cols s..e) += x [n, In] @ w [rows s..e, In]^T
