@@ -55,8 +55,33 @@ public static class VectorMath
     /// <summary>max_i x[i] (-infinity for an empty span; NaN if any element is NaN).</summary>
     public static float Max(ReadOnlySpan<float> x) => Max(Simd.Bits, ref MemoryMarshal.GetReference(x), x.Length);
 
-    /// <summary>x = 0.</summary>
-    public static void Zero(Span<float> x) => x.Clear();
+    /// <summary>x = 0; a long span (a step's activation or weight gradients: megabytes) is cleared in parts on the worker pool.</summary>
+    public static unsafe void Zero(Span<float> x)
+    {
+        int parts = Parallelism.Parts(x.Length, (x.Length + 16383) / 16384);
+        if (parts <= 1)
+        {
+            x.Clear();
+            return;
+        }
+        fixed (float* p = x)
+        {
+            var work = new ZeroWork { X = p, Chunks = new Split(x.Length, parts, 16) };
+            WorkerPool.For(ref work, Math.Min(parts, work.Chunks.Parts));
+        }
+    }
+
+    unsafe struct ZeroWork : IPartitionedWork
+    {
+        public float* X;
+        public Split Chunks;
+
+        public void Run(int part, int worker)
+        {
+            int s = Chunks.Start(part), e = Chunks.End(part);
+            if (s < e) new Span<float>(X + s, e - s).Clear();
+        }
+    }
 
     internal static float Dot(int bits, ref float x, ref float y, int n)
     {

@@ -135,7 +135,7 @@ public sealed class ModelContext : IModelContext
     public bool HasWeightGradients => _weightGradients is not null;
 
     /// <summary>Clears <see cref="WeightGradients"/> (backward passes accumulate into them).</summary>
-    public void ZeroWeightGradients() => WeightGradients.Clear();
+    public void ZeroWeightGradients() => Kernels.VectorMath.Zero(WeightGradients);
 
     /// <summary>
     /// The first <paramref name="length"/> values of the named activation as the last pass left them, read-only: e.g. a
@@ -242,7 +242,7 @@ public sealed class ModelContext : IModelContext
         for (int i = 0; i < slots.Count; i++)
         {
             int at = _layout.GradientOffsets[i];
-            if (at >= 0) g.Slice(at, (int)slots[i].Length(batch, length, Model.Info.Context, Model.VocabSize)).Clear();
+            if (at >= 0) Kernels.VectorMath.Zero(g.Slice(at, (int)slots[i].Length(batch, length, Model.Info.Context, Model.VocabSize)));
         }
     }
 
