@@ -81,9 +81,9 @@ public static unsafe class QuantizedLinear
     // ---- many rows: dequantise a tile of weight rows to fp32, then the fp32 GEMM's register-tiled micro-kernel ----
 
     /// <summary>
-    /// Output features per dequantised tile: a multiple of every micro-kernel's columns (16 and 32 on x86, 12 on
-    /// ARM64), so only a product's last tile has edge columns. The tile, [in][TileCols] floats, is per thread and
-    /// grown once; each weight byte is dequantised once per call.
+    /// Output features per dequantised tile at least, and the unit of its width: a multiple of every micro-kernel's
+    /// columns (16 and 32 on x86, 12 on ARM64), so only a product's last tile has edge columns. The tile, [in][width]
+    /// floats, is per thread and grown once; each weight byte is dequantised once per call.
     /// </summary>
     internal const int TileCols = 96;
 
@@ -130,13 +130,16 @@ public static unsafe class QuantizedLinear
         {
             int s = Cols.Start(part), e = Cols.End(part);
             if (s >= e) return;
-            int need = In * TileCols;
+            // Tiles as wide as fit in about 256 KiB (a multiple of TileCols): each tile packs the activations again, so a
+            // narrow layer (In = 128: 480 columns) packs them once or twice where 96-column tiles would pack them often.
+            int cols = Math.Max(TileCols, 65536 / In / TileCols * TileCols);
+            int need = In * cols;
             var tile = t_tile is { } t && t.Length >= need ? t : t_tile = GC.AllocateUninitializedArray<float>(need, pinned: true);
             Linear.FillBias(B, Y, 0, N, s, e - s, Out);
             fixed (float* pt = tile)
-                for (int j0 = s; j0 < e; j0 += TileCols)
+                for (int j0 = s; j0 < e; j0 += cols)
                 {
-                    int width = Math.Min(TileCols, e - j0);
+                    int width = Math.Min(cols, e - j0);
                     DequantizeTransposed(Type, W + (long)j0 * RowBytes, RowBytes, width, In, Half, pt, width, Bits >= 256 && Avx2.IsSupported);
                     // y [n, cols j0 .. j0 + width) += x [n, in] @ tile [in, width]
                     Linear.MatMulAdd(Bits, ref *X, In, 1, ref *pt, ref Y[j0], N, In, width, width, Out);
