@@ -111,20 +111,11 @@ static class BenchCommand
         WarmUp(() => step(), 3);
         bar.Report(3);
         bar.Status = "timing";
-        var times = new double[steps];
-        long allocated = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < steps; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            step();
-            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            bar.Report(4 + i);
-        }
-        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        var (times, allocated) = Time(() => step(), steps, bar, reportFrom: 4);
         bar.Dispose();
         int tokensPerStep = info.SequenceTargets ? batch * context : batch;
         double flops = FlopCount.TrainingStep(model, batch, context);
-        Report(json, "train", info.Name, $"batch {batch}, context {context}, vocabulary {vocab}", times, "step", tokensPerStep, flops, peak, (double)allocated / steps);
+        Report(json, "train", info.Name, $"batch {batch}, context {context}, vocabulary {vocab}", times, "step", tokensPerStep, flops, peak, allocated);
         return 0;
     }
 
@@ -138,6 +129,25 @@ static class BenchCommand
     {
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < count || Stopwatch.GetElapsedTime(start).TotalSeconds < 0.5; i++) once();
+    }
+
+    /// <summary>
+    /// Times <paramref name="count"/> calls of <paramref name="once"/> (milliseconds each) and the managed bytes they
+    /// allocate per call; the bar's count goes from <paramref name="reportFrom"/> (it only stores a number: nothing drawn
+    /// or allocated in the loop).
+    /// </summary>
+    static (double[] Times, double AllocatedPerCall) Time(Action once, int count, ProgressBar bar, int reportFrom)
+    {
+        var times = new double[count];
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < count; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            once();
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            bar.Report(reportFrom + i);
+        }
+        return (times, (double)(GC.GetAllocatedBytesForCurrentThread() - allocated) / count);
     }
 
     static int Generate(Args args)
@@ -178,21 +188,12 @@ static class BenchCommand
                 for (int i = 0; i < 20; i++) generator.Next(sampler);
             }, 1);
             bar.Status = "timing";
-            var times = new double[tokens];
-            long allocated = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < tokens; i++)
-            {
-                long start = Stopwatch.GetTimestamp();
-                generator.Next(sampler);
-                times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                bar.Report(i + 1);
-            }
-            allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+            var (times, allocated) = Time(() => generator.Next(sampler), tokens, bar, reportFrom: 1);
             bar.Dispose();
             // One position per token: the matrix products at one row, attention over about half the context.
             double flops = FlopCount.Forward(model, 1, 1) + (model.IsSequenceModel ? AttentionPerToken(model) : 0);
             string how = model.IsSequenceModel ? "batch 1, KV cache" : $"batch 1, window {model.InputLength}";
-            Report(json, "generate", name, how, times, "token", 1, flops, peak, (double)allocated / tokens,
+            Report(json, "generate", name, how, times, "token", 1, flops, peak, allocated,
                 device ? null : (QuantizedCheckpoint.WeightBytesPerToken(model), bandwidth));
         }
         return 0;
@@ -269,21 +270,12 @@ static class BenchCommand
             bar.Status = "warm-up";
             WarmUp(() => context.Prefill(prompt), 3);
             bar.Status = "timing";
-            var times = new double[passes];
-            long allocated = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < passes; i++)
-            {
-                long start = Stopwatch.GetTimestamp();
-                context.Prefill(prompt);
-                times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                bar.Report(i + 1);
-            }
-            allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+            var (times, allocated) = Time(() => context.Prefill(prompt), passes, bar, reportFrom: 1);
             bar.Dispose();
             // Every product at N rows except the head, which a prompt pass computes for the last position only.
             double head = model.Layout.Projections.Where(p => p.Out == model.VocabSize).Sum(p => 2.0 * p.In * p.Out);
             double flops = FlopCount.Forward(model, 1, promptTokens) - (promptTokens - 1) * head;
-            Report(json, "prefill", name, $"batch 1, prompt of {promptTokens} tokens", times, "pass", promptTokens, flops, peak, (double)allocated / passes);
+            Report(json, "prefill", name, $"batch 1, prompt of {promptTokens} tokens", times, "pass", promptTokens, flops, peak, allocated);
         }
         return 0;
     }

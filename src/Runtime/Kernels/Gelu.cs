@@ -71,20 +71,13 @@ internal static class GeluKernel<F> where F : struct, IGeluForm
         fixed (float* px = x, py = y)
         {
             var work = new ForwardWork { X = px, Y = py, Bits = Simd.Bits };
-            work.Chunks = Chunks(x.Length, out int parts);
+            work.Chunks = Parallelism.Elements(x.Length, WorkPerElement, out int parts);
             WorkerPool.For(ref work, parts);
         }
     }
 
-    // An element costs about as much as 20 multiply-adds (the exp, a division): parts of at least a few thousand
-    // elements, cut at multiples of 64 so every element gets the vector width it would get in one call.
-    static Split Chunks(int n, out int parts)
-    {
-        parts = Parallelism.Parts(20L * n, (n + 63) / 64);
-        var split = new Split(n, parts, 64);
-        parts = Math.Min(parts, split.Parts);
-        return split;
-    }
+    // An element costs about as much as 20 multiply-adds (the exp, a division).
+    const long WorkPerElement = 20;
 
     unsafe struct ForwardWork : IPartitionedWork
     {
@@ -120,7 +113,7 @@ internal static class GeluKernel<F> where F : struct, IGeluForm
         fixed (float* px = x, pdy = dy, pdx = dx)
         {
             var work = new BackwardWork { X = px, Dy = pdy, Dx = pdx, Bits = Simd.Bits };
-            work.Chunks = Chunks(x.Length, out int parts);
+            work.Chunks = Parallelism.Elements(x.Length, WorkPerElement, out int parts);
             WorkerPool.For(ref work, parts);
         }
     }

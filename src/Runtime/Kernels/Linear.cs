@@ -357,16 +357,14 @@ public static unsafe class Linear
     [ThreadStatic] static float[]? t_transposed;
 
     /// <summary>
-    /// C [m, cols] += A [m, k] @ B [cols, k]^T (A rows k floats apart, B rows <paramref name="ldb"/> apart, C rows
-    /// <paramref name="ldc"/> apart) through the register-tiled GEMM: B's rows are transposed a tile at a time into a
+    /// C [m, cols] += A [m, k] @ B [cols, k]^T (A and B rows k floats apart, C rows <paramref name="ldc"/> apart) through the register-tiled GEMM: B's rows are transposed a tile at a time into a
     /// per-thread buffer [k][width] (all the columns when they fit in about 256 KiB, so that A is packed once; else a
     /// multiple of 32 columns, at least 96, so only the last tile has edge columns; the tile stays in L2 while <see cref="MatMulAdd(int, ref float, int, int, ref float, ref float, int, int, int, int, int)"/>
     /// packs it), then multiplied. Each element sums its k products in order, one fused multiply-add each, like every
     /// path of MatMulAdd: a caller may split the columns at multiples of 16 without changing a result.
     /// </summary>
-    internal static void MatMulTransposedTiled(int bits, ref float a, ref float b, ref float c, int m, int k, int cols, int ldc, int ldb = -1)
+    internal static void MatMulTransposedTiled(int bits, ref float a, ref float b, ref float c, int m, int k, int cols, int ldc)
     {
-        if (ldb < 0) ldb = k;
         // All columns in one tile when they fit (A is then packed once); else tiles of a multiple of 32 columns.
         int width = Math.Max(96, 65536 / Math.Max(k, 1) / 32 * 32);
         if (width >= cols) width = cols;
@@ -376,7 +374,7 @@ public static unsafe class Linear
         for (int j0 = 0; j0 < cols; j0 += width)
         {
             int w = Math.Min(width, cols - j0);
-            Transpose(ref Unsafe.Add(ref b, (nint)j0 * ldb), ldb, ref pt, w, k);
+            Transpose(ref Unsafe.Add(ref b, (nint)j0 * k), k, ref pt, w, k);
             // C [m, cols j0 .. j0 + w) += A [m, k] @ tile [k, w]
             MatMulAdd(bits, ref a, k, 1, ref pt, ref Unsafe.Add(ref c, j0), m, k, w, w, ldc);
         }

@@ -65,12 +65,10 @@ public static class AdamW
         {
             fixed (float* pw = w, pg = g, pm = m, pv = v)
             {
-                // Elementwise and bound by memory (7 floats read or written per element): parts of at least 4K elements,
-                // cut at multiples of 64 so every element gets the vector width it would get in one call.
-                int n = w.Length;
-                int parts = Parallelism.Parts(8L * n, (n + 63) / 64);
-                var work = new UpdateWork { W = pw, G = pg, M = pm, V = pv, K = k, Bits = Simd.Bits, Chunks = new Split(n, parts, 64) };
-                WorkerPool.For(ref work, Math.Min(parts, work.Chunks.Parts));
+                // Elementwise and bound by memory (7 floats read or written per element): parts of at least 4K elements.
+                var work = new UpdateWork { W = pw, G = pg, M = pm, V = pv, K = k, Bits = Simd.Bits };
+                work.Chunks = Parallelism.Elements(w.Length, 8, out int parts);
+                WorkerPool.For(ref work, parts);
             }
         }
     }

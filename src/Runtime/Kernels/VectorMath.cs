@@ -58,7 +58,7 @@ public static class VectorMath
     /// <summary>x = 0; a long span (a step's activation or weight gradients: megabytes) is cleared in parts on the worker pool.</summary>
     public static unsafe void Zero(Span<float> x)
     {
-        int parts = Parallelism.Parts(x.Length, (x.Length + 16383) / 16384);
+        var chunks = Parallelism.Elements(x.Length, 1, out int parts);
         if (parts <= 1)
         {
             x.Clear();
@@ -66,8 +66,8 @@ public static class VectorMath
         }
         fixed (float* p = x)
         {
-            var work = new ZeroWork { X = p, Chunks = new Split(x.Length, parts, 16) };
-            WorkerPool.For(ref work, Math.Min(parts, work.Chunks.Parts));
+            var work = new ZeroWork { X = p, Chunks = chunks };
+            WorkerPool.For(ref work, parts);
         }
     }
 

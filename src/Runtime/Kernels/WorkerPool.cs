@@ -30,6 +30,19 @@ public static class Parallelism
     /// </summary>
     internal const long MinWorkPerPart = 32 * 1024;
 
+    /// <summary>
+    /// An elementwise call over <paramref name="n"/> elements (each about <paramref name="workPerElement"/> multiply-adds)
+    /// cut into parts at multiples of 64 elements, so every element gets the vector width it would get in one call;
+    /// <paramref name="parts"/> is how many parts to run.
+    /// </summary>
+    internal static Split Elements(int n, long workPerElement, out int parts)
+    {
+        parts = Parts(workPerElement * n, (n + 63) / 64);
+        var split = new Split(n, parts, 64);
+        parts = Math.Min(parts, split.Parts);
+        return split;
+    }
+
     /// <summary>How many parts to cut <paramref name="work"/> into: at most Threads and <paramref name="maxParts"/>, at least 1.</summary>
     internal static int Parts(long work, int maxParts)
     {
