@@ -11,10 +11,11 @@ namespace Edge.Tests.Kernels;
 [Collection(SimdWidthCollection.Name)]
 public class ParallelKernelTests
 {
-    // Row splits (64 rows; 67 ends in a partial block of 4) and column splits (n = 1 and 3: decoding), all large
-    // enough to cut into several parts; the tiled transposed products split columns for the first two and rows for
-    // the third (more rows than In and Out).
-    static readonly (int N, int In, int Out)[] DenseShapes = [(64, 96, 80), (67, 96, 80), (203, 48, 40), (3, 128, 400), (1, 128, 1000)];
+    // The forward product's splits: rows when n >= Out (203: blocks of 4), columns otherwise, in multiples of 96 once
+    // there are rows for a tile (40 x 500: a prompt pass; 64 and 67 rows against 80 columns stay one part) and of 16
+    // for decoding (n = 1 and 3); all large enough to cut into several parts. The tiled transposed products split
+    // columns for the first two and rows for (203, 48, 40) (more rows than In and Out).
+    static readonly (int N, int In, int Out)[] DenseShapes = [(64, 96, 80), (67, 96, 80), (203, 48, 40), (40, 64, 500), (3, 128, 400), (1, 128, 1000)];
 
     // hs = 16, 8 and 5 (the scalar path); B x H pairs from 4 to 9.
     static readonly (int B, int T, int C, int H)[] AttentionShapes = [(2, 33, 64, 4), (3, 40, 24, 3), (1, 48, 20, 4)];
