@@ -24,14 +24,14 @@ static class BenchCommand
         Options:
           train      full training steps (forward, backward, AdamW) on random tokens; default batch from the
                      model's recipe, context = the model's, 20 timed steps after 3 warm-up steps (more, up to
-                     half a second, so that the JIT has optimised the hot code: see below)
+                     1.5 seconds, so that the JIT has optimised the hot code)
           generate   tokens at batch 1 (transformers with the KV cache), sampling included; a checkpoint FILE
                      or a model name (random weights); default 200 tokens after 20 warm-up tokens (and one
-                     full-context prompt pass; the 20 repeated from an empty prompt for half a second), so
+                     full-context prompt pass; the 20 repeated from an empty prompt for 1.5 seconds), so
                      timing starts at position 21
           prefill    the prompt pass at batch 1 (a transformer filling its KV cache from N prompt tokens, the
                      logits after the last): what a chat user waits for before the first token; default N = 64
-                     (at most the context), 20 timed passes after 3 warm-up passes (or half a second of them).
+                     (at most the context), 20 timed passes after 3 warm-up passes (or 1.5 seconds of them).
                      Reports the time of a pass,
                      prompt tokens per second, GFLOP/s and share of peak (every product at N rows, the head at
                      one, causal attention over the prompt)
@@ -120,16 +120,21 @@ static class BenchCommand
     }
 
     /// <summary>
-    /// Runs <paramref name="once"/> at least <paramref name="count"/> times and until half a second has passed. Under the
-    /// JIT a method is recompiled with full optimisation only after 30 calls and a 100 ms delay, so a small model's
-    /// whole timed loop could otherwise run partly unoptimised code (the baby GPT's tokens measured 0.73 ms at one
-    /// thread where optimised code takes 0.12). NativeAOT code is optimised from the start.
+    /// Runs <paramref name="once"/> at least <paramref name="count"/> times and until <see cref="WarmUpSeconds"/> have
+    /// passed. Under the JIT a method is recompiled with full optimisation only after 30 calls and a 100 ms delay that
+    /// every newly compiled method extends, so a small model's whole timed loop could otherwise run partly unoptimised
+    /// code (the baby GPT's tokens measured 0.73 ms at one thread where optimised code takes 0.12). After an in-memory
+    /// quantisation (--type) the optimised code arrived only about 0.75 s into the warm-up, so half a second was not
+    /// enough (the quantised baby GPT's prompt pass measured 1.5 ms where it takes 1.05). NativeAOT code is optimised
+    /// from the start.
     /// </summary>
     static void WarmUp(Action once, int count)
     {
         long start = Stopwatch.GetTimestamp();
-        for (int i = 0; i < count || Stopwatch.GetElapsedTime(start).TotalSeconds < 0.5; i++) once();
+        for (int i = 0; i < count || Stopwatch.GetElapsedTime(start).TotalSeconds < WarmUpSeconds; i++) once();
     }
+
+    const double WarmUpSeconds = 1.5;
 
     /// <summary>
     /// Times <paramref name="count"/> calls of <paramref name="once"/> (milliseconds each) and the managed bytes they

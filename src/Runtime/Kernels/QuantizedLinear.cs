@@ -31,7 +31,11 @@ public static unsafe class QuantizedLinear
     /// </summary>
     public const int DequantiseFromRows = 16;
 
-    /// <summary>Which way a product is computed; <see cref="Path.Auto"/> picks by the number of rows.</summary>
+    /// <summary>
+    /// Which way a product is computed; <see cref="Path.Auto"/> picks by the number of rows (and, from
+    /// <see cref="DequantiseFromRows"/> on, a small matrix's kept fp32 form over dequantised tiles).
+    /// <see cref="Path.Dequantised"/> forces the tiles, even for a small matrix.
+    /// </summary>
     internal enum Path { Auto, Integer, Dequantised }
 
     /// <summary>Whether a product of <paramref name="n"/> rows goes through the dequantise-a-tile path.</summary>
@@ -44,7 +48,7 @@ public static unsafe class QuantizedLinear
     {
         if (path == Path.Dequantised || (path == Path.Auto && Dequantises(n)))
         {
-            ForwardDequantised(x, w, b, y, n, inDim, outDim);
+            ForwardDequantised(x, w, b, y, n, inDim, outDim, tiles: path == Path.Dequantised);
             return;
         }
         if (w.Cols != inDim || w.Rows != outDim)
@@ -96,10 +100,17 @@ public static unsafe class QuantizedLinear
     /// Each element is the fp32 product of x and deq(W): every path agrees with <see cref="Edge.Diagnostics.ScalarReference.DequantisedLinearForward"/>
     /// to float rounding. Parts split the output features, at multiples of 16 so a column keeps its vector width.
     /// </summary>
-    internal static void ForwardDequantised(ReadOnlySpan<float> x, QuantizedMatrix w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim)
+    internal static void ForwardDequantised(ReadOnlySpan<float> x, QuantizedMatrix w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim, bool tiles = false)
     {
         if (w.Cols != inDim || w.Rows != outDim)
             throw new ArgumentException($"the quantised weight is [{w.Rows}, {w.Cols}] (out, in), the product needs [{outDim}, {inDim}]", nameof(w));
+        if (!tiles && !w.Fp32Transposed.IsEmpty)
+        {
+            // A small matrix's fp32 form, kept since it was made (QuantizedMatrix.SmallFp32Bytes): the same GEMM on the
+            // same values as the tiles below, so the same results, without dequantising again.
+            Linear.Forward(x, w.Fp32Transposed, b, y, n, inDim, outDim);
+            return;
+        }
         Check.AtLeast(x.Length, n, inDim, nameof(x));
         if (!b.IsEmpty) Check.SameLength(outDim, b.Length, nameof(b));
         Check.AtLeast(y.Length, n, outDim, nameof(y));
