@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.InteropServices;
 using F512 = System.Runtime.Intrinsics.Vector512<float>;
 using F256 = System.Runtime.Intrinsics.Vector256<float>;
@@ -225,7 +226,7 @@ public static unsafe class Linear
     {
         int tr = K.Rows, tc = K.Cols;
         var packA = t_packA;
-        if (packA is null || packA.Length < RowBlock * KBlock) t_packA = packA = new float[RowBlock * KBlock];
+        if (packA is null || packA.Length < RowBlock * KBlock + PackSlack) t_packA = packA = new float[RowBlock * KBlock + PackSlack];
         var packB = t_packB;
         if (packB is null || packB.Length < KBlock * 32) t_packB = packB = new float[KBlock * 32];
         ref float pa = ref MemoryMarshal.GetArrayDataReference(packA);
@@ -239,15 +240,8 @@ public static unsafe class Linear
             {
                 int mc = Math.Min(RowBlock, rows - p0);
                 // packA[t * tr * kc + q * tr + r] = A(p0 + tr t + r, q0 + q)
-                // (tr reads per q: contiguous when A is a transpose (rowStride 1, the dw product), else tr row streams)
                 for (int t = 0; t < mc; t += tr)
-                {
-                    ref float ar = ref Unsafe.Add(ref aq, (nint)(p0 + t) * rowStride);
-                    ref float dst = ref Unsafe.Add(ref pa, (nint)t * kc);
-                    for (int q = 0; q < kc; q++, ar = ref Unsafe.Add(ref ar, colStride), dst = ref Unsafe.Add(ref dst, tr))
-                        for (int r = 0; r < tr; r++)
-                            Unsafe.Add(ref dst, r) = Unsafe.Add(ref ar, r * rowStride);
-                }
+                    PackRowTile(ref Unsafe.Add(ref aq, (nint)(p0 + t) * rowStride), rowStride, colStride, ref Unsafe.Add(ref pa, (nint)t * kc), tr, kc);
                 for (int j = 0; j < cols; j += tc)
                 {
                     ref float bj = ref Unsafe.Add(ref bq, j);
@@ -409,6 +403,73 @@ public static unsafe class Linear
             ref float sj = ref Unsafe.Add(ref src, (nint)j * lds);
             for (int q = 0; q < k; q++) Unsafe.Add(ref dst, (nint)q * rows + j) = Unsafe.Add(ref sj, q);
         }
+    }
+
+    // Floats past a packed A block that PackRowTile may write (its 8-float stores of 6-float groups), overwritten later.
+    const int PackSlack = 8;
+
+    /// <summary>
+    /// One row tile of A packed for the micro-kernel: dst[q * tr + r] = A(r, q) for r &lt; tr, q &lt; kc, where
+    /// A(r, q) = a[r * rowStride + q * colStride]. Copies only (the same floats, so no result depends on the path).
+    /// A row-major A (colStride 1: the forward product, the input gradient) is transposed 8 columns at a time in
+    /// registers where the tile has 6 rows and AVX is there: loading and storing one float at a time cost about as much
+    /// as the micro-kernel's multiply-adds for a narrow product (128 columns: 8 FMAs an element of A). Each 8-float store
+    /// of a 6-float group writes 2 floats past it, which the next group (or a later tile) overwrites: the buffer has
+    /// <see cref="PackSlack"/> floats to spare.
+    /// </summary>
+    static void PackRowTile(ref float a, nint rowStride, nint colStride, ref float dst, int tr, int kc)
+    {
+        int q = 0;
+        if (colStride == 1 && tr == 6 && System.Runtime.Intrinsics.X86.Avx.IsSupported)
+            for (; q + 8 <= kc; q += 8)
+            {
+                ref float aq = ref Unsafe.Add(ref a, q);
+                var r0 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref aq);
+                var r1 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, rowStride));
+                var r2 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 2 * rowStride));
+                var r3 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 3 * rowStride));
+                var r4 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 4 * rowStride));
+                var r5 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 5 * rowStride));
+                Transpose6x8(r0, r1, r2, r3, r4, r5, ref Unsafe.Add(ref dst, q * 6));
+            }
+        for (int r = 0; r < tr; r++)
+        {
+            ref float src = ref Unsafe.Add(ref a, r * rowStride + q * colStride);
+            ref float d = ref Unsafe.Add(ref dst, q * tr + r);
+            for (int qq = q; qq < kc; qq++, src = ref Unsafe.Add(ref src, colStride), d = ref Unsafe.Add(ref d, tr))
+                d = src;
+        }
+    }
+
+    /// <summary>Rows r0..r5 (8 floats each) stored as 8 groups of 6: dst[6 j + i] = r_i[j] (each group's store writes 2 floats more).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose6x8(F256 r0, F256 r1, F256 r2, F256 r3, F256 r4, F256 r5, ref float dst)
+    {
+        // The 8x8 transpose of AVX (unpack, shuffle, 128-bit permute) with rows 6 and 7 zero.
+        var z = F256.Zero;
+        var t0 = System.Runtime.Intrinsics.X86.Avx.UnpackLow(r0, r1);
+        var t1 = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(r0, r1);
+        var t2 = System.Runtime.Intrinsics.X86.Avx.UnpackLow(r2, r3);
+        var t3 = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(r2, r3);
+        var t4 = System.Runtime.Intrinsics.X86.Avx.UnpackLow(r4, r5);
+        var t5 = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(r4, r5);
+        var s0 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t0, t2, 0x44);
+        var s1 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t1, t3, 0x44);
+        var s3 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t4, z, 0x44);
+        var s5 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t4, z, 0xEE);
+        var s6 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t5, z, 0x44);
+        var s7 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t5, z, 0xEE);
+        // Column j (rows 0..7) is the low or high 128 bits of s_{j mod 4} with s_{j mod 4 + 4}.
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s0, s4, 0x20).StoreUnsafe(ref dst);
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s1, s5, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 6));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s2, s6, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 12));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s3, s7, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 18));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s0, s4, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 24));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s1, s5, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 30));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s2, s6, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 36));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s3, s7, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 42));
     }
 
     /// <summary>
