@@ -322,24 +322,44 @@ public static unsafe class Linear
         return j;
     }
 
+    // One row of C (decoding: y [1, cols] += x [1, k] @ W [k, cols]), columns [j, j + a multiple of Count): each
+    // element sums its k products in order with one fused multiply-add each, C's row staying in L1 while B is read
+    // four rows per pass along the row. (A 16-column strip at a time down k rows read B a cache line per row: a strided
+    // walk that GPT-2's fp32 decoding paid for in memory bandwidth.)
     static int Row1<S, V>(ref float a, nint colStride, ref float b, ref float c, int k, int cols, nint ldb, int j)
         where S : struct, ISimd<V> where V : struct
     {
-        for (; j + S.Count <= cols; j += S.Count)
+        int end = j + (cols - j) / S.Count * S.Count;
+        if (end == j) return j;
+        int q = 0;
+        for (; q + 4 <= k; q += 4)
         {
-            ref float c0 = ref Unsafe.Add(ref c, j);
-            V s0 = S.Load(ref c0);
-            ref float bq = ref Unsafe.Add(ref b, j);
-            ref float aq = ref a;
-            for (int q = 0; q < k; q++)
+            V a0 = S.Splat(Unsafe.Add(ref a, q * colStride)), a1 = S.Splat(Unsafe.Add(ref a, (q + 1) * colStride));
+            V a2 = S.Splat(Unsafe.Add(ref a, (q + 2) * colStride)), a3 = S.Splat(Unsafe.Add(ref a, (q + 3) * colStride));
+            ref float b0 = ref Unsafe.Add(ref b, q * ldb);
+            ref float b1 = ref Unsafe.Add(ref b0, ldb);
+            ref float b2 = ref Unsafe.Add(ref b1, ldb);
+            ref float b3 = ref Unsafe.Add(ref b2, ldb);
+            for (int jj = j; jj < end; jj += S.Count)
             {
-                s0 = S.MulAdd(S.Splat(aq), S.Load(ref bq), s0);
-                bq = ref Unsafe.Add(ref bq, ldb);
-                aq = ref Unsafe.Add(ref aq, colStride);
+                ref float cj = ref Unsafe.Add(ref c, jj);
+                V s0 = S.MulAdd(a0, S.Load(ref Unsafe.Add(ref b0, jj)), S.Load(ref cj));
+                s0 = S.MulAdd(a1, S.Load(ref Unsafe.Add(ref b1, jj)), s0);
+                s0 = S.MulAdd(a2, S.Load(ref Unsafe.Add(ref b2, jj)), s0);
+                S.Store(S.MulAdd(a3, S.Load(ref Unsafe.Add(ref b3, jj)), s0), ref cj);
             }
-            S.Store(s0, ref c0);
         }
-        return j;
+        for (; q < k; q++)
+        {
+            V aq = S.Splat(Unsafe.Add(ref a, q * colStride));
+            ref float bq = ref Unsafe.Add(ref b, q * ldb);
+            for (int jj = j; jj < end; jj += S.Count)
+            {
+                ref float cj = ref Unsafe.Add(ref c, jj);
+                S.Store(S.MulAdd(aq, S.Load(ref Unsafe.Add(ref bq, jj)), S.Load(ref cj)), ref cj);
+            }
+        }
+        return end;
     }
 
     /// <summary>
@@ -412,8 +432,9 @@ public static unsafe class Linear
     /// One row tile of A packed for the micro-kernel: dst[q * tr + r] = A(r, q) for r &lt; tr, q &lt; kc, where
     /// A(r, q) = a[r * rowStride + q * colStride]. Copies only (the same floats, so no result depends on the path).
     /// A row-major A (colStride 1: the forward product, the input gradient) is transposed 8 columns at a time in
-    /// registers where the tile has 6 rows and AVX is there: loading and storing one float at a time cost about as much
-    /// as the micro-kernel's multiply-adds for a narrow product (128 columns: 8 FMAs an element of A). Each 8-float store
+    /// registers where the tile has 6 rows and AVX is there, and a transposed one (rowStride 1: the weight gradient)
+    /// copied a column of 6 at a time: loading and storing one float at a time cost about as much as the
+    /// micro-kernel's multiply-adds for a narrow product (128 columns: 8 FMAs an element of A). Each 8-float store
     /// of a 6-float group writes 2 floats past it, which the next group (or a later tile) overwrites: the buffer has
     /// <see cref="PackSlack"/> floats to spare.
     /// </summary>
@@ -432,6 +453,11 @@ public static unsafe class Linear
                 var r5 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 5 * rowStride));
                 Transpose6x8(r0, r1, r2, r3, r4, r5, ref Unsafe.Add(ref dst, q * 6));
             }
+        else if (rowStride == 1 && tr == 6 && System.Runtime.Intrinsics.X86.Avx.IsSupported)
+            // A transposed (the weight gradient's x^T): a group is 6 contiguous floats. Each 8-float load reads 2 floats
+            // past them, still inside A's next column (q + 1 < kc), so the last column is left to the loop below.
+            for (; q + 1 < kc; q++)
+                Vector256.LoadUnsafe(ref Unsafe.Add(ref a, q * colStride)).StoreUnsafe(ref Unsafe.Add(ref dst, q * 6));
         for (int r = 0; r < tr; r++)
         {
             ref float src = ref Unsafe.Add(ref a, r * rowStride + q * colStride);
