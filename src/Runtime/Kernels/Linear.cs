@@ -324,7 +324,8 @@ public static unsafe class Linear
 
     // One row of C (decoding: y [1, cols] += x [1, k] @ W [k, cols]), columns [j, j + a multiple of Count): each
     // element sums its k products in order with one fused multiply-add each, C's row staying in L1 while B is read
-    // four rows per pass along the row. (A 16-column strip at a time down k rows read B a cache line per row: a strided
+    // eight rows per pass along the row (then four, then one: eight measured 6% faster than four on GPT-2's fp32
+    // decoding, where every byte of the weights comes from memory). (A 16-column strip at a time down k rows read B a cache line per row: a strided
     // walk that GPT-2's fp32 decoding paid for in memory bandwidth.)
     static int Row1<S, V>(ref float a, nint colStride, ref float b, ref float c, int k, int cols, nint ldb, int j)
         where S : struct, ISimd<V> where V : struct
@@ -332,6 +333,27 @@ public static unsafe class Linear
         int end = j + (cols - j) / S.Count * S.Count;
         if (end == j) return j;
         int q = 0;
+        for (; q + 8 <= k; q += 8)
+        {
+            V a0 = S.Splat(Unsafe.Add(ref a, q * colStride)), a1 = S.Splat(Unsafe.Add(ref a, (q + 1) * colStride));
+            V a2 = S.Splat(Unsafe.Add(ref a, (q + 2) * colStride)), a3 = S.Splat(Unsafe.Add(ref a, (q + 3) * colStride));
+            V a4 = S.Splat(Unsafe.Add(ref a, (q + 4) * colStride)), a5 = S.Splat(Unsafe.Add(ref a, (q + 5) * colStride));
+            V a6 = S.Splat(Unsafe.Add(ref a, (q + 6) * colStride)), a7 = S.Splat(Unsafe.Add(ref a, (q + 7) * colStride));
+            ref float b0 = ref Unsafe.Add(ref b, q * ldb);
+            for (int jj = j; jj < end; jj += S.Count)
+            {
+                ref float cj = ref Unsafe.Add(ref c, jj);
+                ref float bj = ref Unsafe.Add(ref b0, jj);
+                V s0 = S.MulAdd(a0, S.Load(ref bj), S.Load(ref cj));
+                s0 = S.MulAdd(a1, S.Load(ref Unsafe.Add(ref bj, ldb)), s0);
+                s0 = S.MulAdd(a2, S.Load(ref Unsafe.Add(ref bj, 2 * ldb)), s0);
+                s0 = S.MulAdd(a3, S.Load(ref Unsafe.Add(ref bj, 3 * ldb)), s0);
+                s0 = S.MulAdd(a4, S.Load(ref Unsafe.Add(ref bj, 4 * ldb)), s0);
+                s0 = S.MulAdd(a5, S.Load(ref Unsafe.Add(ref bj, 5 * ldb)), s0);
+                s0 = S.MulAdd(a6, S.Load(ref Unsafe.Add(ref bj, 6 * ldb)), s0);
+                S.Store(S.MulAdd(a7, S.Load(ref Unsafe.Add(ref bj, 7 * ldb)), s0), ref cj);
+            }
+        }
         for (; q + 4 <= k; q += 4)
         {
             V a0 = S.Splat(Unsafe.Add(ref a, q * colStride)), a1 = S.Splat(Unsafe.Add(ref a, (q + 1) * colStride));
