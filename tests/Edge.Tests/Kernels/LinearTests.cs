@@ -9,7 +9,7 @@ public class LinearTests
 {
     // n covers one row, a partial block of 4, and blocks plus a remainder; In and Out cover every vector tail.
     static readonly int[] Rows = [1, 3, 7, 17];
-    static readonly int[] Ins = [1, 3, 33, 130];
+    static readonly int[] Ins = [1, 3, 13, 33, 130]; // 13 and 33: a one-row product's eight-, four- and one-row passes
     static readonly int[] Outs = [1, 7, 17, 31, 65];
 
     // The last shape: dx through the tiled GEMM in three transposed tiles of w (k = Out = 700: tiles of 96 rows of w).
