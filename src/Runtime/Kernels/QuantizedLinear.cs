@@ -563,6 +563,12 @@ public static unsafe class QuantizedLinear
             sbyte* qk = q;
             for (int k = 0; k < blocks; k++, w0 += bytes, w1 += bytes, w2 += bytes, w3 += bytes, qk += 32)
             {
+                // 1 KiB ahead in each stream (prefetching past a part's end is harmless): GPT-2's q4_0 token 3.38 ->
+                // 3.08 ms and 2.99 -> 2.83 in two 4-round bench-ab runs; q8_0 unchanged.
+                Sse.Prefetch0(w0 + 1024);
+                Sse.Prefetch0(w1 + 1024);
+                Sse.Prefetch0(w2 + 1024);
+                Sse.Prefetch0(w3 + 1024);
                 var qx = Avx.LoadVector256(qk);
                 float dx = d[k];
                 if (type == QuantType.Q8_0)
