@@ -485,16 +485,10 @@ public static unsafe class QuantizedLinear
 
     // ---- 256 bits with AVX2: vpmaddubsw (unsigned x signed bytes -> pairs of 16-bit sums) + vpmaddwd ----
 
-    /// <summary>One instruction set's dot product of a weight row with an activation row, for <see cref="DotRows{D}"/>.</summary>
+    /// <summary>One instruction set's dot product of a weight row with an activation row, for <see cref="DotRows{D}"/> (ARM64; x64 decodes through <see cref="DotRows256"/>).</summary>
     interface IRowDot
     {
         static abstract float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half);
-    }
-
-    readonly struct Avx2Dot : IRowDot
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static float Dot(QuantType type, byte* w, sbyte* q, float* d, float* sum, int blocks, float* half) => Dot256(type, w, q, d, sum, blocks, half);
     }
 
     /// <summary>y[j] = b[j] + D.Dot(row j) for <paramref name="rows"/> consecutive weight rows: the same bits as row by row.</summary>
