@@ -12,9 +12,10 @@ public class LinearTests
     static readonly int[] Ins = [1, 3, 13, 33, 130]; // 13 and 33: a one-row product's eight-, four- and one-row passes
     static readonly int[] Outs = [1, 7, 17, 31, 65];
 
-    // The last shape: dx through the tiled GEMM in three transposed tiles of w (k = Out = 700: tiles of 96 rows of w).
+    // (18, 250, 700): dx through the tiled GEMM in three transposed tiles of w (k = Out = 700: tiles of 96 rows of w).
+    // (1, 300, 70): a one-row product cut into Linear.DecodeSlices slices of w's rows (80, 80, 80, 60).
     static IEnumerable<(int N, int In, int Out)> Shapes() =>
-        (from n in Rows from i in Ins from o in Outs select (n, i, o)).Append((18, 250, 700));
+        (from n in Rows from i in Ins from o in Outs select (n, i, o)).Append((18, 250, 700)).Append((1, 300, 70));
 
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
     public void LinearForward_MatchesScalarReference_OnEveryWidth(int bits)

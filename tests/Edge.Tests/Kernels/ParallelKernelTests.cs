@@ -13,9 +13,11 @@ public class ParallelKernelTests
 {
     // The forward product's splits: rows when n >= Out (203: blocks of 4), columns otherwise, in multiples of 96 once
     // there are rows for a tile (40 x 500: a prompt pass; 64 and 67 rows against 80 columns stay one part) and of 16
-    // for decoding (n = 1 and 3); all large enough to cut into several parts. The tiled transposed products split
-    // columns for the first two and rows for (203, 48, 40) (more rows than In and Out).
-    static readonly (int N, int In, int Out)[] DenseShapes = [(64, 96, 80), (67, 96, 80), (203, 48, 40), (40, 64, 500), (3, 128, 400), (1, 128, 1000)];
+    // for decoding (n = 1 and 3); a one-row product with In >= 256 cuts w's rows into Linear.DecodeSlices slices
+    // (1 x 300: slices of 80, 80, 80, 60); all large enough to cut into several parts. The tiled transposed products
+    // split columns for the first two and rows for (203, 48, 40) (more rows than In and Out).
+    static readonly (int N, int In, int Out)[] DenseShapes =
+        [(64, 96, 80), (67, 96, 80), (203, 48, 40), (40, 64, 500), (3, 128, 400), (1, 128, 1000), (1, 300, 440)];
 
     // hs = 16, 8 and 5 (the scalar path); B x H pairs from 4 to 9.
     static readonly (int B, int T, int C, int H)[] AttentionShapes = [(2, 33, 64, 4), (3, 40, 24, 3), (1, 48, 20, 4)];
