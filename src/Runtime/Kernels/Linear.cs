@@ -230,7 +230,7 @@ public static unsafe class Linear
         {
             bool tiled =
                 Simd.Arm(bits) ? Tiled<Simd128, F128, ArmTile8x12>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ldb, ldc) :
-                bits >= 512 ? Tiled<Simd512, F512, Tile6x2<Simd512, F512>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ldb, ldc) :
+                bits >= 512 ? Tiled<Simd512, F512, Tile8x2<Simd512, F512>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ldb, ldc) :
                 bits >= 256 ? Tiled<Simd256, F256, Tile6x2<Simd256, F256>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ldb, ldc) :
                 bits >= 128 && Tiled<Simd128, F128, Tile6x2<Simd128, F128>>(bits, ref a, rowStride, colStride, ref b, ref c, m, k, cols, ldb, ldc);
             if (tiled) return;
@@ -516,7 +516,7 @@ public static unsafe class Linear
     static void PackRowTile(ref float a, nint rowStride, nint colStride, ref float dst, int tr, int kc)
     {
         int q = 0;
-        if (colStride == 1 && tr == 6 && System.Runtime.Intrinsics.X86.Avx.IsSupported)
+        if (colStride == 1 && (tr == 6 || tr == 8) && System.Runtime.Intrinsics.X86.Avx.IsSupported)
             for (; q + 8 <= kc; q += 8)
             {
                 ref float aq = ref Unsafe.Add(ref a, q);
@@ -526,8 +526,14 @@ public static unsafe class Linear
                 var r3 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 3 * rowStride));
                 var r4 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 4 * rowStride));
                 var r5 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 5 * rowStride));
-                Transpose6x8(r0, r1, r2, r3, r4, r5, ref Unsafe.Add(ref dst, q * 6));
+                if (tr == 6) Transpose8x8(r0, r1, r2, r3, r4, r5, F256.Zero, F256.Zero, ref Unsafe.Add(ref dst, q * 6), 6);
+                else Transpose8x8(r0, r1, r2, r3, r4, r5, System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 6 * rowStride)),
+                    System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 7 * rowStride)), ref Unsafe.Add(ref dst, q * 8), 8);
             }
+        else if (rowStride == 1 && tr == 8 && System.Runtime.Intrinsics.X86.Avx.IsSupported)
+            // A transposed (the weight gradient's x^T): a group is 8 contiguous floats, one vector.
+            for (; q < kc; q++)
+                Vector256.LoadUnsafe(ref Unsafe.Add(ref a, q * colStride)).StoreUnsafe(ref Unsafe.Add(ref dst, q * 8));
         else if (rowStride == 1 && tr == 6 && System.Runtime.Intrinsics.X86.Avx.IsSupported)
             // A transposed (the weight gradient's x^T): a group is 6 contiguous floats. Each 8-float load reads 2 floats
             // past them, still inside A's next column (q + 1 < kc), so the last column is left to the loop below.
@@ -542,35 +548,39 @@ public static unsafe class Linear
         }
     }
 
-    /// <summary>Rows r0..r5 (8 floats each) stored as 8 groups of 6: dst[6 j + i] = r_i[j] (each group's store writes 2 floats more).</summary>
+    /// <summary>
+    /// Rows r0..r7 (8 floats each) stored as 8 groups of <paramref name="group"/> (6 or 8): dst[group j + i] = r_i[j]
+    /// (with 6, each group's 8-float store writes rows 6 and 7 past it, which the next group overwrites).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Transpose6x8(F256 r0, F256 r1, F256 r2, F256 r3, F256 r4, F256 r5, ref float dst)
+    static void Transpose8x8(F256 r0, F256 r1, F256 r2, F256 r3, F256 r4, F256 r5, F256 r6, F256 r7, ref float dst, int group)
     {
-        // The 8x8 transpose of AVX (unpack, shuffle, 128-bit permute) with rows 6 and 7 zero.
-        var z = F256.Zero;
+        // The 8x8 transpose of AVX: unpack, shuffle, 128-bit permute.
         var t0 = System.Runtime.Intrinsics.X86.Avx.UnpackLow(r0, r1);
         var t1 = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(r0, r1);
         var t2 = System.Runtime.Intrinsics.X86.Avx.UnpackLow(r2, r3);
         var t3 = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(r2, r3);
         var t4 = System.Runtime.Intrinsics.X86.Avx.UnpackLow(r4, r5);
         var t5 = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(r4, r5);
+        var t6 = System.Runtime.Intrinsics.X86.Avx.UnpackLow(r6, r7);
+        var t7 = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(r6, r7);
         var s0 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t0, t2, 0x44);
         var s1 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t0, t2, 0xEE);
         var s2 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t1, t3, 0x44);
         var s3 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t1, t3, 0xEE);
-        var s4 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t4, z, 0x44);
-        var s5 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t4, z, 0xEE);
-        var s6 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t5, z, 0x44);
-        var s7 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t5, z, 0xEE);
+        var s4 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t4, t6, 0x44);
+        var s5 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t5, t7, 0x44);
+        var s7 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t5, t7, 0xEE);
         // Column j (rows 0..7) is the low or high 128 bits of s_{j mod 4} with s_{j mod 4 + 4}.
         System.Runtime.Intrinsics.X86.Avx.Permute2x128(s0, s4, 0x20).StoreUnsafe(ref dst);
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s1, s5, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 6));
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s2, s6, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 12));
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s3, s7, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 18));
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s0, s4, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 24));
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s1, s5, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 30));
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s2, s6, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 36));
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s3, s7, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 42));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s1, s5, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, group));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s2, s6, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 2 * group));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s3, s7, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 3 * group));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s0, s4, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 4 * group));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s1, s5, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 5 * group));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s2, s6, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 6 * group));
+        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s3, s7, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 7 * group));
     }
 
     /// <summary>
