@@ -76,7 +76,8 @@ internal readonly struct Tile6x2<S, V> : IMicroKernel where S : struct, ISimd<V>
 /// 8 rows x 2 vectors = 16 accumulators, 2 B vectors and 1 broadcast: 19 of the 32 zmm registers AVX-512 has (the
 /// 512-bit path; at 256 bits there are 16 ymm registers and <see cref="Tile6x2{S, V}"/> stays). Eight rows make a
 /// prompt pass of 64 or 128 tokens and the usual batch and width splits whole tiles (with six, 64 rows left 4 to the
-/// slower four-row loops), and feed 16 multiply-adds with 10 loads where six rows feed 12 with 8.
+/// slower four-row loops), and feed 16 multiply-adds with 10 loads where six rows feed 12 with 8. Spelled out like
+/// Tile6x2 rather than shared with it: the JIT keeps named locals in registers, not an array or a loop over rows.
 /// </summary>
 internal readonly struct Tile8x2<S, V> : IMicroKernel where S : struct, ISimd<V> where V : struct
 {
