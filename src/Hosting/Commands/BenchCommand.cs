@@ -124,7 +124,7 @@ static class BenchCommand
     /// passed. Under the JIT a method is recompiled with full optimisation only after 30 calls and a 100 ms delay that
     /// every newly compiled method extends, so a small model's whole timed loop could otherwise run partly unoptimised
     /// code (the baby GPT's tokens measured 0.73 ms at one thread where optimised code takes 0.12). After an in-memory
-    /// quantisation (--type) the optimised code arrived only about 0.75 s into the warm-up, so half a second was not
+    /// quantisation (--type) the optimised code arrived only about 0.75 s into the warm-up (an ad-hoc per-call timing), so half a second was not
     /// enough (the quantised baby GPT's prompt pass measured 1.5 ms where it takes 1.05). NativeAOT code is optimised
     /// from the start.
     /// </summary>

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Runtime.InteropServices;
 using F512 = System.Runtime.Intrinsics.Vector512<float>;
 using F256 = System.Runtime.Intrinsics.Vector256<float>;
@@ -16,11 +17,11 @@ namespace Edge.Kernels;
 //   db [Out]     += column sums of dy   (skipped when db is empty)
 // Activations (x, y, dx, dy) may be longer than n rows (a buffer sized for the largest batch);
 // parameters and their gradients (w, b, dw, db) must have exactly their shape.
-// A call is cut into parts for Parallelism.Threads (WorkerPool): Forward by rows of y in blocks of 4, or by columns
-// in chunks of 16 when there are fewer than 5 rows (decoding); Backward by rows of dw, rows or columns of dx (see
-// Backward) and columns of db.
-// Each element is computed by one thread with the same operations as on one thread, so results do not depend on
-// the thread count.
+// A call is cut into parts for Parallelism.Threads (WorkerPool): Forward by rows of y in blocks of 4 when it has at
+// least as many rows as columns, else by columns (see Forward), and a one-row product by fixed slices of w's rows
+// (ForwardOneRow); Backward by rows of dw, rows or columns of dx (see Backward) and columns of db.
+// Each element is computed by one thread with the same operations as on one thread (a one-row product's slices are
+// fixed whatever the thread count), so results do not depend on the thread count.
 public static unsafe class Linear
 {
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim)
@@ -83,7 +84,8 @@ public static unsafe class Linear
             TensorPrimitives.Add(y[..outDim], p.Slice(s * outDim, outDim), y[..outDim]);
     }
 
-    // Slices of a one-row product: part p does slices p, p + parts, ... (WorkerPool gives every part to one thread).
+    // Slice `part` of a one-row product (rows of w in multiples of 8; the last slice takes the rest): its partial y
+    // from zero, through the one-row loops (Row1).
     struct SliceWork : IPartitionedWork
     {
         public float* X, W, P;
@@ -378,8 +380,8 @@ public static unsafe class Linear
     // One row of C (decoding: y [1, cols] += x [1, k] @ W [k, cols]), columns [j, j + a multiple of Count): each
     // element sums its k products in order with one fused multiply-add each, C's row staying in L1 while B is read
     // eight rows per pass along the row (then four, then one: eight measured 6% faster than four on GPT-2's fp32
-    // decoding, where every byte of the weights comes from memory). (A 16-column strip at a time down k rows read B a cache line per row: a strided
-    // walk that GPT-2's fp32 decoding paid for in memory bandwidth.)
+    // decoding, where every byte of the weights comes from memory). A 16-column strip at a time down k rows, as
+    // before, read B a cache line per row: a strided walk that GPT-2's fp32 decoding paid for in memory bandwidth.
     static int Row1<S, V>(ref float a, nint colStride, ref float b, ref float c, int k, int cols, nint ldb, int j)
         where S : struct, ISimd<V> where V : struct
     {
@@ -449,7 +451,8 @@ public static unsafe class Linear
     [ThreadStatic] static float[]? t_transposed;
 
     /// <summary>
-    /// C [m, cols] += A [m, k] @ B [cols, k]^T (A and B rows k floats apart, C rows <paramref name="ldc"/> apart) through the register-tiled GEMM: B's rows are transposed a tile at a time into a
+    /// C [m, cols] += A [m, k] @ B [cols, k]^T (A and B rows k floats apart, C rows <paramref name="ldc"/> apart)
+    /// through the register-tiled GEMM: B's rows are transposed a tile at a time into a
     /// per-thread buffer [k][width] (all the columns when they fit in about 256 KiB, so that A is packed once; else a
     /// multiple of 32 columns, at least 96, so only the last tile has edge columns; the tile stays in L2 while <see cref="MatMulAdd(int, ref float, int, int, ref float, ref float, int, int, int, int, int)"/>
     /// packs it), then multiplied. Each element sums its k products in order, one fused multiply-add each, like every
@@ -507,8 +510,8 @@ public static unsafe class Linear
     /// One row tile of A packed for the micro-kernel: dst[q * tr + r] = A(r, q) for r &lt; tr, q &lt; kc, where
     /// A(r, q) = a[r * rowStride + q * colStride]. Copies only (the same floats, so no result depends on the path).
     /// A row-major A (colStride 1: the forward product, the input gradient) is transposed 8 columns at a time in
-    /// registers where the tile has 6 rows and AVX is there, and a transposed one (rowStride 1: the weight gradient)
-    /// copied a column of 6 at a time: loading and storing one float at a time cost about as much as the
+    /// registers where the tile has 6 or 8 rows and AVX is there, and a transposed one (rowStride 1: the weight
+    /// gradient) copied a column of 6 or 8 at a time: loading and storing one float at a time cost about as much as the
     /// micro-kernel's multiply-adds for a narrow product (128 columns: 8 FMAs an element of A). Each 8-float store
     /// of a 6-float group writes 2 floats past it, which the next group (or a later tile) overwrites: the buffer has
     /// <see cref="PackSlack"/> floats to spare.
@@ -516,25 +519,25 @@ public static unsafe class Linear
     static void PackRowTile(ref float a, nint rowStride, nint colStride, ref float dst, int tr, int kc)
     {
         int q = 0;
-        if (colStride == 1 && (tr == 6 || tr == 8) && System.Runtime.Intrinsics.X86.Avx.IsSupported)
+        if (colStride == 1 && (tr == 6 || tr == 8) && Avx.IsSupported)
             for (; q + 8 <= kc; q += 8)
             {
                 ref float aq = ref Unsafe.Add(ref a, q);
-                var r0 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref aq);
-                var r1 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, rowStride));
-                var r2 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 2 * rowStride));
-                var r3 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 3 * rowStride));
-                var r4 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 4 * rowStride));
-                var r5 = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 5 * rowStride));
+                var r0 = Vector256.LoadUnsafe(ref aq);
+                var r1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, rowStride));
+                var r2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 2 * rowStride));
+                var r3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 3 * rowStride));
+                var r4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 4 * rowStride));
+                var r5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 5 * rowStride));
                 if (tr == 6) Transpose8x8(r0, r1, r2, r3, r4, r5, F256.Zero, F256.Zero, ref Unsafe.Add(ref dst, q * 6), 6);
-                else Transpose8x8(r0, r1, r2, r3, r4, r5, System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 6 * rowStride)),
-                    System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 7 * rowStride)), ref Unsafe.Add(ref dst, q * 8), 8);
+                else Transpose8x8(r0, r1, r2, r3, r4, r5, Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 6 * rowStride)),
+                    Vector256.LoadUnsafe(ref Unsafe.Add(ref aq, 7 * rowStride)), ref Unsafe.Add(ref dst, q * 8), 8);
             }
-        else if (rowStride == 1 && tr == 8 && System.Runtime.Intrinsics.X86.Avx.IsSupported)
+        else if (rowStride == 1 && tr == 8 && Avx.IsSupported)
             // A transposed (the weight gradient's x^T): a group is 8 contiguous floats, one vector.
             for (; q < kc; q++)
                 Vector256.LoadUnsafe(ref Unsafe.Add(ref a, q * colStride)).StoreUnsafe(ref Unsafe.Add(ref dst, q * 8));
-        else if (rowStride == 1 && tr == 6 && System.Runtime.Intrinsics.X86.Avx.IsSupported)
+        else if (rowStride == 1 && tr == 6 && Avx.IsSupported)
             // A transposed (the weight gradient's x^T): a group is 6 contiguous floats. Each 8-float load reads 2 floats
             // past them, still inside A's next column (q + 1 < kc), so the last column is left to the loop below.
             for (; q + 1 < kc; q++)
@@ -549,38 +552,39 @@ public static unsafe class Linear
     }
 
     /// <summary>
-    /// Rows r0..r7 (8 floats each) stored as 8 groups of <paramref name="group"/> (6 or 8): dst[group j + i] = r_i[j]
-    /// (with 6, each group's 8-float store writes rows 6 and 7 past it, which the next group overwrites).
+    /// Rows r0..r7 (8 floats each) stored transposed, column j at dst + j * <paramref name="group"/>: dst[group j + i] =
+    /// r_i[j]. The GEMM's A packing stores groups of 6 or 8 (with 6, each group's 8-float store writes rows 6 and 7 past
+    /// it, which the next group overwrites); QuantizedLinear's dequantised tiles store rows of a wider buffer.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Transpose8x8(F256 r0, F256 r1, F256 r2, F256 r3, F256 r4, F256 r5, F256 r6, F256 r7, ref float dst, int group)
+    internal static void Transpose8x8(F256 r0, F256 r1, F256 r2, F256 r3, F256 r4, F256 r5, F256 r6, F256 r7, ref float dst, nint group)
     {
         // The 8x8 transpose of AVX: unpack, shuffle, 128-bit permute.
-        var t0 = System.Runtime.Intrinsics.X86.Avx.UnpackLow(r0, r1);
-        var t1 = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(r0, r1);
-        var t2 = System.Runtime.Intrinsics.X86.Avx.UnpackLow(r2, r3);
-        var t3 = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(r2, r3);
-        var t4 = System.Runtime.Intrinsics.X86.Avx.UnpackLow(r4, r5);
-        var t5 = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(r4, r5);
-        var t6 = System.Runtime.Intrinsics.X86.Avx.UnpackLow(r6, r7);
-        var t7 = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(r6, r7);
-        var s0 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t0, t2, 0x44);
-        var s1 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t0, t2, 0xEE);
-        var s2 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t1, t3, 0x44);
-        var s3 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t1, t3, 0xEE);
-        var s4 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t4, t6, 0x44);
-        var s5 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t4, t6, 0xEE);
-        var s6 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t5, t7, 0x44);
-        var s7 = System.Runtime.Intrinsics.X86.Avx.Shuffle(t5, t7, 0xEE);
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44);
+        var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44);
+        var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44);
+        var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44);
+        var s7 = Avx.Shuffle(t5, t7, 0xEE);
         // Column j (rows 0..7) is the low or high 128 bits of s_{j mod 4} with s_{j mod 4 + 4}.
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s0, s4, 0x20).StoreUnsafe(ref dst);
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s1, s5, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, group));
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s2, s6, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 2 * group));
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s3, s7, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 3 * group));
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s0, s4, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 4 * group));
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s1, s5, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 5 * group));
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s2, s6, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 6 * group));
-        System.Runtime.Intrinsics.X86.Avx.Permute2x128(s3, s7, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 7 * group));
+        Avx.Permute2x128(s0, s4, 0x20).StoreUnsafe(ref dst);
+        Avx.Permute2x128(s1, s5, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, group));
+        Avx.Permute2x128(s2, s6, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 2 * group));
+        Avx.Permute2x128(s3, s7, 0x20).StoreUnsafe(ref Unsafe.Add(ref dst, 3 * group));
+        Avx.Permute2x128(s0, s4, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 4 * group));
+        Avx.Permute2x128(s1, s5, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 5 * group));
+        Avx.Permute2x128(s2, s6, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 6 * group));
+        Avx.Permute2x128(s3, s7, 0x31).StoreUnsafe(ref Unsafe.Add(ref dst, 7 * group));
     }
 
     /// <summary>

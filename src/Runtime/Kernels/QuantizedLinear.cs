@@ -261,34 +261,9 @@ public static unsafe class QuantizedLinear
         }
     }
 
-    /// <summary>Rows v[0], v[4], ..., v[28] (8 floats each) stored transposed: out[i * ld + r] = v[4 r][i].</summary>
-    static void Transpose8(Vector256<float>* v, float* o, int ld)
-    {
-        var t0 = Avx.UnpackLow(v[0], v[4]);
-        var t1 = Avx.UnpackHigh(v[0], v[4]);
-        var t2 = Avx.UnpackLow(v[8], v[12]);
-        var t3 = Avx.UnpackHigh(v[8], v[12]);
-        var t4 = Avx.UnpackLow(v[16], v[20]);
-        var t5 = Avx.UnpackHigh(v[16], v[20]);
-        var t6 = Avx.UnpackLow(v[24], v[28]);
-        var t7 = Avx.UnpackHigh(v[24], v[28]);
-        var s0 = Avx.Shuffle(t0, t2, 0x44);
-        var s1 = Avx.Shuffle(t0, t2, 0xEE);
-        var s2 = Avx.Shuffle(t1, t3, 0x44);
-        var s3 = Avx.Shuffle(t1, t3, 0xEE);
-        var s4 = Avx.Shuffle(t4, t6, 0x44);
-        var s5 = Avx.Shuffle(t4, t6, 0xEE);
-        var s6 = Avx.Shuffle(t5, t7, 0x44);
-        var s7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Store(o, Avx.Permute2x128(s0, s4, 0x20));
-        Avx.Store(o + ld, Avx.Permute2x128(s1, s5, 0x20));
-        Avx.Store(o + 2L * ld, Avx.Permute2x128(s2, s6, 0x20));
-        Avx.Store(o + 3L * ld, Avx.Permute2x128(s3, s7, 0x20));
-        Avx.Store(o + 4L * ld, Avx.Permute2x128(s0, s4, 0x31));
-        Avx.Store(o + 5L * ld, Avx.Permute2x128(s1, s5, 0x31));
-        Avx.Store(o + 6L * ld, Avx.Permute2x128(s2, s6, 0x31));
-        Avx.Store(o + 7L * ld, Avx.Permute2x128(s3, s7, 0x31));
-    }
+    /// <summary>Rows v[0], v[4], ..., v[28] (8 floats each) stored transposed: out[i * ld + r] = v[4 r][i] (Linear's 8x8 transpose).</summary>
+    static void Transpose8(Vector256<float>* v, float* o, int ld) =>
+        Linear.Transpose8x8(v[0], v[4], v[8], v[12], v[16], v[20], v[24], v[28], ref *o, ld);
 
     /// <summary>
     /// x [n, in] to int8 codes per block of 32: scale = max|x| / 127, code = round(x / scale). <paramref name="scalesAndSums"/>
