@@ -422,7 +422,8 @@ public static class KernelSelfCheck
 
     /// <summary>
     /// Decoding (one row: the whole-part row loop), a batch (rows four at a time on AVX2), a part split, and batches
-    /// of many rows (the dequantise-a-tile path: fp32 activations, checked against the dequantised reference).
+    /// of many rows on every path that serves them: the dequantise-a-tile path (fp32 activations, checked against the
+    /// dequantised reference) and, for 4-bit types with AVX2, the integer tiles (checked against the quantised one).
     /// </summary>
     static string? QuantizedLinearCheck(QuantType type)
     {
@@ -436,6 +437,14 @@ public static class KernelSelfCheck
             QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim);
             if (Compare.Close(ScalarReference.QuantizedLinearForwardAuto(w, x, b, n), y, $"y n={n} in={inDim} out={outDim}", 1e-4, 1e-4) is { } mismatch)
                 return mismatch;
+            if (n < many) continue;
+            QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim, QuantizedLinear.Path.Dequantised);
+            if (Compare.Close(ScalarReference.DequantisedLinearForward(w, x, b, n), y, $"dequantised tiles n={n} in={inDim} out={outDim}", 1e-4, 1e-4) is { } tiles)
+                return tiles;
+            if (!QuantizedTiles.Serves(type)) continue;
+            QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim, QuantizedLinear.Path.IntegerTiles);
+            if (Compare.Close(ScalarReference.QuantizedLinearForward(w, x, b, n), y, $"integer tiles n={n} in={inDim} out={outDim}", 1e-4, 1e-4) is { } integer)
+                return integer;
         }
         return null;
     }

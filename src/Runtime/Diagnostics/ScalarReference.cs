@@ -496,7 +496,7 @@ internal static class ScalarReference
 
     /// <summary>The reference for QuantizedLinear.Forward at <paramref name="n"/> rows: the path it takes there.</summary>
     public static double[] QuantizedLinearForwardAuto(QuantizedMatrix w, float[] x, float[] b, int n) =>
-        QuantizedLinear.Dequantises(n) ? DequantisedLinearForward(w, x, b, n) : QuantizedLinearForward(w, x, b, n);
+        QuantizedLinear.Route(n, w) == QuantizedLinear.Path.Dequantised ? DequantisedLinearForward(w, x, b, n) : QuantizedLinearForward(w, x, b, n);
 
     /// <summary>
     /// y [n, out] = b + deq(W) deq(x) for a quantised W (QuantizedLinear), in double: deq(x) is the activations as

@@ -36,17 +36,27 @@ public static unsafe class QuantizedLinear
     /// <see cref="DequantiseFromRows"/> on, a small matrix's kept fp32 form over dequantised tiles).
     /// <see cref="Path.Dequantised"/> forces the tiles, even for a small matrix.
     /// </summary>
-    internal enum Path { Auto, Integer, Dequantised }
+    internal enum Path { Auto, Integer, Dequantised, IntegerTiles }
 
-    /// <summary>Whether a product of <paramref name="n"/> rows goes through the dequantise-a-tile path.</summary>
+    /// <summary>Whether a product of <paramref name="n"/> rows is one of many rows (a dequantised or integer-tile path).</summary>
     public static bool Dequantises(int n) => n >= DequantiseFromRows;
+
+    /// <summary>
+    /// The path <see cref="Path.Auto"/> takes for <paramref name="n"/> rows of <paramref name="w"/>: the integer one
+    /// below <see cref="DequantiseFromRows"/>; from there a small matrix's kept fp32 form, else the integer tiles
+    /// (<see cref="QuantizedTiles"/>: 4-bit types with AVX2), else dequantised tiles.
+    /// </summary>
+    internal static Path Route(int n, QuantizedMatrix w) =>
+        !Dequantises(n) ? Path.Integer :
+        w.Fp32Transposed.IsEmpty && QuantizedTiles.Serves(w.Type) ? Path.IntegerTiles : Path.Dequantised;
 
     public static void Forward(ReadOnlySpan<float> x, QuantizedMatrix w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim) =>
         Forward(x, w, b, y, n, inDim, outDim, Path.Auto);
 
     internal static void Forward(ReadOnlySpan<float> x, QuantizedMatrix w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim, Path path)
     {
-        if (path == Path.Dequantised || (path == Path.Auto && Dequantises(n)))
+        var route = path == Path.Auto ? Route(n, w) : path;
+        if (route == Path.Dequantised)
         {
             ForwardDequantised(x, w, b, y, n, inDim, outDim, tiles: path == Path.Dequantised);
             return;
@@ -56,6 +66,11 @@ public static unsafe class QuantizedLinear
         Check.AtLeast(x.Length, n, inDim, nameof(x));
         if (!b.IsEmpty) Check.SameLength(outDim, b.Length, nameof(b));
         Check.AtLeast(y.Length, n, outDim, nameof(y));
+        if (route == Path.IntegerTiles)
+        {
+            QuantizedTiles.Forward(x, w, b, y, n, inDim, outDim);
+            return;
+        }
         int blocks = inDim / QuantTypes.BlockSize;
 
         // Quantise the activations once per call, on the calling thread: codes [n, in], then per block a scale, the

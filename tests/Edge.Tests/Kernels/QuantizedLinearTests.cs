@@ -60,7 +60,7 @@ public class QuantizedLinearTests
                     QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim, QuantizedLinear.Path.Dequantised);
                     Expect.Close(ScalarReference.DequantisedLinearForward(w, x, b, n), y.AsSpan(0, n * outDim), $"{type} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
                     Assert.Equal(past, y[(n * outDim)..]);
-                    if (QuantizedLinear.Dequantises(n))
+                    if (QuantizedLinear.Route(n, w) == QuantizedLinear.Path.Dequantised)
                     {
                         var auto = new float[n * outDim];
                         QuantizedLinear.Forward(x, w, b, auto, n, inDim, outDim);
@@ -69,9 +69,66 @@ public class QuantizedLinearTests
                 }
     }
 
-    /// <summary>The many-row (dequantise-a-tile) path: 30 rows.</summary>
+    /// <summary>
+    /// The integer tiles (QuantizedTiles: 4-bit types, AVX2 at 256 bits and more), forced at every many-row shape
+    /// (rows not a multiple of the micro-kernel's 6, features not a multiple of its 16, several panels a part)
+    /// against the quantised reference: the same integer sums, the float scaling added in another order. Where the
+    /// path does not serve (Q8_0, 128 bits, scalar, a CPU without AVX2), Auto must not take it.
+    /// </summary>
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
-    public void ForwardDequantised_IsTheSameForEveryThreadCount(int bits) => SameForEveryThreadCount(bits, 97, 30, 128, 250, QuantType.Q4_0);
+    public void ForwardIntegerTiles_MatchesTheQuantisedReference_OnEveryWidth(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(98);
+        int served = 0;
+        foreach (var type in Types)
+            foreach (var (n, inDim, outDim) in ManyRowShapes.Append((70, 3072, 40)))
+            {
+                float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim), b = Data.Gaussian(ref rng, outDim);
+                var w = QuantizedMatrix.Create(wf, inDim, outDim, false, type);
+                if (!QuantizedTiles.Serves(type))
+                {
+                    Assert.NotEqual(QuantizedLinear.Path.IntegerTiles, QuantizedLinear.Route(n, w));
+                    continue;
+                }
+                served++;
+                foreach (var bias in new[] { b, [] })
+                {
+                    var y = Data.Gaussian(ref rng, (n + 1) * outDim);
+                    float[] past = y[(n * outDim)..];
+                    QuantizedLinear.Forward(x, w, bias, y, n, inDim, outDim, QuantizedLinear.Path.IntegerTiles);
+                    Expect.Close(ScalarReference.QuantizedLinearForward(w, x, bias, n), y.AsSpan(0, n * outDim), $"{type} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
+                    Assert.Equal(past, y[(n * outDim)..]);
+                }
+            }
+        Assert.Equal(bits >= 256 && Simd.MachineIsa == SimdIsa.Avx2 ? 2 * (ManyRowShapes.Length + 1) : 0, served);
+    }
+
+    /// <summary>A large 4-bit matrix (no kept fp32 form) takes the integer tiles from DequantiseFromRows rows on, where they serve.</summary>
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void ALargeFourBitMatrix_TakesTheIntegerTiles_ForManyRows(int bits)
+    {
+        using var _ = Widths.Use(bits);
+        var rng = new Rng(99);
+        const int inDim = 768, outDim = 200;
+        Assert.True((long)inDim * outDim * 4 > QuantizedMatrix.SmallFp32Bytes);
+        var w = QuantizedMatrix.Create(Data.Gaussian(ref rng, inDim * outDim, 0.1f), inDim, outDim, false, QuantType.Q4_0);
+        var many = QuantizedLinear.DequantiseFromRows;
+        Assert.Equal(QuantizedLinear.Path.Integer, QuantizedLinear.Route(many - 1, w));
+        Assert.Equal(QuantizedTiles.Serves(QuantType.Q4_0) ? QuantizedLinear.Path.IntegerTiles : QuantizedLinear.Path.Dequantised, QuantizedLinear.Route(many, w));
+        var x = Data.Gaussian(ref rng, many * inDim);
+        var y = new float[many * outDim];
+        QuantizedLinear.Forward(x, w, [], y, many, inDim, outDim);
+        Expect.Close(ScalarReference.QuantizedLinearForwardAuto(w, x, [], many), y, $"bits={bits}", rel: 1e-4, abs: 1e-4);
+    }
+
+    /// <summary>The many-row paths: 30 rows of a small matrix (its kept fp32 form), and of a large 4-bit one (the integer tiles where they serve).</summary>
+    [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
+    public void ForwardManyRows_IsTheSameForEveryThreadCount(int bits)
+    {
+        SameForEveryThreadCount(bits, 97, 30, 128, 250, QuantType.Q4_0);
+        SameForEveryThreadCount(bits, 95, 30, 768, 250, QuantType.Q4_1);
+    }
 
     static void SameForEveryThreadCount(int bits, ulong seed, int n, int inDim, int outDim, QuantType type)
     {

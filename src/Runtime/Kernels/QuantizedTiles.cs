@@ -1,0 +1,256 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Edge.Quantization;
+
+namespace Edge.Kernels;
+
+// y [n, out] = x [n, in] @ deq(W)^T + b for a 4-bit W (Q4_0, Q4_1) and many rows (a prompt pass, evaluation), in
+// integers and register tiles: the quantised product of QuantizedLinear (activations to int8 per block of 32, each
+// block's dot product an integer sum scaled once), computed the way a GEMM is.
+//
+// - A panel of 16 weight rows (output features) is unpacked once per call to one unsigned 4-bit code a byte, laid
+//   out for vpmaddubsw: [block][quad g of 4 inputs][16 features][4 codes] (512 bytes a block), beside the 16 scales
+//   (and Q4_1's minimums) of each block as floats.
+// - The micro-kernel (Tile6x16) takes 6 activation rows against the panel: per quad, two 32-byte loads of the panel,
+//   and per row a broadcast of the row's 4 codes and two vpmaddubsw (unsigned code x signed code, adjacent pairs
+//   summed to int16) added into int16 accumulators, 12 of them. Over a block's 8 quads a lane sums 16 products of at
+//   most 15 x 127: at most 30480, inside int16 (and vpmaddubsw's pairs, at most 3810, never saturate). At the block's
+//   end vpmaddwd against ones gives each feature's 32-product sum in int32, and the block is scaled once:
+//     Q4_0: acc += d_w * d_x * (sum(code * q_x) - 8 * sum(q_x))     (code = q_w + 8, exact in int32)
+//     Q4_1: acc += d_w * d_x * sum(code * q_x) + min_w * sum(x)
+//   the same sums as QuantizedLinear's integer path, added in another order (per block into a float accumulator).
+// - Why: per 64 products this is 2 vector instructions where the fp32 GEMM needs 4 FMAs, so the 4-bit prompt pass
+//   runs ahead of dequantising to fp32 and multiplying there (measured in the micro-kernel alone on an AVX-512
+//   EPYC: 135 billion products a second on one thread against the fp32 GEMM's 58). Without VNNI (not exposed by
+//   .NET 10 for AVX-512) this is the densest integer product x86 offers; the 256-bit form runs as fast as a 512-bit
+//   one on that machine (whose 512-bit units are two 256-bit halves), so there is only the 256-bit form.
+//
+// Parts split the output features at multiples of 16, so every element's sum is the same for any thread count.
+internal static unsafe class QuantizedTiles
+{
+    /// <summary>Output features per panel (two 8-lane vectors).</summary>
+    const int Cols = 16;
+    /// <summary>Activation rows per micro-kernel tile.</summary>
+    const int Rows = 6;
+    const int PanelBytesPerBlock = 8 * 64;
+
+    [ThreadStatic] static byte[]? t_panel;
+    [ThreadStatic] static float[]? t_panelScales;
+    [ThreadStatic] static sbyte[]? t_codes;
+    [ThreadStatic] static float[]? t_rowScales;
+
+    /// <summary>Whether this path serves <paramref name="type"/> at the current width (4-bit types, AVX2 + FMA, 256 bits or more).</summary>
+    internal static bool Serves(QuantType type) =>
+        type is QuantType.Q4_0 or QuantType.Q4_1 && Simd.Bits >= 256 && Simd.Isa == SimdIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported;
+
+    internal static void Forward(ReadOnlySpan<float> x, QuantizedMatrix w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim)
+    {
+        if (!Serves(w.Type)) throw new InvalidOperationException($"the integer tiles need a 4-bit type and AVX2 at 256 bits or more ({w.Type.Name()}, {Simd.Bits} bits)");
+        if (n == 0) return;
+        int blocks = inDim / QuantTypes.BlockSize;
+        int padded = (n + Rows - 1) / Rows * Rows;
+
+        // Activations: codes [padded, in] (rows past n zero), then per row its blocks' scales, sums of x and sums of
+        // codes, each [padded, blocks] (zero past n: a padded row sums to 0 and is never stored).
+        var codes = t_codes is { } c && c.Length >= padded * inDim ? c : t_codes = GC.AllocateUninitializedArray<sbyte>(padded * inDim, pinned: true);
+        var rowScales = t_rowScales is { } s && s.Length >= 3 * padded * blocks ? s : t_rowScales = GC.AllocateUninitializedArray<float>(3 * padded * blocks, pinned: true);
+        fixed (float* px = x, pb = b, py = y, ps = rowScales, half = QuantizedMatrix.HalfTable)
+        fixed (sbyte* pq = codes)
+        {
+            int rowsBlocks = padded * blocks;
+            float* scale = ps, xSum = ps + rowsBlocks, codeSum = ps + 2 * rowsBlocks;
+            for (int r = 0; r < n; r++)
+                for (int k = 0; k < blocks; k++)
+                {
+                    long at = (long)r * inDim + k * QuantTypes.BlockSize;
+                    int i = r * blocks + k;
+                    QuantizedLinear.QuantizeBlock256(px + at, pq + at, scale + i, xSum + i, codeSum + i);
+                }
+            if (padded > n)
+            {
+                new Span<sbyte>(pq + (long)n * inDim, (padded - n) * inDim).Clear();
+                for (int t = 0; t < 3; t++) new Span<float>(ps + t * rowsBlocks + n * blocks, (padded - n) * blocks).Clear();
+            }
+            var work = new Work
+            {
+                W = w.Data, Type = w.Type, RowBytes = w.RowBytes, Codes = pq, Scale = scale, XSum = xSum, CodeSum = (int*)codeSum,
+                Half = half, B = b.IsEmpty ? null : pb, Y = py, N = n, Padded = padded, In = inDim, Out = outDim, Blocks = blocks,
+            };
+            int parts = Parallelism.Parts((long)n * inDim * outDim, (outDim + Cols - 1) / Cols);
+            work.Features = new Split(outDim, parts, Cols);
+            WorkerPool.For(ref work, Math.Min(parts, work.Features.Parts));
+        }
+    }
+
+    struct Work : IPartitionedWork
+    {
+        public byte* W;
+        public QuantType Type;
+        public int RowBytes;
+        public sbyte* Codes;
+        public float* Scale, XSum, B, Y, Half;
+        public int* CodeSum;
+        public int N, Padded, In, Out, Blocks;
+        public Split Features;
+
+        public void Run(int part, int worker)
+        {
+            int s = Features.Start(part), e = Features.End(part);
+            if (s >= e) return;
+            var panel = t_panel is { } p && p.Length >= Blocks * PanelBytesPerBlock ? p : t_panel = GC.AllocateUninitializedArray<byte>(Blocks * PanelBytesPerBlock, pinned: true);
+            var panelScales = t_panelScales is { } q && q.Length >= 2 * Blocks * Cols ? q : t_panelScales = GC.AllocateUninitializedArray<float>(2 * Blocks * Cols, pinned: true);
+            bool min = Type == QuantType.Q4_1;
+            var acc = stackalloc float[Rows * Cols];
+            fixed (byte* pp = panel)
+            fixed (float* pd = panelScales)
+                for (int j0 = s; j0 < e; j0 += Cols)
+                {
+                    int cols = Math.Min(Cols, e - j0);
+                    PackPanel(Type, W + (long)j0 * RowBytes, RowBytes, cols, Blocks, Half, pp, pd, pd + Blocks * Cols);
+                    for (int r0 = 0; r0 < N; r0 += Rows)
+                    {
+                        new Span<float>(acc, Rows * Cols).Clear();
+                        int at = r0 * Blocks;
+                        Tile6x16(pp, pd, pd + Blocks * Cols, Codes + (long)r0 * In, In, Scale + at, XSum + at, CodeSum + at, Blocks, min, acc);
+                        int rows = Math.Min(Rows, N - r0);
+                        for (int r = 0; r < rows; r++)
+                        {
+                            float* yr = Y + (long)(r0 + r) * Out + j0;
+                            float* ar = acc + r * Cols;
+                            if (B is null) for (int j = 0; j < cols; j++) yr[j] = ar[j];
+                            else for (int j = 0; j < cols; j++) yr[j] = B[j0 + j] + ar[j];
+                        }
+                    }
+                }
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="cols"/> (at most 16) weight rows unpacked for <see cref="Tile6x16"/>: panel [block][quad g][16
+    /// features][4 codes], code = the stored nibble (0..15); d [block][16] and min [block][16] the features' scales
+    /// and minimums as floats (0 for the features past <paramref name="cols"/>, whose codes repeat row 0's).
+    /// Per block, 4 registers of two features' 16 nibble bytes (features g and g + 4 of each 8) are split into low and
+    /// high nibbles and transposed as 4 x 4 blocks of 32-bit words, so each 32-byte store holds 8 features' 4 codes.
+    /// </summary>
+    internal static void PackPanel(QuantType type, byte* w, int rowBytes, int cols, int blocks, float* half, byte* panel, float* d, float* min)
+    {
+        int bytes = type.BlockBytes(), codesAt = type == QuantType.Q4_0 ? 2 : 4;
+        var rows = stackalloc byte*[Cols];
+        for (int j = 0; j < Cols; j++) rows[j] = w + (long)(j < cols ? j : 0) * rowBytes;
+        var nibble = Vector256.Create((byte)0x0F);
+        for (int k = 0; k < blocks; k++, panel += PanelBytesPerBlock, d += Cols, min += Cols)
+        {
+            int at = k * bytes;
+            for (int h = 0; h < 2; h++)
+            {
+                byte** r = rows + 8 * h;
+                var z0 = Vector256.Create(Vector128.Load(r[0] + at + codesAt), Vector128.Load(r[4] + at + codesAt));
+                var z1 = Vector256.Create(Vector128.Load(r[1] + at + codesAt), Vector128.Load(r[5] + at + codesAt));
+                var z2 = Vector256.Create(Vector128.Load(r[2] + at + codesAt), Vector128.Load(r[6] + at + codesAt));
+                var z3 = Vector256.Create(Vector128.Load(r[3] + at + codesAt), Vector128.Load(r[7] + at + codesAt));
+                // Low nibbles are a block's inputs 0..15 (quads 0..3), high nibbles its inputs 16..31 (quads 4..7).
+                Store4x4(z0 & nibble, z1 & nibble, z2 & nibble, z3 & nibble, panel + 32 * h);
+                Store4x4(Vector256.ShiftRightLogical(z0.AsUInt16(), 4).AsByte() & nibble, Vector256.ShiftRightLogical(z1.AsUInt16(), 4).AsByte() & nibble,
+                    Vector256.ShiftRightLogical(z2.AsUInt16(), 4).AsByte() & nibble, Vector256.ShiftRightLogical(z3.AsUInt16(), 4).AsByte() & nibble,
+                    panel + 4 * 64 + 32 * h);
+            }
+            for (int j = 0; j < Cols; j++)
+            {
+                d[j] = j < cols ? half[Unsafe.ReadUnaligned<ushort>(rows[j] + at)] : 0f;
+                min[j] = j < cols && type == QuantType.Q4_1 ? half[Unsafe.ReadUnaligned<ushort>(rows[j] + at + 2)] : 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// z_g holds feature g's 16 code bytes in its low 128 bits and feature g + 4's in its high 128 bits. Stores quads
+    /// 0..3 (64 bytes apart): quad q = [feature 0..7: bytes 4q..4q + 3], a 4 x 4 transpose of 32-bit words per half.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store4x4(Vector256<byte> z0, Vector256<byte> z1, Vector256<byte> z2, Vector256<byte> z3, byte* o)
+    {
+        var t0 = Avx2.UnpackLow(z0.AsInt32(), z1.AsInt32());   // [z0.w0 z1.w0 z0.w1 z1.w1] per half
+        var t1 = Avx2.UnpackHigh(z0.AsInt32(), z1.AsInt32());  // [z0.w2 z1.w2 z0.w3 z1.w3]
+        var t2 = Avx2.UnpackLow(z2.AsInt32(), z3.AsInt32());
+        var t3 = Avx2.UnpackHigh(z2.AsInt32(), z3.AsInt32());
+        Avx2.UnpackLow(t0.AsInt64(), t2.AsInt64()).Store((long*)o);             // word 0 of features 0..3 | 4..7
+        Avx2.UnpackHigh(t0.AsInt64(), t2.AsInt64()).Store((long*)(o + 64));     // word 1
+        Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64()).Store((long*)(o + 128));     // word 2
+        Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64()).Store((long*)(o + 192));    // word 3
+    }
+
+    /// <summary>
+    /// acc [6, 16] += the 6 activation rows at <paramref name="a"/> (<paramref name="lda"/> bytes apart) against the
+    /// panel; the rows' block scales, sums of x and code sums are [6, blocks] from <paramref name="scale"/>,
+    /// <paramref name="xSum"/> and <paramref name="codeSum"/> (row r at r * blocks).
+    /// </summary>
+    static void Tile6x16(byte* panel, float* d, float* min, sbyte* a, int lda, float* scale, float* xSum, int* codeSum, int blocks, bool hasMin, float* acc)
+    {
+        sbyte* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
+        for (int k = 0; k < blocks; k++, panel += PanelBytesPerBlock)
+        {
+            Vector256<short> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+            Vector256<short> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            byte* p = panel;
+            for (nint o = k * QuantTypes.BlockSize, end = o + QuantTypes.BlockSize; o < end; o += 4, p += 64)
+            {
+                var b0 = Avx.LoadVector256(p);
+                var b1 = Avx.LoadVector256(p + 32);
+                var x = Vector256.Create(*(int*)(a0 + o)).AsSByte();
+                c00 = Avx2.Add(c00, Avx2.MultiplyAddAdjacent(b0, x));
+                c01 = Avx2.Add(c01, Avx2.MultiplyAddAdjacent(b1, x));
+                x = Vector256.Create(*(int*)(a1 + o)).AsSByte();
+                c10 = Avx2.Add(c10, Avx2.MultiplyAddAdjacent(b0, x));
+                c11 = Avx2.Add(c11, Avx2.MultiplyAddAdjacent(b1, x));
+                x = Vector256.Create(*(int*)(a2 + o)).AsSByte();
+                c20 = Avx2.Add(c20, Avx2.MultiplyAddAdjacent(b0, x));
+                c21 = Avx2.Add(c21, Avx2.MultiplyAddAdjacent(b1, x));
+                x = Vector256.Create(*(int*)(a3 + o)).AsSByte();
+                c30 = Avx2.Add(c30, Avx2.MultiplyAddAdjacent(b0, x));
+                c31 = Avx2.Add(c31, Avx2.MultiplyAddAdjacent(b1, x));
+                x = Vector256.Create(*(int*)(a4 + o)).AsSByte();
+                c40 = Avx2.Add(c40, Avx2.MultiplyAddAdjacent(b0, x));
+                c41 = Avx2.Add(c41, Avx2.MultiplyAddAdjacent(b1, x));
+                x = Vector256.Create(*(int*)(a5 + o)).AsSByte();
+                c50 = Avx2.Add(c50, Avx2.MultiplyAddAdjacent(b0, x));
+                c51 = Avx2.Add(c51, Avx2.MultiplyAddAdjacent(b1, x));
+            }
+            var d0 = Avx.LoadVector256(d + k * Cols);
+            var d1 = Avx.LoadVector256(d + k * Cols + 8);
+            Finish(c00, c01, d0, d1, min + k * Cols, scale + k, xSum + k, codeSum + k, hasMin, acc);
+            Finish(c10, c11, d0, d1, min + k * Cols, scale + k + blocks, xSum + k + blocks, codeSum + k + blocks, hasMin, acc + Cols);
+            Finish(c20, c21, d0, d1, min + k * Cols, scale + k + 2 * blocks, xSum + k + 2 * blocks, codeSum + k + 2 * blocks, hasMin, acc + 2 * Cols);
+            Finish(c30, c31, d0, d1, min + k * Cols, scale + k + 3 * blocks, xSum + k + 3 * blocks, codeSum + k + 3 * blocks, hasMin, acc + 3 * Cols);
+            Finish(c40, c41, d0, d1, min + k * Cols, scale + k + 4 * blocks, xSum + k + 4 * blocks, codeSum + k + 4 * blocks, hasMin, acc + 4 * Cols);
+            Finish(c50, c51, d0, d1, min + k * Cols, scale + k + 5 * blocks, xSum + k + 5 * blocks, codeSum + k + 5 * blocks, hasMin, acc + 5 * Cols);
+        }
+    }
+
+    /// <summary>One row's block: its 16 features' int16 pair sums to int32 block sums, scaled into acc [16].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Finish(Vector256<short> c0, Vector256<short> c1, Vector256<float> d0, Vector256<float> d1, float* min,
+        float* scale, float* xSum, int* codeSum, bool hasMin, float* acc)
+    {
+        var ones = Vector256.Create((short)1);
+        var s0 = Avx2.MultiplyAddAdjacent(c0, ones);
+        var s1 = Avx2.MultiplyAddAdjacent(c1, ones);
+        if (!hasMin)
+        {
+            var offset = Vector256.Create(8 * *codeSum);
+            s0 = Avx2.Subtract(s0, offset);
+            s1 = Avx2.Subtract(s1, offset);
+        }
+        var dx = Vector256.Create(*scale);
+        var f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s0), Avx.Multiply(d0, dx), Avx.LoadVector256(acc));
+        var f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s1), Avx.Multiply(d1, dx), Avx.LoadVector256(acc + 8));
+        if (hasMin)
+        {
+            var sx = Vector256.Create(*xSum);
+            f0 = Fma.MultiplyAdd(Avx.LoadVector256(min), sx, f0);
+            f1 = Fma.MultiplyAdd(Avx.LoadVector256(min + 8), sx, f1);
+        }
+        f0.Store(acc);
+        f1.Store(acc + 8);
+    }
+}
