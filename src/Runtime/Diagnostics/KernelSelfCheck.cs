@@ -423,7 +423,7 @@ public static class KernelSelfCheck
     /// <summary>
     /// Decoding (one row: the whole-part row loop), a batch (rows four at a time on AVX2), a part split, and batches
     /// of many rows on every path that serves them: the dequantise-a-tile path (fp32 activations, checked against the
-    /// dequantised reference) and, for 4-bit types with AVX2, the integer tiles (checked against the quantised one).
+    /// dequantised reference) and, with AVX2, the integer tiles (checked against their quantised reference).
     /// </summary>
     static string? QuantizedLinearCheck(QuantType type)
     {
@@ -443,7 +443,7 @@ public static class KernelSelfCheck
                 return tiles;
             if (!QuantizedTiles.Serves(type)) continue;
             QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim, QuantizedLinear.Path.IntegerTiles);
-            if (Compare.Close(ScalarReference.QuantizedLinearForward(w, x, b, n), y, $"integer tiles n={n} in={inDim} out={outDim}", 1e-4, 1e-4) is { } integer)
+            if (Compare.Close(ScalarReference.QuantizedTilesForward(w, x, b, n), y, $"integer tiles n={n} in={inDim} out={outDim}", 1e-4, 1e-4) is { } integer)
                 return integer;
         }
         return null;

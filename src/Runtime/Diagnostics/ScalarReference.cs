@@ -496,7 +496,38 @@ internal static class ScalarReference
 
     /// <summary>The reference for QuantizedLinear.Forward at <paramref name="n"/> rows: the path it takes there.</summary>
     public static double[] QuantizedLinearForwardAuto(QuantizedMatrix w, float[] x, float[] b, int n) =>
-        QuantizedLinear.Route(n, w) == QuantizedLinear.Path.Dequantised ? DequantisedLinearForward(w, x, b, n) : QuantizedLinearForward(w, x, b, n);
+        QuantizedLinear.Route(n, w) switch
+        {
+            QuantizedLinear.Path.Dequantised => DequantisedLinearForward(w, x, b, n),
+            QuantizedLinear.Path.IntegerTiles => QuantizedTilesForward(w, x, b, n),
+            _ => QuantizedLinearForward(w, x, b, n),
+        };
+
+    /// <summary>
+    /// The integer tiles' product (QuantizedTiles), in double: for 4-bit types that of <see cref="QuantizedLinearForward"/>
+    /// (activations to int8 per block); for Q8_0, activations to 16-bit codes per block (QuantizedTiles.QuantizeBlockWideScalar)
+    /// times deq(W): y = b + sum over blocks of d_w d_x sum(q_w q_x).
+    /// </summary>
+    public static unsafe double[] QuantizedTilesForward(QuantizedMatrix w, float[] x, float[] b, int n)
+    {
+        if (w.Type != QuantType.Q8_0) return QuantizedLinearForward(w, x, b, n);
+        var deq = w.Dequantize();
+        int inDim = w.Cols, blocks = inDim / 32;
+        var codes = new short[n * inDim];
+        var scales = new float[n * blocks];
+        fixed (float* px = x, ps = scales)
+        fixed (short* pq = codes)
+            for (int i = 0; i < n * blocks; i++) QuantizedTiles.QuantizeBlockWideScalar(px + 32 * i, pq + 32 * i, ps + i);
+        var y = new double[n * w.Rows];
+        for (int r = 0; r < n; r++)
+            for (int j = 0; j < w.Rows; j++)
+            {
+                double acc = b.Length > 0 ? b[j] : 0;
+                for (int i = 0; i < inDim; i++) acc += deq[j * inDim + i] * ((double)scales[r * blocks + i / 32] * codes[r * inDim + i]);
+                y[r * w.Rows + j] = acc;
+            }
+        return y;
+    }
 
     /// <summary>
     /// y [n, out] = b + deq(W) deq(x) for a quantised W (QuantizedLinear), in double: deq(x) is the activations as

@@ -1,6 +1,7 @@
 using Edge.Diagnostics;
 using Edge.Kernels;
 using Edge.Quantization;
+using System.Runtime.Intrinsics.X86;
 using Xunit;
 
 namespace Edge.Tests.Kernels;
@@ -70,10 +71,10 @@ public class QuantizedLinearTests
     }
 
     /// <summary>
-    /// The integer tiles (QuantizedTiles: 4-bit types, AVX2 at 256 bits and more), forced at every many-row shape
-    /// (rows not a multiple of the micro-kernel's 6, features not a multiple of its 16, several panels a part)
-    /// against the quantised reference: the same integer sums, the float scaling added in another order. Where the
-    /// path does not serve (Q8_0, 128 bits, scalar, a CPU without AVX2), Auto must not take it.
+    /// The integer tiles (QuantizedTiles: AVX2 at 256 bits and more), forced at every many-row shape (rows not a
+    /// multiple of the micro-kernel's 6, features not a multiple of its 16, several panels a part) against their
+    /// quantised reference: the same integer sums, the float scaling added in another order. Where the path does not
+    /// serve (128 bits, scalar, a CPU without AVX2), Auto must not take it.
     /// </summary>
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
     public void ForwardIntegerTiles_MatchesTheQuantisedReference_OnEveryWidth(int bits)
@@ -97,14 +98,14 @@ public class QuantizedLinearTests
                     var y = Data.Gaussian(ref rng, (n + 1) * outDim);
                     float[] past = y[(n * outDim)..];
                     QuantizedLinear.Forward(x, w, bias, y, n, inDim, outDim, QuantizedLinear.Path.IntegerTiles);
-                    Expect.Close(ScalarReference.QuantizedLinearForward(w, x, bias, n), y.AsSpan(0, n * outDim), $"{type} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
+                    Expect.Close(ScalarReference.QuantizedTilesForward(w, x, bias, n), y.AsSpan(0, n * outDim), $"{type} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
                     Assert.Equal(past, y[(n * outDim)..]);
                 }
             }
-        Assert.Equal(bits >= 256 && Simd.MachineIsa == SimdIsa.Avx2 ? 2 * (ManyRowShapes.Length + 1) : 0, served);
+        Assert.Equal(bits >= 256 && Simd.MachineIsa == SimdIsa.Avx2 ? Types.Length * (ManyRowShapes.Length + 1) : 0, served);
     }
 
-    /// <summary>A large 4-bit matrix (no kept fp32 form) takes the integer tiles from DequantiseFromRows rows on, where they serve.</summary>
+    /// <summary>A large matrix (no kept fp32 form) takes the integer tiles from DequantiseFromRows rows on, where they serve.</summary>
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
     public void ALargeFourBitMatrix_TakesTheIntegerTiles_ForManyRows(int bits)
     {
@@ -302,5 +303,52 @@ public class QuantizedLinearTests
         var w = QuantizedMatrix.Create(wf, inDim, outDim, false, QuantType.Q4_0);
         using var _ = ThreadCounts.Use(1); // every part on this thread, so its allocations are the ones counted
         Expect.AllocatesNothing(() => QuantizedLinear.Forward(x, w, [], y, n, inDim, outDim), $"a q4_0 {n}-row product", warmUp: 1, calls: 10);
+    }
+
+    [Fact]
+    public void IntegerTiles_AllocateNothing_AfterWarmUp()
+    {
+        if (!QuantizedTiles.Serves(QuantType.Q8_0)) { Assert.False(Simd.MachineIsa == SimdIsa.Avx2 && Simd.MachineBits >= 256); return; }
+        var rng = new Rng(89);
+        const int n = 40, inDim = 256, outDim = 600;
+        float[] x = Data.Gaussian(ref rng, n * inDim), y = new float[n * outDim];
+        using var _ = ThreadCounts.Use(1);
+        foreach (var type in Types)
+        {
+            var w = QuantizedMatrix.Create(Data.Gaussian(ref rng, inDim * outDim), inDim, outDim, false, type);
+            Expect.AllocatesNothing(() => QuantizedLinear.Forward(x, w, [], y, n, inDim, outDim, QuantizedLinear.Path.IntegerTiles), $"a {type} {n}-row product", warmUp: 1, calls: 10);
+        }
+    }
+
+    /// <summary>
+    /// Q8_0's 16-bit activation codes: the vector quantiser against the scalar one, bit for bit (codes and scale), on
+    /// Gaussian blocks, an all-zero block, a block of one value and halves that round to even.
+    /// </summary>
+    [Fact]
+    public unsafe void WideActivationCodes_AreTheScalarOnes()
+    {
+        if (!Avx2.IsSupported) { Assert.False(QuantizedTiles.Serves(QuantType.Q8_0)); return; }
+        var rng = new Rng(88);
+        var blocks = new List<float[]> { new float[32], Enumerable.Repeat(-3.5f, 32).ToArray(), Enumerable.Range(0, 32).Select(i => (i - 16) * 0.5f).ToArray() };
+        for (int t = 0; t < 50; t++) blocks.Add(Data.Gaussian(ref rng, 32, t + 0.01f));
+        var halves = Enumerable.Range(0, 32).Select(i => i * 1.5f).ToArray();
+        halves[31] = 32767f; // scale 1: every code is x rounded, halves to even
+        blocks.Add(halves);
+        short[] q = new short[32], qs = new short[32];
+        foreach (var x in blocks)
+        {
+            float d, ds;
+            fixed (float* px = x)
+            fixed (short* pq = q, pqs = qs)
+            {
+                QuantizedTiles.QuantizeBlockWide(px, pq, &d);
+                QuantizedTiles.QuantizeBlockWideScalar(px, pqs, &ds);
+            }
+            Assert.Equal(BitConverter.SingleToInt32Bits(ds), BitConverter.SingleToInt32Bits(d));
+            Assert.Equal(qs, q);
+            Assert.True(qs.Max(v => Math.Abs((int)v)) <= 32767);
+        }
+        // The last block was the halves, at scale 1: 0, 1.5, 3, 4.5, 6 round half to even to 0, 2, 3, 4, 6.
+        Assert.Equal(new short[] { 0, 2, 3, 4, 6 }, q[..5]);
     }
 }
