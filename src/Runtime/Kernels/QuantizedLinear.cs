@@ -26,29 +26,37 @@ public static unsafe class QuantizedLinear
     [ThreadStatic] static float[]? t_scales;
 
     /// <summary>
-    /// Rows from which a product takes the dequantise-a-tile path (<see cref="ForwardDequantised"/>): measured on an AVX2
-    /// and an AVX-512 EPYC, where from here on it beats the integer path (which wins for decoding and a few rows).
+    /// Rows from which a product takes the dequantise-a-tile path (<see cref="ForwardDequantised"/>) where the integer
+    /// tiles do not serve (ARM64, 128 bits, scalar): measured on an AVX2 and an AVX-512 EPYC, where from here on it
+    /// beat the integer path (which wins for decoding and a few rows).
     /// </summary>
     public const int DequantiseFromRows = 16;
 
     /// <summary>
-    /// Which way a product is computed; <see cref="Path.Auto"/> picks by the number of rows (and, from
-    /// <see cref="DequantiseFromRows"/> on, a small matrix's kept fp32 form over dequantised tiles).
-    /// <see cref="Path.Dequantised"/> forces the tiles, even for a small matrix.
+    /// Rows from which a product takes the integer tiles (<see cref="QuantizedTiles"/>) where they serve: measured on
+    /// GPT-2's products (`edge bench prefill gpt2 --vocab 50257 --prompt-tokens N --type q4|q8`, either path forced) on
+    /// an AVX-512 EPYC, where 4-bit tiles beat the four-rows-a-pass integer path from 5 rows (5 tokens: 7.0 against
+    /// 10.1 ms) and Q8_0's 16-bit tiles from 9 or 10 (8 tokens: 15.2 against 13.7 ms; 10 tokens: 14.0 against 17.3).
+    /// </summary>
+    internal static int TilesFromRows(QuantType type) => type == QuantType.Q8_0 ? 9 : 5;
+
+    /// <summary>
+    /// Which way a product is computed; <see cref="Path.Auto"/> picks by the number of rows and what serves at the
+    /// current width (<see cref="Route"/>). <see cref="Path.Dequantised"/> forces the dequantised tiles, even for a
+    /// small matrix with an fp32 form.
     /// </summary>
     internal enum Path { Auto, Integer, Dequantised, IntegerTiles }
 
-    /// <summary>Whether a product of <paramref name="n"/> rows is one of many rows (a dequantised or integer-tile path).</summary>
-    public static bool Dequantises(int n) => n >= DequantiseFromRows;
+    /// <summary>Rows from which <see cref="Path.Auto"/> leaves the integer path for a many-row one, at the current width.</summary>
+    internal static int ManyRowsFrom(QuantType type) => QuantizedTiles.Serves(type) ? TilesFromRows(type) : DequantiseFromRows;
 
     /// <summary>
     /// The path <see cref="Path.Auto"/> takes for <paramref name="n"/> rows of <paramref name="w"/>: the integer one
-    /// below <see cref="DequantiseFromRows"/>; from there a small matrix's kept fp32 form, else the integer tiles
-    /// (<see cref="QuantizedTiles"/>: 4-bit types with AVX2), else dequantised tiles.
+    /// below <see cref="ManyRowsFrom"/>; from there the integer tiles where they serve (AVX2), else dequantised tiles
+    /// (or a small matrix's fp32 form).
     /// </summary>
     internal static Path Route(int n, QuantizedMatrix w) =>
-        !Dequantises(n) ? Path.Integer :
-        w.Fp32Transposed.IsEmpty && QuantizedTiles.Serves(w.Type) ? Path.IntegerTiles : Path.Dequantised;
+        n < ManyRowsFrom(w.Type) ? Path.Integer : QuantizedTiles.Serves(w.Type) ? Path.IntegerTiles : Path.Dequantised;
 
     public static void Forward(ReadOnlySpan<float> x, QuantizedMatrix w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim) =>
         Forward(x, w, b, y, n, inDim, outDim, Path.Auto);
@@ -119,11 +127,11 @@ public static unsafe class QuantizedLinear
     {
         if (w.Cols != inDim || w.Rows != outDim)
             throw new ArgumentException($"the quantised weight is [{w.Rows}, {w.Cols}] (out, in), the product needs [{outDim}, {inDim}]", nameof(w));
-        if (!tiles && !w.Fp32Transposed.IsEmpty)
+        if (!tiles && w.Fp32Transposed() is { IsEmpty: false } fp32)
         {
-            // A small matrix's fp32 form, kept since it was made (QuantizedMatrix.SmallFp32Bytes): the same GEMM on the
-            // same values as the tiles below, so the same results, without dequantising again.
-            Linear.Forward(x, w.Fp32Transposed, b, y, n, inDim, outDim);
+            // A small matrix's fp32 form, kept since its first such product (QuantizedMatrix.SmallFp32Bytes): the same
+            // GEMM on the same values as the tiles below, so the same results, without dequantising again.
+            Linear.Forward(x, fp32, b, y, n, inDim, outDim);
             return;
         }
         Check.AtLeast(x.Length, n, inDim, nameof(x));

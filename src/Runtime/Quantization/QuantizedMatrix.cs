@@ -22,30 +22,35 @@ public sealed unsafe class QuantizedMatrix
         Rows = rows;
         Cols = cols;
         _data = data;
-        if ((long)rows * cols * sizeof(float) <= SmallFp32Bytes)
-        {
-            // [Cols][Rows]: deq(W) transposed, the layout of a Conv1D weight, which the fp32 GEMM multiplies as it is.
-            _fp32 = GC.AllocateUninitializedArray<float>(rows * cols, pinned: true);
-            fixed (float* half = HalfTable, dst = _fp32)
-                Kernels.QuantizedLinear.DequantizeTransposed(type, data, RowBytes, rows, cols, half, dst, rows,
-                    System.Runtime.Intrinsics.X86.Avx2.IsSupported);
-        }
     }
 
     /// <summary>
     /// A matrix whose fp32 form takes at most this many bytes (128 Ki weights: every product of a width-128 model such
-    /// as the baby GPT; none of GPT-2's) keeps that form beside its blocks, dequantised once when it is made, for the
-    /// products of many rows (a prompt pass, evaluation): such a matrix sits in cache either way, so its quantised form
-    /// saves no memory traffic there, and dequantising it again on every call cost those products about half again the
-    /// fp32 time (the baby GPT's 64-token prompt pass: 1.5 ms against 1.0). Decoding still reads the blocks: the
-    /// integer path is faster than fp32 at one row. The file keeps only the blocks.
+    /// as the baby GPT; none of GPT-2's) keeps that form beside its blocks for the dequantised path's products of many
+    /// rows (where the integer tiles do not serve: ARM64, 128 bits), made on the first such product: such a matrix sits
+    /// in cache either way, so its quantised form saves no memory traffic there, and dequantising it again on every
+    /// call cost those products about half again the fp32 time (the baby GPT's 64-token prompt pass: 1.5 ms against
+    /// 1.0). Decoding and the integer tiles read the blocks (the tiles beat this form too: the baby GPT's prompt pass
+    /// q8_0 0.85 and q4_0 0.74 ms against 0.97 and 1.0). The file keeps only the blocks.
     /// </summary>
     public const int SmallFp32Bytes = 512 * 1024;
 
-    readonly float[]? _fp32;
+    float[]? _fp32;
 
-    /// <summary>deq(W) transposed, [Cols, Rows] (in, out), for a matrix of at most <see cref="SmallFp32Bytes"/> as fp32; otherwise empty.</summary>
-    internal ReadOnlySpan<float> Fp32Transposed => _fp32;
+    /// <summary>
+    /// deq(W) transposed, [Cols, Rows] (in, out), for a matrix of at most <see cref="SmallFp32Bytes"/> as fp32 (made on
+    /// the first call, once: a racing second maker's copy is dropped); otherwise empty.
+    /// </summary>
+    internal ReadOnlySpan<float> Fp32Transposed()
+    {
+        if (_fp32 is { } made || (long)Rows * Cols * sizeof(float) > SmallFp32Bytes) return _fp32;
+        // [Cols][Rows]: deq(W) transposed, the layout of a Conv1D weight, which the fp32 GEMM multiplies as it is.
+        made = GC.AllocateUninitializedArray<float>(Rows * Cols, pinned: true);
+        fixed (float* half = HalfTable, dst = made)
+            Kernels.QuantizedLinear.DequantizeTransposed(Type, _data, RowBytes, Rows, Cols, half, dst, Rows,
+                System.Runtime.Intrinsics.X86.Avx2.IsSupported);
+        return Interlocked.CompareExchange(ref _fp32, made, null) ?? made;
+    }
 
     /// <summary>Quantises a product's weight (see <see cref="Quantizer.Quantize"/>) into a matrix that owns its bytes.</summary>
     public static QuantizedMatrix Create(ReadOnlySpan<float> w, int inDim, int outDim, bool transposed, QuantType type) =>

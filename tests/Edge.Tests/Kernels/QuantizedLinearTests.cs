@@ -34,7 +34,7 @@ public class QuantizedLinearTests
                 }
     }
 
-    // Many rows (the dequantise-a-tile path from DequantiseFromRows on): tile edges (out not a multiple of the tile's
+    // Many rows (the integer tiles or the dequantise-a-tile path, from ManyRowsFrom on): tile edges (out not a multiple of the tile's
     // columns or of a micro-kernel's), rows not a multiple of a micro-kernel's, several tiles per part.
     static readonly (int N, int In, int Out)[] ManyRowShapes =
         [(1, 64, 17), (5, 96, 40), (16, 32, 1), (17, 96, 40), (23, 256, 200), (40, 768, 24), (64, 128, 301)];
@@ -105,22 +105,29 @@ public class QuantizedLinearTests
         Assert.Equal(bits >= 256 && Simd.MachineIsa == SimdIsa.Avx2 ? Types.Length * (ManyRowShapes.Length + 1) : 0, served);
     }
 
-    /// <summary>A large matrix (no kept fp32 form) takes the integer tiles from DequantiseFromRows rows on, where they serve.</summary>
+    /// <summary>
+    /// Every type takes the integer tiles from TilesFromRows rows on where they serve (a small matrix too), else the
+    /// dequantised path from DequantiseFromRows on; below, the integer path.
+    /// </summary>
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
-    public void ALargeFourBitMatrix_TakesTheIntegerTiles_ForManyRows(int bits)
+    public void ManyRows_TakeTheTiles_WhereTheyServe(int bits)
     {
         using var _ = Widths.Use(bits);
         var rng = new Rng(99);
-        const int inDim = 768, outDim = 200;
-        Assert.True((long)inDim * outDim * 4 > QuantizedMatrix.SmallFp32Bytes);
-        var w = QuantizedMatrix.Create(Data.Gaussian(ref rng, inDim * outDim, 0.1f), inDim, outDim, false, QuantType.Q4_0);
-        var many = QuantizedLinear.DequantiseFromRows;
-        Assert.Equal(QuantizedLinear.Path.Integer, QuantizedLinear.Route(many - 1, w));
-        Assert.Equal(QuantizedTiles.Serves(QuantType.Q4_0) ? QuantizedLinear.Path.IntegerTiles : QuantizedLinear.Path.Dequantised, QuantizedLinear.Route(many, w));
-        var x = Data.Gaussian(ref rng, many * inDim);
-        var y = new float[many * outDim];
-        QuantizedLinear.Forward(x, w, [], y, many, inDim, outDim);
-        Expect.Close(ScalarReference.QuantizedLinearForwardAuto(w, x, [], many), y, $"bits={bits}", rel: 1e-4, abs: 1e-4);
+        foreach (var type in Types)
+            foreach (var (inDim, outDim) in new[] { (768, 200), (128, 64) })
+            {
+                var w = QuantizedMatrix.Create(Data.Gaussian(ref rng, inDim * outDim, 0.1f), inDim, outDim, false, type);
+                bool tiles = bits >= 256 && Simd.MachineIsa == SimdIsa.Avx2;
+                int many = tiles ? QuantizedLinear.TilesFromRows(type) : QuantizedLinear.DequantiseFromRows;
+                Assert.Equal(many, QuantizedLinear.ManyRowsFrom(type));
+                Assert.Equal(QuantizedLinear.Path.Integer, QuantizedLinear.Route(many - 1, w));
+                Assert.Equal(tiles ? QuantizedLinear.Path.IntegerTiles : QuantizedLinear.Path.Dequantised, QuantizedLinear.Route(many, w));
+                var x = Data.Gaussian(ref rng, many * inDim);
+                var y = new float[many * outDim];
+                QuantizedLinear.Forward(x, w, [], y, many, inDim, outDim);
+                Expect.Close(ScalarReference.QuantizedLinearForwardAuto(w, x, [], many), y, $"{type} bits={bits}", rel: 1e-4, abs: 1e-4);
+            }
     }
 
     /// <summary>The many-row paths: 30 rows of a small matrix (its kept fp32 form), and of a large 4-bit one (the integer tiles where they serve).</summary>
@@ -176,15 +183,16 @@ public class QuantizedLinearTests
     [Theory, MemberData(nameof(Widths.All), MemberType = typeof(Widths))]
     public void ABatch_GivesEachRowWhatItGivesAlone(int bits)
     {
-        // Batches below DequantiseFromRows go four rows per pass over the weights on the AVX2 path: bit-identical to
-        // decoding row by row. (From DequantiseFromRows on, a batch takes the dequantise-a-tile path, whose rows agree
-        // with decoding to the activations' int8 rounding only: checked against each path's reference above.)
-        Assert.True(11 < QuantizedLinear.DequantiseFromRows);
+        // Batches below ManyRowsFrom go four rows per pass over the weights on the AVX2 path: bit-identical to
+        // decoding row by row. (From there on, a batch takes the integer or dequantised tiles, whose rows agree with
+        // decoding to float rounding or the activations' int8 rounding only: checked against each path's reference.)
         using var _ = Widths.Use(bits);
         var rng = new Rng(94);
-        const int n = 11, inDim = 96, outDim = 24;
+        const int inDim = 96, outDim = 24;
         foreach (var type in Types)
         {
+            int n = Math.Min(11, QuantizedLinear.ManyRowsFrom(type) - 1);
+            Assert.True(n >= 4, $"{type}: {n} rows make no four-row pass");
             float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim), b = Data.Gaussian(ref rng, outDim);
             var w = QuantizedMatrix.Create(wf, inDim, outDim, false, type);
             var batch = new float[n * outDim];

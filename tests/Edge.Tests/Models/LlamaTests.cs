@@ -181,8 +181,12 @@ public class LlamaQuantizationTests
             var step = decoding.DecodeStep(tokens[t]);
             for (int v = 0; v < V; v++) worst = Math.Max(worst, Math.Abs(step[v] - got[t * V + v]));
         }
-        // The products quantise their inputs to 8 bits per block of 32: a last-bit difference between the single-query
-        // attention of decoding and the batched one can move one input code, a change far below the format's own error.
-        Assert.True(worst <= 1e-3, $"{type}: max |decode - forward| = {worst:G3}");
+        // Decoding's one-row products quantise their inputs to 8 bits per block of 32. The 12-row forward takes the
+        // integer tiles where they serve (AVX2): 4-bit types with the same 8-bit codes, their sums added in another
+        // order (a last-bit difference, as between the single-query attention of decoding and the batched one, can
+        // move a later input code: Q4_1 2.0e-3 against its 4.9e-2 from fp32), Q8_0 with 16-bit codes, finer than
+        // decoding's: 2.2e-3, most of Q8_0's own largest difference from fp32 here (3.2e-3), which decoding's 8-bit
+        // codes make. Without AVX2, 12 rows take the integer path, the same codes as decoding (as Q4_0 nearly does here: 6e-8).
+        Assert.True(worst <= 5e-3, $"{type}: max |decode - forward| = {worst:G3}");
     }
 }
