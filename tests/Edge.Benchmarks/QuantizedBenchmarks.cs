@@ -41,6 +41,51 @@ public class QuantizedLinearBenchmarks
     public void MatrixVector() => QuantizedLinear.Forward(_x, _w, [], _y, 1, In, Out);
 }
 
+/// <summary>
+/// A product of many rows (a 64-token prompt pass through one of GPT-2's 768 x 768 matrices) on one thread, on each
+/// quantised path that serves it, beside the fp32 GEMM on the same (dequantised) weights: whether the integer tiles
+/// beat dequantising to fp32, and by how much. GFLOP/s = 2 x 64 x 768 x 768 / the mean.
+/// </summary>
+[MemoryDiagnoser]
+public class QuantizedManyRowsBenchmarks
+{
+    const int N = 64, In = 768, Out = 768;
+    QuantizedMatrix _w = null!;
+    float[] _x = [], _y = [], _fp32 = [];
+
+    [Params(QuantType.Q8_0, QuantType.Q4_0, QuantType.Q4_1)]
+    public QuantType Type { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        Parallelism.Threads = 1;
+        var rng = new Rng(3);
+        var w = new float[In * Out];
+        for (int i = 0; i < w.Length; i++) w[i] = 0.02f * rng.NextGaussian();
+        _w = QuantizedMatrix.Create(w, In, Out, transposed: true, Type);
+        _fp32 = new float[In * Out];
+        var row = new float[In];
+        for (int j = 0; j < Out; j++)
+        {
+            _w.DequantizeRow(j, row);
+            for (int i = 0; i < In; i++) _fp32[i * Out + j] = row[i];
+        }
+        _x = new float[N * In];
+        for (int i = 0; i < _x.Length; i++) _x[i] = rng.NextGaussian();
+        _y = new float[N * Out];
+    }
+
+    [Benchmark(Baseline = true)]
+    public void Fp32Gemm() => Linear.Forward(_x, _fp32, [], _y, N, In, Out);
+
+    [Benchmark]
+    public void DequantisedTiles() => QuantizedLinear.Forward(_x, _w, [], _y, N, In, Out, QuantizedLinear.Path.Dequantised);
+
+    [Benchmark]
+    public void IntegerTiles() => QuantizedLinear.Forward(_x, _w, [], _y, N, In, Out, QuantizedLinear.Path.IntegerTiles);
+}
+
 /// <summary>Drawing one token from a row of GPT-2's 50,257 logits with top-k 40 (what `edge bench generate` samples with).</summary>
 [MemoryDiagnoser]
 public class SamplerBenchmarks

@@ -428,7 +428,7 @@ public static class KernelSelfCheck
     static string? QuantizedLinearCheck(QuantType type)
     {
         var rng = new Rng(16 + (ulong)type);
-        int many = QuantizedLinear.DequantiseFromRows;
+        int many = QuantizedLinear.DequantiseFromRows; // many rows for every path: the tiles start at 5 or 9
         foreach (var (n, inDim, outDim) in new[] { (1, 64, 40), (6, 96, 24), (1, 256, 300), (many, 96, 24), (many + 7, 256, 200) })
         {
             float[] wf = Gaussian(ref rng, inDim * outDim, 0.1f), x = Gaussian(ref rng, n * inDim), b = Gaussian(ref rng, outDim);

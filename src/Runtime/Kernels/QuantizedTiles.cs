@@ -5,10 +5,11 @@ using Edge.Quantization;
 
 namespace Edge.Kernels;
 
-// y [n, out] = x [n, in] @ deq(W)^T + b for a 4-bit W (Q4_0, Q4_1) and many rows (a prompt pass, evaluation), in
-// integers and register tiles: the quantised product of QuantizedLinear (activations to int8 per block of 32, each
-// block's dot product an integer sum scaled once), computed the way a GEMM is.
+// y [n, out] = x [n, in] @ deq(W)^T + b for a quantised W and many rows (a prompt pass, evaluation), in integers and
+// register tiles: the products of QuantizedLinear (activations quantised per block of 32, each block's dot product an
+// integer sum scaled once) computed the way a GEMM is, where the integer path computes one row against one weight row.
 //
+// 4-bit types (Q4_0, Q4_1), activations to int8 codes as for decoding (QuantizedLinear.QuantizeActivations):
 // - A panel of 16 weight rows (output features) is unpacked once per call to one unsigned 4-bit code a byte, laid
 //   out for vpmaddubsw: [block][quad g of 4 inputs][16 features][4 codes] (512 bytes a block), beside the 16 scales
 //   (and Q4_1's minimums) of each block as floats.
@@ -20,21 +21,26 @@ namespace Edge.Kernels;
 //     Q4_0: acc += d_w * d_x * (sum(code * q_x) - 8 * sum(q_x))     (code = q_w + 8, exact in int32)
 //     Q4_1: acc += d_w * d_x * sum(code * q_x) + min_w * sum(x)
 //   the same sums as QuantizedLinear's integer path, added in another order (per block into a float accumulator).
-// - Why: per 64 products this is 2 vector instructions where the fp32 GEMM needs 4 FMAs, so the 4-bit prompt pass
-//   runs ahead of dequantising to fp32 and multiplying there (measured in the micro-kernel alone on an AVX-512
-//   EPYC: 135 billion products a second on one thread against the fp32 GEMM's 58). Without VNNI (not exposed by
-//   .NET 10 for AVX-512) this is the densest integer product x86 offers; the 256-bit form runs as fast as a 512-bit
-//   one on that machine (whose 512-bit units are two 256-bit halves), so there is only the 256-bit form.
 //
-// Q8_0 weights (-127..127) do not fit vpmaddubsw beside 8-bit activations (its pairs would saturate), so they go as
-// int16: the activations are quantised per block to 16-bit codes (scale = max|x| / 32767: finer than Q8_0's, about
-// the fp32 product's precision), the panel holds the weights sign-extended, [block][pair g of 2 inputs][16 features]
-// [2 int16] (1 KiB a block), and a 6 x 16 micro-kernel (Tile6x16Wide) sums adjacent pairs with vpmaddwd into int32
-// (per block at most 32 x 32767 x 127, inside int32), scaled once per block: acc += d_w * d_x * sum(q_w * q_x).
-// Per 32 products that is 2 instructions against the fp32 GEMM's 4 FMAs: 78 billion products a second against 58 in
-// the micro-kernel alone (same machine).
+// Q8_0 (weights -127..127 do not fit vpmaddubsw beside 8-bit activations: its pairs would saturate), as int16: the
+// activations to 16-bit codes per block (scale = max|x| / 32767: finer than decoding's 8 bits, near the fp32
+// product), the weights sign-extended in the panel, [block][pair g of 2 inputs][16 features][2 int16] (1 KiB a
+// block), and a 6 x 16 micro-kernel (Tile6x16Wide) summing adjacent pairs with vpmaddwd into int32 (per block at most
+// 32 x 32767 x 127, inside int32), scaled once per block: acc += d_w * d_x * sum(q_w * q_x).
 //
-// Parts split the output features at multiples of 16, so every element's sum is the same for any thread count.
+// Why: a 256-bit FMA does 8 products; a 256-bit vpmaddubsw does 32 and a vpmaddwd 16, each with one add beside it,
+// so both run ahead of dequantising to fp32 and multiplying there. Without VNNI (which .NET
+// 10 does not expose for AVX-512) these are the densest integer products x86 offers. QuantizedManyRowsBenchmarks
+// (tests/Edge.Benchmarks) times a 64-row product through a 768 x 768 matrix on one thread on each path beside the
+// fp32 GEMM; the GPT-2 64-token prompt pass (`edge bench prefill gpt2 --vocab 50257 --type q4|q8`, 2 threads, AVX-512
+// EPYC) went from 80 to 36 ms (q4_0) and from 81 to 52 ms (q8_0) against fp32's 80. There is only a 256-bit form:
+// on that machine (whose 512-bit units are two 256-bit halves) a 512-bit one measured the same.
+//
+// Parts split the output features at multiples of 16, so every element's sum is the same for any thread count. The
+// packing and micro-kernels are compiled optimised from their first call (AggressiveOptimization): with tiered
+// compilation a short run (`edge eval` on the baby GPT: 2.2 s) spent its first passes in their unoptimised loops,
+// and a q4 copy evaluated 7% slower than fp32 (2.43 and 2.46 s against 2.29 and 2.26); with it, even (2.25 and
+// 2.19 s against 2.26 and 2.19).
 internal static unsafe class QuantizedTiles
 {
     /// <summary>Output features per panel (two 8-lane vectors).</summary>
@@ -223,6 +229,7 @@ internal static unsafe class QuantizedTiles
     /// Per block, 4 registers of two features' 16 nibble bytes (features g and g + 4 of each 8) are split into low and
     /// high nibbles and transposed as 4 x 4 blocks of 32-bit words, so each 32-byte store holds 8 features' 4 codes.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackPanel(QuantType type, byte* w, int rowBytes, int cols, int blocks, float* half, byte* panel, float* d, float* min)
     {
         int bytes = type.BlockBytes(), codesAt = type == QuantType.Q4_0 ? 2 : 4;
@@ -275,6 +282,7 @@ internal static unsafe class QuantizedTiles
     /// panel; the rows' block scales, sums of x and code sums are [6, blocks] from <paramref name="scale"/>,
     /// <paramref name="xSum"/> and <paramref name="codeSum"/> (row r at r * blocks).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Tile6x16(byte* panel, float* d, float* min, sbyte* a, int lda, float* scale, float* xSum, int* codeSum, int blocks, bool hasMin, float* acc)
     {
         sbyte* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
@@ -350,6 +358,7 @@ internal static unsafe class QuantizedTiles
     /// whose codes repeat row 0's). Per block and 8 features, each row's 32 codes widen to two registers of 8 pairs, and
     /// the 8 x 8 transpose of 32-bit words (Linear.Transpose8x8, moving bits only) makes each store one pair of 8 features.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void PackWidePanel(byte* w, int rowBytes, int cols, int blocks, float* half, byte* panel, float* d)
     {
         const int bytes = 2 + QuantTypes.BlockSize;
@@ -380,6 +389,7 @@ internal static unsafe class QuantizedTiles
     /// acc [6, 16] += the 6 rows of 16-bit activation codes at <paramref name="a"/> (<paramref name="lda"/> codes
     /// apart) against a wide panel; the rows' block scales are [6, blocks] from <paramref name="scale"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Tile6x16Wide(byte* panel, float* d, short* a, int lda, float* scale, int blocks, float* acc)
     {
         short* a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
