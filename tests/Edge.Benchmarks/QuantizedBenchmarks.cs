@@ -21,12 +21,14 @@ public class QuantizedLinearBenchmarks
     [Params(QuantType.Q8_0, QuantType.Q4_0, QuantType.Q4_1)]
     public QuantType Type { get; set; }
 
-    int In => int.Parse(Shape.Split('x')[0]);
-    int Out => int.Parse(Shape.Split('x')[1]);
+    // Parsed once in Setup: parsing in the benchmark call allocated (208 B a call, none of it the kernel's).
+    int In, Out;
 
     [GlobalSetup]
     public void Setup()
     {
+        In = int.Parse(Shape.Split('x')[0]);
+        Out = int.Parse(Shape.Split('x')[1]);
         Parallelism.Threads = 1;
         var rng = new Rng(1);
         var w = new float[In * Out];
