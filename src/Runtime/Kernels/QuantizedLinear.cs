@@ -326,6 +326,15 @@ public static unsafe class QuantizedLinear
         *codeSum = BitConverter.Int32BitsToSingle(codes);
     }
 
+    /// <summary>The largest magnitude among a block's 32 values, held in four 8-float vectors (max is exact in any order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float AbsMax256(Vector256<float> v0, Vector256<float> v1, Vector256<float> v2, Vector256<float> v3)
+    {
+        var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+        var m4 = Vector128.Max(m.GetLower(), m.GetUpper());
+        return MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]));
+    }
+
     /// <summary>
     /// <see cref="QuantizeBlockScalar"/> in four 8-float vectors: the same scale and codes (round half to even, as
     /// MathF.Round); the sum of x is added in another order, so it can differ from the scalar one in the last bits.
@@ -336,10 +345,7 @@ public static unsafe class QuantizedLinear
         var v1 = Vector256.Load(x + 8);
         var v2 = Vector256.Load(x + 16);
         var v3 = Vector256.Load(x + 24);
-        var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
-        var m4 = Vector128.Max(m.GetLower(), m.GetUpper());
-        float amax = MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]));
-        float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
+        float d = AbsMax256(v0, v1, v2, v3) / 127f, id = d != 0 ? 1f / d : 0f;
         var scaleBy = Vector256.Create(id);
         var c0 = Vector256.ConvertToInt32(Vector256.Round(v0 * scaleBy));
         var c1 = Vector256.ConvertToInt32(Vector256.Round(v1 * scaleBy));

@@ -147,10 +147,7 @@ internal static unsafe class QuantizedTiles
         var v1 = Vector256.Load(x + 8);
         var v2 = Vector256.Load(x + 16);
         var v3 = Vector256.Load(x + 24);
-        var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
-        var m4 = Vector128.Max(m.GetLower(), m.GetUpper());
-        float amax = MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]));
-        float d = amax / 32767f, id = d != 0 ? 1f / d : 0f;
+        float d = QuantizedLinear.AbsMax256(v0, v1, v2, v3) / 32767f, id = d != 0 ? 1f / d : 0f;
         var by = Vector256.Create(id);
         Vector256.Narrow(Vector256.ConvertToInt32(Vector256.Round(v0 * by)), Vector256.ConvertToInt32(Vector256.Round(v1 * by))).Store(q);
         Vector256.Narrow(Vector256.ConvertToInt32(Vector256.Round(v2 * by)), Vector256.ConvertToInt32(Vector256.Round(v3 * by))).Store(q + 16);
@@ -387,7 +384,9 @@ internal static unsafe class QuantizedTiles
 
     /// <summary>
     /// acc [6, 16] += the 6 rows of 16-bit activation codes at <paramref name="a"/> (<paramref name="lda"/> codes
-    /// apart) against a wide panel; the rows' block scales are [6, blocks] from <paramref name="scale"/>.
+    /// apart) against a wide panel; the rows' block scales are [6, blocks] from <paramref name="scale"/>. Spelled out
+    /// beside <see cref="Tile6x16"/> as Linear's micro-kernels are: the JIT keeps 12 named accumulators in registers,
+    /// not an array or a loop over rows, and the element types and instructions differ.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Tile6x16Wide(byte* panel, float* d, short* a, int lda, float* scale, int blocks, float* acc)
