@@ -441,7 +441,7 @@ public static class KernelSelfCheck
             QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim, QuantizedLinear.Path.Dequantised);
             if (Compare.Close(ScalarReference.DequantisedLinearForward(w, x, b, n), y, $"dequantised tiles n={n} in={inDim} out={outDim}", 1e-4, 1e-4) is { } tiles)
                 return tiles;
-            if (!QuantizedTiles.Serves(type)) continue;
+            if (!QuantizedTiles.Serve) continue;
             QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim, QuantizedLinear.Path.IntegerTiles);
             if (Compare.Close(ScalarReference.QuantizedTilesForward(w, x, b, n), y, $"integer tiles n={n} in={inDim} out={outDim}", 1e-4, 1e-4) is { } integer)
                 return integer;

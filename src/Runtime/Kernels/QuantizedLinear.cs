@@ -34,9 +34,10 @@ public static unsafe class QuantizedLinear
 
     /// <summary>
     /// Rows from which a product takes the integer tiles (<see cref="QuantizedTiles"/>) where they serve: measured on
-    /// GPT-2's products (`edge bench prefill gpt2 --vocab 50257 --prompt-tokens N --type q4|q8`, either path forced) on
-    /// an AVX-512 EPYC, where 4-bit tiles beat the four-rows-a-pass integer path from 5 rows (5 tokens: 7.0 against
-    /// 10.1 ms) and Q8_0's 16-bit tiles from 9 or 10 (8 tokens: 15.2 against 13.7 ms; 10 tokens: 14.0 against 17.3).
+    /// GPT-2's products (`edge bench prefill gpt2 --vocab 50257 --prompt-tokens N --type q4|q8`, with this threshold
+    /// set to 2 in one build and 16 in another) on an AVX-512 EPYC, where 4-bit tiles beat the four-rows-a-pass integer
+    /// path from 5 rows (5 tokens: 7.0 against 10.1 ms) and Q8_0's 16-bit tiles from 9 or 10 (8 tokens: 15.2 against
+    /// 13.7 ms; 10 tokens: 14.0 against 17.3).
     /// </summary>
     internal static int TilesFromRows(QuantType type) => type == QuantType.Q8_0 ? 9 : 5;
 
@@ -48,7 +49,7 @@ public static unsafe class QuantizedLinear
     internal enum Path { Auto, Integer, Dequantised, IntegerTiles }
 
     /// <summary>Rows from which <see cref="Path.Auto"/> leaves the integer path for a many-row one, at the current width.</summary>
-    internal static int ManyRowsFrom(QuantType type) => QuantizedTiles.Serves(type) ? TilesFromRows(type) : DequantiseFromRows;
+    internal static int ManyRowsFrom(QuantType type) => QuantizedTiles.Serve ? TilesFromRows(type) : DequantiseFromRows;
 
     /// <summary>
     /// The path <see cref="Path.Auto"/> takes for <paramref name="n"/> rows of <paramref name="w"/>: the integer one
@@ -56,7 +57,7 @@ public static unsafe class QuantizedLinear
     /// (or a small matrix's fp32 form).
     /// </summary>
     internal static Path Route(int n, QuantizedMatrix w) =>
-        n < ManyRowsFrom(w.Type) ? Path.Integer : QuantizedTiles.Serves(w.Type) ? Path.IntegerTiles : Path.Dequantised;
+        n < ManyRowsFrom(w.Type) ? Path.Integer : QuantizedTiles.Serve ? Path.IntegerTiles : Path.Dequantised;
 
     public static void Forward(ReadOnlySpan<float> x, QuantizedMatrix w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim) =>
         Forward(x, w, b, y, n, inDim, outDim, Path.Auto);
@@ -568,6 +569,8 @@ public static unsafe class QuantizedLinear
             Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             float extra0 = 0, extra1 = 0, extra2 = 0, extra3 = 0;
             byte* w0 = w, w1 = w + apart, w2 = w + 2 * apart, w3 = w + 3 * apart;
+            // Both loops prefetch 1 KiB ahead in each stream (prefetching past a part's end is harmless): GPT-2's q4_0
+            // token 3.38 -> 3.08 ms and 2.99 -> 2.83 in two 4-round bench-ab runs; q8_0 unchanged.
             int k = 0;
             if (type != QuantType.Q8_0)
                 for (; k + 2 <= blocks; k += 2, w0 += 2 * bytes, w1 += 2 * bytes, w2 += 2 * bytes, w3 += 2 * bytes)
@@ -594,8 +597,6 @@ public static unsafe class QuantizedLinear
                 }
             for (sbyte* qk = q + 32 * k; k < blocks; k++, w0 += bytes, w1 += bytes, w2 += bytes, w3 += bytes, qk += 32)
             {
-                // 1 KiB ahead in each stream (prefetching past a part's end is harmless): GPT-2's q4_0 token 3.38 ->
-                // 3.08 ms and 2.99 -> 2.83 in two 4-round bench-ab runs; q8_0 unchanged.
                 Sse.Prefetch0(w0 + 1024);
                 Sse.Prefetch0(w1 + 1024);
                 Sse.Prefetch0(w2 + 1024);

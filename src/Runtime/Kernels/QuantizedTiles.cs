@@ -34,7 +34,8 @@ namespace Edge.Kernels;
 // (tests/Edge.Benchmarks) times a 64-row product through a 768 x 768 matrix on one thread on each path beside the
 // fp32 GEMM; the GPT-2 64-token prompt pass (`edge bench prefill gpt2 --vocab 50257 --type q4|q8`, 2 threads, AVX-512
 // EPYC) went from 80 to 36 ms (q4_0) and from 81 to 52 ms (q8_0) against fp32's 80. There is only a 256-bit form:
-// on that machine (whose 512-bit units are two 256-bit halves) a 512-bit one measured the same.
+// on that machine (whose 512-bit units are two 256-bit halves) a 512-bit micro-kernel ran at the same speed in a
+// stand-alone loop (an ad-hoc measurement, not kept in the repo).
 //
 // Parts split the output features at multiples of 16, so every element's sum is the same for any thread count. The
 // packing and micro-kernels are compiled optimised from their first call (AggressiveOptimization): with tiered
@@ -56,13 +57,12 @@ internal static unsafe class QuantizedTiles
     [ThreadStatic] static short[]? t_wideCodes;
     [ThreadStatic] static float[]? t_rowScales;
 
-    /// <summary>Whether this path serves <paramref name="type"/> at the current width (AVX2 + FMA, 256 bits or more; every type).</summary>
-    internal static bool Serves(QuantType type) =>
-        Simd.Bits >= 256 && Simd.Isa == SimdIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported;
+    /// <summary>Whether the tiles serve at the current width: AVX2 + FMA at 256 bits or more (every quantisation type).</summary>
+    internal static bool Serve => Simd.Bits >= 256 && Simd.Isa == SimdIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported;
 
     internal static void Forward(ReadOnlySpan<float> x, QuantizedMatrix w, ReadOnlySpan<float> b, Span<float> y, int n, int inDim, int outDim)
     {
-        if (!Serves(w.Type)) throw new InvalidOperationException($"the integer tiles need AVX2 at 256 bits or more ({Simd.Bits} bits now)");
+        if (!Serve) throw new InvalidOperationException($"the integer tiles need AVX2 at 256 bits or more ({Simd.Bits} bits now)");
         if (n == 0) return;
         if (w.Type == QuantType.Q8_0)
         {
@@ -93,15 +93,20 @@ internal static unsafe class QuantizedTiles
                 new Span<sbyte>(pq + (long)n * inDim, (padded - n) * inDim).Clear();
                 for (int t = 0; t < 3; t++) new Span<float>(ps + t * rowsBlocks + n * blocks, (padded - n) * blocks).Clear();
             }
-            var work = new Work
+            Run(new Work
             {
                 W = w.Data, Type = w.Type, RowBytes = w.RowBytes, Codes = pq, Scale = scale, XSum = xSum, CodeSum = (int*)codeSum,
                 Half = half, B = b.IsEmpty ? null : pb, Y = py, N = n, Padded = padded, In = inDim, Out = outDim, Blocks = blocks,
-            };
-            int parts = Parallelism.Parts((long)n * inDim * outDim, (outDim + Cols - 1) / Cols);
-            work.Features = new Split(outDim, parts, Cols);
-            WorkerPool.For(ref work, Math.Min(parts, work.Features.Parts));
+            });
         }
+    }
+
+    /// <summary>Runs <paramref name="work"/> across the worker pool, its output features split at multiples of 16.</summary>
+    static void Run(Work work)
+    {
+        int parts = Parallelism.Parts((long)work.N * work.In * work.Out, (work.Out + Cols - 1) / Cols);
+        work.Features = new Split(work.Out, parts, Cols);
+        WorkerPool.For(ref work, Math.Min(parts, work.Features.Parts));
     }
 
     /// <summary>Q8_0: 16-bit activation codes against the weights as int16 (see the header).</summary>
@@ -111,7 +116,7 @@ internal static unsafe class QuantizedTiles
         int padded = (n + Rows - 1) / Rows * Rows;
         // Codes [padded, in] and scales [padded, blocks], rows past n zero.
         var codes = t_wideCodes is { } c && c.Length >= padded * inDim ? c : t_wideCodes = GC.AllocateUninitializedArray<short>(padded * inDim, pinned: true);
-        var rowScales = t_rowScales is { } s && s.Length >= 3 * padded * blocks ? s : t_rowScales = GC.AllocateUninitializedArray<float>(3 * padded * blocks, pinned: true);
+        var rowScales = t_rowScales is { } s && s.Length >= padded * blocks ? s : t_rowScales = GC.AllocateUninitializedArray<float>(padded * blocks, pinned: true);
         fixed (float* px = x, pb = b, py = y, ps = rowScales, half = QuantizedMatrix.HalfTable)
         fixed (short* pq = codes)
         {
@@ -126,14 +131,11 @@ internal static unsafe class QuantizedTiles
                 new Span<short>(pq + (long)n * inDim, (padded - n) * inDim).Clear();
                 new Span<float>(ps + n * blocks, (padded - n) * blocks).Clear();
             }
-            var work = new Work
+            Run(new Work
             {
                 W = w.Data, Type = w.Type, RowBytes = w.RowBytes, WideCodes = pq, Scale = ps,
                 Half = half, B = b.IsEmpty ? null : pb, Y = py, N = n, Padded = padded, In = inDim, Out = outDim, Blocks = blocks,
-            };
-            int parts = Parallelism.Parts((long)n * inDim * outDim, (outDim + Cols - 1) / Cols);
-            work.Features = new Split(outDim, parts, Cols);
-            WorkerPool.For(ref work, Math.Min(parts, work.Features.Parts));
+            });
         }
     }
 
@@ -193,8 +195,9 @@ internal static unsafe class QuantizedTiles
                     if (wide) PackWidePanel(W + (long)j0 * RowBytes, RowBytes, cols, Blocks, Half, pp, pd);
                     else PackPanel(Type, W + (long)j0 * RowBytes, RowBytes, cols, Blocks, Half, pp, pd, pd + Blocks * Cols);
                     // The next panel's weight rows (contiguous bytes) are fetched into L2 a share per row tile, while
-                    // this panel's tiles compute: packing then reads cache, not memory. (Packing straight from memory
-                    // took about a fifth of a GPT-2 q8_0 prompt pass: 16 rows are 16 streams.)
+                    // this panel's tiles compute: packing then reads cache, not memory. (`perf record` on `edge bench
+                    // prefill gpt2 --vocab 50257 --type q8`: packing straight from memory, 16 rows being 16 streams,
+                    // took 8.1% of the samples against the micro-kernel's 30.6%; with this prefetch 3.0% against 32.9%.)
                     byte* next = W + (long)(j0 + Cols) * RowBytes;
                     long nextLines = j0 + Cols < e ? ((long)Math.Min(Cols, e - j0 - Cols) * RowBytes + 63) / 64 : 0;
                     long linesPerTile = (nextLines * Rows + Padded - 1) / Padded;

@@ -30,8 +30,9 @@ public sealed unsafe class QuantizedMatrix
     /// rows (where the integer tiles do not serve: ARM64, 128 bits), made on the first such product: such a matrix sits
     /// in cache either way, so its quantised form saves no memory traffic there, and dequantising it again on every
     /// call cost those products about half again the fp32 time (the baby GPT's 64-token prompt pass: 1.5 ms against
-    /// 1.0). Decoding and the integer tiles read the blocks (the tiles beat this form too: the baby GPT's prompt pass
-    /// q8_0 0.85 and q4_0 0.74 ms against 0.97 and 1.0). The file keeps only the blocks.
+    /// 1.0). Decoding and the integer tiles read the blocks (the tiles beat this form too: `edge bench prefill baby-gpt
+    /// --type q8|q4` took 0.85 and 0.74 ms on the tiles against 0.97 and 1.0 on this form, measured with a build whose
+    /// routing preferred the tiles). The file keeps only the blocks.
     /// </summary>
     public const int SmallFp32Bytes = 512 * 1024;
 

@@ -87,7 +87,7 @@ public class QuantizedLinearTests
             {
                 float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim), b = Data.Gaussian(ref rng, outDim);
                 var w = QuantizedMatrix.Create(wf, inDim, outDim, false, type);
-                if (!QuantizedTiles.Serves(type))
+                if (!QuantizedTiles.Serve)
                 {
                     Assert.NotEqual(QuantizedLinear.Path.IntegerTiles, QuantizedLinear.Route(n, w));
                     continue;
@@ -316,7 +316,7 @@ public class QuantizedLinearTests
     [Fact]
     public void IntegerTiles_AllocateNothing_AfterWarmUp()
     {
-        if (!QuantizedTiles.Serves(QuantType.Q8_0)) { Assert.False(Simd.MachineIsa == SimdIsa.Avx2 && Simd.MachineBits >= 256); return; }
+        if (!QuantizedTiles.Serve) { Assert.False(Simd.MachineIsa == SimdIsa.Avx2 && Simd.MachineBits >= 256); return; }
         var rng = new Rng(89);
         const int n = 40, inDim = 256, outDim = 600;
         float[] x = Data.Gaussian(ref rng, n * inDim), y = new float[n * outDim];
@@ -335,7 +335,7 @@ public class QuantizedLinearTests
     [Fact]
     public unsafe void WideActivationCodes_AreTheScalarOnes()
     {
-        if (!Avx2.IsSupported) { Assert.False(QuantizedTiles.Serves(QuantType.Q8_0)); return; }
+        if (!Avx2.IsSupported) { Assert.False(QuantizedTiles.Serve); return; }
         var rng = new Rng(88);
         var blocks = new List<float[]> { new float[32], Enumerable.Repeat(-3.5f, 32).ToArray(), Enumerable.Range(0, 32).Select(i => (i - 16) * 0.5f).ToArray() };
         for (int t = 0; t < 50; t++) blocks.Add(Data.Gaussian(ref rng, 32, t + 0.01f));
