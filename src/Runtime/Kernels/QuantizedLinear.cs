@@ -18,12 +18,13 @@ namespace Edge.Kernels;
 //   Q4_1:        dot = d_w * d_x * sum(nibble * q_x) + min_w * sum(x)
 // Every width gives the same integer sums; only the order of the per-block float additions differs
 // (vector lanes), so paths agree to float rounding. Output rows are split across the worker pool.
-public static unsafe class QuantizedLinear
+public static unsafe partial class QuantizedLinear
 {
     const int RowTile = 16;
 
     [ThreadStatic] static sbyte[]? t_codes;
     [ThreadStatic] static float[]? t_scales;
+    [ThreadStatic] static byte[]? t_groupRows;
 
     /// <summary>
     /// Rows from which a product takes the dequantise-a-tile path (<see cref="ForwardDequantised"/>) where the integer
@@ -98,10 +99,12 @@ public static unsafe class QuantizedLinear
             {
                 W = w.Data, Type = w.Type, RowBytes = w.RowBytes, Codes = pq, Scales = px, Sums = px + n * blocks, Half = half,
                 B = b.IsEmpty ? null : pb, Y = py, N = n, In = inDim, Out = outDim, Blocks = blocks, Bits = Simd.Bits, Isa = Simd.Isa,
+                GroupedRows = w.Groups * RowGroups.Rows,
             };
-            // Bytes of weights read per part matter more than multiply-adds here: a part per 8 output rows at least.
-            int parts = Parallelism.Parts((long)n * inDim * outDim / 2, (outDim + 7) / 8);
-            work.Rows = new Split(outDim, parts, 8);
+            // Bytes of weights read per part matter more than multiply-adds here: a part per 16 output rows at least
+            // (a row group: parts start at multiples of 16, so none splits a group).
+            int parts = Parallelism.Parts((long)n * inDim * outDim / 2, (outDim + 15) / 16);
+            work.Rows = new Split(outDim, parts, RowGroups.Rows);
             WorkerPool.For(ref work, Math.Min(parts, work.Rows.Parts));
         }
     }
@@ -144,7 +147,7 @@ public static unsafe class QuantizedLinear
             var work = new TileWork
             {
                 W = w.Data, Type = w.Type, RowBytes = w.RowBytes, X = px, B = b.IsEmpty ? null : pb, Y = py, Half = half,
-                N = n, In = inDim, Out = outDim, Bits = Simd.Bits,
+                N = n, In = inDim, Out = outDim, Bits = Simd.Bits, Grouped = w.Grouped,
             };
             int parts = Parallelism.Parts((long)n * inDim * outDim, (outDim + 15) / 16);
             work.Cols = new Split(outDim, parts, 16);
@@ -159,6 +162,7 @@ public static unsafe class QuantizedLinear
         public int RowBytes;
         public float* X, B, Y, Half;
         public int N, In, Out, Bits;
+        public bool Grouped;
         public Split Cols;
 
         public void Run(int part, int worker)
@@ -175,7 +179,15 @@ public static unsafe class QuantizedLinear
                 for (int j0 = s; j0 < e; j0 += cols)
                 {
                     int width = Math.Min(cols, e - j0);
-                    DequantizeTransposed(Type, W + (long)j0 * RowBytes, RowBytes, width, In, Half, pt, width, Bits >= 256 && Avx2.IsSupported);
+                    byte* rows = W + (long)j0 * RowBytes;
+                    if (Grouped)
+                    {
+                        // Held in row groups: this tile's rows copied out as a file stores them (a pinned buffer).
+                        var copy = t_groupRows is { } c && c.Length >= width * RowBytes ? c : t_groupRows = GC.AllocateUninitializedArray<byte>(width * RowBytes, pinned: true);
+                        rows = (byte*)Unsafe.AsPointer(ref copy[0]);
+                        RowGroups.CopyRows(Type, W, Out, In / QuantTypes.BlockSize, j0, width, rows);
+                    }
+                    DequantizeTransposed(Type, rows, RowBytes, width, In, Half, pt, width, Bits >= 256 && Avx2.IsSupported);
                     // y [n, cols j0 .. j0 + width) += x [n, in] @ tile [in, width]
                     Linear.MatMulAdd(Bits, ref *X, In, 1, ref *pt, ref Y[j0], N, In, width, width, Out);
                 }
@@ -400,14 +412,58 @@ public static unsafe class QuantizedLinear
         public SimdIsa Isa;
         public Split Rows;
 
+        public int GroupedRows; // rows [0, GroupedRows) are in row groups (RowGroups); 0 when held as rows
+
         public void Run(int part, int worker)
         {
             int s = Rows.Start(part), e = Rows.End(part);
+            if (s >= e) return;
             bool avx2 = Bits >= 256 && Isa == SimdIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported;
+            int grouped = Math.Min(e, GroupedRows);
+            if (s < grouped)
+            {
+                if (avx2) Groups(s, grouped);
+                else
+                {
+                    // The other widths read rows as a file stores them: a group at a time, copied out into a
+                    // per-thread buffer (a forced width on an x86 machine; ARM64 holds 4-bit matrices as rows).
+                    var rows = t_groupRows is { } t && t.Length >= RowGroups.Rows * RowBytes ? t : t_groupRows = GC.AllocateUninitializedArray<byte>(RowGroups.Rows * RowBytes, pinned: true);
+                    fixed (byte* pr = rows)
+                        for (int g0 = s; g0 < grouped; g0 += RowGroups.Rows)
+                        {
+                            RowGroups.CopyRows(Type, W, Out, Blocks, g0, RowGroups.Rows, pr);
+                            RunRows(pr, g0, g0 + RowGroups.Rows, avx2);
+                        }
+                }
+                s = grouped;
+            }
+            if (s < e) RunRows(W + (long)s * RowBytes, s, e, avx2);
+        }
+
+        /// <summary>Rows [s, e) of whole groups against every activation row, in the group kernels.</summary>
+        void Groups(int s, int e)
+        {
+            bool wide = GroupsWide(Bits);
+            byte* g = W + (long)s * RowBytes;
+            if (N == 1)
+            {
+                GroupRows(Type, wide, g, (e - s) / RowGroups.Rows, Blocks, Codes, Scales, Sums, B is null ? null : B + s, Y + s);
+                return;
+            }
+            // A few rows: each group (at most 16 x 1728 bytes for GPT-2's widest) is read from memory once, then
+            // from cache for the other activation rows.
+            for (int j = s; j < e; j += RowGroups.Rows, g += (long)RowGroups.Rows * RowBytes)
+                for (int r = 0; r < N; r++)
+                    GroupRows(Type, wide, g, 1, Blocks, Codes + (long)r * In, Scales + r * Blocks, Sums + 2 * r * Blocks,
+                        B is null ? null : B + j, Y + (long)r * Out + j);
+        }
+
+        /// <summary>Rows [s, e) as a file stores them, at <paramref name="w"/> (row s's bytes).</summary>
+        void RunRows(byte* w, int s, int e, bool avx2)
+        {
             if (N == 1)
             {
                 // Decoding: this part's weight rows against the one activation row, the row loop inside one call.
-                byte* w = W + (long)s * RowBytes;
                 float* b = B is null ? null : B + s;
                 if (avx2) { DotRows256(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, Half, b, Y + s); return; }
                 if (Simd.Arm(Bits) && Isa == SimdIsa.AdvSimdDp) { DotRows<ArmSdot>(Type, w, RowBytes, e - s, Codes, Scales, Sums, Blocks, Half, b, Y + s); return; }
@@ -420,7 +476,7 @@ public static unsafe class QuantizedLinear
                 int r1 = Math.Min(N, r0 + RowTile);
                 for (int j = s; j < e; j++)
                 {
-                    byte* row = W + (long)j * RowBytes;
+                    byte* row = w + (long)(j - s) * RowBytes;
                     float bias = B is null ? 0f : B[j];
                     int r = r0;
                     // Four activation rows per pass over the weight row: each block is loaded and unpacked once.

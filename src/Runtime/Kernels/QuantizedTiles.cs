@@ -96,6 +96,7 @@ internal static unsafe class QuantizedTiles
             Run(new Work
             {
                 W = w.Data, Type = w.Type, RowBytes = w.RowBytes, Codes = pq, Scale = scale, XSum = xSum, CodeSum = (int*)codeSum,
+                GroupedRows = w.Groups * RowGroups.Rows,
                 Half = half, B = b.IsEmpty ? null : pb, Y = py, N = n, Padded = padded, In = inDim, Out = outDim, Blocks = blocks,
             });
         }
@@ -176,6 +177,7 @@ internal static unsafe class QuantizedTiles
         public float* Scale, XSum, B, Y, Half;
         public int* CodeSum;
         public int N, Padded, In, Out, Blocks;
+        public int GroupedRows; // rows [0, GroupedRows) are in row groups (RowGroups), each exactly a panel
         public Split Features;
 
         public void Run(int part, int worker)
@@ -193,6 +195,7 @@ internal static unsafe class QuantizedTiles
                 {
                     int cols = Math.Min(Cols, e - j0);
                     if (wide) PackWidePanel(W + (long)j0 * RowBytes, RowBytes, cols, Blocks, Half, pp, pd);
+                    else if (j0 < GroupedRows) UnpackGroup(Type, W + (long)j0 * RowBytes, Blocks, pp, pd, pd + Blocks * Cols);
                     else PackPanel(Type, W + (long)j0 * RowBytes, RowBytes, cols, Blocks, Half, pp, pd, pd + Blocks * Cols);
                     // The next panel's weight rows (contiguous bytes) are fetched into L2 a share per row tile, while
                     // this panel's tiles compute: packing then reads cache, not memory. (`perf record` on `edge bench
@@ -256,6 +259,40 @@ internal static unsafe class QuantizedTiles
             {
                 d[j] = j < cols ? half[Unsafe.ReadUnaligned<ushort>(rows[j] + at)] : 0f;
                 min[j] = j < cols && type == QuantType.Q4_1 ? half[Unsafe.ReadUnaligned<ushort>(rows[j] + at + 2)] : 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PackPanel"/> for a row group (<see cref="RowGroups"/>), which holds a panel's packed bytes in panel
+    /// order already: quad w of a block is word w's low nibbles, quad 4 + w its high nibbles; the 16 scales (and
+    /// minimums) are converted as they stand.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void UnpackGroup(QuantType type, byte* group, int blocks, byte* panel, float* d, float* min)
+    {
+        int header = RowGroups.HeaderBytes(type), blockBytes = RowGroups.Rows * type.BlockBytes();
+        var nibble = Vector256.Create((byte)0x0F);
+        for (int k = 0; k < blocks; k++, group += blockBytes, panel += PanelBytesPerBlock, d += Cols, min += Cols)
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                // word i / 2, half i % 2
+                var v = Vector256.Load(group + header + 64 * (i >> 1) + 32 * (i & 1));
+                (v & nibble).Store(panel + 64 * (i >> 1) + 32 * (i & 1));
+                (Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & nibble).Store(panel + 4 * 64 + 64 * (i >> 1) + 32 * (i & 1));
+            }
+            QuantizedLinear.Half8(group).Store(d);
+            QuantizedLinear.Half8(group + 16).Store(d + 8);
+            if (type == QuantType.Q4_1)
+            {
+                QuantizedLinear.Half8(group + 32).Store(min);
+                QuantizedLinear.Half8(group + 48).Store(min + 8);
+            }
+            else
+            {
+                Vector256<float>.Zero.Store(min);
+                Vector256<float>.Zero.Store(min + 8);
             }
         }
     }

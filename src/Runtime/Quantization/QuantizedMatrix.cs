@@ -7,22 +7,53 @@ namespace Edge.Quantization;
 /// <see cref="Cols"/> weights (the inputs, the dimension the dot products run along) in blocks of 32. For a
 /// GPT-2 Conv1D weight W [in, out] the rows are W's columns (W transposed, as GGML stores it); for a head tied
 /// to the embedding, wte [V, C], they are wte's rows. The bytes are not owned: they live in a memory-mapped file
-/// or an array that the owner keeps alive.
+/// or an array that the owner keeps alive; a 4-bit matrix held in row groups (<see cref="Grouped"/>) owns a
+/// regrouped copy of them.
 /// </summary>
 public sealed unsafe class QuantizedMatrix
 {
     readonly byte* _data;
     readonly byte[]? _owned; // the pinned array the bytes live in, when this matrix owns them
 
-    internal QuantizedMatrix(QuantType type, int rows, int cols, byte* data)
+    /// <summary>
+    /// A matrix over <paramref name="data"/> (rows x row bytes, as a file stores them; not copied, so the owner keeps
+    /// it alive), or over a regrouped copy when it is to be held in row groups (<paramref name="grouped"/>; by default
+    /// <see cref="GroupsOnThisMachine"/>).
+    /// </summary>
+    internal QuantizedMatrix(QuantType type, int rows, int cols, byte* data, bool? grouped = null)
     {
         if (rows <= 0 || cols <= 0 || cols % QuantTypes.BlockSize != 0)
             throw new ArgumentOutOfRangeException(nameof(cols), $"a quantised matrix needs positive rows and a multiple of {QuantTypes.BlockSize} columns, got [{rows}, {cols}]");
         Type = type;
         Rows = rows;
         Cols = cols;
-        _data = data;
+        Grouped = (grouped ?? GroupsOnThisMachine(type)) && type != QuantType.Q8_0;
+        if (!Grouped)
+        {
+            _data = data;
+            return;
+        }
+        _owned = GC.AllocateUninitializedArray<byte>(checked((int)ByteLength), pinned: true);
+        _data = (byte*)Unsafe.AsPointer(ref _owned[0]);
+        RowGroups.Group(type, data, _data, rows, BlocksPerRow);
     }
+
+    /// <summary>
+    /// Whether a matrix of <paramref name="type"/> is held in row groups on this machine: the 4-bit types where AVX2
+    /// and FMA run the grouped kernels (<see cref="RowGroups"/>). Q8_0 stays in rows, and so does everything on ARM64.
+    /// </summary>
+    public static bool GroupsOnThisMachine(QuantType type) =>
+        type != QuantType.Q8_0 && System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
+    /// <summary>
+    /// True when the bytes are held in row groups of <see cref="RowGroups.Rows"/> (see <see cref="RowGroups"/>): the
+    /// same bytes as the file's rows, reordered so that one vector register holds the same block of 16 (or 8) rows.
+    /// Rows past the last whole group stay as rows, where rows-as-stored would have them.
+    /// </summary>
+    public bool Grouped { get; }
+
+    /// <summary>Whole groups of <see cref="RowGroups.Rows"/> rows (0 when not <see cref="Grouped"/>).</summary>
+    internal int Groups => Grouped ? Rows / RowGroups.Rows : 0;
 
     /// <summary>
     /// A matrix whose fp32 form takes at most this many bytes (128 Ki weights: every product of a width-128 model such
@@ -47,27 +78,42 @@ public sealed unsafe class QuantizedMatrix
         if (_fp32 is { } made || (long)Rows * Cols * sizeof(float) > SmallFp32Bytes) return _fp32;
         // [Cols][Rows]: deq(W) transposed, the layout of a Conv1D weight, which the fp32 GEMM multiplies as it is.
         made = GC.AllocateUninitializedArray<float>(Rows * Cols, pinned: true);
+        var rows = Grouped ? GC.AllocateUninitializedArray<byte>((int)ByteLength, pinned: true) : null;
         fixed (float* half = HalfTable, dst = made)
-            Kernels.QuantizedLinear.DequantizeTransposed(Type, _data, RowBytes, Rows, Cols, half, dst, Rows,
+        fixed (byte* asRows = rows)
+        {
+            if (Grouped) CopyRows(0, Rows, asRows);
+            Kernels.QuantizedLinear.DequantizeTransposed(Type, Grouped ? asRows : _data, RowBytes, Rows, Cols, half, dst, Rows,
                 System.Runtime.Intrinsics.X86.Avx2.IsSupported);
+        }
         return Interlocked.CompareExchange(ref _fp32, made, null) ?? made;
     }
 
     /// <summary>Quantises a product's weight (see <see cref="Quantizer.Quantize"/>) into a matrix that owns its bytes.</summary>
     public static QuantizedMatrix Create(ReadOnlySpan<float> w, int inDim, int outDim, bool transposed, QuantType type) =>
-        FromBytes(type, outDim, inDim, Quantizer.Quantize(w, inDim, outDim, transposed, type, out _));
+        Create(w, inDim, outDim, transposed, type, null);
+
+    /// <summary><see cref="Create(ReadOnlySpan{float}, int, int, bool, QuantType)"/>, held in row groups or not as asked (tests).</summary>
+    internal static QuantizedMatrix Create(ReadOnlySpan<float> w, int inDim, int outDim, bool transposed, QuantType type, bool? grouped) =>
+        FromBytes(type, outDim, inDim, Quantizer.Quantize(w, inDim, outDim, transposed, type, out _), grouped);
 
     /// <summary>A matrix over a copy of <paramref name="bytes"/> (rows x row bytes, as a file stores them).</summary>
-    public static QuantizedMatrix FromBytes(QuantType type, int rows, int cols, ReadOnlySpan<byte> bytes)
+    public static QuantizedMatrix FromBytes(QuantType type, int rows, int cols, ReadOnlySpan<byte> bytes) => FromBytes(type, rows, cols, bytes, null);
+
+    /// <summary><see cref="FromBytes(QuantType, int, int, ReadOnlySpan{byte})"/>, held in row groups or not as asked (tests: both layouts on one machine).</summary>
+    internal static QuantizedMatrix FromBytes(QuantType type, int rows, int cols, ReadOnlySpan<byte> bytes, bool? grouped)
     {
         if (bytes.Length != BytesFor(type, rows, cols))
             throw new ArgumentException($"[{rows}, {cols}] in {type.Name()} needs {BytesFor(type, rows, cols)} bytes, got {bytes.Length}", nameof(bytes));
+        if ((grouped ?? GroupsOnThisMachine(type)) && type != QuantType.Q8_0)
+            fixed (byte* p = bytes)
+                return new QuantizedMatrix(type, rows, cols, p, grouped: true); // regroups into its own copy
         var pinned = GC.AllocateUninitializedArray<byte>(bytes.Length, pinned: true);
         bytes.CopyTo(pinned);
         return new QuantizedMatrix(type, rows, cols, (byte*)Unsafe.AsPointer(ref pinned[0]), pinned);
     }
 
-    QuantizedMatrix(QuantType type, int rows, int cols, byte* data, byte[] owned) : this(type, rows, cols, data) => _owned = owned;
+    QuantizedMatrix(QuantType type, int rows, int cols, byte* data, byte[] owned) : this(type, rows, cols, data, grouped: false) => _owned = owned;
 
     public QuantType Type { get; }
     public int Rows { get; }
@@ -75,13 +121,24 @@ public sealed unsafe class QuantizedMatrix
     public int BlocksPerRow => Cols / QuantTypes.BlockSize;
     public int RowBytes => BlocksPerRow * Type.BlockBytes();
     public long ByteLength => (long)Rows * RowBytes;
+    /// <summary>The bytes: rows as a file stores them, or row groups when <see cref="Grouped"/>.</summary>
     internal byte* Data => _data;
 
-    /// <summary>Row <paramref name="row"/>'s blocks as stored.</summary>
+    /// <summary>Row <paramref name="row"/>'s blocks as a file stores them (a view when held as rows, else a copy).</summary>
     public ReadOnlySpan<byte> RowData(int row)
     {
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
-        return new ReadOnlySpan<byte>(_data + (long)row * RowBytes, RowBytes);
+        if (!Grouped) return new ReadOnlySpan<byte>(_data + (long)row * RowBytes, RowBytes);
+        var copy = new byte[RowBytes];
+        fixed (byte* p = copy) CopyRows(row, 1, p);
+        return copy;
+    }
+
+    /// <summary>Rows [<paramref name="row0"/>, + <paramref name="count"/>) as a file stores them, into <paramref name="destination"/> (count x row bytes).</summary>
+    internal void CopyRows(int row0, int count, byte* destination)
+    {
+        if (Grouped) RowGroups.CopyRows(Type, _data, Rows, BlocksPerRow, row0, count, destination);
+        else Buffer.MemoryCopy(_data + (long)row0 * RowBytes, destination, (long)count * RowBytes, (long)count * RowBytes);
     }
 
     /// <summary>The bytes a matrix of this type and shape takes.</summary>
@@ -93,6 +150,18 @@ public sealed unsafe class QuantizedMatrix
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
         if (destination.Length < Cols) throw new ArgumentException($"destination holds {destination.Length} floats, a row has {Cols}", nameof(destination));
         byte* p = _data + (long)row * RowBytes;
+        if (Grouped && row < Groups * RowGroups.Rows)
+        {
+            // One row out of its group, block by block, through a block-sized buffer.
+            int blockBytes = Type.BlockBytes();
+            byte* block = stackalloc byte[blockBytes];
+            for (int b = 0; b < BlocksPerRow; b++)
+            {
+                RowGroups.CopyBlock(Type, _data, BlocksPerRow, row, b, block);
+                DequantizeBlock(Type, block, destination.Slice(b * QuantTypes.BlockSize, QuantTypes.BlockSize));
+            }
+            return;
+        }
         int bytes = Type.BlockBytes();
         for (int b = 0; b < BlocksPerRow; b++, p += bytes)
             DequantizeBlock(Type, p, destination.Slice(b * QuantTypes.BlockSize, QuantTypes.BlockSize));
@@ -139,13 +208,19 @@ public sealed unsafe class QuantizedMatrix
     public long FindCorruptBlock()
     {
         int bytes = Type.BlockBytes();
-        long blocks = (long)Rows * BlocksPerRow;
-        for (long b = 0; b < blocks; b++)
-        {
-            byte* p = _data + b * bytes;
-            if (!float.IsFinite(Half16(p))) return b;
-            if (Type == QuantType.Q4_1 && !float.IsFinite(Half16(p + 2))) return b;
-        }
+        byte* block = stackalloc byte[bytes];
+        for (int r = 0; r < Rows; r++)
+            for (int k = 0; k < BlocksPerRow; k++)
+            {
+                byte* p = _data + ((long)r * BlocksPerRow + k) * bytes;
+                if (Grouped && r < Groups * RowGroups.Rows)
+                {
+                    RowGroups.CopyBlock(Type, _data, BlocksPerRow, r, k, block);
+                    p = block;
+                }
+                if (!float.IsFinite(Half16(p)) || (Type == QuantType.Q4_1 && !float.IsFinite(Half16(p + 2))))
+                    return (long)r * BlocksPerRow + k;
+            }
         return -1;
     }
 

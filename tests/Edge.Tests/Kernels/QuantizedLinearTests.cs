@@ -10,6 +10,8 @@ namespace Edge.Tests.Kernels;
 public class QuantizedLinearTests
 {
     static readonly QuantType[] Types = [QuantType.Q8_0, QuantType.Q4_0, QuantType.Q4_1];
+    // Both layouts of a 4-bit matrix on every width: row groups (an AVX2 machine's) and rows as stored (ARM64's).
+    static readonly bool[] Layouts = [true, false];
     // In: one block, several, and a GPT-2-like width; Out covers partial worker splits (and decoding's rows a quarter of a
     // part apart, with rows left over); n: decoding (1) and small batches.
     static readonly (int N, int In, int Out)[] Shapes = [(1, 32, 1), (1, 64, 17), (1, 256, 203), (3, 96, 40), (5, 256, 65), (2, 768, 24)];
@@ -22,14 +24,15 @@ public class QuantizedLinearTests
         foreach (var type in Types)
             foreach (var (n, inDim, outDim) in Shapes)
                 foreach (bool transposed in new[] { false, true })
+                foreach (bool grouped in Layouts)
                 {
                     float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim);
                     float[] b = transposed ? [] : Data.Gaussian(ref rng, outDim);
-                    var w = QuantizedMatrix.Create(wf, inDim, outDim, transposed, type);
+                    var w = QuantizedMatrix.Create(wf, inDim, outDim, transposed, type, grouped);
                     var y = Data.Gaussian(ref rng, (n + 1) * outDim);
                     float[] past = y[(n * outDim)..];
                     QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim);
-                    Expect.Close(ScalarReference.QuantizedLinearForwardAuto(w, x, b, n), y.AsSpan(0, n * outDim), $"{type} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
+                    Expect.Close(ScalarReference.QuantizedLinearForwardAuto(w, x, b, n), y.AsSpan(0, n * outDim), $"{type} grouped={w.Grouped} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
                     Assert.Equal(past, y[(n * outDim)..]);
                 }
     }
@@ -55,7 +58,7 @@ public class QuantizedLinearTests
                 {
                     float[] wf = Data.Gaussian(ref rng, inDim * outDim, 0.1f), x = Data.Gaussian(ref rng, n * inDim);
                     float[] b = transposed ? [] : Data.Gaussian(ref rng, outDim);
-                    var w = QuantizedMatrix.Create(wf, inDim, outDim, transposed, type);
+                    var w = QuantizedMatrix.Create(wf, inDim, outDim, transposed, type, grouped: transposed);
                     var y = Data.Gaussian(ref rng, (n + 1) * outDim);
                     float[] past = y[(n * outDim)..];
                     QuantizedLinear.Forward(x, w, b, y, n, inDim, outDim, QuantizedLinear.Path.Dequantised);
@@ -100,6 +103,12 @@ public class QuantizedLinearTests
                     QuantizedLinear.Forward(x, w, bias, y, n, inDim, outDim, QuantizedLinear.Path.IntegerTiles);
                     Expect.Close(ScalarReference.QuantizedTilesForward(w, x, bias, n), y.AsSpan(0, n * outDim), $"{type} bits={bits} n={n} in={inDim} out={outDim}", rel: 1e-4, abs: 1e-4);
                     Assert.Equal(past, y[(n * outDim)..]);
+                    if (type == QuantType.Q8_0) continue;
+                    // The other layout: a row group's panel is unpacked where rows are packed, to the same panel.
+                    var other = QuantizedMatrix.Create(wf, inDim, outDim, false, type, grouped: !w.Grouped);
+                    var z = new float[n * outDim];
+                    QuantizedLinear.Forward(x, other, bias, z, n, inDim, outDim, QuantizedLinear.Path.IntegerTiles);
+                    Expect.BitIdentical(y.AsSpan(0, n * outDim).ToArray(), z, $"{type} grouped={other.Grouped} bits={bits} n={n}");
                 }
             }
         Assert.Equal(bits >= 256 && Simd.MachineIsa == SimdIsa.Avx2 ? Types.Length * (ManyRowShapes.Length + 1) : 0, served);
@@ -219,7 +228,7 @@ public class QuantizedLinearTests
         foreach (var type in Types)
             foreach (var (rows, inDim) in new[] { (8, 32), (13, 64), (24, 96), (31, 256) })
             {
-                var w = QuantizedMatrix.Create(Data.Gaussian(ref rng, rows * inDim, 0.2f), inDim, rows, false, type);
+                var w = QuantizedMatrix.Create(Data.Gaussian(ref rng, rows * inDim, 0.2f), inDim, rows, false, type, grouped: false);
                 int ld = rows + 3;
                 float[] scalar = new float[inDim * ld], vector = new float[inDim * ld];
                 fixed (float* half = QuantizedMatrix.HalfTable, ps = scalar, pv = vector)
@@ -297,9 +306,14 @@ public class QuantizedLinearTests
     public void Forward_AllocatesNothing_AfterWarmUp()
     {
         var rng = new Rng(93);
-        float[] wf = Data.Gaussian(ref rng, 64 * 48), x = Data.Gaussian(ref rng, 64), y = new float[48];
-        var w = QuantizedMatrix.Create(wf, 64, 48, false, QuantType.Q8_0);
-        Expect.AllocatesNothing(() => QuantizedLinear.Forward(x, w, [], y, 1, 64, 48), "a q8_0 one-row product", warmUp: 1, calls: 10);
+        float[] wf = Data.Gaussian(ref rng, 64 * 48), x = Data.Gaussian(ref rng, 3 * 64), y = new float[3 * 48];
+        using var _ = ThreadCounts.Use(1); // every part on this thread, so its allocations are the ones counted
+        foreach (var type in Types)
+        {
+            var w = QuantizedMatrix.Create(wf, 64, 48, false, type);
+            foreach (int n in new[] { 1, 3 })
+                Expect.AllocatesNothing(() => QuantizedLinear.Forward(x, w, [], y, n, 64, 48), $"a {type} {n}-row product", warmUp: 1, calls: 10);
+        }
     }
 
     [Fact]
