@@ -12,7 +12,7 @@ namespace Edge.Formats;
 /// <see cref="TensorInfo"/> it hands out lies inside the file; tensor bytes are read straight from the mapping.
 /// Layout: u64 little-endian header length N, N bytes of UTF-8 JSON, then the data section.
 /// </summary>
-public sealed unsafe class SafeTensorsFile : IDisposable
+public sealed unsafe partial class SafeTensorsFile : IDisposable
 {
     /// <summary>Headers above this are refused rather than allocated (the Python library uses the same limit).</summary>
     public const long MaxHeaderBytes = 100_000_000;
@@ -87,6 +87,26 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         CheckInFile(t);
         return _data + t.Offset;
     }
+
+    /// <summary>
+    /// Tells the kernel this process is done with tensor <paramref name="t"/>'s mapped pages (Linux madvise
+    /// MADV_DONTNEED; elsewhere nothing): they leave the resident set and stay in the page cache, and a later read
+    /// maps them again. For a tensor copied out once at load (a 4-bit matrix regrouped), so that its bytes are not
+    /// counted twice.
+    /// </summary>
+    internal void ReleasePages(TensorInfo t)
+    {
+        CheckInFile(t);
+        if (!OperatingSystem.IsLinux()) return;
+        long page = Environment.SystemPageSize;
+        long start = ((long)(_data + t.Offset) + page - 1) / page * page, end = (long)(_data + t.Offset + t.ByteLength) / page * page;
+        if (end > start) _ = MAdvise((nint)start, (nuint)(end - start), MAdvDontNeed); // advice only: a failure changes nothing
+    }
+
+    const int MAdvDontNeed = 4;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int MAdvise(nint address, nuint length, int advice);
 
     public ReadOnlySpan<byte> GetBytes(TensorInfo t)
     {

@@ -182,6 +182,7 @@ public static class QuantizedCheckpoint
             if (System.IO.Hashing.XxHash64.HashToUInt64(file.GetBytes(t)) != expected)
                 throw new EdgeException($"{path}: quantised '{p.Name}' is corrupted (its bytes do not match the checksum written with them)");
             var matrix = new QuantizedMatrix(type, site.Out, site.In, file.Address(t));
+            if (matrix.Grouped) file.ReleasePages(t); // the matrix holds a regrouped copy; the file's pages are done with
             long bad = matrix.FindCorruptBlock();
             if (bad >= 0)
                 throw new EdgeException($"{path}: quantised '{p.Name}' is corrupted: block {bad:N0} has a non-finite scale");

@@ -108,6 +108,28 @@ public sealed class SafeTensorsTests : IDisposable
         Assert.Equal([2.5f, -0.75f], d);
     }
 
+    /// <summary>
+    /// Released pages read back the same bytes (mapped again from the page cache): the sample's small tensors (inside
+    /// one page: nothing released) and a tensor of several pages, not page-aligned, read before and after.
+    /// </summary>
+    [Fact]
+    public void ReleasedPages_ReadBackTheSameBytes()
+    {
+        string path = PathOf("pages.safetensors");
+        var big = new byte[5 * Environment.SystemPageSize + 123];
+        new Random(7).NextBytes(big);
+        (string Name, DType DType, long[] Shape)[] specs = [.. Specs, ("big", DType.U8, [big.Length])];
+        SafeTensorsWriter.Write(path, specs, i => i < Data.Length ? Data[i] : big, Meta);
+        using var f = SafeTensorsFile.Open(path);
+        Assert.Equal(big, f.GetBytes(f.Get("big")).ToArray());
+        for (int i = 0; i < specs.Length; i++)
+        {
+            var t = f.Get(specs[i].Name);
+            f.ReleasePages(t);
+            Assert.Equal(i < Data.Length ? Data[i] : big, f.GetBytes(t).ToArray());
+        }
+    }
+
     [Fact]
     public void Write_WithoutMetadata_OpensWithEmptyMetadata()
     {
