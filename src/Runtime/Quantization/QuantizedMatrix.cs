@@ -27,13 +27,14 @@ public sealed unsafe class QuantizedMatrix
         Type = type;
         Rows = rows;
         Cols = cols;
-        Grouped = (grouped ?? GroupsOnThisMachine(type)) && type != QuantType.Q8_0;
+        // A matrix past what one array holds (never a real model's: 3.8 G weights in 4 bits) stays in rows.
+        Grouped = (grouped ?? GroupsOnThisMachine(type)) && type != QuantType.Q8_0 && ByteLength <= Array.MaxLength;
         if (!Grouped)
         {
             _data = data;
             return;
         }
-        _owned = GC.AllocateUninitializedArray<byte>(checked((int)ByteLength), pinned: true);
+        _owned = GC.AllocateUninitializedArray<byte>((int)ByteLength, pinned: true);
         _data = (byte*)Unsafe.AsPointer(ref _owned[0]);
         RowGroups.Group(type, data, _data, rows, BlocksPerRow);
     }
