@@ -17,7 +17,9 @@ namespace Edge.Kernels;
 //                float work beside the block's one multiply-add)
 //   Q4_1:        dot = d_w * d_x * sum(nibble * q_x) + min_w * sum(x)
 // Every width gives the same integer sums; only the order of the per-block float additions differs
-// (vector lanes), so paths agree to float rounding. Output rows are split across the worker pool.
+// (vector lanes), so paths agree to float rounding. Output rows are split across the worker pool. A 4-bit matrix
+// held in row groups (x64 with AVX2: RowGroups) runs its whole groups in the group kernels
+// (QuantizedGroupKernels.cs) and its remaining rows here; the other widths copy a group's rows out first.
 public static unsafe partial class QuantizedLinear
 {
     const int RowTile = 16;
