@@ -10,7 +10,8 @@
 #   bash DIR/run.sh [OUT]                     on the GPU machine: unpacks, then writes into OUT (default
 #                                             gpu-results): the device's name, the test set on CUDA, the baby GPT's
 #                                             recipe, the Shakespeare GPT's (nanoGPT's: batch 64, context 256, 5,000
-#                                             steps), and edge-gpu bench for GPT-2 124M training and generation
+#                                             steps), edge-gpu bench for GPT-2 124M training and generation, and
+#                                             the CPU engine's benchmarks at 1 to 16 threads (bench-threads.sh)
 #
 # Each step's output goes to its own file; run.sh goes on after a failed step and says which failed at the end.
 # SHAKESPEARE_STEPS (default 5000, the recipe's) shortens the longest step to fit a machine's time; the products are
@@ -35,9 +36,13 @@ publish() {
     name=$(basename "$f")
     if [ -f "$work/edge-gpu/$name" ] && cmp -s "$f" "$work/edge-gpu/$name"; then ln -sf "../edge-gpu/$name" "$f"; fi
   done
-  tar -C "$work" -cJf "$dir/edge-gpu.tar.xz" edge-gpu tests
+  # The CPU engine too (NativeAOT, x86-64-v3), for the thread-scaling step: the machine has more cores than this one.
+  bash scripts/publish.sh linux-x64 >/dev/null
+  mkdir -p "$work/edge-cpu" && cp artifacts/publish/linux-x64/edge "$work/edge-cpu/edge"
+  tar -C "$work" -cJf "$dir/edge-gpu.tar.xz" edge-gpu tests edge-cpu
   cp "$data" "$dir/"
   cp scripts/gpu-check.sh "$dir/gpu-check.sh"
+  cp scripts/bench-threads.sh "$dir/bench-threads.sh"
   printf '#!/usr/bin/env bash\nexec bash "$(dirname "$0")/gpu-check.sh" run "$@"\n' > "$dir/run.sh"
   local bytes
   bytes=$(du -sb "$dir" | cut -f1)
@@ -64,6 +69,7 @@ run() {
     --eval-iters 20 --out models/shakespeare-gpt --quiet
   step bench-gpt2-train "$edge" bench train gpt2 --vocab 50257 --batch 4 --context 1024 --steps 10 --quiet
   step bench-gpt2-generate "$edge" bench generate gpt2 --vocab 50257 --tokens 200 --quiet
+  step threads env EDGE="$here/edge-cpu/edge" bash "$here/bench-threads.sh"
   cat "$out/times.txt"
   if [ ${#failed[@]} -gt 0 ]; then echo "gpu-check: failed: ${failed[*]}" >&2; exit 1; fi
   echo "gpu-check: every step passed; results in $out"
