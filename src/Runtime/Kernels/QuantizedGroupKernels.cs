@@ -11,8 +11,9 @@ namespace Edge.Kernels;
 // nibbles of the 16 rows (low nibbles: words 0-3, high: words 4-7), the eight int16 results added (at most
 // 8 x 2 x 15 x 127 = 30480 a lane), vpmaddwd sums each lane's pair to int32: that row's integer dot product. Then
 // one conversion and one multiply-add by the 16 rows' scales (converted from fp16 in registers) times the block's
-// activation scale. Against the row-by-row pairs of DotRows256 this takes no horizontal sums, no per-row scale
-// lookups and half the nibble unpacking per row: about 6 instructions a block and row against 9 to 10. A part reads
+// activation scale. Against the row-by-row pairs of DotRows256 this takes no horizontal sums and no per-row scale
+// lookups or broadcasts: counted from the code, about 96 instructions a block for 16 rows at 256 bits (6 a block and
+// row) and 53 at 512 (3.3), against 9 to 10 a block and row for the pairs. A part reads
 // its groups as one sequential stream, which the hardware prefetchers follow: software prefetches 1 KiB ahead (as
 // DotRows256 has for its four streams) measured no different (GPT-2 q4_0 token, bench-ab 5 rounds each way: 3.11
 // against 2.81 ms, then 2.80 against 2.95), so there are none.
