@@ -88,6 +88,42 @@ public class QuantizedManyRowsBenchmarks
     public void IntegerTiles() => QuantizedLinear.Forward(_x, _w, [], _y, N, In, Out, QuantizedLinear.Path.IntegerTiles);
 }
 
+/// <summary>
+/// What a load costs per 4-bit matrix: the file's bytes held as rows (one copy) against regrouped into row groups
+/// (RowGroups, what an AVX2 machine does), and the corrupt-block check on each, for GPT-2's c_fc weight (3,072 rows
+/// of 768: 1.33 MB in q4_0). x 48 such matrices and the head is a GPT-2 load.
+/// </summary>
+[MemoryDiagnoser]
+public class QuantizedLoadBenchmarks
+{
+    const int Rows = 3072, Cols = 768;
+    byte[] _bytes = [];
+    QuantizedMatrix _rows = null!, _grouped = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var rng = new Rng(5);
+        var w = new float[Rows * Cols];
+        for (int i = 0; i < w.Length; i++) w[i] = 0.02f * rng.NextGaussian();
+        _bytes = Quantizer.Quantize(w, Cols, Rows, transposed: true, QuantType.Q4_0, out _);
+        _rows = QuantizedMatrix.FromBytes(QuantType.Q4_0, Rows, Cols, _bytes, grouped: false);
+        _grouped = QuantizedMatrix.FromBytes(QuantType.Q4_0, Rows, Cols, _bytes, grouped: true);
+    }
+
+    [Benchmark(Baseline = true)]
+    public QuantizedMatrix AsRows() => QuantizedMatrix.FromBytes(QuantType.Q4_0, Rows, Cols, _bytes, grouped: false);
+
+    [Benchmark]
+    public QuantizedMatrix Regrouped() => QuantizedMatrix.FromBytes(QuantType.Q4_0, Rows, Cols, _bytes, grouped: true);
+
+    [Benchmark]
+    public long CorruptCheckAsRows() => _rows.FindCorruptBlock();
+
+    [Benchmark]
+    public long CorruptCheckGrouped() => _grouped.FindCorruptBlock();
+}
+
 /// <summary>Drawing one token from a row of GPT-2's 50,257 logits with top-k 40 (what `edge bench generate` samples with).</summary>
 [MemoryDiagnoser]
 public class SamplerBenchmarks

@@ -541,6 +541,14 @@ internal static class ScalarReference
         var codes = new sbyte[n * inDim];
         var scales = new float[3 * n * blocks];
         QuantizedLinear.QuantizeActivations(x, codes, scales, n, inDim);
+        // Q4_1's minimums [rows, blocks], read once (a row held in row groups is copied out to be read).
+        var mins = new double[w.Rows * blocks];
+        if (w.Type == QuantType.Q4_1)
+            for (int j = 0; j < w.Rows; j++)
+            {
+                var row = w.RowData(j);
+                for (int k = 0; k < blocks; k++) mins[j * blocks + k] = (double)BitConverter.ToHalf(row.Slice(k * 20 + 2, 2));
+            }
         var y = new double[n * w.Rows];
         for (int r = 0; r < n; r++)
             for (int j = 0; j < w.Rows; j++)
@@ -550,7 +558,7 @@ internal static class ScalarReference
                 {
                     double xq = (double)scales[r * blocks + i / 32] * codes[r * inDim + i];
                     // Q4_1's minimum multiplies the exact sum of x: w = d q + min, so w x = d q xq + min x.
-                    double min = w.Type == QuantType.Q4_1 ? (double)BitConverter.ToHalf(w.RowData(j).Slice((i / 32) * 20 + 2, 2)) : 0;
+                    double min = mins[j * blocks + i / 32];
                     acc += (deq[j * inDim + i] - min) * xq + min * x[r * inDim + i];
                 }
                 y[r * w.Rows + j] = acc;

@@ -11,9 +11,10 @@ namespace Edge.Kernels;
 // nibbles of the 16 rows (low nibbles: words 0-3, high: words 4-7), the eight int16 results added (at most
 // 8 x 2 x 15 x 127 = 30480 a lane), vpmaddwd sums each lane's pair to int32: that row's integer dot product. Then
 // one conversion and one multiply-add by the 16 rows' scales (converted from fp16 in registers) times the block's
-// activation scale. Against the row-by-row pairs of DotRows256 this takes no horizontal sums and no per-row scale
-// lookups or broadcasts: counted from the code, about 96 instructions a block for 16 rows at 256 bits (6 a block and
-// row) and 53 at 512 (3.3), against 9 to 10 a block and row for the pairs. A part reads
+// activation scale. Against a row-by-row kernel (DotRows256, which now takes only the rows past a matrix's last
+// group) this takes no horizontal sums and no per-row scale lookups or broadcasts: counted from the code, about 96
+// instructions a block for 16 rows at 256 bits (6 a block and row) and 53 at 512 (3.3), against 9 to 10 a block and
+// row row by row even with two blocks in a register (how 4-bit blocks were decoded before row groups). A part reads
 // its groups as one sequential stream, which the hardware prefetchers follow: software prefetches 1 KiB ahead (as
 // DotRows256 has for its four streams) measured no different (GPT-2 q4_0 token, bench-ab 5 rounds each way: 3.11
 // against 2.81 ms, then 2.80 against 2.95), so there are none.
@@ -70,8 +71,8 @@ public static unsafe partial class QuantizedLinear
                 if (min)
                 {
                     var sx = Vector256.Create(sum[k]);
-                    acc0 = Fma.MultiplyAdd(Half8(g + 32), sx, acc0);
-                    acc1 = Fma.MultiplyAdd(Half8(g + 48), sx, acc1);
+                    acc0 = Fma.MultiplyAdd(Half8(g + RowGroups.MinimumsAt), sx, acc0);
+                    acc1 = Fma.MultiplyAdd(Half8(g + RowGroups.MinimumsAt + 16), sx, acc1);
                 }
             }
             if (b is not null)
@@ -120,6 +121,9 @@ public static unsafe partial class QuantizedLinear
             sbyte* qk = q;
             for (int k = 0; k < blocks; k++, g += blockBytes, qk += QuantTypes.BlockSize)
             {
+                // HalfGroupSum's operations on a whole group, spelled out: as a helper (AggressiveInlining) the JIT
+                // left it a call returning its vector through memory, and GPT-2's q4 token went from 2.57 to 3.75 ms
+                // (bench-ab, 4 rounds).
                 byte* words = g + header;
                 var v0 = Avx512F.LoadVector512(words);
                 var v1 = Avx512F.LoadVector512(words + 64);
@@ -136,7 +140,7 @@ public static unsafe partial class QuantizedLinear
                 var ints = Avx512BW.MultiplyAddAdjacent(s, ones);
                 if (!min) ints = Avx512F.Subtract(ints, Vector512.Create(8 * *(int*)(sum + blocks + k)));
                 acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(ints), Avx512F.Multiply(Half16x16(g), Vector512.Create(d[k])), acc);
-                if (min) acc = Avx512F.FusedMultiplyAdd(Half16x16(g + 32), Vector512.Create(sum[k]), acc);
+                if (min) acc = Avx512F.FusedMultiplyAdd(Half16x16(g + RowGroups.MinimumsAt), Vector512.Create(sum[k]), acc);
             }
             if (b is not null)
             {

@@ -570,16 +570,7 @@ public static unsafe partial class QuantizedLinear
         var low = Vector256.Create((byte)0x0F);
         var acc = Vector256<float>.Zero;
         float extra = 0; // Q4_1: the minimums' share, min_w * sum(x)
-        int k = 0;
-        if (type != QuantType.Q8_0)
-            for (int codesAt = type == QuantType.Q4_0 ? 2 : 4; k + 2 <= blocks; k += 2, w += 2 * bytes, q += 64)
-            {
-                var (qLo, qHi) = PairCodes(q);
-                var c = type == QuantType.Q4_0 ? PairCodeSums(sum + blocks + k) : default;
-                if (type == QuantType.Q4_1) { extra += Half16(half, w + 2) * sum[k]; extra += Half16(half, w + bytes + 2) * sum[k + 1]; }
-                acc = PairBlock(PairNibbles(w + codesAt, bytes, low), qLo, qHi, ones, c, PairScale(half, w, bytes, PairOf(d[k], d[k + 1])), acc);
-            }
-        for (; k < blocks; k++, w += bytes, q += 32)
+        for (int k = 0; k < blocks; k++, w += bytes, q += 32)
         {
             var ints = BlockInts256(type, w, q, sum + blocks + k, ones, low);
             if (type == QuantType.Q4_1) extra += Half16(half, w + 2) * sum[k];
@@ -621,39 +612,15 @@ public static unsafe partial class QuantizedLinear
         // every four rows: measured 1.3-1.9x slower on GPT-2's q8_0 matrices, which do not fit in cache).
         int quarter = rows / 4;
         long apart = (long)quarter * rowBytes;
-        int codesAt = type == QuantType.Q4_0 ? 2 : 4;
         for (int j = 0; j < quarter; j++, w += rowBytes)
         {
             Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             float extra0 = 0, extra1 = 0, extra2 = 0, extra3 = 0;
             byte* w0 = w, w1 = w + apart, w2 = w + 2 * apart, w3 = w + 3 * apart;
-            // Both loops prefetch 1 KiB ahead in each stream (prefetching past a part's end is harmless): GPT-2's q4_0
-            // token 3.38 -> 3.08 ms and 2.99 -> 2.83 in two 4-round bench-ab runs; q8_0 unchanged.
-            int k = 0;
-            if (type != QuantType.Q8_0)
-                for (; k + 2 <= blocks; k += 2, w0 += 2 * bytes, w1 += 2 * bytes, w2 += 2 * bytes, w3 += 2 * bytes)
-                {
-                    Sse.Prefetch0(w0 + 1024);
-                    Sse.Prefetch0(w1 + 1024);
-                    Sse.Prefetch0(w2 + 1024);
-                    Sse.Prefetch0(w3 + 1024);
-                    var (qLo, qHi) = PairCodes(q + 32 * k);
-                    var dx = PairOf(d[k], d[k + 1]);
-                    var c = type == QuantType.Q4_0 ? PairCodeSums(sum + blocks + k) : default;
-                    if (type == QuantType.Q4_1)
-                    {
-                        float sx = sum[k], sx1 = sum[k + 1];
-                        extra0 += Half16(half, w0 + 2) * sx; extra0 += Half16(half, w0 + bytes + 2) * sx1;
-                        extra1 += Half16(half, w1 + 2) * sx; extra1 += Half16(half, w1 + bytes + 2) * sx1;
-                        extra2 += Half16(half, w2 + 2) * sx; extra2 += Half16(half, w2 + bytes + 2) * sx1;
-                        extra3 += Half16(half, w3 + 2) * sx; extra3 += Half16(half, w3 + bytes + 2) * sx1;
-                    }
-                    acc0 = PairBlock(PairNibbles(w0 + codesAt, bytes, low), qLo, qHi, ones, c, PairScale(half, w0, bytes, dx), acc0);
-                    acc1 = PairBlock(PairNibbles(w1 + codesAt, bytes, low), qLo, qHi, ones, c, PairScale(half, w1, bytes, dx), acc1);
-                    acc2 = PairBlock(PairNibbles(w2 + codesAt, bytes, low), qLo, qHi, ones, c, PairScale(half, w2, bytes, dx), acc2);
-                    acc3 = PairBlock(PairNibbles(w3 + codesAt, bytes, low), qLo, qHi, ones, c, PairScale(half, w3, bytes, dx), acc3);
-                }
-            for (sbyte* qk = q + 32 * k; k < blocks; k++, w0 += bytes, w1 += bytes, w2 += bytes, w3 += bytes, qk += 32)
+            // 1 KiB ahead in each stream (prefetching past a part's end is harmless): GPT-2's q4_0 token 3.38 -> 3.08 ms
+            // and 2.99 -> 2.83 in two 4-round bench-ab runs (when 4-bit matrices were decoded here); q8_0 unchanged.
+            sbyte* qk = q;
+            for (int k = 0; k < blocks; k++, w0 += bytes, w1 += bytes, w2 += bytes, w3 += bytes, qk += 32)
             {
                 Sse.Prefetch0(w0 + 1024);
                 Sse.Prefetch0(w1 + 1024);
@@ -750,38 +717,7 @@ public static unsafe partial class QuantizedLinear
         var low = Vector256.Create((byte)0x0F);
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         float extra0 = 0, extra1 = 0, extra2 = 0, extra3 = 0;
-        int k = 0;
-        if (type != QuantType.Q8_0)
-            for (int codesAt = type == QuantType.Q4_0 ? 2 : 4; k + 2 <= blocks; k += 2, w += 2 * bytes, q += 64)
-            {
-                var nibbles = PairNibbles(w + codesAt, bytes, low);
-                var dw = PairOf(Half16(half, w), Half16(half, w + bytes));
-                if (type == QuantType.Q4_1)
-                {
-                    float min = Half16(half, w + 2), min1 = Half16(half, w + bytes + 2);
-                    extra0 += min * sum[k]; extra0 += min1 * sum[k + 1];
-                    extra1 += min * sum[2 * blocks + k]; extra1 += min1 * sum[2 * blocks + k + 1];
-                    extra2 += min * sum[4 * blocks + k]; extra2 += min1 * sum[4 * blocks + k + 1];
-                    extra3 += min * sum[6 * blocks + k]; extra3 += min1 * sum[6 * blocks + k + 1];
-                }
-                Vector256<int> c0 = default, c1 = default, c2 = default, c3 = default;
-                if (type == QuantType.Q4_0)
-                {
-                    c0 = PairCodeSums(sum + blocks + k);
-                    c1 = PairCodeSums(sum + 3 * blocks + k);
-                    c2 = PairCodeSums(sum + 5 * blocks + k);
-                    c3 = PairCodeSums(sum + 7 * blocks + k);
-                }
-                var (lo0, hi0) = PairCodes(q);
-                acc0 = PairBlock(nibbles, lo0, hi0, ones, c0, dw * PairOf(d[k], d[k + 1]), acc0);
-                var (lo1, hi1) = PairCodes(q + stride);
-                acc1 = PairBlock(nibbles, lo1, hi1, ones, c1, dw * PairOf(d[blocks + k], d[blocks + k + 1]), acc1);
-                var (lo2, hi2) = PairCodes(q + 2 * stride);
-                acc2 = PairBlock(nibbles, lo2, hi2, ones, c2, dw * PairOf(d[2 * blocks + k], d[2 * blocks + k + 1]), acc2);
-                var (lo3, hi3) = PairCodes(q + 3 * stride);
-                acc3 = PairBlock(nibbles, lo3, hi3, ones, c3, dw * PairOf(d[3 * blocks + k], d[3 * blocks + k + 1]), acc3);
-            }
-        for (; k < blocks; k++, w += bytes, q += 32)
+        for (int k = 0; k < blocks; k++, w += bytes, q += 32)
         {
             float dw = Half16(half, w);
             Vector256<sbyte> qw = default;
@@ -828,55 +764,6 @@ public static unsafe partial class QuantizedLinear
     {
         var ints = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitude, qx), ones);
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Subtract(ints, correction)), Vector256.Create(scale), acc);
-    }
-
-    // ---- 4-bit blocks in pairs (the 256-bit AVX2 kernels) ----
-    // Two consecutive blocks of a row share one register: their 16 packed bytes each side by side, so one mask gives
-    // both blocks' codes 0..15 and one shift and mask their codes 16..31 (a block alone needs a broadcast, a shift, a
-    // blend and a mask). The activation codes are arranged to match (codes 0..15 of both blocks, then 16..31), the two
-    // vpmaddubsw results are added in int16 (at most 2 x 2 x 15 x 127 = 7620 a lane), and vpmaddwd leaves lanes 0-3
-    // holding block k's sum and lanes 4-7 block k + 1's, scaled by [d_w d_x of k] x 4 | [of k + 1] x 4. Every 256-bit
-    // kernel takes the blocks in these pairs (and an odd last block alone), so a row's bits are the same in each.
-
-    /// <summary>Blocks k and k + 1's nibbles (<paramref name="codes"/> at block k's, the next <paramref name="bytes"/> on): (codes 0..15 of both, codes 16..31 of both).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector256<byte> Lo, Vector256<byte> Hi) PairNibbles(byte* codes, int bytes, Vector256<byte> low)
-    {
-        var v = Vector256.Create(Vector128.Load(codes), Vector128.Load(codes + bytes));
-        return (Avx2.And(v, low), Avx2.And(Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), low));
-    }
-
-    /// <summary>The activation codes of blocks k and k + 1 (<paramref name="q"/> at block k's) in <see cref="PairNibbles"/>' order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector256<sbyte> Lo, Vector256<sbyte> Hi) PairCodes(sbyte* q)
-    {
-        var a = Avx.LoadVector256(q);
-        var b = Avx.LoadVector256(q + 32);
-        return (Avx2.Permute2x128(a, b, 0x20), Avx2.Permute2x128(a, b, 0x31));
-    }
-
-    /// <summary>[<paramref name="first"/> x 4 | <paramref name="second"/> x 4]: a value per block of a pair.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> PairOf(float first, float second) => Vector256.Create(Vector128.Create(first), Vector128.Create(second));
-
-    /// <summary>The pair's weight scales times <paramref name="dx"/> (the activations' scales as <see cref="PairOf"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> PairScale(float* half, byte* w, int bytes, Vector256<float> dx) =>
-        Avx.Multiply(PairOf(Half16(half, w), Half16(half, w + bytes)), dx);
-
-    /// <summary>Q4_0's correction for a pair: each of a block's four lanes takes off twice the block's code sum.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<int> PairCodeSums(float* codeSum) =>
-        Vector256.Create(Vector128.Create(2 * *(int*)codeSum), Vector128.Create(2 * *(int*)(codeSum + 1)));
-
-    /// <summary>acc + scale * (the pair's products: block k's summed in lanes 0-3, block k + 1's in 4-7).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> PairBlock((Vector256<byte> Lo, Vector256<byte> Hi) nibbles, Vector256<sbyte> qLo, Vector256<sbyte> qHi,
-        Vector256<short> ones, Vector256<int> correction, Vector256<float> scale, Vector256<float> acc)
-    {
-        var pairs = Avx2.Add(Avx2.MultiplyAddAdjacent(nibbles.Lo, qLo), Avx2.MultiplyAddAdjacent(nibbles.Hi, qHi));
-        var ints = Avx2.Subtract(Avx2.MultiplyAddAdjacent(pairs, ones), correction);
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(ints), scale, acc);
     }
 
     /// <summary>Q8_0: the activation codes with the weights' signs moved onto them (the weights enter as magnitudes).</summary>

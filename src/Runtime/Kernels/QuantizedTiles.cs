@@ -286,8 +286,8 @@ internal static unsafe class QuantizedTiles
             QuantizedLinear.Half8(group + 16).Store(d + 8);
             if (type == QuantType.Q4_1)
             {
-                QuantizedLinear.Half8(group + 32).Store(min);
-                QuantizedLinear.Half8(group + 48).Store(min + 8);
+                QuantizedLinear.Half8(group + RowGroups.MinimumsAt).Store(min);
+                QuantizedLinear.Half8(group + RowGroups.MinimumsAt + 16).Store(min + 8);
             }
             else
             {

@@ -208,18 +208,14 @@ public sealed unsafe class QuantizedMatrix
     /// </summary>
     public long FindCorruptBlock()
     {
-        int bytes = Type.BlockBytes();
-        byte* block = stackalloc byte[bytes];
+        int bytes = Type.BlockBytes(), inGroups = Groups * RowGroups.Rows;
         for (int r = 0; r < Rows; r++)
             for (int k = 0; k < BlocksPerRow; k++)
             {
-                byte* p = _data + ((long)r * BlocksPerRow + k) * bytes;
-                if (Grouped && r < Groups * RowGroups.Rows)
-                {
-                    RowGroups.CopyBlock(Type, _data, BlocksPerRow, r, k, block);
-                    p = block;
-                }
-                if (!float.IsFinite(Half16(p)) || (Type == QuantType.Q4_1 && !float.IsFinite(Half16(p + 2))))
+                // The scale and (Q4_1) minimum where they are held: in the row's block, or among its group's headers.
+                byte* scale = r < inGroups ? RowGroups.Scale(Type, _data, BlocksPerRow, r, k) : _data + ((long)r * BlocksPerRow + k) * bytes;
+                byte* min = r < inGroups ? scale + RowGroups.MinimumsAt : scale + 2;
+                if (!float.IsFinite(Half16(scale)) || (Type == QuantType.Q4_1 && !float.IsFinite(Half16(min))))
                     return (long)r * BlocksPerRow + k;
             }
         return -1;

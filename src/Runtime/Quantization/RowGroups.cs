@@ -31,6 +31,13 @@ internal static unsafe class RowGroups
     public static byte* Block(QuantType type, byte* data, int blocks, int g, int k) =>
         data + ((long)g * Rows * blocks + (long)k * Rows) * type.BlockBytes();
 
+    /// <summary>Bytes from a group's scales to its minimums (Q4_1): the minimums follow the 16 scales.</summary>
+    public const int MinimumsAt = 2 * Rows;
+
+    /// <summary>Row <paramref name="row"/>'s block <paramref name="k"/> scale (fp16), for a row in a whole group; Q4_1's minimum is <see cref="MinimumsAt"/> bytes on.</summary>
+    public static byte* Scale(QuantType type, byte* grouped, int blocks, int row, int k) =>
+        Block(type, grouped, blocks, row / Rows, k) + 2 * (row % Rows);
+
     /// <summary>Rows as a file stores them (<paramref name="rows"/> x blocks) to the grouped layout.</summary>
     public static void Group(QuantType type, byte* rowsAsStored, byte* grouped, int rows, int blocks)
     {
@@ -45,7 +52,7 @@ internal static unsafe class RowGroups
                 {
                     byte* b = rowsAsStored + (g * Rows + j) * rowBytes + (long)k * bytes;
                     *(ushort*)(o + 2 * j) = *(ushort*)b;
-                    if (type == QuantType.Q4_1) *(ushort*)(o + 32 + 2 * j) = *(ushort*)(b + 2);
+                    if (type == QuantType.Q4_1) *(ushort*)(o + MinimumsAt + 2 * j) = *(ushort*)(b + 2);
                     for (int w = 0; w < 4; w++) *(uint*)(o + header + 64 * w + 4 * j) = *(uint*)(b + packedAt + 4 * w);
                 }
             }
@@ -57,9 +64,9 @@ internal static unsafe class RowGroups
     public static void CopyBlock(QuantType type, byte* grouped, int blocks, int row, int k, byte* destination)
     {
         int j = row % Rows, header = HeaderBytes(type), packedAt = PackedAt(type);
-        byte* o = Block(type, grouped, blocks, row / Rows, k);
-        *(ushort*)destination = *(ushort*)(o + 2 * j);
-        if (type == QuantType.Q4_1) *(ushort*)(destination + 2) = *(ushort*)(o + 32 + 2 * j);
+        byte* o = Block(type, grouped, blocks, row / Rows, k), scale = Scale(type, grouped, blocks, row, k);
+        *(ushort*)destination = *(ushort*)scale;
+        if (type == QuantType.Q4_1) *(ushort*)(destination + 2) = *(ushort*)(scale + MinimumsAt);
         for (int w = 0; w < 4; w++) *(uint*)(destination + packedAt + 4 * w) = *(uint*)(o + header + 64 * w + 4 * j);
     }
 
